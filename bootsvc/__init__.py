@@ -1,0 +1,3 @@
+"""bootsvc: network boot service for diskless KVM hypervisor clusters."""
+
+__version__ = "0.1.0"

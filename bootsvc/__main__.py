@@ -1,0 +1,3 @@
+from bootsvc.cli import main
+
+main()

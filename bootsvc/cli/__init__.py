@@ -1,0 +1,107 @@
+"""The `bootsvc` command. Every verb of the API has a twin here; both call
+the same domain functions. Errors are one line on stderr and a non-zero exit."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlalchemy.exc import OperationalError
+
+from bootsvc.errors import BootsvcError
+from bootsvc.settings import Settings, load_settings
+from bootsvc.store.artifacts import ArtifactStore
+from bootsvc.store.db import Database
+
+
+@dataclass
+class App:
+    """Settings, database and store, opened on first use."""
+
+    config: Path | None
+    flags: dict[str, Any]
+    _settings: Settings | None = field(default=None, init=False)
+    _db: Database | None = field(default=None, init=False)
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.config, self.flags)
+        return self._settings
+
+    def override(self, **flags: Any) -> None:
+        self.flags.update({key: value for key, value in flags.items() if value is not None})
+        self._settings = None
+
+    @property
+    def db(self) -> Database:
+        if self._db is None:
+            self._db = Database(self.settings.effective_database_url)
+        return self._db
+
+    @property
+    def store(self) -> ArtifactStore:
+        return ArtifactStore(self.settings.data_dir)
+
+    @property
+    def actor(self) -> str:
+        return "cli:" + (os.environ.get("SUDO_USER") or getpass.getuser())
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+class Cli(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BootsvcError as exc:
+            raise click.ClickException(_one_line(exc.message)) from None
+        except OperationalError as exc:
+            raise click.ClickException("database: " + _one_line(str(exc.orig))) from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except Exception as exc:
+            if os.environ.get("BOOTSVC_DEBUG"):
+                raise
+            message = f"internal error: {type(exc).__name__}: {_one_line(str(exc))}"
+            raise click.ClickException(message + " (BOOTSVC_DEBUG=1 shows the traceback)") from None
+
+
+@click.group(cls=Cli)
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Settings file (TOML). Default: $BOOTSVC_CONFIG or /etc/bootsvc/bootsvc.toml.",
+)
+@click.option(
+    "--data-dir", type=click.Path(file_okay=False, path_type=Path), help="Data directory."
+)
+@click.option("--database-url", help="SQLAlchemy URL; SQLite in the data directory by default.")
+@click.version_option(package_name="bootsvc")
+@click.pass_context
+def cli(
+    ctx: click.Context, config: Path | None, data_dir: Path | None, database_url: str | None
+) -> None:
+    """bootsvc: network boot for diskless KVM hypervisor clusters."""
+    ctx.obj = App(config, {"data_dir": data_dir, "database_url": database_url})
+
+
+def _register() -> None:
+    from bootsvc.cli import cluster_cmd, events_cmd, image_cmd, node_cmd, serve_cmd, token_cmd
+
+    for module in (serve_cmd, image_cmd, node_cmd, cluster_cmd, token_cmd, events_cmd):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+_register()
+
+
+def main() -> None:
+    cli(prog_name="bootsvc")

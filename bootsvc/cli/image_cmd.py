@@ -1,0 +1,226 @@
+"""image import|list|show|promote|rollback|delete."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from bootsvc.cli import App
+from bootsvc.cli.output import json_option, print_fields, print_json, print_table, size_text
+from bootsvc.core import catalog, imports
+from bootsvc.core.views import channel_move_view, image_view, version_view
+from bootsvc.errors import InvalidInput
+
+_FILE = click.Path(path_type=Path, dir_okay=False)
+# Below this, a progress bar would only flicker; a pipe has no size to show.
+PROGRESS_MIN_BYTES = 8 * 2**20
+
+
+@contextmanager
+def _progress(label: str, size: int | None) -> Iterator[Callable[[int], None]]:
+    if size is None or size < PROGRESS_MIN_BYTES:
+        yield lambda _count: None
+        return
+    with click.progressbar(length=size, label=f"importing {label}", file=sys.stderr) as bar:
+        yield bar.update
+
+
+@click.group()
+def image() -> None:
+    """Image catalog: versions and channels."""
+
+
+@image.command("import")
+@click.argument("manifest", required=False, type=_FILE)
+@click.option("--name", help="Image name.")
+@click.option("--version", "version_name", help="Version name.")
+@click.option("--kernel", type=_FILE, help="Kernel file.")
+@click.option(
+    "--initrd", "initrds", type=_FILE, multiple=True, help="Initrd file (repeatable, in order)."
+)
+@click.option("--rootfs", type=_FILE, help="Root filesystem (squashfs).")
+@click.option(
+    "--cmdline",
+    default="",
+    help="Kernel command-line template, e.g. 'boot=live fetch={{ rootfs_url }}'.",
+)
+@click.option("--notes", default="", help="Release notes.")
+@click.option("--kernel-sha256", help="Expected sha256 of the kernel.")
+@click.option("--initrd-sha256", multiple=True, help="Expected sha256 of each initrd, in order.")
+@click.option("--rootfs-sha256", help="Expected sha256 of the rootfs.")
+@json_option
+@click.pass_obj
+def import_(
+    app: App,
+    manifest: Path | None,
+    name: str | None,
+    version_name: str | None,
+    kernel: Path | None,
+    initrds: tuple[Path, ...],
+    rootfs: Path | None,
+    cmdline: str,
+    notes: str,
+    kernel_sha256: str | None,
+    initrd_sha256: tuple[str, ...],
+    rootfs_sha256: str | None,
+    as_json: bool,
+) -> None:
+    """Import a version from MANIFEST, or from --kernel/--initrd/--rootfs files."""
+    if manifest is not None:
+        if any([name, version_name, kernel, initrds, rootfs]):
+            raise InvalidInput(
+                "give either a MANIFEST or --name/--version/--kernel/--initrd, not both"
+            )
+        files = imports.read_manifest(manifest)
+    else:
+        if not (name and version_name and kernel and initrds):
+            raise InvalidInput(
+                "without a MANIFEST, --name, --version, --kernel and --initrd are required"
+            )
+        if initrd_sha256 and len(initrd_sha256) != len(initrds):
+            raise InvalidInput("give one --initrd-sha256 per --initrd")
+        sums: list[str | None] = list(initrd_sha256) or [None] * len(initrds)
+        files = imports.VersionFiles(
+            image=name,
+            version=version_name,
+            kernel=imports.LocalFile(kernel, kernel_sha256),
+            initrds=[
+                imports.LocalFile(path, digest) for path, digest in zip(initrds, sums, strict=True)
+            ],
+            rootfs=imports.LocalFile(rootfs, rootfs_sha256) if rootfs else None,
+            cmdline=cmdline,
+            notes=notes,
+        )
+    view = imports.import_version(app.db, app.store, files, app.actor, progress=_progress)
+    if as_json:
+        print_json(view)
+    else:
+        summary = f"{size_text(view.size)}, {len(view.files)} files"
+        click.echo(f"imported {view.image} {view.version} ({summary})")
+
+
+@image.command("list")
+@json_option
+@click.pass_obj
+def list_(app: App, as_json: bool) -> None:
+    """List images with their versions and channels."""
+    with app.db.read() as session:
+        views = [image_view(i) for i in catalog.list_images(session)]
+    if as_json:
+        print_json(views)
+        return
+    print_table(
+        ["image", "versions", "channels"],
+        [
+            [v.name, len(v.versions), " ".join(f"{c.name}={c.version}" for c in v.channels)]
+            for v in views
+        ],
+    )
+
+
+@image.command()
+@click.argument("name")
+@click.argument("version", required=False)
+@json_option
+@click.pass_obj
+def show(app: App, name: str, version: str | None, as_json: bool) -> None:
+    """Show an image, or one VERSION of it."""
+    with app.db.read() as session:
+        if version is None:
+            image_data = image_view(catalog.get_image(session, name))
+            versions = [version_view(v) for v in catalog.get_image(session, name).versions]
+        else:
+            one = version_view(catalog.get_version(session, name, version))
+    if version is not None:
+        if as_json:
+            print_json(one)
+            return
+        print_fields(
+            [
+                ("image", one.image),
+                ("version", one.version),
+                ("imported", f"{one.imported_at:%Y-%m-%d %H:%M:%S} by {one.imported_by}"),
+                ("size", size_text(one.size)),
+                ("cmdline", one.cmdline),
+                ("notes", one.notes),
+            ]
+        )
+        print_table(
+            ["role", "name", "size", "sha256"],
+            [[f.role, f.name, size_text(f.size), f.sha256] for f in one.files],
+        )
+        return
+    if as_json:
+        print_json(
+            {
+                **image_data.model_dump(mode="json"),
+                "versions": [v.model_dump(mode="json") for v in versions],
+            }
+        )
+        return
+    click.echo(f"image {image_data.name}")
+    print_table(
+        ["version", "size", "imported", "by", "channels"],
+        [
+            [
+                v.version,
+                size_text(v.size),
+                f"{v.imported_at:%Y-%m-%d %H:%M}",
+                v.imported_by,
+                " ".join(c.name for c in image_data.channels if c.version == v.version),
+            ]
+            for v in versions
+        ],
+    )
+
+
+@image.command()
+@click.argument("name")
+@click.argument("version")
+@click.option("--channel", default="stable", show_default=True)
+@click.pass_obj
+def promote(app: App, name: str, version: str, channel: str) -> None:
+    """Point CHANNEL of image NAME at VERSION."""
+    with app.db.write() as session:
+        move = channel_move_view(
+            catalog.promote(session, app.store, name, version, channel, app.actor)
+        )
+    if move.changed:
+        click.echo(f"{name}@{channel}: {move.previous or '(new)'} -> {version}")
+    else:
+        click.echo(f"{name}@{channel} already at {version}")
+
+
+@image.command()
+@click.argument("name")
+@click.option("--channel", default="stable", show_default=True)
+@click.pass_obj
+def rollback(app: App, name: str, channel: str) -> None:
+    """Point CHANNEL back at the version it held before."""
+    with app.db.write() as session:
+        move = channel_move_view(catalog.rollback(session, name, channel, app.actor))
+    click.echo(f"{name}@{channel}: {move.previous} -> {move.channel.version}")
+
+
+@image.command()
+@click.argument("name")
+@click.argument("version", required=False)
+@click.pass_obj
+def delete(app: App, name: str, version: str | None) -> None:
+    """Delete VERSION of image NAME, or the whole image; refused while in use."""
+    with app.db.write() as session:
+        if version is None:
+            released = catalog.delete_image(session, name, app.actor)
+        else:
+            released = catalog.delete_version(session, name, version, app.actor)
+    for sha in released:
+        app.store.remove(sha)
+    what = f"{name} {version}" if version else f"image {name}"
+    click.echo(f"deleted {what}; freed {len(released)} artifacts")
+
+
+COMMANDS = [image]

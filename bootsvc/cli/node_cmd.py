@@ -1,0 +1,266 @@
+"""node add|import|list|show|set|accept|remove."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bootsvc.cli import App
+from bootsvc.cli.output import json_option, print_fields, print_json, print_table
+from bootsvc.core import cmdb, names, nodefile
+from bootsvc.core.records import NodeRecord, parse
+from bootsvc.core.views import NodeView, node_view
+from bootsvc.errors import InvalidInput
+
+
+def _record(fields: dict[str, Any]) -> NodeRecord:
+    return parse(
+        NodeRecord, {key: value for key, value in fields.items() if value not in (None, ())}
+    )
+
+
+def _interface(
+    mac: str | None, ip: str | None, name: str | None, vlan: int | None
+) -> list[dict[str, Any]]:
+    if mac is None:
+        if ip or name or vlan:
+            raise InvalidInput("--ip, --interface and --vlan need --mac")
+        return []
+    item: dict[str, Any] = {"mac": mac}
+    for key, value in (("ip", ip), ("name", name), ("vlan", vlan)):
+        if value is not None:
+            item[key] = value
+    return [item]
+
+
+def _show(view: NodeView) -> None:
+    print_fields(
+        [
+            ("hostname", view.hostname),
+            ("state", view.state),
+            ("cluster", view.cluster),
+            ("roles", view.roles),
+            ("image", view.image),
+            ("serial", view.serial),
+            ("asset tag", view.asset_tag),
+            ("uuid", view.uuid),
+            ("facts", view.facts or None),
+        ]
+    )
+    print_table(
+        ["interface", "mac", "ip", "vlan"],
+        [[i.name, i.mac, i.ip, i.vlan] for i in view.interfaces],
+    )
+
+
+@click.group()
+def node() -> None:
+    """CMDB nodes."""
+
+
+_node_options = [
+    click.option("--mac", help="MAC address of the boot interface."),
+    click.option("--ip", help="IP address of that interface."),
+    click.option("--interface", "ifname", help="Interface name (default eth0, eth1, ...)."),
+    click.option("--vlan", type=int, help="VLAN of that interface."),
+    click.option("--serial", help="Serial number."),
+    click.option("--asset-tag", help="Asset tag."),
+    click.option("--uuid", help="SMBIOS UUID."),
+    click.option("--cluster", help="Cluster name."),
+    click.option("--role", "roles", multiple=True, help="Role (repeatable)."),
+    click.option("--image", help="IMAGE@CHANNEL to follow, or IMAGE=VERSION to pin."),
+]
+
+
+def node_options(function: Any) -> Any:
+    for option in reversed(_node_options):
+        function = option(function)
+    return function
+
+
+@node.command()
+@click.argument("hostname")
+@node_options
+@click.option("--state", type=click.Choice(["new", "active", "disabled"]), help="Default: active.")
+@json_option
+@click.pass_obj
+def add(
+    app: App,
+    hostname: str,
+    mac: str | None,
+    ip: str | None,
+    ifname: str | None,
+    vlan: int | None,
+    serial: str | None,
+    asset_tag: str | None,
+    uuid: str | None,
+    cluster: str | None,
+    roles: tuple[str, ...],
+    image: str | None,
+    state: str | None,
+    as_json: bool,
+) -> None:
+    """Register a node (or update the one with this MAC or serial)."""
+    record = _record(
+        {
+            "hostname": hostname,
+            "interfaces": _interface(mac, ip, ifname, vlan),
+            "serial": serial,
+            "asset_tag": asset_tag,
+            "uuid": uuid,
+            "cluster": cluster,
+            "roles": list(roles),
+            "image": image,
+            "state": state,
+        }
+    )
+    with app.db.write() as session:
+        result = cmdb.upsert_node(session, record, app.actor)
+        view = node_view(result.node)
+    if as_json:
+        print_json(view)
+        return
+    verb = "added" if result.created else ("updated" if result.changed else "unchanged:")
+    click.echo(f"{verb} node {view.hostname}")
+
+
+@node.command("set")
+@click.argument("hostname")
+@node_options
+@click.option("--rename", help="New hostname.")
+@click.option("--state", type=click.Choice(["new", "active", "disabled"]))
+@click.option("--no-image", is_flag=True, help="Clear the image assignment.")
+@click.pass_obj
+def set_(
+    app: App,
+    hostname: str,
+    mac: str | None,
+    ip: str | None,
+    ifname: str | None,
+    vlan: int | None,
+    serial: str | None,
+    asset_tag: str | None,
+    uuid: str | None,
+    cluster: str | None,
+    roles: tuple[str, ...],
+    image: str | None,
+    rename: str | None,
+    state: str | None,
+    no_image: bool,
+) -> None:
+    """Change fields of a node; --mac adds or updates that interface."""
+    given = {
+        "hostname": rename,
+        "serial": serial,
+        "asset_tag": asset_tag,
+        "uuid": uuid,
+        "cluster": cluster,
+        "roles": list(roles),
+        "image": image,
+        "state": state,
+    }
+    fields: dict[str, Any] = {key: value for key, value in given.items() if value not in (None, [])}
+    if no_image:
+        fields["image"] = None
+    with app.db.write() as session:
+        if mac:
+            current = node_view(cmdb.get_node(session, hostname))
+            others = [
+                i.model_dump(exclude_none=True)
+                for i in current.interfaces
+                if i.mac != names.mac(mac)
+            ]
+            fields["interfaces"] = others + _interface(mac, ip, ifname, vlan)
+        elif ip or ifname or vlan:
+            raise InvalidInput("--ip, --interface and --vlan need --mac")
+        record = parse(NodeRecord, fields)
+        view = node_view(cmdb.patch_node(session, hostname, record, app.actor))
+    click.echo(f"node {view.hostname}: {view.state}, image {view.image or '(none)'}")
+
+
+@node.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_obj
+def import_(app: App, path: Path) -> None:
+    """Import nodes from a CSV, YAML or JSON file: all of them, or none."""
+    fmt = nodefile.format_for(path.name, None)
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError:
+        raise InvalidInput(f"{path}: not UTF-8 text") from None
+    records = nodefile.parse_nodes(text, fmt)
+    with app.db.write() as session:
+        results = cmdb.import_nodes(session, records, app.actor)
+    created = sum(r.created for r in results)
+    updated = sum(r.changed and not r.created for r in results)
+    unchanged = len(results) - created - updated
+    counts = f"{created} created, {updated} updated, {unchanged} unchanged"
+    click.echo(f"imported {len(results)} nodes: {counts}")
+
+
+@node.command("list")
+@click.option("--cluster", help="Only nodes of this cluster.")
+@click.option("--state", type=click.Choice(["new", "active", "disabled"]))
+@json_option
+@click.pass_obj
+def list_(app: App, cluster: str | None, state: str | None, as_json: bool) -> None:
+    """List nodes."""
+    with app.db.read() as session:
+        views = [node_view(n) for n in cmdb.list_nodes(session, cluster, state)]
+    if as_json:
+        print_json(views)
+        return
+    print_table(
+        ["hostname", "state", "mac", "ip", "cluster", "roles", "image"],
+        [
+            [
+                v.hostname,
+                v.state,
+                v.interfaces[0].mac if v.interfaces else "",
+                v.interfaces[0].ip if v.interfaces else "",
+                v.cluster,
+                ",".join(v.roles),
+                v.image,
+            ]
+            for v in views
+        ],
+    )
+
+
+@node.command()
+@click.argument("hostname")
+@json_option
+@click.pass_obj
+def show(app: App, hostname: str, as_json: bool) -> None:
+    """Show a node."""
+    with app.db.read() as session:
+        view = node_view(cmdb.get_node(session, hostname))
+    if as_json:
+        print_json(view)
+    else:
+        _show(view)
+
+
+@node.command()
+@click.argument("hostname")
+@click.pass_obj
+def accept(app: App, hostname: str) -> None:
+    """Accept a node enlisted by its first boot."""
+    with app.db.write() as session:
+        _node, changed = cmdb.set_state(session, hostname, "active", app.actor)
+    click.echo(f"node {hostname} {'accepted' if changed else 'was already active'}")
+
+
+@node.command()
+@click.argument("hostname")
+@click.pass_obj
+def remove(app: App, hostname: str) -> None:
+    """Remove a node from the CMDB."""
+    with app.db.write() as session:
+        cmdb.remove_node(session, hostname, app.actor)
+    click.echo(f"removed node {hostname}")
+
+
+COMMANDS = [node]

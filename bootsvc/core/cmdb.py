@@ -1,0 +1,437 @@
+"""The CMDB: nodes, their interfaces and clusters.
+
+Integrations upsert nodes by MAC or serial, and the same record sent twice
+changes nothing (no write, no audit entry). Conflicts name the node that
+already holds the MAC, IP, hostname or UUID.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bootsvc.core import audit, catalog, names
+from bootsvc.core.records import (
+    ClusterRecord,
+    InterfaceRecord,
+    NetworkRecord,
+    NodeRecord,
+    parse_assignment,
+)
+from bootsvc.core.views import cluster_view, node_view
+from bootsvc.errors import Conflict, InvalidInput, NotFound
+from bootsvc.store.models import Cluster, ClusterNetwork, Interface, Node
+from bootsvc.store.types import utcnow
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    node: Node
+    created: bool
+    changed: bool
+
+
+@dataclass(frozen=True)
+class ClusterResult:
+    cluster: Cluster
+    created: bool
+    changed: bool
+
+
+def get_node(session: Session, hostname: str) -> Node:
+    node = session.scalar(select(Node).where(Node.hostname == hostname.lower()))
+    if node is None:
+        raise NotFound(f"node {hostname!r} does not exist")
+    return node
+
+
+def find_by_mac(session: Session, mac: str) -> Node | None:
+    return session.scalar(select(Node).join(Interface).where(Interface.mac == mac))
+
+
+def find_by_uuid(session: Session, uuid: str) -> Node | None:
+    return session.scalar(select(Node).where(Node.uuid == uuid))
+
+
+def find_by_serial(session: Session, serial: str) -> Node | None:
+    return session.scalar(select(Node).where(Node.serial == serial))
+
+
+def list_nodes(
+    session: Session, cluster: str | None = None, state: str | None = None
+) -> list[Node]:
+    query = select(Node).order_by(Node.hostname)
+    if cluster:
+        query = query.join(Cluster).where(Cluster.name == cluster)
+    if state:
+        query = query.where(Node.state == state)
+    return list(session.scalars(query))
+
+
+def _matches(session: Session, record: NodeRecord) -> list[Node]:
+    found: dict[int, Node] = {}
+    macs = [item.mac for item in record.interfaces]
+    if macs:
+        for node in session.scalars(
+            select(Node).join(Interface).where(Interface.mac.in_(macs)).distinct()
+        ):
+            found[node.id] = node
+    if record.serial:
+        owner = find_by_serial(session, record.serial)
+        if owner is not None:
+            found[owner.id] = owner
+
+    return sorted(found.values(), key=lambda node: node.hostname)
+
+
+def _claim_hostname(session: Session, node: Node, hostname: str) -> None:
+    owner = session.scalar(select(Node).where(Node.hostname == hostname))
+    if owner is not None and owner is not node:
+        raise Conflict(
+            f"hostname {hostname!r} is already used by node {owner.hostname}, "
+            "which has other MACs and another serial",
+            node=owner.hostname,
+        )
+    node.hostname = hostname
+
+
+def _claim_uuid(session: Session, node: Node, uuid: str) -> None:
+    owner = find_by_uuid(session, uuid)
+    if owner is not None and owner is not node:
+        raise Conflict(f"UUID {uuid} is already used by node {owner.hostname}", node=owner.hostname)
+    node.uuid = uuid
+
+
+def _claim_ip(session: Session, node: Node, ip: str) -> None:
+    owner = session.scalar(select(Node).join(Interface).where(Interface.ip == ip))
+    if owner is not None and owner is not node:
+        raise Conflict(f"IP {ip} is already used by node {owner.hostname}", node=owner.hostname)
+
+
+def _free_interface_name(node: Node) -> str:
+    taken = {item.name for item in node.interfaces}
+    index = 0
+    while f"eth{index}" in taken:
+        index += 1
+    return f"eth{index}"
+
+
+def _merge_interface(session: Session, node: Node, item: InterfaceRecord) -> None:
+    if item.ip:
+        _claim_ip(session, node, item.ip)
+    current = next((i for i in node.interfaces if i.mac == item.mac), None)
+    if current is None:
+        current = Interface(mac=item.mac, name=item.name or _free_interface_name(node))
+        node.interfaces.append(current)
+    given = item.model_fields_set
+    if "name" in given and item.name:
+        clash = next((i for i in node.interfaces if i.name == item.name and i is not current), None)
+        if clash is not None:
+            raise InvalidInput(
+                f"node {node.hostname} already has an interface {item.name} ({clash.mac})"
+            )
+        current.name = item.name
+    if "ip" in given:
+        current.ip = item.ip
+    if "vlan" in given:
+        current.vlan = item.vlan
+
+
+def _cluster_by_name(session: Session, name: str) -> Cluster:
+    cluster = session.scalar(select(Cluster).where(Cluster.name == name))
+    if cluster is None:
+        raise InvalidInput(f"cluster {name!r} does not exist")
+    return cluster
+
+
+def assign_image(session: Session, node: Node, assignment: str | None) -> None:
+    """Follow IMAGE@CHANNEL, pin IMAGE=VERSION, or clear with None."""
+    if not assignment:
+        node.image, node.channel, node.pinned_version = None, None, None
+        return
+    image_name, channel, version = parse_assignment(assignment)
+    try:
+        image = catalog.get_image(session, image_name)
+        pinned = catalog.get_version(session, image_name, version) if version else None
+    except NotFound as exc:
+        raise InvalidInput(exc.message) from None
+    node.image, node.channel, node.pinned_version = image, channel, pinned
+
+
+def _apply(session: Session, node: Node, record: NodeRecord) -> None:
+    given = record.model_fields_set
+    if record.hostname:
+        _claim_hostname(session, node, record.hostname)
+    if "serial" in given:
+        node.serial = record.serial or None
+    if "asset_tag" in given:
+        node.asset_tag = record.asset_tag or None
+    if "uuid" in given:
+        if record.uuid:
+            _claim_uuid(session, node, record.uuid)
+        else:
+            node.uuid = None
+    if "cluster" in given:
+        node.cluster = _cluster_by_name(session, record.cluster) if record.cluster else None
+    if "roles" in given:
+        node.roles = record.roles
+    if "facts" in given:
+        node.facts = record.facts
+    if "image" in given:
+        assign_image(session, node, record.image)
+    if record.state is not None:
+        node.state = record.state
+
+
+def _changed_fields(before: dict[str, Any], node: Node) -> list[str]:
+    after = node_view(node).model_dump()
+    return sorted(key for key in after if after[key] != before[key])
+
+
+def upsert_node(session: Session, record: NodeRecord, actor: str) -> UpsertResult:
+    if not record.interfaces and not record.serial:
+        raise InvalidInput("a node record needs at least one MAC or a serial")
+    matches = _matches(session, record)
+    if len(matches) > 1:
+        raise Conflict(
+            "this record's MACs and serial belong to different nodes: "
+            + ", ".join(node.hostname for node in matches),
+            nodes=[node.hostname for node in matches],
+        )
+    if matches:
+        node = matches[0]
+        before = node_view(node).model_dump()
+        with session.no_autoflush:
+            _apply(session, node, record)
+            for item in record.interfaces:
+                _merge_interface(session, node, item)
+        session.flush()
+        changed = _changed_fields(before, node)
+        if not changed:
+            return UpsertResult(node, created=False, changed=False)
+        node.updated_at = utcnow()
+        audit.record(session, actor, "node.update", f"node/{node.hostname}", fields=changed)
+        return UpsertResult(node, created=False, changed=True)
+    first_mac = record.interfaces[0].mac if record.interfaces else None
+    hostname = record.hostname or _enlist_hostname(session, first_mac, record.serial)
+    node = Node(hostname=hostname, state=record.state or "active", roles=[], facts={})
+    session.add(node)
+    with session.no_autoflush:
+        _apply(session, node, record.model_copy(update={"hostname": hostname}))
+        for item in record.interfaces:
+            _merge_interface(session, node, item)
+    session.flush()
+    audit.record(session, actor, "node.create", f"node/{node.hostname}")
+    return UpsertResult(node, created=True, changed=True)
+
+
+def _replace_interfaces(
+    session: Session, node: Node, interfaces: Sequence[InterfaceRecord]
+) -> None:
+    wanted = {item.mac for item in interfaces}
+    for mac in wanted:
+        owner = find_by_mac(session, mac)
+        if owner is not None and owner is not node:
+            raise Conflict(
+                f"MAC {mac} is already used by node {owner.hostname}", node=owner.hostname
+            )
+    for current in list(node.interfaces):
+        if current.mac not in wanted:
+            node.interfaces.remove(current)
+    session.flush()
+    for item in interfaces:
+        _merge_interface(session, node, item)
+
+
+def patch_node(session: Session, hostname: str, record: NodeRecord, actor: str) -> Node:
+    """Set the fields given in `record`; its interfaces, when given, become
+    the node's whole set."""
+    node = get_node(session, hostname)
+    before = node_view(node).model_dump()
+    with session.no_autoflush:
+        _apply(session, node, record)
+        if "interfaces" in record.model_fields_set:
+            _replace_interfaces(session, node, record.interfaces)
+    if not node.interfaces and not node.serial:
+        raise InvalidInput("a node needs at least one MAC or a serial")
+    session.flush()
+    changed = _changed_fields(before, node)
+    if changed:
+        node.updated_at = utcnow()
+        audit.record(session, actor, "node.update", f"node/{node.hostname}", fields=changed)
+    return node
+
+
+def import_nodes(session: Session, records: Sequence[NodeRecord], actor: str) -> list[UpsertResult]:
+    """Upsert many records in the caller's transaction: one bad record and the
+    caller's rollback leaves the CMDB as it was."""
+    results = []
+    for number, record in enumerate(records, start=1):
+        try:
+            results.append(upsert_node(session, record, actor))
+        except (InvalidInput, Conflict, NotFound) as exc:
+            label = record.hostname or (record.interfaces[0].mac if record.interfaces else "?")
+            raise type(exc)(f"record {number} ({label}): {exc.message}", **exc.details) from None
+    return results
+
+
+def set_state(session: Session, hostname: str, state: str, actor: str) -> tuple[Node, bool]:
+    node = get_node(session, hostname)
+    if node.state == state:
+        return node, False
+    previous = node.state
+    node.state = state
+    node.updated_at = utcnow()
+    audit.record(session, actor, "node.state", f"node/{node.hostname}", previous, state)
+    return node, True
+
+
+def remove_node(session: Session, hostname: str, actor: str) -> None:
+    node = get_node(session, hostname)
+    session.delete(node)
+    audit.record(session, actor, "node.remove", f"node/{node.hostname}")
+
+
+def _enlist_hostname(session: Session, mac: str | None, serial: str | None) -> str:
+    if mac:
+        base = "node-" + mac.replace(":", "")
+    else:
+        base = names.hostname(
+            ("node-" + "".join(ch for ch in (serial or "x").lower() if ch.isalnum()))[:63]
+        )
+    candidate, suffix = base, 1
+    while session.scalar(select(Node.id).where(Node.hostname == candidate)) is not None:
+        suffix += 1
+        candidate = f"{base}-{suffix}"
+    return candidate
+
+
+def enlist(
+    session: Session,
+    mac: str,
+    facts: dict[str, Any],
+    uuid: str | None = None,
+    serial: str | None = None,
+    asset_tag: str | None = None,
+) -> Node:
+    """Record a machine that booted without being known, in state `new`."""
+    node = Node(
+        hostname=_enlist_hostname(session, mac, serial),
+        state="new",
+        roles=[],
+        facts={**facts, "enlisted_by": "boot"},
+        asset_tag=asset_tag,
+    )
+    if uuid and find_by_uuid(session, uuid) is None:
+        node.uuid = uuid
+    if serial and find_by_serial(session, serial) is None:
+        node.serial = serial
+    node.interfaces.append(Interface(name="eth0", mac=mac))
+    session.add(node)
+    session.flush()
+    audit.record(session, "boot", "node.enlist", f"node/{node.hostname}", to_value=mac)
+    return node
+
+
+def get_cluster(session: Session, name: str) -> Cluster:
+    cluster = session.scalar(select(Cluster).where(Cluster.name == name))
+    if cluster is None:
+        raise NotFound(f"cluster {name!r} does not exist")
+    return cluster
+
+
+def list_clusters(session: Session) -> list[Cluster]:
+    return list(session.scalars(select(Cluster).order_by(Cluster.name)))
+
+
+def _network_rows(record: ClusterRecord) -> list[tuple[str, str, str | None, int | None]]:
+    return [(n.name, n.cidr, n.gateway, n.vlan) for n in record.networks]
+
+
+def upsert_cluster(session: Session, record: ClusterRecord, actor: str) -> ClusterResult:
+    """Create a cluster or bring it to `record`; fields left out are kept."""
+    given = record.model_fields_set
+    cluster = session.scalar(select(Cluster).where(Cluster.name == record.name))
+    created = cluster is None
+    if cluster is None:
+        cluster = Cluster(name=record.name, domain=record.domain, settings={})
+        session.add(cluster)
+    before = cluster_view(cluster).model_dump() if not created else None
+    cluster.domain = record.domain
+    if "settings" in given:
+        cluster.settings = record.settings
+    if "networks" in given:
+        current = [(n.name, n.cidr, n.gateway, n.vlan) for n in cluster.networks]
+        if current != _network_rows(record):
+            cluster.networks.clear()
+            session.flush()
+            cluster.networks.extend(
+                ClusterNetwork(name=n.name, cidr=n.cidr, gateway=n.gateway, vlan=n.vlan)
+                for n in record.networks
+            )
+    session.flush()
+    if not created and cluster_view(cluster).model_dump() == before:
+        return ClusterResult(cluster, created=False, changed=False)
+    cluster.updated_at = utcnow()
+    action = "cluster.create" if created else "cluster.update"
+    audit.record(session, actor, action, f"cluster/{cluster.name}")
+    return ClusterResult(cluster, created=created, changed=True)
+
+
+def set_cluster_settings(
+    session: Session, name: str, updates: dict[str, Any], removals: Sequence[str], actor: str
+) -> Cluster:
+    cluster = get_cluster(session, name)
+    settings = dict(cluster.settings)
+    settings.update(updates)
+    for key in removals:
+        settings.pop(key, None)
+    if settings != cluster.settings:
+        cluster.settings = settings
+        cluster.updated_at = utcnow()
+        audit.record(
+            session,
+            actor,
+            "cluster.settings",
+            f"cluster/{name}",
+            keys=sorted(set(updates) | set(removals)),
+        )
+    return cluster
+
+
+def patch_cluster(
+    session: Session,
+    name: str,
+    actor: str,
+    domain: str | None = None,
+    networks: Sequence[NetworkRecord] | None = None,
+    settings: dict[str, Any] | None = None,
+) -> Cluster:
+    """Change what is given: networks replace the cluster's, settings are merged
+    (a None value removes the key)."""
+    cluster = get_cluster(session, name)
+    given: dict[str, Any] = {"name": cluster.name, "domain": domain or cluster.domain}
+    if networks is not None:
+        given["networks"] = list(networks)
+    upsert_cluster(session, ClusterRecord(**given), actor)
+    if settings:
+        updates = {key: value for key, value in settings.items() if value is not None}
+        removals = [key for key, value in settings.items() if value is None]
+        set_cluster_settings(session, name, updates, removals, actor)
+    return cluster
+
+
+def remove_cluster(session: Session, name: str, actor: str) -> None:
+
+    cluster = get_cluster(session, name)
+    members = [node.hostname for node in cluster.nodes]
+    if members:
+        raise Conflict(
+            f"cluster {name!r} still has members: {', '.join(members[:5])}; nothing was deleted"
+        )
+    session.delete(cluster)
+    audit.record(session, actor, "cluster.remove", f"cluster/{name}")

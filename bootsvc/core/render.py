@@ -1,0 +1,52 @@
+"""Files that nodes and firmware receive are Jinja2 templates under
+templates/; a site overrides one by putting a file of the same name in its own
+template directory, which is searched first."""
+
+from __future__ import annotations
+
+import sys
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
+
+from bootsvc.errors import InvalidInput
+
+
+def builtin_template_dir() -> Path:
+    """templates/ beside the package in a checkout, or share/bootsvc/templates
+    when installed from a wheel."""
+    source = Path(__file__).resolve().parents[2] / "templates"
+    if source.is_dir():
+        return source
+    return Path(sys.prefix) / "share" / "bootsvc" / "templates"
+
+
+@lru_cache(maxsize=8)
+def environment(site_dir: Path | None) -> Environment:
+    search = [str(site_dir)] if site_dir else []
+    search.append(str(builtin_template_dir()))
+    return Environment(
+        loader=FileSystemLoader(search),
+        undefined=StrictUndefined,
+        autoescape=False,  # noqa: S701 - iPXE scripts and config files, not HTML
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+class TemplateFailure(InvalidInput):
+    code = "template"
+
+
+def render(site_dir: Path | None, name: str, context: dict[str, Any]) -> str:
+    try:
+        return environment(site_dir).get_template(name).render(context)
+    except TemplateError as exc:
+        line = getattr(exc, "lineno", None)
+        where = f"{name}:{line}" if line else name
+        raise TemplateFailure(
+            f"template {where}: {exc.message}", template=name, line=line
+        ) from None

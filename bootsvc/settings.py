@@ -1,0 +1,176 @@
+"""One typed settings object, read from a TOML file, then BOOTSVC_* variables,
+then command-line flags, each source overriding the one before.
+
+Settings that start network services (TFTP, DNS, DHCP) default to off, so that
+bootsvc never starts answering on a network by accident.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from bootsvc.errors import SettingsError
+
+ENV_PREFIX = "BOOTSVC_"
+DEFAULT_CONFIG = Path("/etc/bootsvc/bootsvc.toml")
+
+
+class DhcpMode(StrEnum):
+    AUTHORITATIVE = "authoritative"
+    PROXY = "proxy"
+    OFF = "off"
+
+
+def _default_data_dir() -> Path:
+    if os.geteuid() == 0:
+        return Path("/var/lib/bootsvc")
+    return Path.home() / ".local" / "share" / "bootsvc"
+
+
+def parse_host_port(value: str, default_host: str = "0.0.0.0") -> tuple[str, int]:
+    """Accept "host:port", ":port" or "[v6]:port"."""
+    host, sep, port_text = value.rpartition(":")
+    if not sep or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ValueError(f"{value!r} is not host:port")
+    host = host.strip("[]") or default_host
+    return host, int(port_text)
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    data_dir: Path
+    database_url: str = ""
+    http_listen: str = "0.0.0.0:8080"
+    advertise_url: str = ""
+    http_workers: int = 2
+    http_threads: int = 64
+
+    tftp_listen: str = ""
+    dns_listen: str = ""
+    dhcp_mode: DhcpMode | None = None
+    dhcp_interface: str = ""
+    template_dir: Path | None = None
+    # image@channel that unknown and unassigned machines boot; empty means they
+    # are enlisted as `new` and exit to local boot until an admin accepts them.
+    default_image: str = ""
+    max_upload_bytes: int = 64 * 2**30
+    log_level: str = "info"
+
+    @field_validator("http_listen", "tftp_listen", "dns_listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        if value:
+            parse_host_port(value)
+        return value
+
+    @field_validator("advertise_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("default_image")
+    @classmethod
+    def _image_channel(cls, value: str) -> str:
+        if value and value.count("@") != 1:
+            raise ValueError("must be IMAGE@CHANNEL")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        if value.lower() not in {"debug", "info", "warning", "error"}:
+            raise ValueError("must be debug, info, warning or error")
+        return value.lower()
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'bootsvc.db'}"
+
+    @property
+    def http_address(self) -> tuple[str, int]:
+        return parse_host_port(self.http_listen)
+
+    @property
+    def base_url(self) -> str:
+        """The URL nodes use to reach this server."""
+        if self.advertise_url:
+            return self.advertise_url
+        host, port = self.http_address
+        if host in {"0.0.0.0", "::"}:
+            from bootsvc.net.iface import primary_ipv4
+
+            host = primary_ipv4(self.dhcp_interface or None) or "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{port}"
+
+
+def _fields() -> set[str]:
+    return set(Settings.model_fields)
+
+
+def _from_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except OSError as exc:
+        raise SettingsError(f"cannot read settings file {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"settings file {path}: {exc}") from exc
+    unknown = sorted(set(data) - _fields())
+    if unknown:
+        raise SettingsError(f"settings file {path}: unknown setting {unknown[0]!r}")
+    return data
+
+
+def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    names = _fields()
+    found: dict[str, Any] = {}
+    for key, value in environ.items():
+        if key.startswith(ENV_PREFIX):
+            name = key.removeprefix(ENV_PREFIX).lower()
+            if name in names:
+                found[name] = value
+    return found
+
+
+def load_settings(
+    config_file: Path | None = None,
+    flags: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    environ = os.environ if environ is None else environ
+    merged: dict[str, Any] = {"data_dir": _default_data_dir()}
+    sources: dict[str, str] = {}
+    path = config_file or (
+        Path(environ["BOOTSVC_CONFIG"]) if environ.get("BOOTSVC_CONFIG") else None
+    )
+    if path is None and DEFAULT_CONFIG.exists():
+        path = DEFAULT_CONFIG
+    if path is not None:
+        file_values = _from_file(path)
+        merged.update(file_values)
+        sources.update(dict.fromkeys(file_values, f"settings file {path}"))
+    env_values = _from_env(environ)
+    merged.update(env_values)
+    sources.update({key: f"{ENV_PREFIX}{key.upper()}" for key in env_values})
+    flag_values = {key: value for key, value in (flags or {}).items() if value is not None}
+    merged.update(flag_values)
+    sources.update({key: f"--{key.replace('_', '-')}" for key in flag_values})
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]) if first["loc"] else "settings"
+        where = sources.get(name, name)
+        raise SettingsError(f"{where}: {first['msg']}") from None

@@ -1,0 +1,240 @@
+"""The database schema. Changing it means adding an Alembic migration."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from bootsvc.store.types import JsonType, UTCDateTime, utcnow
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime,
+        dict[str, Any]: JsonType,
+    }
+
+
+class Artifact(Base):
+    """One blob in the content store, shared by every version that uses it."""
+
+    __tablename__ = "artifact"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Image(Base):
+    __tablename__ = "image"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    versions: Mapped[list[ImageVersion]] = relationship(
+        back_populates="image", cascade="all, delete-orphan", order_by="ImageVersion.id"
+    )
+    channels: Mapped[list[Channel]] = relationship(
+        back_populates="image", cascade="all, delete-orphan", order_by="Channel.name"
+    )
+
+
+class ImageVersion(Base):
+    __tablename__ = "image_version"
+    __table_args__ = (UniqueConstraint("image_id", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("image.id", ondelete="CASCADE"))
+    version: Mapped[str] = mapped_column(String(64))
+    cmdline: Mapped[str] = mapped_column(Text, default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    imported_by: Mapped[str] = mapped_column(String(128))
+    imported_at: Mapped[datetime] = mapped_column(default=utcnow)
+    image: Mapped[Image] = relationship(back_populates="versions")
+    files: Mapped[list[VersionFile]] = relationship(
+        back_populates="version",
+        cascade="all, delete-orphan",
+        order_by="(VersionFile.role, VersionFile.position)",
+        lazy="selectin",
+    )
+
+
+class VersionFile(Base):
+    """A kernel, initrd or rootfs of a version; `name` is what the node sees."""
+
+    __tablename__ = "version_file"
+    __table_args__ = (
+        UniqueConstraint("version_id", "role", "position"),
+        UniqueConstraint("version_id", "name"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("image_version.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(16))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    name: Mapped[str] = mapped_column(String(128))
+    sha256: Mapped[str] = mapped_column(ForeignKey("artifact.sha256"), index=True)
+    version: Mapped[ImageVersion] = relationship(back_populates="files")
+    artifact: Mapped[Artifact] = relationship(lazy="joined")
+
+
+class Channel(Base):
+    __tablename__ = "channel"
+    __table_args__ = (UniqueConstraint("image_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[int] = mapped_column(ForeignKey("image.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(64))
+    version_id: Mapped[int] = mapped_column(ForeignKey("image_version.id"), index=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(128))
+    image: Mapped[Image] = relationship(back_populates="channels")
+    version: Mapped[ImageVersion] = relationship()
+
+
+class ChannelHistory(Base):
+    """Every move of a channel, newest last; rollback walks it backwards."""
+
+    __tablename__ = "channel_history"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel_id: Mapped[int] = mapped_column(
+        ForeignKey("channel.id", ondelete="CASCADE"), index=True
+    )
+    action: Mapped[str] = mapped_column(String(16))
+    from_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("image_version.id", ondelete="SET NULL")
+    )
+    to_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("image_version.id", ondelete="SET NULL")
+    )
+    actor: Mapped[str] = mapped_column(String(128))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_entry"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(255), index=True)
+    from_value: Mapped[str | None] = mapped_column(String(255))
+    to_value: Mapped[str | None] = mapped_column(String(255))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Cluster(Base):
+    __tablename__ = "cluster"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    domain: Mapped[str] = mapped_column(String(253))
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    networks: Mapped[list[ClusterNetwork]] = relationship(
+        back_populates="cluster",
+        cascade="all, delete-orphan",
+        order_by="ClusterNetwork.name",
+        lazy="selectin",
+    )
+    nodes: Mapped[list[Node]] = relationship(back_populates="cluster", order_by="Node.hostname")
+
+
+class ClusterNetwork(Base):
+    __tablename__ = "cluster_network"
+    __table_args__ = (UniqueConstraint("cluster_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cluster_id: Mapped[int] = mapped_column(ForeignKey("cluster.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(63))
+    cidr: Mapped[str] = mapped_column(String(64))
+    gateway: Mapped[str | None] = mapped_column(String(64))
+    vlan: Mapped[int | None] = mapped_column(Integer)
+    cluster: Mapped[Cluster] = relationship(back_populates="networks")
+
+
+class Node(Base):
+    __tablename__ = "node"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hostname: Mapped[str] = mapped_column(String(63), unique=True)
+    serial: Mapped[str | None] = mapped_column(String(128), unique=True)
+    asset_tag: Mapped[str | None] = mapped_column(String(128))
+    uuid: Mapped[str | None] = mapped_column(String(36), unique=True)
+    cluster_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cluster.id", ondelete="RESTRICT"), index=True
+    )
+    roles: Mapped[list[str]] = mapped_column(JsonType, default=list)
+    facts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    image_id: Mapped[int | None] = mapped_column(ForeignKey("image.id", ondelete="RESTRICT"))
+    channel: Mapped[str | None] = mapped_column(String(64))
+    pinned_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("image_version.id", ondelete="RESTRICT"), index=True
+    )
+    state: Mapped[str] = mapped_column(String(16), default="new")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    cluster: Mapped[Cluster | None] = relationship(back_populates="nodes")
+    image: Mapped[Image | None] = relationship()
+    pinned_version: Mapped[ImageVersion | None] = relationship()
+    interfaces: Mapped[list[Interface]] = relationship(
+        back_populates="node",
+        cascade="all, delete-orphan",
+        order_by="Interface.name",
+        lazy="selectin",
+    )
+
+
+class Interface(Base):
+    __tablename__ = "interface"
+    __table_args__ = (UniqueConstraint("node_id", "name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    node_id: Mapped[int] = mapped_column(ForeignKey("node.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(15))
+    mac: Mapped[str] = mapped_column(String(17), unique=True)
+    ip: Mapped[str | None] = mapped_column(String(45), unique=True)
+    vlan: Mapped[int | None] = mapped_column(Integer)
+    node: Mapped[Node] = relationship(back_populates="interfaces")
+
+
+class ApiToken(Base):
+    __tablename__ = "api_token"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class BootReport(Base):
+    """What a node (or its iPXE script) told us about one step of a boot."""
+
+    __tablename__ = "boot_report"
+    __table_args__ = (Index("ix_boot_report_node_at", "node_id", "at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    node_id: Mapped[int | None] = mapped_column(ForeignKey("node.id", ondelete="CASCADE"))
+    mac: Mapped[str | None] = mapped_column(String(17))
+    ip: Mapped[str | None] = mapped_column(String(45))
+    stage: Mapped[str] = mapped_column(String(32))
+    version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("image_version.id", ondelete="SET NULL")
+    )
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)

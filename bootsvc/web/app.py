@@ -1,0 +1,81 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask, Response, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from bootsvc.core.bootscript import BootSite
+from bootsvc.errors import BootsvcError
+from bootsvc.logs import event
+from bootsvc.settings import Settings
+from bootsvc.store.artifacts import ArtifactStore
+from bootsvc.store.db import Database
+from bootsvc.web import api, artifacts, boot
+from bootsvc.web.context import Services
+
+log = logging.getLogger("bootsvc.http")
+
+JSON_BODY_LIMIT = 64 * 2**20
+
+
+def create_app(settings: Settings, db: Database | None = None) -> Flask:
+    # Both paths given: Flask's own search for them fails on editable installs.
+    app = Flask(
+        "bootsvc",
+        root_path=str(Path(__file__).parent),
+        instance_path=str(settings.data_dir.resolve() / "instance"),
+    )
+
+    app.config["MAX_CONTENT_LENGTH"] = JSON_BODY_LIMIT
+    database = db or Database(settings.effective_database_url, pool_size=settings.http_threads)
+    app.extensions["bootsvc"] = Services(
+        settings=settings,
+        db=database,
+        store=ArtifactStore(settings.data_dir),
+        site=BootSite(
+            base_url=settings.base_url,
+            template_dir=settings.template_dir,
+            default_image=settings.default_image,
+        ),
+    )
+    app.register_blueprint(api.register_all())
+    app.register_blueprint(boot.blueprint)
+    app.register_blueprint(artifacts.blueprint)
+
+    @app.errorhandler(BootsvcError)
+    def _domain_error(error: BootsvcError) -> tuple[Response, int]:
+        return jsonify(error.to_json()), error.status
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException) -> tuple[Response, int]:
+        status = error.code or 500
+        body = {
+            "error": (error.name or "error").lower().replace(" ", "-"),
+            "message": error.description,
+        }
+        return jsonify(body), status
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> tuple[Response, int]:
+        log.error("http.error", exc_info=error, extra={"fields": {"path": request.path}})
+        return jsonify({"error": "internal", "message": "internal error; see the server log"}), 500
+
+    @app.after_request
+    def _log_api(response: Response) -> Response:
+        if request.path.startswith(api.PREFIX):
+            event(
+                log,
+                "http.api",
+                method=request.method,
+                path=request.path,
+                status=response.status_code,
+                token=g.get("token_name"),
+                ip=request.remote_addr,
+            )
+        return response
+
+    return app

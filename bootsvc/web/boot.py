@@ -1,0 +1,118 @@
+"""Boot endpoints. Firmware and booting nodes have no token, so none is asked."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+
+from bootsvc.core import bootscript, reports
+from bootsvc.core.bootplan import BootPlan
+from bootsvc.core.names import mac as normal_mac
+from bootsvc.errors import InvalidInput
+from bootsvc.logs import event
+from bootsvc.web.context import services
+from bootsvc.web.identity import machine_from_query
+
+log = logging.getLogger("bootsvc.http")
+blueprint = Blueprint("boot", __name__)
+
+IPXE_TYPE = "text/plain; charset=utf-8"
+
+
+def _script(text: str) -> Response:
+    return Response(text, mimetype="text/plain", headers={"Cache-Control": "no-store"})
+
+
+@blueprint.get("/boot.ipxe")
+def first_script() -> Response:
+    event(log, "boot.first-script", ip=request.remote_addr, stage="boot.ipxe")
+    return _script(bootscript.first_script(services().site))
+
+
+@blueprint.get("/boot/node.ipxe")
+def node_script() -> Response:
+    ctx = services()
+    machine = machine_from_query(request.args.to_dict(), request.remote_addr)
+    script = bootscript.serve_node_script(ctx.db, ctx.site, machine)
+    hostname, plan = script.hostname, script.plan
+    if isinstance(plan, BootPlan):
+        event(
+            log,
+            "boot.script",
+            mac=machine.mac,
+            ip=machine.ip,
+            stage="script",
+            node=hostname,
+            image=plan.image,
+            version=plan.version,
+            reason=plan.reason,
+            arch=machine.arch,
+        )
+        with ctx.db.write() as session:
+            reports.record(
+                session,
+                "script",
+                machine.mac,
+                machine.ip,
+                version_id=plan.version_id,
+                node_id=script.node_id,
+                details={"reason": plan.reason},
+            )
+    else:
+        event(
+            log,
+            "boot.noboot",
+            mac=machine.mac,
+            ip=machine.ip,
+            stage="script",
+            node=hostname,
+            reason=plan.reason,
+        )
+    return _script(script.text)
+
+
+def _report_fields() -> dict[str, Any]:
+    if request.method == "GET":
+        return request.args.to_dict()
+    data = request.get_json(silent=True, force=True)
+    if not isinstance(data, dict):
+        raise InvalidInput("report body must be a JSON object")
+    return data
+
+
+@blueprint.route("/boot/report", methods=["GET", "POST"])
+def report() -> Response:
+    ctx = services()
+    fields = _report_fields()
+    stage = str(fields.get("stage", ""))
+    if stage not in reports.STAGES:
+        raise InvalidInput(f"stage must be one of {', '.join(reports.STAGES)}")
+    mac = normal_mac(str(fields.get("mac", "")))
+    details = fields.get("details") or {}
+    if not isinstance(details, dict):
+        raise InvalidInput("details must be a JSON object")
+    image, version = fields.get("image"), fields.get("version")
+    with ctx.db.write() as session:
+        version_id = (
+            reports.version_id_of(session, str(image), str(version)) if image and version else None
+        )
+        row = reports.record(
+            session, stage, mac, request.remote_addr, version_id=version_id, details=details
+        )
+        session.flush()
+        known = row.node_id is not None
+    event(
+        log,
+        "boot.report",
+        mac=mac,
+        ip=request.remote_addr,
+        stage=stage,
+        image=image,
+        version=version,
+        known=known,
+    )
+    if request.method == "GET":
+        return Response("ok\n", mimetype="text/plain")
+    return jsonify({"recorded": True, "known_node": known})

@@ -1,0 +1,66 @@
+"""The production HTTP server: gunicorn, embedded.
+
+gthread workers keep many slow firmware connections open with few threads,
+and gunicorn answers wsgi.file_wrapper bodies with os.sendfile. Flask's
+development server does neither.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
+
+from bootsvc.logs import LogfmtFormatter, setup_logging
+from bootsvc.settings import Settings
+
+
+class LogfmtGunicornLogger(Logger):  # type: ignore[misc]
+    """gunicorn's own lines (worker starts and exits) in our log format."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        for handler in self.error_log.handlers:
+            handler.setFormatter(LogfmtFormatter())
+
+
+class HttpServer(BaseApplication):  # type: ignore[misc]
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        super().__init__()
+
+    def load_config(self) -> None:
+        host, port = self.settings.http_address
+        bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        options: dict[str, Any] = {
+            "bind": [bind],
+            "worker_class": "gthread",
+            "workers": self.settings.http_workers,
+            "threads": self.settings.http_threads,
+            "timeout": 120,
+            "graceful_timeout": 10,
+            "keepalive": 75,
+            "sendfile": True,
+            "accesslog": None,
+            "loglevel": self.settings.log_level,
+            "logger_class": LogfmtGunicornLogger,
+            "proc_name": "bootsvc-http",
+        }
+        if "control_socket_disable" in self.cfg.settings:
+            # gunicorn 25.1+ opens a control socket in $HOME by default; two
+            # boot servers on one host would fight over it, and we do not use it.
+            options["control_socket_disable"] = True
+        for key, value in options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        from bootsvc.web.app import create_app
+
+        setup_logging(self.settings.log_level)
+        return create_app(self.settings)
+
+
+def run(settings: Settings) -> None:
+    HttpServer(settings).run()

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian machine: as root it installs the
+# Debian packages the tests use, starts PostgreSQL, then builds a virtualenv,
+# runs ruff and mypy, and runs pytest. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages() { grep -v '^\s*#' scripts/test-packages.txt | grep -v '^\s*$'; }
+
+if [ "$(id -u)" = 0 ]; then
+    missing=()
+    for package in $(packages); do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
+            || missing+=("$package")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "test.sh: installing ${missing[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+    # PostgreSQL: start Debian's cluster and give the tests a role and a database.
+    if ! pg_lsclusters -h 2>/dev/null | grep -q online; then
+        cluster=$(pg_lsclusters -h | awk 'NR==1 {print $1" "$2}')
+        pg_ctlcluster $cluster start
+    fi
+    su postgres -c "psql -qtAc \"SELECT 1 FROM pg_roles WHERE rolname='bootsvc'\"" | grep -q 1 \
+        || su postgres -c "psql -qc \"CREATE ROLE bootsvc LOGIN PASSWORD 'bootsvc' CREATEDB\""
+    su postgres -c "psql -qtAc \"SELECT 1 FROM pg_database WHERE datname='bootsvc_test'\"" | grep -q 1 \
+        || su postgres -c "createdb -O bootsvc bootsvc_test"
+fi
+export BOOTSVC_TEST_PG_URL=${BOOTSVC_TEST_PG_URL:-postgresql+psycopg://bootsvc:bootsvc@127.0.0.1/bootsvc_test}
+
+python=${PYTHON:-python3}
+"$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+    || { echo "test.sh: needs Python 3.11 or newer ($python is older)"; exit 1; }
+if [ ! -x .venv/bin/python ]; then
+    "$python" -m venv .venv
+fi
+.venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
+
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy
+exec .venv/bin/pytest "$@"
