@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bootsvc.core import bootplan, cmdb, cmdline, render
 from bootsvc.core.bootplan import BootFile, BootPlan, NoBoot
+from bootsvc.errors import Conflict
 from bootsvc.store.db import Database
 from bootsvc.store.models import Node
 
@@ -94,7 +94,7 @@ def _enlist(db: Database, machine: Machine, mac: str) -> None:
                     serial=machine.serial,
                     asset_tag=machine.asset,
                 )
-    except IntegrityError:
+    except Conflict:
         pass
 
 

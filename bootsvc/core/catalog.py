@@ -112,16 +112,16 @@ def add_version(
     )
     if exists is not None:
         raise Conflict(f"image {image_name!r} already has a version {version!r}")
+    for _role, _position, ref in files:
+        register_artifact(session, ref.sha256, ref.size)
     row = ImageVersion(
         image=image, version=version, cmdline=cmdline_template, notes=notes, imported_by=actor
     )
-    for role, position, ref in files:
-        if session.get(Artifact, ref.sha256) is None:
-            session.add(Artifact(sha256=ref.sha256, size=ref.size))
-        row.files.append(
-            VersionFile(role=role, position=position, name=ref.name, sha256=ref.sha256)
-        )
     session.add(row)
+    row.files.extend(
+        VersionFile(role=role, position=position, name=ref.name, sha256=ref.sha256)
+        for role, position, ref in files
+    )
     session.flush()
     audit.record(
         session,

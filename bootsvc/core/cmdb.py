@@ -106,10 +106,17 @@ def _claim_uuid(session: Session, node: Node, uuid: str) -> None:
     node.uuid = uuid
 
 
-def _claim_ip(session: Session, node: Node, ip: str) -> None:
-    owner = session.scalar(select(Node).join(Interface).where(Interface.ip == ip))
-    if owner is not None and owner is not node:
-        raise Conflict(f"IP {ip} is already used by node {owner.hostname}", node=owner.hostname)
+def _claim_ip(session: Session, node: Node, mac: str, ip: str) -> None:
+    holder = session.scalar(select(Interface).where(Interface.ip == ip))
+    if holder is None or holder.mac == mac:
+        return
+    if holder.node is node:
+        raise Conflict(
+            f"IP {ip} is already used by interface {holder.name} of node {node.hostname}"
+        )
+    raise Conflict(
+        f"IP {ip} is already used by node {holder.node.hostname}", node=holder.node.hostname
+    )
 
 
 def _free_interface_name(node: Node) -> str:
@@ -122,7 +129,8 @@ def _free_interface_name(node: Node) -> str:
 
 def _merge_interface(session: Session, node: Node, item: InterfaceRecord) -> None:
     if item.ip:
-        _claim_ip(session, node, item.ip)
+        _claim_ip(session, node, item.mac, item.ip)
+
     current = next((i for i in node.interfaces if i.mac == item.mac), None)
     if current is None:
         current = Interface(mac=item.mac, name=item.name or _free_interface_name(node))

@@ -35,7 +35,7 @@ def ip(value: str) -> str:
 
 def cidr(value: str) -> str:
     try:
-        return str(ipaddress.ip_network(value.strip(), strict=True))
+        return str(ipaddress.ip_network(value.strip(), strict=False))
     except ValueError as exc:
         raise InvalidInput(f"{value!r} is not a network in CIDR form: {exc}") from None
 

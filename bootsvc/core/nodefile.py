@@ -77,7 +77,8 @@ def _interface(row: dict[str, str]) -> dict[str, Any]:
 
 
 def _csv(text: str) -> list[NodeRecord]:
-    reader = csv.DictReader(io.StringIO(text))
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+
     columns = [name.strip() for name in reader.fieldnames or []]
     unknown = sorted(set(columns) - set(CSV_COLUMNS))
     if unknown:
@@ -117,7 +118,10 @@ def _csv(text: str) -> list[NodeRecord]:
 
 def parse_nodes(text: str, fmt: str) -> list[NodeRecord]:
     if fmt == "csv":
-        return _csv(text)
+        try:
+            return _csv(text)
+        except csv.Error as exc:
+            raise InvalidInput(f"not valid CSV: {exc}") from None
     try:
         data = json.loads(text) if fmt == "json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:

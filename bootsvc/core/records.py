@@ -15,6 +15,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    WithJsonSchema,
     field_validator,
 )
 
@@ -24,17 +25,52 @@ from bootsvc.errors import InvalidInput
 NODE_STATES = ("new", "active", "disabled")
 TOKEN_ROLES = ("admin", "cmdb", "reader")
 
-Mac = Annotated[str, AfterValidator(names.mac)]
-IpAddress = Annotated[str, AfterValidator(names.ip)]
-Cidr = Annotated[str, AfterValidator(names.cidr)]
-Hostname = Annotated[str, AfterValidator(names.hostname)]
-Domain = Annotated[str, AfterValidator(names.domain)]
-ObjectName = Annotated[str, AfterValidator(names.object_name)]
-FileName = Annotated[str, AfterValidator(names.file_name)]
-InterfaceName = Annotated[str, AfterValidator(names.interface_name)]
-Sha256 = Annotated[str, AfterValidator(names.sha256)]
-SmbiosUuid = Annotated[str, AfterValidator(names.smbios_uuid)]
-Vlan = Annotated[int, AfterValidator(names.vlan)]
+
+def _string(pattern: str | None = None, **extra: Any) -> WithJsonSchema:
+    """The documented shape of a field; validation stays with `names`, whose
+    messages say what is wrong in words."""
+    schema: dict[str, Any] = {"type": "string", **extra}
+    if pattern:
+        schema["pattern"] = pattern
+    return WithJsonSchema(schema)
+
+
+_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$"
+_IP_SCHEMA = {"anyOf": [{"type": "string", "format": "ipv4"}, {"type": "string", "format": "ipv6"}]}
+
+Mac = Annotated[
+    str,
+    AfterValidator(names.mac),
+    _string(r"^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$", examples=["52:54:00:12:34:56"]),
+]
+IpAddress = Annotated[str, AfterValidator(names.ip), WithJsonSchema(_IP_SCHEMA)]
+Cidr = Annotated[
+    str,
+    AfterValidator(names.cidr),
+    _string(r"^[0-9]{1,3}(\.[0-9]{1,3}){3}/[0-9]{1,2}$", examples=["10.0.0.0/24"]),
+]
+Hostname = Annotated[
+    str, AfterValidator(names.hostname), _string(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+]
+Domain = Annotated[
+    str,
+    AfterValidator(names.domain),
+    _string(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"),
+]
+ObjectName = Annotated[str, AfterValidator(names.object_name), _string(_NAME_PATTERN)]
+FileName = Annotated[
+    str, AfterValidator(names.file_name), _string(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$")
+]
+InterfaceName = Annotated[
+    str, AfterValidator(names.interface_name), _string(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,14}$")
+]
+Sha256 = Annotated[str, AfterValidator(names.sha256), _string(r"^[0-9a-f]{64}$")]
+SmbiosUuid = Annotated[str, AfterValidator(names.smbios_uuid), _string(format="uuid")]
+Vlan = Annotated[
+    int,
+    AfterValidator(names.vlan),
+    WithJsonSchema({"type": "integer", "minimum": 1, "maximum": 4094}),
+]
 
 
 def _split_roles(value: Any) -> Any:
@@ -47,7 +83,14 @@ def _sorted_unique_roles(value: list[str]) -> list[str]:
     return sorted({names.role(item) for item in value})
 
 
-Roles = Annotated[list[str], BeforeValidator(_split_roles), AfterValidator(_sorted_unique_roles)]
+Roles = Annotated[
+    list[str],
+    BeforeValidator(_split_roles),
+    AfterValidator(_sorted_unique_roles),
+    WithJsonSchema(
+        {"type": "array", "items": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9_-]{0,31}$"}}
+    ),
+]
 
 
 class Record(BaseModel):
@@ -166,10 +209,27 @@ def describe(error: ValidationError, prefix: str = "") -> str:
     return f"{where}: {message}" if where else message
 
 
+def refuse_nul(value: Any, where: str = "input") -> None:
+    """NUL characters fit no name and no database text column (PostgreSQL
+    refuses them), so they are refused at the door, wherever they hide."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise InvalidInput(f"{where}: contains a NUL character")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            refuse_nul(key, where)
+            refuse_nul(item, where)
+    elif isinstance(value, list):
+        for item in value:
+            refuse_nul(item, where)
+
+
 def parse(model: type[ModelT], data: Any, prefix: str = "") -> ModelT:
     if not isinstance(data, dict):
         where = prefix.rstrip(".: ") or "body"
         raise InvalidInput(f"{where}: expected an object")
+    refuse_nul(data, prefix.rstrip(".: ") or "body")
+
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -14,9 +14,10 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bootsvc.errors import SettingsError
+from bootsvc.errors import Conflict, SettingsError
 
 _BEGIN_OPTION = "bootsvc_sqlite_begin"
 
@@ -81,9 +82,14 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """A transaction that commits when the block ends and rolls back on error."""
-        with self._writer() as session, session.begin():
-            yield session
+        """A transaction that commits when the block ends and rolls back on error.
+        A unique or foreign key violation (two writers racing past the domain's
+        own checks) is a Conflict for the user, not a crash."""
+        try:
+            with self._writer() as session, session.begin():
+                yield session
+        except IntegrityError as exc:
+            raise Conflict(f"conflicts with existing data: {exc.orig}") from None
 
     def dispose(self) -> None:
         self.engine.dispose()

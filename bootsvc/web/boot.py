@@ -10,6 +10,7 @@ from flask import Blueprint, Response, jsonify, request
 from bootsvc.core import bootscript, reports
 from bootsvc.core.bootplan import BootPlan
 from bootsvc.core.names import mac as normal_mac
+from bootsvc.core.records import refuse_nul
 from bootsvc.errors import InvalidInput
 from bootsvc.logs import event
 from bootsvc.web.context import services
@@ -75,11 +76,13 @@ def node_script() -> Response:
 
 def _report_fields() -> dict[str, Any]:
     if request.method == "GET":
-        return request.args.to_dict()
-    data = request.get_json(silent=True, force=True)
-    if not isinstance(data, dict):
-        raise InvalidInput("report body must be a JSON object")
-    return data
+        data: Any = request.args.to_dict()
+    else:
+        data = request.get_json(silent=True, force=True)
+        if not isinstance(data, dict):
+            raise InvalidInput("report body must be a JSON object")
+    refuse_nul(data, "report")
+    return dict(data)
 
 
 @blueprint.route("/boot/report", methods=["GET", "POST"])

@@ -7,6 +7,7 @@ from flask import request
 from pydantic import BaseModel
 
 from bootsvc.core import catalog
+from bootsvc.core.records import Sha256
 from bootsvc.errors import InvalidInput, PayloadTooLarge
 from bootsvc.web.api import registry
 from bootsvc.web.apidoc import Reply
@@ -19,7 +20,7 @@ class ArtifactView(BaseModel):
 
 
 class UploadQuery(BaseModel):
-    sha256: str | None = None
+    sha256: Sha256 | None = None
 
 
 @registry.route(

@@ -1,0 +1,51 @@
+"""Building blocks for tests: images and nodes made through the domain API."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from bootsvc.core import catalog, cmdb
+from bootsvc.core.catalog import FileRef
+from bootsvc.core.records import NodeRecord
+from bootsvc.store.artifacts import ArtifactStore
+from bootsvc.store.db import Database
+
+ACTOR = "test"
+
+
+def blob(store: ArtifactStore, name: str, content: bytes) -> FileRef:
+    stored = store.ingest(io.BytesIO(content))
+    return FileRef(name=name, sha256=stored.sha256, size=stored.size)
+
+
+def version(
+    db: Database,
+    store: ArtifactStore,
+    image: str = "hv",
+    name: str = "1",
+    cmdline: str = "console=ttyS0",
+    rootfs: bool = False,
+    initrds: int = 1,
+) -> None:
+    kernel = blob(store, "vmlinuz", f"kernel {image} {name}".encode())
+    initrd_refs = [
+        blob(store, f"initrd{i}.img", f"initrd {i} {image} {name}".encode()) for i in range(initrds)
+    ]
+    root = blob(store, "root.squashfs", f"root {image} {name}".encode() * 100) if rootfs else None
+    with db.write() as session:
+        catalog.add_version(
+            session, image, name, kernel, initrd_refs, root, cmdline, f"notes {name}", ACTOR
+        )
+
+
+def promote(
+    db: Database, store: ArtifactStore, image: str, name: str, channel: str = "stable"
+) -> None:
+    with db.write() as session:
+        catalog.promote(session, store, image, name, channel, ACTOR)
+
+
+def node(db: Database, **fields: Any) -> None:
+    with db.write() as session:
+        cmdb.upsert_node(session, NodeRecord.model_validate(fields), ACTOR)
