@@ -173,4 +173,4 @@ def load_settings(
         first = exc.errors()[0]
         name = str(first["loc"][0]) if first["loc"] else "settings"
         where = sources.get(name, name)
-        raise SettingsError(f"{where}: {first['msg']}") from None
+        raise SettingsError(f"{where}: {first['msg'].removeprefix('Value error, ')}") from None

@@ -4,12 +4,13 @@ runs it twice: on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, make_url, text
 
 from bootsvc.settings import Settings
 from bootsvc.store import schema
@@ -34,18 +35,25 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[Database]:
-    database = Database(PG_URL)
+    """A database of this test session's own, so that test runs sharing one
+    PostgreSQL server never see each other's rows."""
+    name = f"bootsvc_test_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     try:
-        with database.engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as exc:
         pytest.fail(
-            f"PostgreSQL at {PG_URL} is not usable ({type(exc).__name__}); "
+            f"PostgreSQL at {PG_URL} is not usable ({type(exc).__name__}: {exc}); "
             "scripts/test.sh sets it up when run as root"
         )
+    database = Database(make_url(PG_URL).set(database=name).render_as_string(hide_password=False))
     schema.upgrade(database)
     yield database
     database.dispose()
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 def _truncate(database: Database) -> None:

@@ -64,6 +64,12 @@ class Cli(click.Group):
             raise click.ClickException(_one_line(exc.message)) from None
         except OperationalError as exc:
             raise click.ClickException("database: " + _one_line(str(exc.orig))) from None
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx else "bootsvc"
+            raise click.ClickException(
+                f"{_one_line(exc.format_message())} (see {where} --help)"
+            ) from None
+
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except Exception as exc:

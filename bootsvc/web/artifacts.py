@@ -49,6 +49,16 @@ class FileSlice(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        """socket.sendfile leaves the file at the end of what it sent."""
+        return os.lseek(self._fd, offset, whence)
+
+    def tell(self) -> int:
+        return os.lseek(self._fd, 0, os.SEEK_CUR)
+
     def readinto(self, buffer: Any) -> int:
         if self._left <= 0:
             return 0

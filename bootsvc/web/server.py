@@ -27,6 +27,9 @@ class LogfmtGunicornLogger(Logger):  # type: ignore[misc]
 
 
 class HttpServer(BaseApplication):  # type: ignore[misc]
+    """gunicorn uses sendfile unless told not to; the `sendfile` setting is
+    left alone, because setting it to anything (even True) disables it."""
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         super().__init__()
@@ -42,7 +45,6 @@ class HttpServer(BaseApplication):  # type: ignore[misc]
             "timeout": 120,
             "graceful_timeout": 10,
             "keepalive": 75,
-            "sendfile": True,
             "accesslog": None,
             "loglevel": self.settings.log_level,
             "logger_class": LogfmtGunicornLogger,

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bootsvc.errors import SettingsError
+from bootsvc.settings import DhcpMode, load_settings
+
+
+def test_file_then_environment_then_flags(tmp_path: Path) -> None:
+    config = tmp_path / "bootsvc.toml"
+    config.write_text(
+        'data_dir = "/srv/a"\nhttp_listen = "10.0.0.1:80"\nadvertise_url = "http://boot/"\n'
+    )
+    env = {"BOOTSVC_HTTP_LISTEN": "10.0.0.2:81", "BOOTSVC_DHCP_MODE": "proxy", "OTHER": "x"}
+    settings = load_settings(config, {"http_listen": "10.0.0.3:82", "data_dir": None}, env)
+    assert settings.data_dir == Path("/srv/a")
+    assert settings.http_address == ("10.0.0.3", 82)
+    assert settings.dhcp_mode is DhcpMode.PROXY
+    assert settings.base_url == "http://boot"
+    assert settings.effective_database_url == "sqlite:////srv/a/bootsvc.db"
+
+
+def test_network_services_are_off_unless_set(tmp_path: Path) -> None:
+    settings = load_settings(None, {"data_dir": tmp_path}, {})
+    assert (settings.tftp_listen, settings.dns_listen, settings.dhcp_mode) == ("", "", None)
+    assert settings.http_listen == "0.0.0.0:8080"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"BOOTSVC_HTTP_LISTEN": "nowhere"}, "BOOTSVC_HTTP_LISTEN: 'nowhere' is not host:port"),
+        ({"BOOTSVC_DHCP_MODE": "loud"}, "BOOTSVC_DHCP_MODE"),
+        ({"BOOTSVC_ADVERTISE_URL": "ftp://x"}, "must start with http://"),
+        ({"BOOTSVC_DEFAULT_IMAGE": "hv"}, "IMAGE@CHANNEL"),
+    ],
+)
+def test_bad_values_name_their_source(tmp_path: Path, env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        load_settings(None, {"data_dir": tmp_path}, env)
+
+
+def test_unknown_key_in_file_is_refused(tmp_path: Path) -> None:
+    config = tmp_path / "bootsvc.toml"
+    config.write_text("http_lisen = ':80'\n")
+    with pytest.raises(SettingsError, match="unknown setting 'http_lisen'"):
+        load_settings(config, {}, {})
