@@ -31,13 +31,7 @@ if [ "$(id -u)" = 0 ]; then
 fi
 export BOOTSVC_TEST_PG_URL=${BOOTSVC_TEST_PG_URL:-postgresql+psycopg://bootsvc:bootsvc@127.0.0.1/bootsvc_test}
 
-python=${PYTHON:-python3}
-"$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
-    || { echo "test.sh: needs Python 3.11 or newer ($python is older)"; exit 1; }
-if [ ! -x .venv/bin/python ]; then
-    "$python" -m venv .venv
-fi
-.venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
+bash scripts/venv.sh test
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

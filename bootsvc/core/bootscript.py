@@ -111,7 +111,7 @@ def serve_node_script(db: Database, site: BootSite, machine: Machine) -> NodeScr
 
 def artifact_url(site: BootSite, file: BootFile, mac: str | None = None) -> str:
     url = f"{site.base_url}/artifacts/{file.sha256}/{quote(file.name)}"
-    return f"{url}?{urlencode({'mac': mac})}" if mac else url
+    return f"{url}?{urlencode({'mac': mac}, safe=':')}" if mac else url
 
 
 def kernel_cmdline(
@@ -165,7 +165,7 @@ def node_script(
             for initrd in plan.initrds
         ],
         "cmdline": kernel_cmdline(site, plan, node, machine.mac, machine.ip),
-        "report_url": f"{site.base_url}/boot/report?{urlencode(report)}",
+        "report_url": f"{site.base_url}/boot/report?{urlencode(report, safe=':')}",
         "retry_delay": RETRY_DELAY_SECONDS,
         "max_attempts": MAX_ATTEMPTS,
     }

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, lazyload, selectinload
 
 from bootsvc.core import audit, catalog, names
 from bootsvc.core.records import (
@@ -24,7 +24,7 @@ from bootsvc.core.records import (
 )
 from bootsvc.core.views import cluster_view, node_view
 from bootsvc.errors import Conflict, InvalidInput, NotFound
-from bootsvc.store.models import Cluster, ClusterNetwork, Interface, Node
+from bootsvc.store.models import Cluster, ClusterNetwork, Image, ImageVersion, Interface, Node
 from bootsvc.store.types import utcnow
 
 
@@ -50,7 +50,14 @@ def get_node(session: Session, hostname: str) -> Node:
 
 
 def find_by_mac(session: Session, mac: str) -> Node | None:
-    return session.scalar(select(Node).join(Interface).where(Interface.mac == mac))
+    """On the boot path: the node and its cluster in one query, interfaces
+    only if asked for."""
+    return session.scalar(
+        select(Node)
+        .join(Interface)
+        .where(Interface.mac == mac)
+        .options(lazyload(Node.interfaces), joinedload(Node.cluster))
+    )
 
 
 def find_by_uuid(session: Session, uuid: str) -> Node | None:
@@ -64,7 +71,7 @@ def find_by_serial(session: Session, serial: str) -> Node | None:
 def list_nodes(
     session: Session, cluster: str | None = None, state: str | None = None
 ) -> list[Node]:
-    query = select(Node).order_by(Node.hostname)
+    query = select(Node).options(*NODE_VIEW_LOAD).order_by(Node.hostname)
     if cluster:
         query = query.join(Cluster).where(Cluster.name == cluster)
     if state:
@@ -72,51 +79,149 @@ def list_nodes(
     return list(session.scalars(query))
 
 
-def _matches(session: Session, record: NodeRecord) -> list[Node]:
-    found: dict[int, Node] = {}
-    macs = [item.mac for item in record.interfaces]
-    if macs:
-        for node in session.scalars(
-            select(Node).join(Interface).where(Interface.mac.in_(macs)).distinct()
-        ):
-            found[node.id] = node
-    if record.serial:
-        owner = find_by_serial(session, record.serial)
-        if owner is not None:
-            found[owner.id] = owner
-
-    return sorted(found.values(), key=lambda node: node.hostname)
+# What node_view reads, loaded with the nodes rather than one query per node.
+NODE_VIEW_LOAD = (
+    selectinload(Node.interfaces),
+    joinedload(Node.cluster),
+    joinedload(Node.image),
+    joinedload(Node.pinned_version).joinedload(ImageVersion.image),
+)
 
 
-def _claim_hostname(session: Session, node: Node, hostname: str) -> None:
-    owner = session.scalar(select(Node).where(Node.hostname == hostname))
-    if owner is not None and owner is not node:
-        raise Conflict(
-            f"hostname {hostname!r} is already used by node {owner.hostname}, "
-            "which has other MACs and another serial",
-            node=owner.hostname,
+class _Holders:
+    """Who holds each MAC, IP, serial, UUID and hostname that a batch of
+    records mentions. Loaded with a few queries up front and kept current as
+    the batch is applied, so a bulk import of thousands of nodes costs a
+    handful of queries rather than several per record. Only this class
+    changes those five fields of nodes and interfaces."""
+
+    _CHUNK = 5000
+
+    def __init__(self, session: Session, records: Sequence[NodeRecord]) -> None:
+        self.session = session
+        macs = {item.mac for record in records for item in record.interfaces}
+        ips = {item.ip for record in records for item in record.interfaces if item.ip}
+        self.by_mac: dict[str, Interface] = {}
+        self.by_ip: dict[str, Interface] = {}
+        with_node = select(Interface).options(joinedload(Interface.node).options(*NODE_VIEW_LOAD))
+        for column, values in ((Interface.mac, macs), (Interface.ip, ips)):
+            for interface in self._load(with_node, column, values):
+                self.by_mac[interface.mac] = interface
+                if interface.ip:
+                    self.by_ip[interface.ip] = interface
+        self.by_serial: dict[str, Node] = {}
+        self.by_uuid: dict[str, Node] = {}
+        self.by_hostname: dict[str, Node] = {}
+        self.looked_up_hostnames = {r.hostname for r in records if r.hostname}
+        keys = (
+            (Node.serial, {r.serial for r in records if r.serial}, self.by_serial, "serial"),
+            (Node.uuid, {r.uuid for r in records if r.uuid}, self.by_uuid, "uuid"),
+            (Node.hostname, self.looked_up_hostnames, self.by_hostname, "hostname"),
         )
-    node.hostname = hostname
+        nodes = select(Node).options(*NODE_VIEW_LOAD)
+        for column, values, index, attribute in keys:
+            for node in self._load(nodes, column, values):
+                index[getattr(node, attribute)] = node
+        self.clusters: dict[str, Cluster] = {}
+        self.assignments: dict[str, tuple[Image | None, str | None, ImageVersion | None]] = {}
 
+    def _load(self, query: Any, column: Any, values: set[str]) -> list[Any]:
+        ordered = sorted(values)
+        found: list[Any] = []
+        for start in range(0, len(ordered), self._CHUNK):
+            chunk = ordered[start : start + self._CHUNK]
+            found.extend(self.session.scalars(query.where(column.in_(chunk))).unique())
+        return found
 
-def _claim_uuid(session: Session, node: Node, uuid: str) -> None:
-    owner = find_by_uuid(session, uuid)
-    if owner is not None and owner is not node:
-        raise Conflict(f"UUID {uuid} is already used by node {owner.hostname}", node=owner.hostname)
-    node.uuid = uuid
+    def matches(self, record: NodeRecord) -> list[Node]:
+        found = {
+            id(i.node): i.node for item in record.interfaces if (i := self.by_mac.get(item.mac))
+        }
+        if record.serial and (owner := self.by_serial.get(record.serial)) is not None:
+            found[id(owner)] = owner
+        return sorted(found.values(), key=lambda node: node.hostname)
 
+    def claim_hostname(self, node: Node, hostname: str) -> None:
+        owner = self.by_hostname.get(hostname)
+        if owner is None and hostname not in self.looked_up_hostnames:
+            owner = self.session.scalar(select(Node).where(Node.hostname == hostname))
+        if owner is not None and owner is not node:
+            raise Conflict(
+                f"hostname {hostname!r} is already used by node {owner.hostname}, "
+                "which has other MACs and another serial",
+                node=owner.hostname,
+            )
+        if node.hostname and self.by_hostname.get(node.hostname) is node:
+            del self.by_hostname[node.hostname]
+        node.hostname = hostname
+        self.by_hostname[hostname] = node
 
-def _claim_ip(session: Session, node: Node, mac: str, ip: str) -> None:
-    holder = session.scalar(select(Interface).where(Interface.ip == ip))
-    if holder is None or holder.mac == mac:
-        return
-    if holder.node is node:
-        raise Conflict(
-            f"IP {ip} is already used by interface {holder.name} of node {node.hostname}"
-        )
-    raise Conflict(
-        f"IP {ip} is already used by node {holder.node.hostname}", node=holder.node.hostname
-    )
+    def set_serial(self, node: Node, serial: str | None) -> None:
+        owner = self.by_serial.get(serial) if serial else None
+        if owner is not None and owner is not node:
+            raise Conflict(
+                f"serial {serial} is already used by node {owner.hostname}", node=owner.hostname
+            )
+        if node.serial and self.by_serial.get(node.serial) is node:
+            del self.by_serial[node.serial]
+        node.serial = serial
+        if serial:
+            self.by_serial[serial] = node
+
+    def set_uuid(self, node: Node, uuid: str | None) -> None:
+        owner = self.by_uuid.get(uuid) if uuid else None
+        if owner is not None and owner is not node:
+            raise Conflict(
+                f"UUID {uuid} is already used by node {owner.hostname}", node=owner.hostname
+            )
+        if node.uuid and self.by_uuid.get(node.uuid) is node:
+            del self.by_uuid[node.uuid]
+        node.uuid = uuid
+        if uuid:
+            self.by_uuid[uuid] = node
+
+    def add_interface(self, node: Node, mac: str, name: str) -> Interface:
+        owner = self.by_mac.get(mac)
+        if owner is not None and owner.node is not node:
+            raise Conflict(
+                f"MAC {mac} is already used by node {owner.node.hostname}", node=owner.node.hostname
+            )
+        interface = Interface(mac=mac, name=name)
+        node.interfaces.append(interface)
+        self.by_mac[mac] = interface
+        return interface
+
+    def drop_interface(self, node: Node, interface: Interface) -> None:
+        node.interfaces.remove(interface)
+        self.by_mac.pop(interface.mac, None)
+        if interface.ip and self.by_ip.get(interface.ip) is interface:
+            del self.by_ip[interface.ip]
+
+    def set_ip(self, interface: Interface, ip: str | None) -> None:
+        holder = self.by_ip.get(ip) if ip else None
+        if holder is not None and holder is not interface:
+            if holder.node is interface.node:
+                where = f"interface {holder.name} of node {holder.node.hostname}"
+                raise Conflict(f"IP {ip} is already used by {where}")
+
+            raise Conflict(
+                f"IP {ip} is already used by node {holder.node.hostname}", node=holder.node.hostname
+            )
+        if interface.ip and self.by_ip.get(interface.ip) is interface:
+            del self.by_ip[interface.ip]
+        interface.ip = ip
+        if ip:
+            self.by_ip[ip] = interface
+
+    def cluster(self, name: str) -> Cluster:
+        if name not in self.clusters:
+            self.clusters[name] = _cluster_by_name(self.session, name)
+        return self.clusters[name]
+
+    def assignment(self, text: str) -> tuple[Image | None, str | None, ImageVersion | None]:
+        if text not in self.assignments:
+            self.assignments[text] = _resolve_assignment(self.session, text)
+        return self.assignments[text]
 
 
 def _free_interface_name(node: Node) -> str:
@@ -127,14 +232,10 @@ def _free_interface_name(node: Node) -> str:
     return f"eth{index}"
 
 
-def _merge_interface(session: Session, node: Node, item: InterfaceRecord) -> None:
-    if item.ip:
-        _claim_ip(session, node, item.mac, item.ip)
-
+def _merge_interface(holders: _Holders, node: Node, item: InterfaceRecord) -> None:
     current = next((i for i in node.interfaces if i.mac == item.mac), None)
     if current is None:
-        current = Interface(mac=item.mac, name=item.name or _free_interface_name(node))
-        node.interfaces.append(current)
+        current = holders.add_interface(node, item.mac, item.name or _free_interface_name(node))
     given = item.model_fields_set
     if "name" in given and item.name:
         clash = next((i for i in node.interfaces if i.name == item.name and i is not current), None)
@@ -144,7 +245,7 @@ def _merge_interface(session: Session, node: Node, item: InterfaceRecord) -> Non
             )
         current.name = item.name
     if "ip" in given:
-        current.ip = item.ip
+        holders.set_ip(current, item.ip)
     if "vlan" in given:
         current.vlan = item.vlan
 
@@ -156,41 +257,47 @@ def _cluster_by_name(session: Session, name: str) -> Cluster:
     return cluster
 
 
-def assign_image(session: Session, node: Node, assignment: str | None) -> None:
-    """Follow IMAGE@CHANNEL, pin IMAGE=VERSION, or clear with None."""
-    if not assignment:
-        node.image, node.channel, node.pinned_version = None, None, None
-        return
+def _resolve_assignment(
+    session: Session, assignment: str
+) -> tuple[Image | None, str | None, ImageVersion | None]:
     image_name, channel, version = parse_assignment(assignment)
     try:
         image = catalog.get_image(session, image_name)
         pinned = catalog.get_version(session, image_name, version) if version else None
     except NotFound as exc:
         raise InvalidInput(exc.message) from None
-    node.image, node.channel, node.pinned_version = image, channel, pinned
+    return image, channel, pinned
 
 
-def _apply(session: Session, node: Node, record: NodeRecord) -> None:
+def assign_image(session: Session, node: Node, assignment: str | None) -> None:
+    """Follow IMAGE@CHANNEL, pin IMAGE=VERSION, or clear with None."""
+    if not assignment:
+        node.image, node.channel, node.pinned_version = None, None, None
+        return
+    node.image, node.channel, node.pinned_version = _resolve_assignment(session, assignment)
+
+
+def _apply(holders: _Holders, node: Node, record: NodeRecord) -> None:
     given = record.model_fields_set
     if record.hostname:
-        _claim_hostname(session, node, record.hostname)
+        holders.claim_hostname(node, record.hostname)
     if "serial" in given:
-        node.serial = record.serial or None
+        holders.set_serial(node, record.serial or None)
     if "asset_tag" in given:
         node.asset_tag = record.asset_tag or None
     if "uuid" in given:
-        if record.uuid:
-            _claim_uuid(session, node, record.uuid)
-        else:
-            node.uuid = None
+        holders.set_uuid(node, record.uuid or None)
     if "cluster" in given:
-        node.cluster = _cluster_by_name(session, record.cluster) if record.cluster else None
+        node.cluster = holders.cluster(record.cluster) if record.cluster else None
     if "roles" in given:
         node.roles = record.roles
     if "facts" in given:
         node.facts = record.facts
     if "image" in given:
-        assign_image(session, node, record.image)
+        if record.image:
+            node.image, node.channel, node.pinned_version = holders.assignment(record.image)
+        else:
+            node.image, node.channel, node.pinned_version = None, None, None
     if record.state is not None:
         node.state = record.state
 
@@ -200,10 +307,11 @@ def _changed_fields(before: dict[str, Any], node: Node) -> list[str]:
     return sorted(key for key in after if after[key] != before[key])
 
 
-def upsert_node(session: Session, record: NodeRecord, actor: str) -> UpsertResult:
+def _upsert(holders: _Holders, record: NodeRecord, actor: str) -> UpsertResult:
+    session = holders.session
     if not record.interfaces and not record.serial:
         raise InvalidInput("a node record needs at least one MAC or a serial")
-    matches = _matches(session, record)
+    matches = holders.matches(record)
     if len(matches) > 1:
         raise Conflict(
             "this record's MACs and serial belong to different nodes: "
@@ -213,11 +321,9 @@ def upsert_node(session: Session, record: NodeRecord, actor: str) -> UpsertResul
     if matches:
         node = matches[0]
         before = node_view(node).model_dump()
-        with session.no_autoflush:
-            _apply(session, node, record)
-            for item in record.interfaces:
-                _merge_interface(session, node, item)
-        session.flush()
+        _apply(holders, node, record)
+        for item in record.interfaces:
+            _merge_interface(holders, node, item)
         changed = _changed_fields(before, node)
         if not changed:
             return UpsertResult(node, created=False, changed=False)
@@ -226,44 +332,40 @@ def upsert_node(session: Session, record: NodeRecord, actor: str) -> UpsertResul
         return UpsertResult(node, created=False, changed=True)
     first_mac = record.interfaces[0].mac if record.interfaces else None
     hostname = record.hostname or _enlist_hostname(session, first_mac, record.serial)
-    node = Node(hostname=hostname, state=record.state or "active", roles=[], facts={})
+    node = Node(hostname="", state=record.state or "active", roles=[], facts={})
+    _apply(holders, node, record.model_copy(update={"hostname": hostname}))
+    for item in record.interfaces:
+        _merge_interface(holders, node, item)
     session.add(node)
-    with session.no_autoflush:
-        _apply(session, node, record.model_copy(update={"hostname": hostname}))
-        for item in record.interfaces:
-            _merge_interface(session, node, item)
-    session.flush()
-    audit.record(session, actor, "node.create", f"node/{node.hostname}")
+    audit.record(session, actor, "node.create", f"node/{hostname}")
     return UpsertResult(node, created=True, changed=True)
 
 
-def _replace_interfaces(
-    session: Session, node: Node, interfaces: Sequence[InterfaceRecord]
-) -> None:
-    wanted = {item.mac for item in interfaces}
-    for mac in wanted:
-        owner = find_by_mac(session, mac)
-        if owner is not None and owner is not node:
-            raise Conflict(
-                f"MAC {mac} is already used by node {owner.hostname}", node=owner.hostname
-            )
-    for current in list(node.interfaces):
-        if current.mac not in wanted:
-            node.interfaces.remove(current)
+def upsert_node(session: Session, record: NodeRecord, actor: str) -> UpsertResult:
+    """Create the node, or update the one holding the record's MACs or serial."""
+    with session.no_autoflush:
+        result = _upsert(_Holders(session, [record]), record, actor)
     session.flush()
-    for item in interfaces:
-        _merge_interface(session, node, item)
+    return result
 
 
 def patch_node(session: Session, hostname: str, record: NodeRecord, actor: str) -> Node:
     """Set the fields given in `record`; its interfaces, when given, become
     the node's whole set."""
     node = get_node(session, hostname)
+    holders = _Holders(session, [record])
+    holders.by_hostname.setdefault(node.hostname, node)
     before = node_view(node).model_dump()
     with session.no_autoflush:
-        _apply(session, node, record)
+        _apply(holders, node, record)
         if "interfaces" in record.model_fields_set:
-            _replace_interfaces(session, node, record.interfaces)
+            wanted = {item.mac for item in record.interfaces}
+            for current in list(node.interfaces):
+                if current.mac not in wanted:
+                    holders.drop_interface(node, current)
+            session.flush()
+            for item in record.interfaces:
+                _merge_interface(holders, node, item)
     if not node.interfaces and not node.serial:
         raise InvalidInput("a node needs at least one MAC or a serial")
     session.flush()
@@ -277,13 +379,18 @@ def patch_node(session: Session, hostname: str, record: NodeRecord, actor: str) 
 def import_nodes(session: Session, records: Sequence[NodeRecord], actor: str) -> list[UpsertResult]:
     """Upsert many records in the caller's transaction: one bad record and the
     caller's rollback leaves the CMDB as it was."""
+    holders = _Holders(session, records)
     results = []
-    for number, record in enumerate(records, start=1):
-        try:
-            results.append(upsert_node(session, record, actor))
-        except (InvalidInput, Conflict, NotFound) as exc:
-            label = record.hostname or (record.interfaces[0].mac if record.interfaces else "?")
-            raise type(exc)(f"record {number} ({label}): {exc.message}", **exc.details) from None
+    with session.no_autoflush:
+        for number, record in enumerate(records, start=1):
+            try:
+                results.append(_upsert(holders, record, actor))
+            except (InvalidInput, Conflict, NotFound) as exc:
+                label = record.hostname or (record.interfaces[0].mac if record.interfaces else "?")
+                raise type(exc)(
+                    f"record {number} ({label}): {exc.message}", **exc.details
+                ) from None
+    session.flush()
     return results
 
 

@@ -7,9 +7,10 @@ a typo fails the import instead of a node's boot.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from bootsvc.errors import InvalidInput
@@ -32,9 +33,14 @@ _SAMPLE = {
 }
 
 
+@lru_cache(maxsize=256)
+def _compiled(template: str) -> Template:
+    return _ENV.from_string(template)
+
+
 def render(template: str, values: dict[str, Any]) -> str:
     try:
-        text = _ENV.from_string(template).render(values)
+        text = _compiled(template).render(values)
     except TemplateError as exc:
         raise InvalidInput(f"kernel command line template: {exc}") from None
     return " ".join(text.split())

@@ -1,0 +1,32 @@
+"""Helpers shared by the benchmarks: a migrated database and percentiles."""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+from pathlib import Path
+
+from bootsvc.store import schema
+from bootsvc.store.db import Database
+
+
+def fresh_sqlite() -> tuple[Database, Path]:
+    data_dir = Path(tempfile.mkdtemp(prefix="bootsvc-bench-"))
+    database = Database(f"sqlite:///{data_dir / 'bootsvc.db'}")
+    schema.upgrade(database)
+    return database, data_dir
+
+
+def percentiles(samples_ms: list[float]) -> dict[str, float]:
+    ordered = sorted(samples_ms)
+    cuts = statistics.quantiles(ordered, n=100, method="inclusive")
+    return {"p50": cuts[49], "p99": cuts[98], "max": ordered[-1]}
+
+
+def node_csv(count: int) -> str:
+    lines = ["hostname,mac,ip,roles"]
+    for index in range(count):
+        mac = f"52:54:{(index >> 24) & 255:02x}:{(index >> 16) & 255:02x}:{(index >> 8) & 255:02x}:{index & 255:02x}"
+        ip = f"10.{(index >> 16) & 255}.{(index >> 8) & 255}.{index & 255}"
+        lines.append(f"hv{index:05d},{mac},{ip},hypervisor")
+    return "\n".join(lines) + "\n"
