@@ -26,7 +26,8 @@ def percentiles(samples_ms: list[float]) -> dict[str, float]:
 def node_csv(count: int) -> str:
     lines = ["hostname,mac,ip,roles"]
     for index in range(count):
-        mac = f"52:54:{(index >> 24) & 255:02x}:{(index >> 16) & 255:02x}:{(index >> 8) & 255:02x}:{index & 255:02x}"
+        octets = [(index >> shift) & 255 for shift in (24, 16, 8, 0)]
+        mac = "52:54:" + ":".join(f"{octet:02x}" for octet in octets)
         ip = f"10.{(index >> 16) & 255}.{(index >> 8) & 255}.{index & 255}"
         lines.append(f"hv{index:05d},{mac},{ip},hypervisor")
     return "\n".join(lines) + "\n"

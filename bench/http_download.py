@@ -111,9 +111,8 @@ def main() -> None:
     volume = args.clients * args.size_mb * args.rounds
     rates = {name: volume / seconds for name, seconds in totals.items()}
     for name, rate in rates.items():
-        print(
-            f"{name:8s} {rate:8.0f} MB/s ({args.clients} clients x {args.size_mb} MB x {args.rounds} rounds)"
-        )
+        work = f"{args.clients} clients x {args.size_mb} MB x {args.rounds} rounds"
+        print(f"{name:8s} {rate:8.0f} MB/s ({work})")
     print(f"ratio bootsvc/nginx: {rates['bootsvc'] / rates['nginx']:.2f} (target >= 0.9)")
     sys.exit(0)
 
