@@ -164,7 +164,7 @@ class TftpServer:
             self._reject(client, ACCESS_VIOLATION, "read-only server", "write request")
             return
         if opcode == OPCODE_ERROR:
-            _dropped(client, "error packet on the listening port")
+            _warn("tftp.dropped", client, None, reason="error packet on the listening port")
             return
         if opcode != OPCODE_RRQ:
             self._reject(client, ILLEGAL_OPERATION, "illegal TFTP operation", f"opcode {opcode}")
@@ -224,17 +224,7 @@ class TftpServer:
     ) -> None:
         with contextlib.suppress(OSError):
             self.sock.sendto(error_packet(code, message), client)
-        event(
-            log,
-            "tftp.refused",
-            level=logging.WARNING,
-            ip=client[0],
-            port=client[1],
-            file=filename,
-            code=code,
-            reason=reason,
-            stage="tftp",
-        )
+        _warn("tftp.refused", client, filename, code=code, reason=reason)
 
     # Names resolved by the FileSource, in worker threads.
 
@@ -288,7 +278,8 @@ class TftpServer:
         except TftpTimeoutExpectACK:
             session.resend(self.clock())
         except Malformed as exc:
-            _dropped(session.client, f"malformed: {exc}", session.file_to_transfer)
+            reason = f"malformed: {exc}"
+            _warn("tftp.dropped", session.client, session.file_to_transfer, reason=reason)
         except Aborted as exc:
             self._finish(session, str(exc))
         except Exception as exc:
@@ -368,14 +359,14 @@ def _destination(ancillary: list[tuple[int, int, bytes]]) -> tuple[int, str]:
     return 0, ""
 
 
-def _dropped(client: tuple[str, int], reason: str, filename: str | None = None) -> None:
+def _warn(name: str, client: tuple[str, int], filename: str | None, **fields: object) -> None:
     event(
         log,
-        "tftp.dropped",
+        name,
         level=logging.WARNING,
         ip=client[0],
         port=client[1],
         file=filename,
-        reason=reason,
         stage="tftp",
+        **fields,
     )
