@@ -54,6 +54,9 @@ class Settings(BaseModel):
     http_threads: int = 64
 
     tftp_listen: str = ""
+    # First-stage iPXE loaders (undionly.kpxe, snponly.efi, ipxe.efi), served
+    # over TFTP and at /ipxe/<name>: Debian's ipxe package by default.
+    loader_dir: Path = Path("/usr/lib/ipxe")
     dns_listen: str = ""
     dhcp_mode: DhcpMode | None = None
     dhcp_interface: str = ""
