@@ -70,6 +70,7 @@ RECEIVE_BUFFER = 4 << 20
 ACCEPT_BATCH = 64
 
 _ACCEPT, _WAKE = object(), object()
+SENT, REFUSED, ABORTED, FAILED = "sent", "refused", "aborted", "failed"
 
 
 def raise_descriptor_limit() -> int:
@@ -173,7 +174,7 @@ class TftpServer:
         if current is not None:
             if current.request == data:
                 return  # the client repeats a request we are answering
-            self._finish(current, "replaced by a new request")
+            self._finish(current, ABORTED, "replaced by a new request")
         try:
             packet = self.factory.parse(data)
         except (TftpException, struct.error, UnicodeError, ValueError) as exc:
@@ -253,7 +254,7 @@ class TftpServer:
             return
         if isinstance(error, Refused):
             session.fail(error.code, str(error) or "refused")
-            self._finish(session, str(error) or "refused", code=error.code)
+            self._finish(session, REFUSED, str(error) or "refused", error.code)
             return
         if error is not None:
             log.error(
@@ -262,71 +263,73 @@ class TftpServer:
                 extra={"fields": {"file": session.file_to_transfer, "ip": session.host}},
             )
             session.fail(NOT_DEFINED, "internal error")
-            self._finish(session, "internal error")
+            self._finish(session, FAILED, "internal error")
             return
         try:
             session.begin(future.result(), now)
         except OSError as exc:
-            self._finish(session, f"send failed: {exc}")
+            self._finish(session, FAILED, f"send failed: {exc}")
 
     # Transfers under way.
 
     def _on_packet(self, session: Session) -> None:
         try:
             if session.receive(self.clock()):
-                self._finish(session, None)
+                self._finish(session, SENT)
         except TftpTimeoutExpectACK:
             session.resend(self.clock())
         except Malformed as exc:
             reason = f"malformed: {exc}"
             _warn("tftp.dropped", session.client, session.file_to_transfer, reason=reason)
         except Aborted as exc:
-            self._finish(session, str(exc))
+            self._finish(session, ABORTED, str(exc))
         except Exception as exc:
-            self._finish(session, f"{type(exc).__name__}: {exc}")
+            self._finish(session, FAILED, f"{type(exc).__name__}: {exc}")
 
     def _sweep(self, now: float) -> None:
         for session in list(self.sessions.values()):
             if now - session.progress_at >= self.give_up_seconds:
                 session.fail(NOT_DEFINED, "timed out")
-                self._finish(session, "timed out")
+                self._finish(session, FAILED, "timed out")
             elif not session.resolving and now - session.sent_at >= self.resend_seconds:
                 try:
                     session.resend(now)
                 except OSError as exc:
-                    self._finish(session, f"resend failed: {exc}")
+                    self._finish(session, FAILED, f"resend failed: {exc}")
 
-    def _finish(self, session: Session, error: str | None, code: int | None = None) -> None:
-        """End a transfer and log its one line."""
+    def _finish(
+        self, session: Session, outcome: str, reason: str | None = None, code: int | None = None
+    ) -> None:
+        """End a transfer and log its one line: tftp.sent, tftp.refused (with
+        the ERROR code sent), tftp.aborted (the client gave up, as edk2 does
+        after learning the size) or tftp.failed."""
         del self.sessions[session.client]
         self.selector.unregister(session.sock)
         session.end()
-        where = {
+        fields: dict[str, object] = {
             "ip": session.host,
             "port": session.port,
             "mac": session.mac or link.neighbour_mac(session.host),
             "file": session.file_to_transfer,
-        }
-        if code is not None:
-            event(log, "tftp.refused", code=code, reason=error, stage="tftp", **where)
-            return
-        fields = {
-            "bytes": session.metrics.bytes,
-            "size": session.size,
-            "blksize": session.blksize,
-            "resent": session.resends,
-            "ms": round((self.clock() - session.started) * 1000),
             "stage": "tftp",
+            "code": code,
+            "reason": reason,
         }
-        if error is None:
-            event(log, "tftp.sent", **where, **fields)
-        else:
-            event(log, "tftp.failed", level=logging.WARNING, error=error, **where, **fields)
+        if outcome != REFUSED:
+            fields |= {
+                "bytes": session.metrics.bytes,
+                "size": session.size,
+                "blksize": session.blksize,
+                "resent": session.resends,
+                "ms": round((self.clock() - session.started) * 1000),
+            }
+        level = logging.WARNING if outcome == FAILED else logging.INFO
+        event(log, f"tftp.{outcome}", level, **fields)
 
     def _shutdown(self) -> None:
         for session in list(self.sessions.values()):
             session.fail(NOT_DEFINED, "server stopping")
-            self._finish(session, "server stopping")
+            self._finish(session, FAILED, "server stopping")
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.selector.close()
         for sock in (self.sock, self._wake_r, self._wake_w):
