@@ -1,0 +1,84 @@
+"""`bootsvc serve` runs TFTP only when tftp_listen is set, and then serves the
+TFTP flavour of the first script."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bootsvc.serve import services_for
+from bootsvc.settings import Settings
+from bootsvc.store import schema
+from bootsvc.store.db import Database
+from bootsvc.tftp_service import tftp_url
+
+
+def _free_port(kind: socket.SocketKind) -> int:
+    with socket.socket(socket.AF_INET, kind) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def test_tftp_runs_only_when_configured(tmp_path: Path) -> None:
+    assert "tftp" not in services_for(Settings(data_dir=tmp_path))
+    assert "tftp" in services_for(Settings(data_dir=tmp_path, tftp_listen="127.0.0.1:6969"))
+
+
+@pytest.mark.parametrize(
+    ("tftp_listen", "url"),
+    [
+        ("10.0.0.1:69", "tftp://10.0.0.1"),
+        ("0.0.0.0:69", "tftp://192.0.2.1"),
+        ("0.0.0.0:6969", "tftp://192.0.2.1:6969"),
+    ],
+)
+def test_scripts_point_at_the_tftp_address(tmp_path: Path, tftp_listen: str, url: str) -> None:
+    settings = Settings(
+        data_dir=tmp_path, tftp_listen=tftp_listen, advertise_url="http://192.0.2.1:8080"
+    )
+    assert tftp_url(settings) == url
+
+
+def test_serve_starts_tftp(tmp_path: Path) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'bootsvc.db'}")
+    schema.upgrade(database)
+    database.dispose()
+    tftp_port = _free_port(socket.SOCK_DGRAM)
+    env = dict(os.environ, BOOTSVC_DATA_DIR=str(tmp_path), BOOTSVC_HTTP_WORKERS="1")
+    log = tmp_path / "serve.log"
+    argv = [sys.executable, "-m", "bootsvc", "serve"]
+    argv += ["--http-listen", f"127.0.0.1:{_free_port(socket.SOCK_STREAM)}"]
+    argv += ["--tftp-listen", f"127.0.0.1:{tftp_port}"]
+    with log.open("wb") as sink:
+        process = subprocess.Popen(argv, env=env, stdout=sink, stderr=sink)
+    try:
+        script = _fetch_when_up(f"tftp://127.0.0.1:{tftp_port}/boot.ipxe", tmp_path / "out")
+        assert f"chain --autofree tftp://127.0.0.1:{tftp_port}/node/${{mac:hexhyp}}.ipxe" in script
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+    text = log.read_text()
+    assert "event=service.started service=tftp" in text
+    assert "event=tftp.sent ip=127.0.0.1" in text and "file=boot.ipxe" in text
+
+
+def _fetch_when_up(url: str, out: Path) -> str:
+    deadline = time.monotonic() + 30
+    while True:
+        fetched = subprocess.run(
+            ["curl", "-sS", "--fail", "--max-time", "2", "-o", str(out), url],
+            capture_output=True,
+            check=False,
+        )
+        if fetched.returncode == 0:
+            return out.read_text()
+        assert time.monotonic() < deadline, fetched.stderr
+        time.sleep(0.3)
