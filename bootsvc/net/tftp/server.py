@@ -27,12 +27,11 @@ import struct
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from tftpy.TftpPacketFactory import TftpPacketFactory
 from tftpy.TftpPacketTypes import TftpPacketRRQ
-from tftpy.TftpShared import TftpException, TftpTimeoutExpectACK
+from tftpy.TftpShared import TftpException
 
 from bootsvc.logs import event
 from bootsvc.net import link
@@ -73,14 +72,12 @@ _ACCEPT, _WAKE = object(), object()
 SENT, REFUSED, ABORTED, FAILED = "sent", "refused", "aborted", "failed"
 
 
-def raise_descriptor_limit() -> int:
+def raise_descriptor_limit() -> None:
     """One descriptor per transfer and one per open file: take all the
     process may have (the soft limit is often 1,024)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard != resource.RLIM_INFINITY and soft < hard:
+    if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-        return hard
-    return soft
 
 
 class TftpServer:
@@ -91,12 +88,10 @@ class TftpServer:
         resend_seconds: float = 0.5,
         give_up_seconds: float = 10.0,
         workers: int = 4,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.source = source
         self.resend_seconds = resend_seconds
         self.give_up_seconds = give_up_seconds
-        self.clock = clock
         self.sessions: dict[tuple[str, int], Session] = {}
         self.factory = TftpPacketFactory()
         self.selector = selectors.DefaultSelector()
@@ -123,22 +118,31 @@ class TftpServer:
         raise_descriptor_limit()
         self.selector.register(self.sock, selectors.EVENT_READ, _ACCEPT)
         self.selector.register(self._wake_r, selectors.EVENT_READ, _WAKE)
-        next_sweep = self.clock() + TICK_SECONDS
+        next_sweep = time.monotonic() + TICK_SECONDS
         try:
             while not self.stopping.is_set():
                 for key, _events in self.selector.select(TICK_SECONDS):
-                    if key.data is _ACCEPT:
-                        self._accept()
-                    elif key.data is _WAKE:
-                        self._drain_wake()
-                    else:
-                        self._on_packet(key.data)
-                now = self.clock()
+                    self._dispatch(key.data)
+                now = time.monotonic()
                 if now >= next_sweep:
                     self._sweep(now)
                     next_sweep = now + TICK_SECONDS
         finally:
             self._shutdown()
+
+    def _dispatch(self, target: object) -> None:
+        try:
+            if target is _ACCEPT:
+                self._accept()
+            elif target is _WAKE:
+                self._drain_wake()
+            elif isinstance(target, Session):
+                self._on_packet(target)
+        except Exception as exc:
+            # A bug, not a client: log it, end the transfer it hit, go on serving.
+            log.error("tftp.internal-error", exc_info=exc)
+            if isinstance(target, Session) and target.client in self.sessions:
+                self._finish(target, FAILED, f"internal error: {exc!r}")
 
     # New requests on the listening socket.
 
@@ -200,7 +204,7 @@ class TftpServer:
                 wanted,
                 self._mtu(index),
                 self.resend_seconds,
-                self.clock(),
+                time.monotonic(),
             )
         except OSError as exc:
             self._reject(client, NOT_DEFINED, "server busy", f"no socket: {exc}", filename)
@@ -239,7 +243,7 @@ class TftpServer:
                 pass
         except (BlockingIOError, InterruptedError):
             pass
-        now = self.clock()
+        now = time.monotonic()
         while self.resolved:
             session, future = self.resolved.popleft()
             self._begin(session, future, now)
@@ -250,52 +254,59 @@ class TftpServer:
         error = future.exception()
         if self.sessions.get(session.client) is not session:
             if error is None:
-                future.result().file.close()
+                with contextlib.suppress(Exception):
+                    future.result().file.close()
             return
         if isinstance(error, Refused):
             session.fail(error.code, str(error) or "refused")
             self._finish(session, REFUSED, str(error) or "refused", error.code)
             return
-        if error is not None:
-            log.error(
-                "tftp.source-failed",
-                exc_info=error,
-                extra={"fields": {"file": session.file_to_transfer, "ip": session.host}},
-            )
-            session.fail(NOT_DEFINED, "internal error")
-            self._finish(session, FAILED, "internal error")
-            return
-        try:
-            session.begin(future.result(), now)
-        except OSError as exc:
-            self._finish(session, FAILED, f"send failed: {exc}")
+        if error is None:
+            try:
+                session.begin(future.result(), now)
+                return
+            except (TftpException, OSError) as exc:
+                self._finish(session, FAILED, f"send failed: {exc}")
+                return
+            except Exception as exc:  # an answer the server cannot use
+                error = exc
+        log.error("tftp.source-failed", exc_info=error, extra={"fields": {"stage": "tftp"}})
+        session.fail(NOT_DEFINED, "internal error")
+        self._finish(session, FAILED, f"internal error: {error!r}")
 
     # Transfers under way.
 
     def _on_packet(self, session: Session) -> None:
         try:
-            if session.receive(self.clock()):
+            if session.receive(time.monotonic()):
                 self._finish(session, SENT)
-        except TftpTimeoutExpectACK:
-            session.resend(self.clock())
         except Malformed as exc:
             reason = f"malformed: {exc}"
             _warn("tftp.dropped", session.client, session.file_to_transfer, reason=reason)
         except Aborted as exc:
-            self._finish(session, ABORTED, str(exc))
-        except Exception as exc:
-            self._finish(session, FAILED, f"{type(exc).__name__}: {exc}")
+            self._ended_early(session, ABORTED, str(exc))
+        except (TftpException, OSError) as exc:
+            self._ended_early(session, FAILED, f"{type(exc).__name__}: {exc}")
 
     def _sweep(self, now: float) -> None:
         for session in list(self.sessions.values()):
             if now - session.progress_at >= self.give_up_seconds:
                 session.fail(NOT_DEFINED, "timed out")
-                self._finish(session, FAILED, "timed out")
+                self._ended_early(session, FAILED, "timed out")
             elif not session.resolving and now - session.sent_at >= self.resend_seconds:
                 try:
                     session.resend(now)
                 except OSError as exc:
-                    self._finish(session, FAILED, f"resend failed: {exc}")
+                    self._ended_early(session, FAILED, f"resend failed: {exc}")
+
+    def _ended_early(self, session: Session, outcome: str, reason: str) -> None:
+        """A transfer that ends without its final ACK. When the last block
+        went out the client has the whole file and only the ACK was lost, or
+        the client closed its port at once, as iPXE does: that is a success."""
+        if session.all_sent:
+            self._finish(session, SENT, f"no final ACK ({reason})")
+        else:
+            self._finish(session, outcome, reason)
 
     def _finish(
         self, session: Session, outcome: str, reason: str | None = None, code: int | None = None
@@ -321,7 +332,7 @@ class TftpServer:
                 "size": session.size,
                 "blksize": session.blksize,
                 "resent": session.resends,
-                "ms": round((self.clock() - session.started) * 1000),
+                "ms": round((time.monotonic() - session.started) * 1000),
             }
         level = logging.WARNING if outcome == FAILED else logging.INFO
         event(log, f"tftp.{outcome}", level, **fields)
@@ -369,6 +380,7 @@ def _warn(name: str, client: tuple[str, int], filename: str | None, **fields: ob
         level=logging.WARNING,
         ip=client[0],
         port=client[1],
+        mac=link.neighbour_mac(client[0]),
         file=filename,
         stage="tftp",
         **fields,

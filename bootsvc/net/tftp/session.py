@@ -20,7 +20,7 @@ from typing import Any
 
 from tftpy.TftpContexts import TftpContext
 from tftpy.TftpPacketTypes import TftpPacketACK, TftpPacketERR, TftpPacketOACK
-from tftpy.TftpShared import TftpException
+from tftpy.TftpShared import TftpException, TftpTimeoutExpectACK
 from tftpy.TftpStates import TftpStateExpectACK
 
 from bootsvc.net.tftp import options
@@ -67,6 +67,8 @@ class SendFile(TftpStateExpectACK):  # type: ignore[misc]
 
 
 class Session(TftpContext):  # type: ignore[misc]
+    """One read transfer, from its request to the ACK of its last block."""
+
     def __init__(
         self,
         client: tuple[str, int],
@@ -114,10 +116,15 @@ class Session(TftpContext):  # type: ignore[misc]
         self.resolving = False
         self.sent_at = self.progress_at = now
 
+    @property
+    def all_sent(self) -> bool:
+        """The last block has gone out; only its ACK is missing."""
+        return bool(self.pending_complete)
+
     def receive(self, now: float) -> bool:
-        """Handle one datagram, if one is waiting; True once the last block is ACKed.
-        Raises Malformed, Aborted, or tftpy's TftpTimeoutExpectACK when a
-        duplicate ACK shows that the block in flight was lost."""
+        """Handle one datagram, if one is waiting; True once the last block
+        is ACKed. Raises Malformed for a datagram that does not parse, and
+        Aborted when the client sent an ERROR or is unreachable."""
         try:
             data = self.sock.recv(MAX_DATAGRAM)
         except (BlockingIOError, InterruptedError):
@@ -131,7 +138,12 @@ class Session(TftpContext):  # type: ignore[misc]
         if self.resolving:
             return False
         block, last = self.next_block, self.last_sent
-        self.state = self.state.handle(packet, *self.client)
+        try:
+            self.state = self.state.handle(packet, *self.client)
+        except TftpTimeoutExpectACK:
+            # A duplicate ACK long after the block went out: it was lost.
+            self.resend(now)
+            return False
         if self.last_sent is not last:
             self.sent_at = now
         if self.next_block != block or self.state is None:
@@ -148,6 +160,14 @@ class Session(TftpContext):  # type: ignore[misc]
         self.state.resendLast()
         self.sent_at = now
         self.resends += 1
+
+    def end(self) -> None:
+        """Close the socket and the file. tftpy's end() would lock and unlock
+        the file, which a BytesIO cannot (upstream #155)."""
+        self.sock.close()
+        if self.fileobj is not None:
+            with contextlib.suppress(Exception):  # a source's bad file is logged already
+                self.fileobj.close()
 
     def fail(self, code: int, message: str) -> None:
         """Tell the client why the transfer ends; it may be gone already."""

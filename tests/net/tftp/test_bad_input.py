@@ -7,12 +7,13 @@ import struct
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO, cast
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bootsvc.net.tftp import DirectorySource, TftpServer
+from bootsvc.net.tftp import DirectorySource, ReadRequest, Served, TftpServer
 from tests.net.tftp.conftest import FILES, Lines, running, sha256
 from tests.net.tftp.lockstep import ERROR, ack, rrq
 from tests.net.tftp.raw import Peer
@@ -191,3 +192,28 @@ def test_random_datagrams(tftp_root: Path, outside: Path, tftp_log: Lines) -> No
     reasons = [str(line.get("reason")) for line in tftp_log.named("tftp.refused", "tftp.failed")]
     assert len(tftp_log.named("tftp.refused")) > 50
     assert not [reason for reason in reasons if "unexpected" in reason or "internal" in reason]
+
+
+class Faulty:
+    """A FileSource with bugs: it raises, or answers with no file at all."""
+
+    def __init__(self, root: Path) -> None:
+        self.files = DirectorySource(root)
+
+    def open(self, request: ReadRequest) -> Served:
+        if request.filename == "raises":
+            raise RuntimeError("database exploded")
+        if request.filename == "junk":
+            return Served(cast(BinaryIO, object()), 3)
+        return self.files.open(request)
+
+
+def test_a_failing_source_fails_one_transfer(tftp_root: Path, tftp_log: Lines) -> None:
+    with running(Faulty(tftp_root)) as server:
+        for name in ("raises", "junk"):
+            assert _answer(server, rrq(name)) == 0
+            _still_serves(server)
+        _all_transfers_end(server)
+    failed = tftp_log.wait("tftp.failed")
+    assert [line["file"] for line in failed] == ["raises", "junk"]
+    assert all(line["reason"].startswith("internal error") for line in failed)

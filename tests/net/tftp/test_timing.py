@@ -66,6 +66,18 @@ def test_vanished_client_ends_its_transfer_at_once(server: TftpServer, tftp_log:
     assert aborted["reason"] == "client port unreachable"
 
 
+def test_lost_final_ack_still_counts_as_sent(server: TftpServer, tftp_log: Lines) -> None:
+    """The client had the whole file; only its last ACK never came."""
+    peer = Peer(server.address)
+    peer.send(rrq("hello.txt"))
+    got = peer.receive()
+    assert got is not None and got[1][2:] == FILES["hello.txt"]
+    peer.close()
+    [sent] = tftp_log.wait("tftp.sent")
+    assert sent["bytes"] == len(FILES["hello.txt"])
+    assert sent["reason"] == "no final ACK (client port unreachable)"
+
+
 def test_more_than_1024_transfers_at_once(tftp_root: Path) -> None:
     with running(DirectorySource(tftp_root)) as server:
         outcome = fetch_all(
