@@ -142,12 +142,21 @@ def run(rounds: int) -> None:
                     outcome = _round(name, argv(root, log), log, file, clients, digests[file])
                     seconds[name].append(outcome.seconds)
                     failed[name] += len(outcome.failed)
-            for name, _ in servers:
-                median = statistics.median(seconds[name])
-                rate = clients * size / median / 1e6
-                print(f"{title:<16}{name:<10}{median:>10.2f}{rate:>8.1f}{failed[name]:>8}")
-            ratio = statistics.median(seconds["dnsmasq"]) / statistics.median(seconds["bootsvc"])
-            print(f"{title:<16}{'ratio':<10}{ratio:>10.2f}  (bootsvc/dnsmasq throughput)")
+            _report(title, clients * size, seconds, failed)
+
+
+def _report(
+    title: str, total_bytes: int, seconds: dict[str, list[float]], failed: dict[str, int]
+) -> None:
+    for name, times in seconds.items():
+        median = statistics.median(times)
+        rate = total_bytes / median / 1e6
+        print(f"{title:<16}{name:<10}{median:>10.2f}{rate:>8.1f}{failed[name]:>8}")
+    dnsmasq, ours = seconds["dnsmasq"], seconds["bootsvc"]
+    ratio = statistics.median(dnsmasq) / statistics.median(ours)
+    each = [theirs / mine for theirs, mine in zip(dnsmasq, ours, strict=True)]
+    spread = f"rounds {min(each):.2f}-{max(each):.2f}"
+    print(f"{title:<16}{'ratio':<10}{ratio:>10.2f}  bootsvc/dnsmasq throughput, {spread}")
 
 
 def main() -> None:

@@ -5,28 +5,30 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
 from bootsvc.settings import Settings
-from bootsvc.store.db import Database
+from bootsvc.web.app import create_app
 
 SNP = b"MZ" + bytes(range(256)) * 40
 
 
 @pytest.fixture
-def settings(data_dir: Path, db: Database, tmp_path: Path) -> Settings:
+def app(settings: Settings) -> Flask:
+    """No database test: the loader route never reads one."""
+    return create_app(settings)
+
+
+@pytest.fixture
+def settings(data_dir: Path, tmp_path: Path) -> Settings:
     loaders = tmp_path / "ipxe"
     (loaders / "x86_64").mkdir(parents=True)
     (loaders / "snponly.efi").write_bytes(SNP)
     (loaders / "x86_64" / "undionly.kpxe").write_bytes(b"bios")
     (tmp_path / "outside.efi").write_bytes(b"secret")
     (loaders / "ipxe.efi").symlink_to(tmp_path / "outside.efi")
-    return Settings(
-        data_dir=data_dir,
-        database_url=db.url,
-        advertise_url="http://192.0.2.1:8080",
-        loader_dir=loaders,
-    )
+    return Settings(data_dir=data_dir, advertise_url="http://192.0.2.1:8080", loader_dir=loaders)
 
 
 def test_head_then_get(client: FlaskClient) -> None:
