@@ -33,6 +33,10 @@ _NODE_QUERY = (
 TFTP_NODE_SCRIPT = "node/{mac}.ipxe"
 
 
+def is_tftp(url: str) -> bool:
+    return url.startswith("tftp://")
+
+
 @dataclass(frozen=True)
 class BootSite:
     """What scripts need to know about this server. `base_url` is what the
@@ -51,7 +55,7 @@ class BootSite:
 
     @property
     def over_tftp(self) -> bool:
-        return self.base_url.startswith("tftp://")
+        return is_tftp(self.base_url)
 
 
 @dataclass(frozen=True)
@@ -187,7 +191,7 @@ def deliver_node_script(
 def artifact_url(base_url: str, file: BootFile, mac: str | None = None) -> str:
     """The MAC rides along for the HTTP log; a TFTP request cannot carry it."""
     url = f"{base_url}/artifacts/{file.sha256}/{quote(file.name)}"
-    if mac and not base_url.startswith("tftp://"):
+    if mac and not is_tftp(base_url):
         return f"{url}?{urlencode({'mac': mac})}"
     return url
 
