@@ -59,13 +59,20 @@ def _raise_limit() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User and system time of a running process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def _running(argv: list[str], log: Path) -> Iterator[None]:
+def _running(argv: list[str], log: Path) -> Iterator[Callable[[], float]]:
+    """The server, serving; yields a function that reads its CPU time."""
     with log.open("ab") as sink:
         process = subprocess.Popen(argv, stdout=sink, stderr=sink)
     try:
         _wait_until_serving(process)
-        yield
+        yield lambda: _cpu_seconds(process.pid)
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -108,13 +115,18 @@ def bootsvc(root: Path, log: Path) -> list[str]:
     return [sys.executable, "-c", SERVER_CODE, str(root)]
 
 
-def _round(name: str, argv: list[str], log: Path, file: str, clients: int, digest: str) -> Outcome:
-    with _running(argv, log):
+def _round(
+    name: str, argv: list[str], log: Path, file: str, clients: int, digest: str
+) -> tuple[Outcome, float]:
+    """The outcome, and the CPU seconds the server spent on it."""
+    with _running(argv, log) as cpu:
+        before = cpu()
         outcome = fetch_all(ADDRESS, [file] * clients, OPTIONS)
+        spent = cpu() - before
     bad = [t for t in outcome.transfers if t.done and t.sha256 != digest]
     if bad:
         raise SystemExit(f"{name}: {len(bad)} transfers came back corrupted")
-    return outcome
+    return outcome, spent
 
 
 def run(rounds: int) -> None:
@@ -132,26 +144,44 @@ def run(rounds: int) -> None:
             data = secrets.token_bytes(size)
             (root / file).write_bytes(data)
             digests[file] = hashlib.sha256(data).hexdigest()
-        print(f"{'scenario':<16}{'server':<10}{'median s':>10}{'MB/s':>8}{'failed':>8}")
+        print(
+            f"{'scenario':<16}{'server':<10}{'median s':>10}{'MB/s':>8}"
+            f"{'cpu s':>8}{'us/block':>10}{'failed':>8}"
+        )
         for title, file, size, clients in SCENARIOS:
             seconds: dict[str, list[float]] = {name: [] for name, _ in servers}
+            cpu: dict[str, list[float]] = {name: [] for name, _ in servers}
             failed: dict[str, int] = dict.fromkeys(seconds, 0)
             for _ in range(rounds):
                 for name, argv in servers:
                     log = Path(tmp) / f"{name}.log"
-                    outcome = _round(name, argv(root, log), log, file, clients, digests[file])
+                    outcome, spent = _round(
+                        name, argv(root, log), log, file, clients, digests[file]
+                    )
                     seconds[name].append(outcome.seconds)
+                    cpu[name].append(spent)
                     failed[name] += len(outcome.failed)
-            _report(title, clients * size, seconds, failed)
+            blocks = clients * (size // int(OPTIONS["blksize"]) + 1)
+            _report(title, clients * size, blocks, seconds, cpu, failed)
 
 
 def _report(
-    title: str, total_bytes: int, seconds: dict[str, list[float]], failed: dict[str, int]
+    title: str,
+    total_bytes: int,
+    blocks: int,
+    seconds: dict[str, list[float]],
+    cpu: dict[str, list[float]],
+    failed: dict[str, int],
 ) -> None:
     for name, times in seconds.items():
         median = statistics.median(times)
         rate = total_bytes / median / 1e6
-        print(f"{title:<16}{name:<10}{median:>10.2f}{rate:>8.1f}{failed[name]:>8}")
+        used = statistics.median(cpu[name])
+        per_block = used / blocks * 1e6
+        print(
+            f"{title:<16}{name:<10}{median:>10.2f}{rate:>8.1f}"
+            f"{used:>8.2f}{per_block:>10.1f}{failed[name]:>8}"
+        )
     dnsmasq, ours = seconds["dnsmasq"], seconds["bootsvc"]
     ratio = statistics.median(dnsmasq) / statistics.median(ours)
     each = [theirs / mine for theirs, mine in zip(dnsmasq, ours, strict=True)]
