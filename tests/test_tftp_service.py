@@ -3,11 +3,8 @@ TFTP flavour of the first script."""
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,10 +15,11 @@ from bootsvc.settings import Settings
 from bootsvc.store import schema
 from bootsvc.store.db import Database
 from bootsvc.tftp_service import tftp_url
+from tests.live import live_server
 
 
-def _free_port(kind: socket.SocketKind) -> int:
-    with socket.socket(socket.AF_INET, kind) as probe:
+def _free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
@@ -48,24 +46,16 @@ def test_scripts_point_at_the_tftp_address(tmp_path: Path, tftp_listen: str, url
 
 
 def test_serve_starts_tftp(tmp_path: Path) -> None:
-    database = Database(f"sqlite:///{tmp_path / 'bootsvc.db'}")
+    url = f"sqlite:///{tmp_path / 'bootsvc.db'}"
+    database = Database(url)
     schema.upgrade(database)
     database.dispose()
-    tftp_port = _free_port(socket.SOCK_DGRAM)
-    env = dict(os.environ, BOOTSVC_DATA_DIR=str(tmp_path), BOOTSVC_HTTP_WORKERS="1")
-    log = tmp_path / "serve.log"
-    argv = [sys.executable, "-m", "bootsvc", "serve"]
-    argv += ["--http-listen", f"127.0.0.1:{_free_port(socket.SOCK_STREAM)}"]
-    argv += ["--tftp-listen", f"127.0.0.1:{tftp_port}"]
-    with log.open("wb") as sink:
-        process = subprocess.Popen(argv, env=env, stdout=sink, stderr=sink)
-    try:
-        script = _fetch_when_up(f"tftp://127.0.0.1:{tftp_port}/boot.ipxe", tmp_path / "out")
-        assert f"chain --autofree tftp://127.0.0.1:{tftp_port}/node/${{mac:hexhyp}}.ipxe" in script
-    finally:
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(30) == 0
-    text = log.read_text()
+    port = _free_udp_port()
+    with live_server(tmp_path, url, env={"BOOTSVC_TFTP_LISTEN": f"127.0.0.1:{port}"}) as server:
+        script = _fetch_when_up(f"tftp://127.0.0.1:{port}/boot.ipxe", tmp_path / "out")
+        assert f"chain --autofree tftp://127.0.0.1:{port}/node/${{mac:hexhyp}}.ipxe" in script
+        assert server.process.poll() is None
+    text = server.log_text()
     assert "event=service.started service=tftp" in text
     assert "event=tftp.sent ip=127.0.0.1" in text and "file=boot.ipxe" in text
 

@@ -152,28 +152,23 @@ def deliver_node_script(
     `script` stage of its boot; the same over HTTP and TFTP."""
     script = serve_node_script(db, site, machine)
     plan = script.plan
+    where: dict[str, Any] = {
+        "mac": machine.mac,
+        "ip": machine.ip,
+        "stage": "script",
+        "node": script.hostname,
+    }
     if isinstance(plan, NoBoot):
-        event(
-            log,
-            "boot.noboot",
-            mac=machine.mac,
-            ip=machine.ip,
-            stage="script",
-            node=script.hostname,
-            reason=plan.reason,
-        )
+        event(log, "boot.noboot", reason=plan.reason, **where)
         return script
     event(
         log,
         "boot.script",
-        mac=machine.mac,
-        ip=machine.ip,
-        stage="script",
-        node=script.hostname,
         image=plan.image,
         version=plan.version,
         reason=plan.reason,
         arch=machine.arch,
+        **where,
     )
     with db.write() as session:
         reports.record(
