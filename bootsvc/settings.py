@@ -74,6 +74,13 @@ class Settings(BaseModel):
             parse_host_port(value)
         return value
 
+    @field_validator("tftp_listen")
+    @classmethod
+    def _ipv4(cls, value: str) -> str:
+        if value and ":" in parse_host_port(value)[0]:
+            raise ValueError("TFTP is served over IPv4 only")
+        return value
+
     @field_validator("advertise_url")
     @classmethod
     def _url(cls, value: str) -> str:

@@ -9,7 +9,6 @@ from urllib.parse import urlsplit
 
 from bootsvc.core.bootscript import BootSite
 from bootsvc.core.tftpfiles import BootFiles
-from bootsvc.errors import SettingsError
 from bootsvc.logs import event
 from bootsvc.net.tftp import TftpServer
 from bootsvc.safepath import OutsideRoot, resolve_within
@@ -52,8 +51,6 @@ def _check_loaders(settings: Settings) -> None:
 
 def run(settings: Settings) -> None:
     host, port = parse_host_port(settings.tftp_listen)
-    if ":" in host:
-        raise SettingsError("tftp_listen: TFTP is served over IPv4 only")
     db = Database(settings.effective_database_url)
     site = BootSite(
         base_url=tftp_url(settings),

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from bootsvc.serve import services_for
 from bootsvc.settings import Settings
@@ -28,6 +29,8 @@ def _free_udp_port() -> int:
 def test_tftp_runs_only_when_configured(tmp_path: Path) -> None:
     assert "tftp" not in services_for(Settings(data_dir=tmp_path))
     assert "tftp" in services_for(Settings(data_dir=tmp_path, tftp_listen="127.0.0.1:6969"))
+    with pytest.raises(ValidationError, match="IPv4 only"):
+        Settings(data_dir=tmp_path, tftp_listen="[::]:69")
 
 
 @pytest.mark.parametrize(
