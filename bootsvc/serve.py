@@ -44,13 +44,22 @@ def _run_http(settings: Settings) -> None:
     server.run(settings)
 
 
+def _run_tftp(settings: Settings) -> None:
+    from bootsvc import tftp_service
+
+    tftp_service.run(settings)
+
+
 ServiceMain = Callable[[Settings], None]
 
 
 def services_for(settings: Settings) -> dict[str, ServiceMain]:
     """The services these settings enable. Network services other than HTTP
     start only when their setting is given."""
-    return {"http": _run_http}
+    services: dict[str, ServiceMain] = {"http": _run_http}
+    if settings.tftp_listen:
+        services["tftp"] = _run_tftp
+    return services
 
 
 def _child(name: str, settings_data: dict[str, Any]) -> None:

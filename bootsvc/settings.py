@@ -54,6 +54,9 @@ class Settings(BaseModel):
     http_threads: int = 64
 
     tftp_listen: str = ""
+    # First-stage iPXE loaders (undionly.kpxe, snponly.efi, ipxe.efi), served
+    # over TFTP and at /ipxe/<name>: Debian's ipxe package by default.
+    loader_dir: Path = Path("/usr/lib/ipxe")
     dns_listen: str = ""
     dhcp_mode: DhcpMode | None = None
     dhcp_interface: str = ""
@@ -69,6 +72,13 @@ class Settings(BaseModel):
     def _host_port(cls, value: str) -> str:
         if value:
             parse_host_port(value)
+        return value
+
+    @field_validator("tftp_listen")
+    @classmethod
+    def _ipv4(cls, value: str) -> str:
+        if value and ":" in parse_host_port(value)[0]:
+            raise ValueError("TFTP is served over IPv4 only")
         return value
 
     @field_validator("advertise_url")

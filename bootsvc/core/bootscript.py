@@ -4,6 +4,7 @@ boot plan chose. Served over HTTP and TFTP alike."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,9 +12,10 @@ from urllib.parse import quote, urlencode
 
 from sqlalchemy.orm import Session
 
-from bootsvc.core import bootplan, cmdb, cmdline, render
+from bootsvc.core import bootplan, cmdb, cmdline, render, reports
 from bootsvc.core.bootplan import BootFile, BootPlan, NoBoot
 from bootsvc.errors import Conflict
+from bootsvc.logs import event
 from bootsvc.store.db import Database
 from bootsvc.store.models import Node
 
@@ -21,13 +23,39 @@ RETRY_DELAY_SECONDS = 5
 MAX_ATTEMPTS = 10
 
 
+# What the first script passes to bootsvc when it asks for the machine's own script.
+_NODE_QUERY = (
+    "mac=${mac:hexhyp}&uuid=${uuid}&serial=${serial:uristring}"
+    "&asset=${asset:uristring}&arch=${buildarch}&platform=${platform}"
+)
+# iPXE (1.0.0+git-20190125, seen in QEMU) leaves a URI's query out of a TFTP
+# request: over TFTP the MAC goes in the path.
+TFTP_NODE_SCRIPT = "node/{mac}.ipxe"
+
+
+def is_tftp(url: str) -> bool:
+    return url.startswith("tftp://")
+
+
 @dataclass(frozen=True)
 class BootSite:
-    """What scripts need to know about this server."""
+    """What scripts need to know about this server. `base_url` is what the
+    scripts' own URLs start with: http://... or, for iPXE builds without HTTP,
+    tftp://...; `http_url` is where the booted system reaches bootsvc (boot
+    reports, live root), when that differs from `base_url`."""
 
     base_url: str
     template_dir: Path | None
     default_image: str
+    http_url: str = ""
+
+    @property
+    def api_url(self) -> str:
+        return self.http_url or self.base_url
+
+    @property
+    def over_tftp(self) -> bool:
+        return is_tftp(self.base_url)
 
 
 @dataclass(frozen=True)
@@ -62,8 +90,16 @@ class NodeScript:
     plan: BootPlan | NoBoot
 
 
+def node_script_url(site: BootSite) -> str:
+    """Where the first script fetches the machine's own script, in iPXE syntax."""
+    if site.over_tftp:
+        return f"{site.base_url}/{TFTP_NODE_SCRIPT.format(mac='${mac:hexhyp}')}"
+    return f"{site.base_url}/boot/node.ipxe?{_NODE_QUERY}"
+
+
 def first_script(site: BootSite) -> str:
-    return render.render(site.template_dir, "ipxe/boot.ipxe.j2", {"base_url": site.base_url})
+    context = {"base_url": site.base_url, "node_script_url": node_script_url(site)}
+    return render.render(site.template_dir, "ipxe/boot.ipxe.j2", context)
 
 
 def identify(session: Session, machine: Machine) -> Node | None:
@@ -109,16 +145,57 @@ def serve_node_script(db: Database, site: BootSite, machine: Machine) -> NodeScr
         return node_script(site, session, identify(session, machine), machine)
 
 
-def artifact_url(site: BootSite, file: BootFile, mac: str | None = None) -> str:
-    url = f"{site.base_url}/artifacts/{file.sha256}/{quote(file.name)}"
-    return f"{url}?{urlencode({'mac': mac}, safe=':')}" if mac else url
+def deliver_node_script(
+    db: Database, site: BootSite, machine: Machine, log: logging.Logger
+) -> NodeScript:
+    """The script for the machine asking, logged, and recorded as the
+    `script` stage of its boot; the same over HTTP and TFTP."""
+    script = serve_node_script(db, site, machine)
+    plan = script.plan
+    where: dict[str, Any] = {
+        "mac": machine.mac,
+        "ip": machine.ip,
+        "stage": "script",
+        "node": script.hostname,
+    }
+    if isinstance(plan, NoBoot):
+        event(log, "boot.noboot", reason=plan.reason, **where)
+        return script
+    event(
+        log,
+        "boot.script",
+        image=plan.image,
+        version=plan.version,
+        reason=plan.reason,
+        arch=machine.arch,
+        **where,
+    )
+    with db.write() as session:
+        reports.record(
+            session,
+            "script",
+            machine.mac,
+            machine.ip,
+            version_id=plan.version_id,
+            node_id=script.node_id,
+            details={"reason": plan.reason},
+        )
+    return script
+
+
+def artifact_url(base_url: str, file: BootFile, mac: str | None = None) -> str:
+    """The MAC rides along for the HTTP log; a TFTP request cannot carry it."""
+    url = f"{base_url}/artifacts/{file.sha256}/{quote(file.name)}"
+    if mac and not is_tftp(base_url):
+        return f"{url}?{urlencode({'mac': mac}, safe=':')}"
+    return url
 
 
 def kernel_cmdline(
     site: BootSite, plan: BootPlan, node: Node, mac: str | None, ip: str | None
 ) -> str:
     values = {
-        "base_url": site.base_url,
+        "base_url": site.api_url,
         "image": plan.image,
         "version": plan.version,
         "hostname": node.hostname,
@@ -127,13 +204,13 @@ def kernel_cmdline(
         "cluster": node.cluster.name if node.cluster else "",
     }
     if plan.rootfs is not None:
-        values["rootfs_url"] = artifact_url(site, plan.rootfs)
+        values["rootfs_url"] = artifact_url(site.api_url, plan.rootfs)
     parts = [cmdline.render(plan.cmdline_template, values)]
     # UEFI iPXE hands initrds to the kernel's EFI stub by name; BIOS ignores these.
     parts += [f"initrd={initrd.name}" for initrd in plan.initrds]
     if mac:
         parts.append("BOOTIF=01-" + mac.replace(":", "-"))
-    parts.append(f"bootsvc.url={site.base_url}")
+    parts.append(f"bootsvc.url={site.api_url}")
     return " ".join(part for part in parts if part)
 
 
@@ -159,13 +236,16 @@ def node_script(
         "hostname": node.hostname,
         "mac": machine.mac or "",
         "plan": plan,
-        "kernel": {"name": plan.kernel.name, "url": artifact_url(site, plan.kernel, machine.mac)},
+        "kernel": {
+            "name": plan.kernel.name,
+            "url": artifact_url(site.base_url, plan.kernel, machine.mac),
+        },
         "initrds": [
-            {"name": initrd.name, "url": artifact_url(site, initrd, machine.mac)}
+            {"name": initrd.name, "url": artifact_url(site.base_url, initrd, machine.mac)}
             for initrd in plan.initrds
         ],
         "cmdline": kernel_cmdline(site, plan, node, machine.mac, machine.ip),
-        "report_url": f"{site.base_url}/boot/report?{urlencode(report, safe=':')}",
+        "report_url": f"{site.api_url}/boot/report?{urlencode(report, safe=':')}",
         "retry_delay": RETRY_DELAY_SECONDS,
         "max_attempts": MAX_ATTEMPTS,
     }

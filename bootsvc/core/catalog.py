@@ -139,6 +139,13 @@ def register_artifact(session: Session, sha256: str, size: int) -> None:
         session.add(Artifact(sha256=sha256, size=size))
 
 
+def is_published(session: Session, sha256: str) -> bool:
+    """Whether some image version uses this artifact: only those are served
+    to nodes, never an upload no version refers to."""
+    used = select(VersionFile.sha256).where(VersionFile.sha256 == sha256).limit(1)
+    return session.scalar(used) is not None
+
+
 def uploaded_ref(session: Session, store: ArtifactStore, sha256: str, name: str) -> FileRef:
     """A file of a new version, from an artifact uploaded earlier."""
     row = session.get(Artifact, sha256)

@@ -8,7 +8,6 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from bootsvc.core import bootscript, reports
-from bootsvc.core.bootplan import BootPlan
 from bootsvc.core.names import mac as normal_mac
 from bootsvc.core.records import refuse_nul
 from bootsvc.errors import InvalidInput
@@ -36,42 +35,7 @@ def first_script() -> Response:
 def node_script() -> Response:
     ctx = services()
     machine = machine_from_query(request.args.to_dict(), request.remote_addr)
-    script = bootscript.serve_node_script(ctx.db, ctx.site, machine)
-    hostname, plan = script.hostname, script.plan
-    if isinstance(plan, BootPlan):
-        event(
-            log,
-            "boot.script",
-            mac=machine.mac,
-            ip=machine.ip,
-            stage="script",
-            node=hostname,
-            image=plan.image,
-            version=plan.version,
-            reason=plan.reason,
-            arch=machine.arch,
-        )
-        with ctx.db.write() as session:
-            reports.record(
-                session,
-                "script",
-                machine.mac,
-                machine.ip,
-                version_id=plan.version_id,
-                node_id=script.node_id,
-                details={"reason": plan.reason},
-            )
-    else:
-        event(
-            log,
-            "boot.noboot",
-            mac=machine.mac,
-            ip=machine.ip,
-            stage="script",
-            node=hostname,
-            reason=plan.reason,
-        )
-    return _script(script.text)
+    return _script(bootscript.deliver_node_script(ctx.db, ctx.site, machine, log).text)
 
 
 def _report_fields() -> dict[str, Any]:

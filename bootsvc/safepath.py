@@ -1,0 +1,39 @@
+"""Resolving a file name a network client sent against a directory.
+
+Clients send names like "/undionly.kpxe" or "efi/snponly.efi"; whatever they
+send, and whatever symlinks the directory holds, nothing outside the directory
+is served. TFTP and the HTTP loader route both resolve names here.
+"""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+
+class OutsideRoot(Exception):
+    """The name climbs out of the directory, directly or through a symlink."""
+
+
+def resolve_within(root: Path, name: str) -> Path:
+    """The real path of the regular file `name` names below `root`.
+
+    Raises OutsideRoot for ".." components and for symlinks whose target lies
+    outside `root`, FileNotFoundError when there is no regular file there.
+    """
+    parts = [part for part in name.replace("\\", "/").split("/") if part not in {"", "."}]
+    if ".." in parts:
+        raise OutsideRoot(name)
+    if not parts or "\0" in name:
+        raise FileNotFoundError(name)
+    real_root = root.resolve()
+    real = real_root.joinpath(*parts).resolve()
+    if real == real_root or not real.is_relative_to(real_root):
+        raise OutsideRoot(name)
+    try:
+        mode = real.stat().st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        raise FileNotFoundError(name) from None
+    if not stat.S_ISREG(mode):
+        raise FileNotFoundError(name)
+    return real

@@ -1,0 +1,59 @@
+"""The iPXE loaders over HTTP, for UEFI HTTP Boot: the firmware is handed
+{base_url}/ipxe/snponly.efi (or ipxe.efi) and sends HEAD, then GET. The files
+come from `loader_dir`, the same directory TFTP serves them from, resolved the
+same way (nothing outside it, not even through a symlink)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, Response, request
+
+from bootsvc.errors import NotFound
+from bootsvc.logs import event
+from bootsvc.net.link import neighbour_mac
+from bootsvc.safepath import OutsideRoot, resolve_within
+from bootsvc.web.context import services
+from bootsvc.web.sendfile import send_slice
+
+log = logging.getLogger("bootsvc.http")
+blueprint = Blueprint("loaders", __name__)
+
+# edk2 takes application/efi as an EFI image whatever the URL looks like.
+_TYPES = {".efi": "application/efi"}
+
+
+def _logged(name: str, status: int, level: int = logging.INFO, **fields: Any) -> None:
+    ip = request.remote_addr
+    mac = neighbour_mac(ip) if ip else None
+    event(
+        log,
+        "http.loader",
+        level,
+        mac=mac,
+        ip=ip,
+        stage="loader",
+        file=name,
+        status=status,
+        **fields,
+    )
+
+
+@blueprint.route("/ipxe/<path:name>", methods=["GET", "HEAD"])
+def loader(name: str) -> Response:
+    try:
+        path = resolve_within(services().settings.loader_dir, name)
+    except (OutsideRoot, FileNotFoundError):
+        _logged(name, 404, logging.WARNING)
+        raise NotFound("no such loader") from None
+    size = path.stat().st_size
+    headers = {
+        "Content-Length": str(size),
+        "Content-Type": _TYPES.get(path.suffix, "application/octet-stream"),
+        "Cache-Control": "no-cache",
+    }
+    _logged(name, 200, bytes=size, method=request.method)
+    if request.method == "HEAD":
+        return Response(status=200, headers=headers)
+    return send_slice(path, 0, size, 200, headers)

@@ -1,0 +1,54 @@
+"""/ipxe/<name>: the loaders for UEFI HTTP Boot, HEAD then GET."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from bootsvc.settings import Settings
+from bootsvc.web.app import create_app
+
+SNP = b"MZ" + bytes(range(256)) * 40
+
+
+@pytest.fixture
+def app(settings: Settings) -> Flask:
+    """No database test: the loader route never reads one."""
+    return create_app(settings)
+
+
+@pytest.fixture
+def settings(data_dir: Path, tmp_path: Path) -> Settings:
+    loaders = tmp_path / "ipxe"
+    (loaders / "x86_64").mkdir(parents=True)
+    (loaders / "snponly.efi").write_bytes(SNP)
+    (loaders / "x86_64" / "undionly.kpxe").write_bytes(b"bios")
+    (tmp_path / "outside.efi").write_bytes(b"secret")
+    (loaders / "ipxe.efi").symlink_to(tmp_path / "outside.efi")
+    return Settings(data_dir=data_dir, advertise_url="http://192.0.2.1:8080", loader_dir=loaders)
+
+
+def test_head_then_get(client: FlaskClient) -> None:
+    head = client.head("/ipxe/snponly.efi")
+    assert head.status_code == 200 and head.data == b""
+    assert head.headers["Content-Length"] == str(len(SNP))
+    assert head.headers["Content-Type"] == "application/efi"
+    get = client.get("/ipxe/snponly.efi")
+    assert get.status_code == 200 and get.data == SNP
+    assert get.headers["Content-Length"] == str(len(SNP))
+
+
+def test_subdirectory_and_type(client: FlaskClient) -> None:
+    response = client.get("/ipxe/x86_64/undionly.kpxe")
+    assert response.data == b"bios"
+    assert response.headers["Content-Type"] == "application/octet-stream"
+
+
+@pytest.mark.parametrize("name", ["missing.efi", "ipxe.efi", "x86_64"])
+def test_missing_directory_and_escaping_symlink_are_404(client: FlaskClient, name: str) -> None:
+    response = client.get(f"/ipxe/{name}")
+    assert response.status_code == 404
+    assert b"secret" not in response.data
