@@ -44,13 +44,22 @@ def _run_http(settings: Settings) -> None:
     server.run(settings)
 
 
+def _run_dns(settings: Settings) -> None:
+    from bootsvc import dns_service
+
+    dns_service.run(settings)
+
+
 ServiceMain = Callable[[Settings], None]
 
 
 def services_for(settings: Settings) -> dict[str, ServiceMain]:
     """The services these settings enable. Network services other than HTTP
     start only when their setting is given."""
-    return {"http": _run_http}
+    services: dict[str, ServiceMain] = {"http": _run_http}
+    if settings.dns_listen:
+        services["dns"] = _run_dns
+    return services
 
 
 def _child(name: str, settings_data: dict[str, Any]) -> None:
