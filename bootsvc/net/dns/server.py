@@ -198,7 +198,10 @@ class DnsServer:
     async def _forward_udp(
         self, forwarder: Forwarder, query: Query, data: bytes, peer: Address
     ) -> None:
-        self._send(await self._forward(forwarder, query, data, tcp=False), peer)
+        try:
+            self._send(await self._forward(forwarder, query, data, tcp=False), peer)
+        except Exception as exc:
+            self._internal_error(exc, peer)
 
     def _send(self, reply: bytes, peer: Address) -> None:
         try:
@@ -291,12 +294,13 @@ class DnsServer:
         if reply is not None:
             return reply
         self.stats["forward_failed"] += 1
-        self._throttled.event("dns.forward_failed", name=str(query.record.q.qname))
+        self._throttled.event("dns.forward_failed", qname=str(query.record.q.qname))
         limit = TCP_LIMIT if tcp else query.udp_limit
         return status_reply(query, RCODE.SERVFAIL, limit, recursion_available=True)
 
     def _reject(self, rejected: Rejected, peer: Address) -> None:
         self.stats["rejected"] += 1
+        self.stats[f"rejected.{rejected.reason}"] += 1
         self._throttled.event(
             "dns.rejected",
             reason=rejected.reason,
