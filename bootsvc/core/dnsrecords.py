@@ -1,9 +1,11 @@
 """The fleet's DNS records, read from the CMDB in a handful of queries.
 
 Each cluster's `domain` is a zone; so is every reverse zone that a cluster
-network covers (networks are split on octet or nibble boundaries, so that we
-claim no address outside them), and the /24 or /64 around any node address
-that no network covers. Only nodes that belong to a cluster are published:
+network covers. Networks are split on octet or nibble boundaries (a /22 is
+four /24 zones, a /26 is 64 one-address zones), and a node address that no
+network covers is a zone of its own: we claim no address outside the fleet,
+so PTR queries for the rest of the site still go upstream. Only nodes that
+belong to a cluster are published:
 
 - `<host>.<domain>`: A/AAAA for every interface address of the node, and
   `<ifname>.<host>.<domain>` for each interface alone (a '.' in the
@@ -108,11 +110,6 @@ def reverse_zones(network: IpNetwork) -> list[str]:
         ".".join(subnet.network_address.reverse_pointer.split(".")[drop:])
         for subnet in network.subnets(new_prefix=prefix)
     ]
-
-
-def _fallback_network(address: IpAddress) -> IpNetwork:
-    prefix = 24 if address.version == 4 else 64
-    return ipaddress.ip_network(f"{address}/{prefix}", strict=False)
 
 
 class _Records:
@@ -247,8 +244,7 @@ class _FleetBuilder:
             domain = clusters[node.cluster_id].domain
             for _ifname, address in node.addresses:
                 if self._reverse_zone(address.reverse_pointer) is None:
-                    for origin in reverse_zones(_fallback_network(address)):
-                        self.reverse.setdefault(origin, domain)
+                    self.reverse[address.reverse_pointer] = domain
         for origin, domain in self.reverse.items():
             self.out.apex(origin, self.forward[domain], domain, self.serial)
 
