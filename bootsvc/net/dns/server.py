@@ -4,11 +4,12 @@ request.
 UDP is read in batches straight off a non-blocking socket. A positive
 answer is packed once and kept under the query's bytes (less its ID), so a
 name asked again costs a dict lookup and one sendto; the cache is emptied
-whenever the zones change. Negative answers are never cached: before one is
-sent, the zones are asked for their latest state, once for the whole batch,
-so a name registered a moment ago resolves on the next query. Names outside
-the zones are forwarded to upstream resolvers for allowed clients, or
-REFUSED.
+whenever the zones change. Negative answers, and answers for names outside
+the zones, are never cached: before one is sent the zones are asked for
+their latest state, once for the whole batch, so a name registered a moment
+ago (even in a cluster created a moment ago) resolves on the next query.
+Names outside the zones are forwarded to upstream resolvers for allowed
+clients, or REFUSED.
 """
 
 from __future__ import annotations
@@ -172,7 +173,7 @@ class DnsServer:
                 self._send(query.reply, peer)
             return
         answer = self._zones.lookup(query.key, query.qtype)
-        if answer is not None and answer.negative:
+        if answer is None or answer.negative:
             waiting.append((query, data, peer))
             return
         self._udp_answer(query, data, peer, answer)
@@ -248,7 +249,7 @@ class DnsServer:
             return query.reply
         self._use(self.zones.current())
         answer = self._zones.lookup(query.key, query.qtype)
-        if answer is not None and answer.negative:
+        if answer is None or answer.negative:
             self._use(self.zones.latest())
             answer = self._zones.lookup(query.key, query.qtype)
         if answer is not None:

@@ -97,6 +97,20 @@ def test_a_miss_asks_for_the_latest_zones_and_hits_follow_them() -> None:
         assert records(dig(port, "node1.lab.example", "A"))[0][2] == "10.0.0.99"
 
 
+def test_a_new_zone_answers_at_once() -> None:
+    zones = SwappableZones(zone())
+    with running(zones) as (_server, port):
+        assert rcode(dig(port, "node1.new.example", "A")) == "REFUSED"
+        new_zone = """
+new.example.        60 IN SOA ns.lab.example. hostmaster.lab.example. 1 3600 600 86400 10
+node1.new.example.  60 IN A   10.9.0.1
+"""
+        zones.publish(zone(new_zone))
+        assert records(dig(port, "node1.new.example", "A")) == [
+            ("node1.new.example.", "A", "10.9.0.1")
+        ]
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(("127.0.0.1", 0))
