@@ -19,8 +19,11 @@ from pathlib import Path
 import pytest
 from dnsdig import dig, flags, rcode, records
 
+from bootsvc.core.dnsrecords import DnsSite
+from bootsvc.dns_service import site_for
+from bootsvc.errors import SettingsError
 from bootsvc.serve import services_for
-from bootsvc.settings import Settings
+from bootsvc.settings import Settings, load_settings, parse_upstream
 
 DOMAIN = "lab.example"
 BOOTSVC = str(Path(sys.executable).with_name("bootsvc"))
@@ -29,6 +32,56 @@ BOOTSVC = str(Path(sys.executable).with_name("bootsvc"))
 def test_dns_runs_only_when_dns_listen_is_set(tmp_path: Path) -> None:
     assert "dns" not in services_for(Settings(data_dir=tmp_path))
     assert "dns" in services_for(Settings(data_dir=tmp_path, dns_listen="127.0.0.1:53"))
+
+
+def test_dns_settings_from_the_environment(tmp_path: Path) -> None:
+    settings = load_settings(
+        environ={
+            "BOOTSVC_DATA_DIR": str(tmp_path),
+            "BOOTSVC_DNS_UPSTREAMS": "192.0.2.53, 2001:db8::53, [2001:db8::54]:5353",
+            "BOOTSVC_DNS_FORWARD_CLIENTS": "10.20.0.0/22,fd00::/8",
+        }
+    )
+    assert [parse_upstream(item) for item in settings.dns_upstreams] == [
+        ("192.0.2.53", 53),
+        ("2001:db8::53", 53),
+        ("2001:db8::54", 5353),
+    ]
+    assert settings.dns_forward_clients == ["10.20.0.0/22", "fd00::/8"]
+    assert Settings(data_dir=tmp_path).dns_upstreams == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("dns_upstreams", "resolver.example.org"),
+        ("dns_upstreams", "192.0.2.53:0"),
+        ("dns_forward_clients", "10.0.0.0/33"),
+        ("dns_refresh_ms", "-1"),
+    ],
+)
+def test_bad_dns_settings_are_refused(tmp_path: Path, name: str, value: str) -> None:
+    environ = {"BOOTSVC_DATA_DIR": str(tmp_path), f"BOOTSVC_{name.upper()}": value}
+    with pytest.raises(SettingsError, match=f"BOOTSVC_{name.upper()}"):
+        load_settings(environ=environ)
+
+
+def test_site_publishes_what_the_settings_serve(tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path,
+        advertise_url="https://boot.lab.example",
+        tftp_listen="0.0.0.0:69",
+        dns_listen="[::]:5353",
+        dns_ttl=30,
+    )
+    assert site_for(settings) == DnsSite(
+        server="boot.lab.example",
+        http_port=443,
+        http_scheme="https",
+        tftp_port=69,
+        dns_port=5353,
+        ttl=30,
+    )
 
 
 @pytest.fixture(scope="module")

@@ -91,6 +91,11 @@ class CmdbZones:
         except SQLAlchemyError as exc:
             # Keep answering from what we have; the database may come back.
             self._throttled.event("dns.cmdb_unavailable", error=type(exc).__name__)
+        except Exception as exc:
+            # A record the builder cannot handle must not stop the answers.
+            self._throttled.event(
+                "dns.zones_failed", level=logging.ERROR, error=f"{type(exc).__name__}: {exc}"
+            )
 
     def _load(self, serial: int | None) -> FleetZones:
         """Read the stamp first, then the records, in one transaction: the

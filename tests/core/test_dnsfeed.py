@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from dnslib import QTYPE, RCODE, DNSLabel
 
@@ -101,3 +103,16 @@ def test_a_late_commit_behind_a_newer_id_is_not_missed(lab: Database) -> None:
     zones = feed.latest()
     assert rcode(zones, "slow.lab.example") == RCODE.NOERROR
     assert serial(zones) > first_serial
+
+
+def test_an_unreadable_cmdb_keeps_the_last_zones(lab: Database, tmp_path: Path) -> None:
+    add_node(lab, "node1", "10.20.0.11", "52:54:00:00:00:01")
+    feed = CmdbZones(lab, SITE)
+    served = feed.latest()
+    empty = Database(f"sqlite:///{tmp_path / 'empty.db'}")
+    try:
+        feed.db = empty
+        assert feed.latest() is served
+        assert rcode(served, "node1.lab.example") == RCODE.NOERROR
+    finally:
+        empty.dispose()

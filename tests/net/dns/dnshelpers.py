@@ -1,4 +1,4 @@
-"""Helpers for the DNS protocol tests: a server on 127.0.0.1 (an ephemeral
+"""Helpers for the DNS protocol tests: a server on loopback (an ephemeral
 port, UDP and TCP) in a thread of its own."""
 
 from __future__ import annotations
@@ -41,8 +41,9 @@ def running(
     zones: SwappableZones,
     upstreams: Sequence[tuple[str, int]] = (),
     forward_clients: Sequence[Network] = (),
+    host: str = "127.0.0.1",
 ) -> Iterator[tuple[DnsServer, int]]:
-    udp, tcp = bind_sockets("127.0.0.1", 0)
+    udp, tcp = bind_sockets(host, 0)
     forwarder = Forwarder(upstreams, timeout=1.0) if upstreams else None
     server = DnsServer(zones, udp, tcp, forwarder, forward_clients)
     loop = asyncio.new_event_loop()

@@ -71,6 +71,13 @@ def test_large_udp_answer_sets_tc_and_tcp_brings_it_whole() -> None:
         assert server.stats["tcp"] == 1
 
 
+def test_ipv6_listener_answers_over_udp_and_tcp() -> None:
+    with running(SwappableZones(zone()), host="::1") as (_server, port):
+        expected = [("ns.lab.example.", "A", "10.0.0.1")]
+        assert records(dig(port, "ns.lab.example", "A", server="::1")) == expected
+        assert records(dig(port, "+tcp", "ns.lab.example", "A", server="::1")) == expected
+
+
 def test_names_outside_are_refused_without_upstreams() -> None:
     with running(SwappableZones(zone())) as (server, port):
         output = dig(port, "example.org", "A")
