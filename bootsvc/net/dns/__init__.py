@@ -1,5 +1,7 @@
 """DNS on dnslib's wire format with a server loop of our own. The server asks
-a `ZoneSource` for its authoritative data and knows nothing of the CMDB."""
+a `ZoneSource` for its authoritative data and knows nothing of the CMDB.
+dnslib's threaded server (a thread per request) and its DNSLogger (a line per
+packet) are not used, so nothing prints per query."""
 
 from bootsvc.net.dns.forward import Forwarder
 from bootsvc.net.dns.server import DnsServer, ZoneSource, bind_sockets
