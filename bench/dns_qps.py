@@ -1,10 +1,13 @@
 """DNS queries per second: bootsvc against dnsmasq, the same 1,000 names, in
 the same run, measured by dnsperf over loopback.
 
-Each server is measured twice: flat out (dnsperf's default of 100 queries
-outstanding, for the most it can answer) and at a fixed offered rate (for
-latency under the target load, where a queue does not hide it). Latency
-percentiles come from dnsperf's per-query output (-v).
+Each server is measured three ways: flat out (dnsperf's default of 100
+queries outstanding, for the most it can answer); at a fixed offered rate
+(latency under the target load, where a queue does not hide it); and flat out
+with every name in random letter case, so that nearly every query differs
+from all before it and bootsvc cannot answer from its cache of packed replies.
+Latency percentiles come from dnsperf's per-query output (-v); CPU per query
+from /proc, which, unlike qps, does not depend on what else the machine runs.
 
     .venv/bin/python bench/dns_qps.py [--seconds 10] [--rate 10000] [--rounds 3]
 
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import re
 import socket
 import subprocess
@@ -87,8 +91,23 @@ def answers(port: int, name: str) -> bool:
             return False
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process and all its descendants, from
+    /proc: unlike qps and latency, it does not depend on what else runs."""
+    total = 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                total += cpu_seconds(int(child))
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return total
+
+
 @contextmanager
-def running(argv: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[None]:
+def running(argv: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[int]:
     process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
@@ -96,7 +115,7 @@ def running(argv: list[str], port: int, env: dict[str, str] | None = None) -> It
             if process.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit(f"{argv[0]} did not start answering on port {port}")
             time.sleep(0.2)
-        yield
+        yield process.pid
     finally:
         process.terminate()
         process.wait(30)
@@ -110,12 +129,15 @@ class Result:
     average_ms: float
     p99_ms: float
     max_ms: float
+    cpu_us: float = 0.0
 
 
-def dnsperf(port: int, queries: Path, seconds: int, rate: int | None) -> Result:
+def dnsperf(port: int, pid: int, queries: Path, seconds: int, rate: int | None) -> Result:
     argv = ["dnsperf", "-s", "127.0.0.1", "-p", str(port), "-d", str(queries)]
     argv += ["-l", str(seconds), "-v"] + (["-Q", str(rate)] if rate else [])
+    cpu_before = cpu_seconds(pid)
     output = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    cpu = cpu_seconds(pid) - cpu_before
     latencies = sorted(
         float(line.rsplit(None, 1)[1]) for line in output.splitlines() if line.startswith("> ")
     )
@@ -126,6 +148,7 @@ def dnsperf(port: int, queries: Path, seconds: int, rate: int | None) -> Result:
             raise SystemExit(f"dnsperf printed no {label!r}:\n{output[-2000:]}")
         return float(match.group(1))
 
+    completed = number("Queries completed")
     return Result(
         qps=number("Queries per second"),
         sent=int(number("Queries sent")),
@@ -133,6 +156,7 @@ def dnsperf(port: int, queries: Path, seconds: int, rate: int | None) -> Result:
         average_ms=number("Average Latency \\(s\\)") * 1000,
         p99_ms=latencies[int(len(latencies) * 0.99)] * 1000 if latencies else float("nan"),
         max_ms=latencies[-1] * 1000 if latencies else float("nan"),
+        cpu_us=cpu / completed * 1e6 if completed else float("nan"),
     )
 
 
@@ -149,6 +173,15 @@ def main() -> None:
         fill_cmdb(url)
         queries = work / "queries.txt"
         queries.write_text("".join(f"host{i:04d}.{DOMAIN} A\n" for i in range(NODES)))
+        mixed = work / "mixed-case.txt"
+        rng = random.Random(7)
+        mixed.write_text(
+            "".join(
+                "".join(rng.choice([ch, ch.upper()]) for ch in f"host{i % NODES:04d}.{DOMAIN}")
+                + " A\n"
+                for i in range(300 * NODES)
+            )
+        )
         hosts = work / "hosts"
         hosts.write_text("".join(f"{address(i)} host{i:04d}.{DOMAIN}\n" for i in range(NODES)))
         config = work / "bootsvc.toml"
@@ -175,17 +208,28 @@ def main() -> None:
             f"--addn-hosts={hosts}",
             "--pid-file=",
         ]
-        ports = {"bootsvc": bootsvc_port, "dnsmasq": dnsmasq_port}
-        loads: dict[str, int | None] = {"flat out": None, f"{args.rate} qps": args.rate}
+
+        loads: dict[str, tuple[Path, int | None]] = {
+            "flat out": (queries, None),
+            f"{args.rate} qps": (queries, args.rate),
+            "uncached": (mixed, None),
+        }
         runs: dict[tuple[str, str], list[Result]] = {}
         env = {**os.environ, "BOOTSVC_CONFIG": str(config)}
-        with running(bootsvc, bootsvc_port, env), running(dnsmasq, dnsmasq_port):
+        with (
+            running(bootsvc, bootsvc_port, env) as bootsvc_pid,
+            running(dnsmasq, dnsmasq_port) as dnsmasq_pid,
+        ):
+            servers = {
+                "bootsvc": (bootsvc_port, bootsvc_pid),
+                "dnsmasq": (dnsmasq_port, dnsmasq_pid),
+            }
             # Alternate the servers, so that whatever else the machine does
             # falls on both alike.
             for _round in range(args.rounds):
-                for load, rate in loads.items():
-                    for name, port in ports.items():
-                        result = dnsperf(port, queries, args.seconds, rate)
+                for load, (names, rate) in loads.items():
+                    for name, (port, pid) in servers.items():
+                        result = dnsperf(port, pid, names, args.seconds, rate)
                         runs.setdefault((name, load), []).append(result)
     report(runs, args)
 
@@ -198,7 +242,7 @@ def report(runs: dict[tuple[str, str], list[Result]], args: argparse.Namespace) 
     )
     print(
         f"{'server':8} {'load':>10} {'qps':>9} {'lost':>5} {'avg ms':>7} {'p99 ms':>7} "
-        f"{'max ms':>7}  qps of every round"
+        f"{'max ms':>7} {'CPU us/q':>8}  qps of every round"
     )
     median: dict[tuple[str, str], Result] = {}
     for (name, load), results in runs.items():
@@ -208,10 +252,12 @@ def report(runs: dict[tuple[str, str], list[Result]], args: argparse.Namespace) 
         every = " ".join(f"{item.qps:.0f}" for item in results)
         print(
             f"{name:8} {load:>10} {r.qps:9.0f} {lost:5d} {r.average_ms:7.3f} "
-            f"{r.p99_ms:7.3f} {r.max_ms:7.3f}  {every}"
+            f"{r.p99_ms:7.3f} {r.max_ms:7.3f} {r.cpu_us:8.1f}  {every}"
         )
     ratio = median["bootsvc", "flat out"].qps / median["dnsmasq", "flat out"].qps
     print(f"bootsvc/dnsmasq qps ratio (flat out, medians): {ratio:.2f}")
+    cpu = median["bootsvc", "flat out"].cpu_us / median["dnsmasq", "flat out"].cpu_us
+    print(f"bootsvc/dnsmasq CPU per query (flat out, medians): {cpu:.1f}")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ loop (a response sent to us) or when there is not even a header to answer.
 
 from __future__ import annotations
 
+import functools
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,7 +28,10 @@ _HEADER = struct.Struct("!HH")
 _HEADER_SIZE = 12
 _QR = 0x8000
 _OPCODE = 0x7800
+_AA = 0x0400
 _RD = 0x0100
+_RA = 0x0080
+_CD = 0x0010
 _MAX_LABEL = 63
 _MAX_NAME = 255
 _CLASS_IN = 1
@@ -63,6 +67,12 @@ def _header_reply(data: bytes, rcode: int) -> bytes:
     ident, flags = _HEADER.unpack_from(data)
     header = DNSHeader(id=ident, bitmap=flags & (_OPCODE | _RD), qr=1, rcode=rcode)
     return _pack(DNSRecord(header))
+
+
+@functools.cache
+def _edns(ext_rcode: int) -> EDNS0:
+    """Our OPT record; packing does not change it, so one serves every reply."""
+    return EDNS0(ext_rcode=ext_rcode, udp_len=UDP_PAYLOAD)
 
 
 def _pack(record: DNSRecord) -> bytes:
@@ -130,16 +140,17 @@ def build_reply(
     """Pack a reply into `limit` bytes: without the additional section when
     only that is too much, else truncated (TC) so that the client asks again
     over TCP (RFC 2181 section 9)."""
-    header = DNSHeader(
-        id=query.record.header.id,
-        qr=1,
-        aa=int(authoritative),
-        rd=query.record.header.rd,
-        ra=int(recursion_available),
-        cd=query.record.header.cd,
-        rcode=rcode & 0xF,
+    # The flags as one bitmap: dnslib's keyword setters cost more than the
+    # rest of the header.
+    flags = (
+        _QR
+        | (query.record.header.bitmap & (_RD | _CD))
+        | (_AA if authoritative else 0)
+        | (_RA if recursion_available else 0)
+        | (rcode & 0xF)
     )
-    options = [EDNS0(ext_rcode=rcode >> 4, udp_len=UDP_PAYLOAD)] if query.edns else []
+    header = DNSHeader(id=query.record.header.id, bitmap=flags)
+    options = [_edns(rcode >> 4)] if query.edns else []
     reply = DNSRecord(
         header,
         questions=[query.record.q],

@@ -170,3 +170,28 @@ def test_additional_is_dropped_before_truncating() -> None:
     )
     assert reply.header.tc == 0
     assert len(reply.rr) == 2 and reply.ar == []
+
+
+@pytest.mark.parametrize(("rd", "cd"), [(0, 0), (1, 0), (0, 1), (1, 1)])
+def test_reply_flags(rd: int, cd: int) -> None:
+    query = parse_query(header(flags=(rd << 8) | (cd << 4) | 0x0020) + question())
+    assert isinstance(query, Query)
+    reply = DNSRecord.parse(
+        build_reply(
+            query, RCODE.NXDOMAIN, CLASSIC_UDP, authoritative=True, recursion_available=True
+        )
+    )
+    h = reply.header
+    assert (h.id, h.qr, h.opcode, h.aa, h.tc, h.rd, h.ra, h.ad, h.cd, h.rcode) == (
+        0x4242,
+        1,
+        0,
+        1,
+        0,
+        rd,
+        1,
+        0,
+        cd,
+        RCODE.NXDOMAIN,
+    )
+    assert reply.questions == query.record.questions
