@@ -31,7 +31,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from dnslib import AAAA, CNAME, NS, PTR, QTYPE, RR, SOA, SRV, A, DNSLabel
 from dnslib.dns import RD
@@ -83,13 +83,19 @@ class _ClusterRow:
     networks: list[IpNetwork] = field(default_factory=list)
 
 
+class _Address(NamedTuple):
+    ifname: str
+    ip: IpAddress
+    reverse: str
+
+
 @dataclass
 class _NodeRow:
     hostname: str
     cluster_id: int
     roles: list[str]
     facts: dict[str, Any]
-    addresses: list[tuple[str, IpAddress]] = field(default_factory=list)
+    addresses: list[_Address] = field(default_factory=list)
 
 
 def dns_name(value: str) -> str | None:
@@ -175,7 +181,9 @@ def _read_nodes(session: Session) -> list[_NodeRow]:
     for node_id, ifname, ip in addresses:
         node = nodes.get(node_id)
         if node is not None and ip is not None:
-            node.addresses.append((ifname.lower().replace(".", "-"), ipaddress.ip_address(ip)))
+            address = ipaddress.ip_address(ip)
+            label = ifname.lower().replace(".", "-")
+            node.addresses.append(_Address(label, address, address.reverse_pointer))
     return list(nodes.values())
 
 
@@ -226,10 +234,10 @@ class _FleetBuilder:
         if host == self.forward[domain]:
             self.out.skipped.append(f"{host}: the name is bootsvc's own")
             return
-        for ifname, address in node.addresses:
-            self.out.address(host, address)
-            self.out.address(f"{ifname}.{host}", address)
-            self.out.add(address.reverse_pointer, QTYPE.PTR, PTR(_label(host)))
+        for address in node.addresses:
+            self.out.address(host, address.ip)
+            self.out.address(f"{address.ifname}.{host}", address.ip)
+            self.out.add(address.reverse, QTYPE.PTR, PTR(_label(host)))
 
     def monitors(self, nodes: list[_NodeRow], domain: str) -> None:
         owner = f"{MON_SERVICE}.{domain}"
@@ -242,9 +250,9 @@ class _FleetBuilder:
     def reverse_apexes(self, nodes: list[_NodeRow], clusters: dict[int, _ClusterRow]) -> None:
         for node in nodes:
             domain = clusters[node.cluster_id].domain
-            for _ifname, address in node.addresses:
-                if self._reverse_zone(address.reverse_pointer) is None:
-                    self.reverse[address.reverse_pointer] = domain
+            for address in node.addresses:
+                if self._reverse_zone(address.reverse) is None:
+                    self.reverse[address.reverse] = domain
         for origin, domain in self.reverse.items():
             self.out.apex(origin, self.forward[domain], domain, self.serial)
 
