@@ -264,6 +264,20 @@ class _FleetBuilder:
                 return suffix
         return None
 
+    def aliases(self, cluster: _ClusterRow, members: list[_NodeRow]) -> None:
+        domain = cluster.domain
+        for node in members:
+            aliases = node.facts.get("dns_aliases", [])
+            for alias in aliases if isinstance(aliases, list) else [aliases]:
+                host = f"{node.hostname}.{domain}."
+                self.alias(alias, host, domain, f"node {node.hostname} dns_aliases")
+        cnames = cluster.settings.get("dns_cnames", {})
+        if not isinstance(cnames, dict):
+            self.out.skipped.append(f"cluster {cluster.name} dns_cnames: not a map")
+            return
+        for alias, target in cnames.items():
+            self.alias(alias, target, domain, f"cluster {cluster.name} dns_cnames")
+
     def alias(self, alias: Any, target: Any, domain: str, where: str) -> None:
         """A CNAME from the CMDB: kept only if both names are valid, the alias
         is ours and it hides no other record."""
@@ -310,16 +324,7 @@ def build(session: Session, site: DnsSite, serial: int) -> FleetZones:
     for cluster_id, cluster in clusters.items():
         builder.monitors(members[cluster_id], cluster.domain)
     builder.reverse_apexes(nodes, clusters)
+    # Aliases last: one that would hide any other record is left out.
     for cluster_id, cluster in clusters.items():
-        for node in members[cluster_id]:
-            aliases = node.facts.get("dns_aliases", [])
-            for alias in aliases if isinstance(aliases, list) else [aliases]:
-                host = f"{node.hostname}.{cluster.domain}."
-                builder.alias(alias, host, cluster.domain, f"node {node.hostname} dns_aliases")
-        cnames = cluster.settings.get("dns_cnames", {})
-        if not isinstance(cnames, dict):
-            builder.out.skipped.append(f"cluster {cluster.name} dns_cnames: not a map")
-            continue
-        for alias, target in cnames.items():
-            builder.alias(alias, target, cluster.domain, f"cluster {cluster.name} dns_cnames")
+        builder.aliases(cluster, members[cluster_id])
     return FleetZones(ZoneSet(builder.out.records()), serial, builder.out.skipped)

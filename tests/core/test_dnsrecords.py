@@ -175,3 +175,14 @@ def test_addresses_outside_every_network_are_zones_of_their_own(db: Database) ->
 )
 def test_reverse_zones_stay_inside_the_network(network: str, zones: list[str]) -> None:
     assert reverse_zones(ipaddress.ip_network(network)) == zones
+
+
+def test_a_node_cannot_take_bootsvcs_own_name(db: Database) -> None:
+    fill(db, {**LAB, "settings": {"dns_cnames": ["not", "a", "map"]}}, node("bootsvc", "10.20.0.5"))
+    built = fleet(db)
+    assert lookup(built.zones, "bootsvc.lab.example", "A")[1] == ["A 10.20.0.1"]
+    assert lookup(built.zones, "5.0.20.10.in-addr.arpa", "PTR")[0] == RCODE.NXDOMAIN
+    assert sorted(built.skipped) == [
+        "bootsvc.lab.example: the name is bootsvc's own",
+        "cluster lab dns_cnames: not a map",
+    ]
