@@ -37,7 +37,7 @@ class LogfmtFormatter(logging.Formatter):
         return " ".join(parts)
 
 
-def event(logger: logging.Logger, name: str, level: int = logging.INFO, **fields: Any) -> None:
+def event(logger: logging.Logger, name: str, /, level: int = logging.INFO, **fields: Any) -> None:
     """Log one event; fields whose value is None are left out."""
     if logger.isEnabledFor(level):
         kept = {key: value for key, value in fields.items() if value is not None}

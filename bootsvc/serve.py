@@ -50,6 +50,12 @@ def _run_tftp(settings: Settings) -> None:
     tftp_service.run(settings)
 
 
+def _run_dns(settings: Settings) -> None:
+    from bootsvc import dns_service
+
+    dns_service.run(settings)
+
+
 ServiceMain = Callable[[Settings], None]
 
 
@@ -59,6 +65,9 @@ def services_for(settings: Settings) -> dict[str, ServiceMain]:
     services: dict[str, ServiceMain] = {"http": _run_http}
     if settings.tftp_listen:
         services["tftp"] = _run_tftp
+
+    if settings.dns_listen:
+        services["dns"] = _run_dns
     return services
 
 

@@ -7,6 +7,7 @@ bootsvc never starts answering on a network by accident.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -43,6 +44,26 @@ def parse_host_port(value: str, default_host: str = "0.0.0.0") -> tuple[str, int
     return host, int(port_text)
 
 
+def parse_upstream(value: str) -> tuple[str, int]:
+    """A DNS resolver: "IP", "IP:port" or "[IPv6]:port"; port 53 by default."""
+    try:
+        return str(ipaddress.ip_address(value.strip())), 53
+    except ValueError:
+        pass
+    host, port = parse_host_port(value, default_host="")
+    try:
+        return str(ipaddress.ip_address(host)), port
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IP address with an optional port") from None
+
+
+def _comma_list(value: Any) -> Any:
+    """Lists may be given as "a,b" in the environment."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -67,6 +88,22 @@ class Settings(BaseModel):
     max_upload_bytes: int = 64 * 2**30
     log_level: str = "info"
 
+    # DNS. Names outside the fleet's zones go to these resolvers ("IP" or
+    # "IP:port"), for clients in dns_forward_clients only; with none they are
+    # REFUSED, so bootsvc is never an open resolver.
+    dns_upstreams: list[str] = []
+    dns_forward_clients: list[str] = [
+        "127.0.0.0/8",
+        "::1/128",
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "fc00::/7",
+    ]
+    dns_ttl: int = 60
+    # How stale a positive answer may be; negative answers always re-check.
+    dns_refresh_ms: int = 1000
+
     @field_validator("http_listen", "tftp_listen", "dns_listen")
     @classmethod
     def _host_port(cls, value: str) -> str:
@@ -79,6 +116,30 @@ class Settings(BaseModel):
     def _ipv4(cls, value: str) -> str:
         if value and ":" in parse_host_port(value)[0]:
             raise ValueError("TFTP is served over IPv4 only")
+        return value
+
+    @field_validator("dns_upstreams", "dns_forward_clients", mode="before")
+    @classmethod
+    def _split(cls, value: Any) -> Any:
+        return _comma_list(value)
+
+    @field_validator("dns_upstreams")
+    @classmethod
+    def _upstreams(cls, value: list[str]) -> list[str]:
+        for item in value:
+            parse_upstream(item)
+        return value
+
+    @field_validator("dns_forward_clients")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        return [str(ipaddress.ip_network(item, strict=False)) for item in value]
+
+    @field_validator("dns_ttl", "dns_refresh_ms")
+    @classmethod
+    def _not_negative(cls, value: int) -> int:
+        if value < 0:
+            raise ValueError("must be 0 or more")
         return value
 
     @field_validator("advertise_url")
