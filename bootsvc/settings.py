@@ -104,6 +104,15 @@ class Settings(BaseModel):
     # How stale a positive answer may be; negative answers always re-check.
     dns_refresh_ms: int = 1000
 
+    # Per-node configuration. Secrets (corosync authkey, Ceph keys, SSH host
+    # keys) are sealed in the database with the key in this file, made on
+    # first use; servers sharing a database share the file. Default:
+    # secrets.key in data_dir.
+    secrets_key_file: Path | None = None
+    # How long the one-time token in a node's iPXE script lets it fetch its
+    # secrets.
+    secret_token_ttl_s: int = 600
+
     @field_validator("http_listen", "tftp_listen", "dns_listen")
     @classmethod
     def _host_port(cls, value: str) -> str:
@@ -134,6 +143,13 @@ class Settings(BaseModel):
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
         return [str(ipaddress.ip_network(item, strict=False)) for item in value]
+
+    @field_validator("secret_token_ttl_s")
+    @classmethod
+    def _positive(cls, value: int) -> int:
+        if value <= 0:
+            raise ValueError("must be more than 0")
+        return value
 
     @field_validator("dns_ttl", "dns_refresh_ms")
     @classmethod
@@ -166,6 +182,10 @@ class Settings(BaseModel):
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'bootsvc.db'}"
+
+    @property
+    def effective_secrets_key_file(self) -> Path:
+        return self.secrets_key_file or self.data_dir / "secrets.key"
 
     @property
     def http_address(self) -> tuple[str, int]:

@@ -1,0 +1,69 @@
+"""What a node's iPXE script loads besides its image: the overlay (public,
+by hostname) and its secrets (with a one-time token), both as extra
+initrds over HTTP. The script is only given them once the overlay has
+rendered; a node whose configuration does not render gets the rescue
+script instead (bootsvc.core.bootscript)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote, urlencode
+from weakref import WeakKeyDictionary
+
+from bootsvc.core.nodeconfig import onetime
+from bootsvc.core.nodeconfig.context import BootInfo
+from bootsvc.core.nodeconfig.overlay import Overlays
+from bootsvc.core.nodeconfig.templating import Templates
+from bootsvc.store.db import Database
+
+OVERLAY_NAME = "bootsvc-overlay.cpio.gz"
+SECRETS_NAME = "bootsvc-secrets.cpio.gz"
+
+_OVERLAYS: WeakKeyDictionary[Database, dict[Path | None, Overlays]] = WeakKeyDictionary()
+
+
+def overlays(db: Database, template_dir: Path | None) -> Overlays:
+    """This process's overlay cache for the database and template directory."""
+    by_dir = _OVERLAYS.setdefault(db, {})
+    if template_dir not in by_dir:
+        by_dir[template_dir] = Overlays(db, Templates(template_dir))
+    return by_dir[template_dir]
+
+
+def node_path(hostname: str, name: str) -> str:
+    return f"/boot/nodes/{quote(hostname)}/{name}"
+
+
+def overlay_url(boot: BootInfo, hostname: str) -> str:
+    query = {key: value for key, value in vars(boot).items() if key != "url" and value}
+    return f"{boot.url}{node_path(hostname, OVERLAY_NAME)}?{urlencode(query, safe=':')}"
+
+
+def secrets_url(boot: BootInfo, hostname: str, token: onetime.Minted) -> str:
+    return f"{boot.url}{node_path(hostname, SECRETS_NAME)}?{urlencode({'token': token.secret})}"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    overlay_url: str
+    secrets_url: str
+    token: onetime.Minted
+    overlay_name: str = OVERLAY_NAME
+    secrets_name: str = SECRETS_NAME
+
+
+def prepare(
+    db: Database,
+    template_dir: Path | None,
+    boot: BootInfo,
+    node_id: int,
+    hostname: str,
+    ip: str | None,
+    token_ttl_s: int,
+) -> Delivery:
+    """Render (or find cached) the node's overlay and mint its token;
+    ConfigError when the overlay does not render."""
+    overlays(db, template_dir).get(hostname, boot)
+    token = onetime.mint(node_id, boot.mac, ip, token_ttl_s)
+    return Delivery(overlay_url(boot, hostname), secrets_url(boot, hostname, token), token)

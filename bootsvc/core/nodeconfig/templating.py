@@ -1,0 +1,112 @@
+"""Jinja2 for node files: the site's template directory first, then
+templates/, and every failure located at the template and line that caused
+it, whether a syntax error, an undefined name, or a Problem raised by a
+setting or helper the template used."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import yaml
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
+from jinja2 import TemplateSyntaxError as JinjaSyntaxError
+
+from bootsvc.core.nodeconfig.problems import Problem
+from bootsvc.core.render import builtin_template_dir
+
+# What node files are made from; a change to any file below these is a
+# change to every node's inputs.
+NODE_TEMPLATE_DIRS = ("overlay", "secrets", "cloud-init")
+
+
+class RenderFailure(Exception):
+    def __init__(
+        self, template: str, line: int | None, reason: str, setting: str | None = None
+    ) -> None:
+        super().__init__(f"{template}:{line}: {reason}")
+        self.template = template
+        self.line = line
+        self.reason = reason
+        self.setting = setting
+
+
+def _yaml(value: Any) -> str:
+    text: str = yaml.safe_dump(value, default_flow_style=False, sort_keys=False, width=1000)
+    return text
+
+
+def _innermost_template_line(tb: TracebackType | None) -> tuple[str, int] | None:
+    """Jinja rewrites tracebacks so that template frames carry the template's
+    file name and line; the innermost one is where the template failed."""
+    found = None
+    while tb is not None:
+        if "__jinja_exception__" in tb.tb_frame.f_globals:
+            found = (tb.tb_frame.f_code.co_filename, tb.tb_lineno)
+        tb = tb.tb_next
+    return found
+
+
+@dataclass(frozen=True)
+class Stamp:
+    files: tuple[tuple[str, int, int], ...]
+
+
+class Templates:
+    def __init__(self, site_dir: Path | None) -> None:
+        self.dirs = [d for d in (site_dir, builtin_template_dir()) if d is not None]
+        self.env = Environment(
+            loader=FileSystemLoader([str(d) for d in self.dirs]),
+            undefined=StrictUndefined,
+            autoescape=False,  # noqa: S701 - configuration files, not HTML
+            keep_trailing_newline=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            auto_reload=True,
+        )
+        self.env.filters.update(
+            sh=lambda value: shlex.quote(str(value)),
+            yaml=_yaml,
+            tojson=lambda value: json.dumps(value, sort_keys=True),
+        )
+
+    def _name_of(self, filename: str) -> str:
+        for directory in self.dirs:
+            try:
+                return str(Path(filename).relative_to(directory))
+            except ValueError:
+                continue
+        return filename
+
+    def render(self, name: str, context: dict[str, Any]) -> str:
+        try:
+            return self.env.get_template(name).render(context)
+        except JinjaSyntaxError as exc:
+            where = self._name_of(exc.filename) if exc.filename else name
+            raise RenderFailure(where, exc.lineno, f"syntax error: {exc.message}") from None
+        except (Problem, TemplateError, ArithmeticError, LookupError, TypeError, ValueError) as exc:
+            located = _innermost_template_line(exc.__traceback__)
+            template, line = (self._name_of(located[0]), located[1]) if located else (name, None)
+            if isinstance(exc, Problem):
+                raise RenderFailure(template, line, exc.reason, exc.setting) from None
+            if isinstance(exc, TemplateError):
+                reason = exc.message or type(exc).__name__
+            else:
+                reason = f"{type(exc).__name__}: {exc}"
+            raise RenderFailure(template, line, reason) from None
+
+    def stamp(self) -> Stamp:
+        """Name, mtime and size of every node template, site and built-in:
+        cheap enough to take on every request, and any edit changes it."""
+        found = []
+        for directory in self.dirs:
+            for sub in NODE_TEMPLATE_DIRS:
+                for path in (directory / sub).rglob("*"):
+                    info = path.stat()
+                    if not path.is_dir():
+                        found.append((str(path), info.st_mtime_ns, info.st_size))
+        return Stamp(tuple(sorted(found)))
