@@ -57,6 +57,7 @@ def run(settings: Settings) -> None:
         template_dir=settings.template_dir,
         default_image=settings.default_image,
         http_url=settings.base_url,
+        secret_token_ttl_s=settings.secret_token_ttl_s,
     )
     files = BootFiles(db, ArtifactStore(settings.data_dir), site, settings.loader_dir)
     server = TftpServer(files, (host, port))

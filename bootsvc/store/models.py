@@ -302,6 +302,7 @@ class ServedOverlay(Base):
         ForeignKey("node.id", ondelete="CASCADE"), primary_key=True
     )
     digest: Mapped[str] = mapped_column(String(64))
+    mac: Mapped[str | None] = mapped_column(String(17))
     image: Mapped[str | None] = mapped_column(String(64))
     version: Mapped[str | None] = mapped_column(String(64))
     archive: Mapped[bytes] = mapped_column(LargeBinary)

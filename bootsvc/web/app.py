@@ -14,7 +14,7 @@ from bootsvc.logs import event
 from bootsvc.settings import Settings
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
-from bootsvc.web import api, artifacts, boot, loaders
+from bootsvc.web import api, artifacts, boot, loaders, nodefiles
 from bootsvc.web.context import Services
 
 log = logging.getLogger("bootsvc.http")
@@ -40,12 +40,14 @@ def create_app(settings: Settings, db: Database | None = None) -> Flask:
             base_url=settings.base_url,
             template_dir=settings.template_dir,
             default_image=settings.default_image,
+            secret_token_ttl_s=settings.secret_token_ttl_s,
         ),
     )
     app.register_blueprint(api.register_all())
     app.register_blueprint(boot.blueprint)
     app.register_blueprint(artifacts.blueprint)
     app.register_blueprint(loaders.blueprint)
+    nodefiles.install(app, settings, database)
 
     @app.errorhandler(BootsvcError)
     def _domain_error(error: BootsvcError) -> tuple[Response, int]:

@@ -86,7 +86,9 @@ class Link:
     mac: str | None = None
     bond: str | None = None
     bond_mode: str | None = None
+    members: tuple[str, ...] = ()
     vlan_id: int | None = None
+    parent: str | None = None
     vlans: tuple[str, ...] = ()
     addresses: tuple[str, ...] = ()
     gateways: tuple[str, ...] = ()
@@ -320,6 +322,7 @@ class _Planner:
             mac=iface.mac if iface else None,
             bond=used.removeprefix("bond ") if used.startswith("bond ") else None,
             bond_mode=bond.mode if bond else None,
+            members=tuple(bond.interfaces) if bond else (),
             vlans=tuple(vlans),
             addresses=tuple(addresses),
             gateways=tuple(gateways),
@@ -327,13 +330,16 @@ class _Planner:
             port_only=bool(used),
         )
 
-    def _addressed(self, network_name: str, kind: str, setting: str) -> Link:
+    def _addressed(
+        self, network_name: str, kind: str, setting: str, parent: str | None = None
+    ) -> Link:
         network = self.networks[network_name]
         ip = self._address(network_name, setting)
         return Link(
             name=network_name,
             kind=kind,
             vlan_id=network.vlan,
+            parent=parent,
             addresses=(f"{ip}/{network.prefixlen}",),
             gateways=(network.gateway,) if network.gateway else (),
         )
@@ -365,7 +371,8 @@ class _Planner:
         for carrier, networks in self.on_link.items():
             for network_name in networks:
                 if self.networks[network_name].vlan is not None:
-                    links.append(self._addressed(network_name, "vlan", f"network.links.{carrier}"))
+                    setting = f"network.links.{carrier}"
+                    links.append(self._addressed(network_name, "vlan", setting, carrier))
         addresses = {
             name: ip
             for name, network in self.networks.items()

@@ -69,10 +69,16 @@ def store(session: Session, minted: Minted) -> None:
     )
 
 
+@dataclass(frozen=True)
+class Spent:
+    node_id: int
+    mac: str | None
+
+
 def spend(
     session: Session, hostname: str, secret: str, ip: str | None, leased: LeaseCheck | None
-) -> int:
-    """The node's id once the token is checked and spent; Refused otherwise."""
+) -> Spent:
+    """The token's node and MAC once it is checked and spent; Refused otherwise."""
     if not secret:
         raise Refused("no token")
     token = session.scalar(
@@ -98,4 +104,4 @@ def spend(
     )
     if spent.rowcount != 1:  # type: ignore[attr-defined]
         raise Refused("token already used")
-    return node_id
+    return Spent(node_id, token.mac)

@@ -24,6 +24,7 @@ def register_all() -> Blueprint:
         clusters,
         events,
         images,
+        nodeconfig,
         nodes,
         tokens,
     )

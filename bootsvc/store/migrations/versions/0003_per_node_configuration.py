@@ -88,6 +88,7 @@ def upgrade() -> None:
         "served_overlay",
         sa.Column("node_id", sa.Integer(), nullable=False),
         sa.Column("digest", sa.String(length=64), nullable=False),
+        sa.Column("mac", sa.String(length=17), nullable=True),
         sa.Column("image", sa.String(length=64), nullable=True),
         sa.Column("version", sa.String(length=64), nullable=True),
         sa.Column("archive", sa.LargeBinary(), nullable=False),
