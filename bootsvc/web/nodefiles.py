@@ -44,9 +44,10 @@ class NodeFiles:
     settings: Settings
     db: Database
 
-    @cached_property
+    @property
     def templates(self) -> Templates:
-        return Templates(self.settings.template_dir)
+        """The overlay cache's, which notices template edits."""
+        return delivery.overlays(self.db, self.settings.template_dir).templates
 
     @cached_property
     def secrets(self) -> secretfiles.SecretStore:

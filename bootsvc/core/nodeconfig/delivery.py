@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 from weakref import WeakKeyDictionary
 
 from bootsvc.core.nodeconfig import onetime
@@ -32,7 +32,8 @@ def overlays(db: Database, template_dir: Path | None) -> Overlays:
 
 
 def node_path(hostname: str, name: str) -> str:
-    return f"/boot/nodes/{quote(hostname)}/{name}"
+    """Hostnames are letters, digits and '-': nothing to quote."""
+    return f"/boot/nodes/{hostname}/{name}"
 
 
 def overlay_url(boot: BootInfo, hostname: str) -> str:

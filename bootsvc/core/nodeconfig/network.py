@@ -348,6 +348,13 @@ class _Planner:
         self._check_fact_addresses()
         self._layout()
         dhcp = self._implicit()
+        for network in self.node.fact_addresses():
+            if network not in self.placed:
+                raise Problem(
+                    f"{self.node.hostname} has an address in network {network}, which no "
+                    "bridge or link carries: put the network on one",
+                    f"facts.addresses.{network}",
+                )
         self._check_names()
         self._check_ring()
         links: list[Link] = []

@@ -59,6 +59,7 @@ class Stamp:
 class Templates:
     def __init__(self, site_dir: Path | None) -> None:
         self.dirs = [d for d in (site_dir, builtin_template_dir()) if d is not None]
+        self._stamp: Stamp | None = None
         self.env = Environment(
             loader=FileSystemLoader([str(d) for d in self.dirs]),
             undefined=StrictUndefined,
@@ -109,4 +110,10 @@ class Templates:
                     info = path.stat()
                     if not path.is_dir():
                         found.append((str(path), info.st_mtime_ns, info.st_size))
-        return Stamp(tuple(sorted(found)))
+        stamp = Stamp(tuple(sorted(found)))
+        if stamp != self._stamp and self.env.cache is not None:
+            # Jinja re-reads a changed file by itself, but not a site file
+            # that appears in front of a built-in one it already loaded.
+            self.env.cache.clear()
+        self._stamp = stamp
+        return stamp
