@@ -35,10 +35,16 @@ show bootsvc image promote hypervisor 2026.11.1 --channel stable
 show bootsvc image list
 
 step "A cluster and a node in the CMDB"
-show bootsvc cluster add lab --domain lab.example.org --network ring=10.10.0.0/24
+show bootsvc cluster add lab --domain lab.example.org \
+    --network mgmt=10.0.0.0/24 --network ring=10.10.0.0/24 \
+    --setting 'pacemaker={stonith_enabled: false}' --setting 'time={servers: [192.0.2.123]}'
 show bootsvc node add hv1 --mac 52:54:00:12:34:01 --ip 10.0.0.11 --cluster lab \
     --role hypervisor --image hypervisor@stable
+show bootsvc node set hv1 --mac 52:54:00:12:34:02 --interface eth1 --ip 10.10.0.11
 show bootsvc node show hv1
+
+step "What hv1 gets at boot besides its image: its own files, rendered on request"
+show bootsvc node render hv1 /etc/corosync/corosync.conf
 
 step "The boot server"
 bootsvc serve >"$BOOTSVC_DATA_DIR/serve.log" 2>&1 &

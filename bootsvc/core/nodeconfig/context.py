@@ -77,18 +77,27 @@ class CorosyncNode:
 
 
 class Corosync:
-    def __init__(self, cluster: ClusterInfo, members: tuple[Member, ...], settings: Any) -> None:
+    def __init__(self, snapshot: Snapshot, cluster: ClusterInfo, settings: Any) -> None:
+        self.snapshot = snapshot
         self.cluster = cluster
-        self.members = members
+        self.members = snapshot.members
         self.settings: CorosyncSettings = settings.corosync
 
     @property
     def ring(self) -> Network:
         return _network(self.cluster, self.settings.ring, "corosync.ring")
 
-    @cached_property
+    @property
     def nodes(self) -> list[CorosyncNode]:
+        """The same for every member: worked out once per snapshot."""
         ring = self.ring
+        key = ("corosync.nodes", ring)
+        if key not in self.snapshot.memo:
+            self.snapshot.memo[key] = self._nodes(ring)
+        found: list[CorosyncNode] = self.snapshot.memo[key]
+        return found
+
+    def _nodes(self, ring: Network) -> list[CorosyncNode]:
         found = []
         for member in self.members:
             if member.nodeid is None:
@@ -197,6 +206,7 @@ class NodeContext:
         if node is None:
             raise NotFound(f"node {hostname!r} does not exist")
         self.node = node
+        self.snapshot = snapshot
         self.cluster = snapshot.cluster
         self.members = snapshot.members
         self.boot = boot
@@ -210,7 +220,7 @@ class NodeContext:
         """A cluster runs corosync and Pacemaker when it has its ring network."""
         if self.cluster is None:
             return None
-        found = Corosync(self.cluster, self.members, self.settings)
+        found = Corosync(self.snapshot, self.cluster, self.settings)
         if self.cluster.network(found.settings.ring) is None:
             return None
         return found

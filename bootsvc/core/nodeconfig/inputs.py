@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cached_property
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -20,8 +20,7 @@ from bootsvc.errors import NotFound
 from bootsvc.store.models import Cluster, ClusterNetwork, Interface, Node
 
 
-@dataclass(frozen=True)
-class Iface:
+class Iface(NamedTuple):
     name: str
     mac: str
     ip: str | None
@@ -35,20 +34,26 @@ class Network:
     gateway: str | None
     vlan: int | None
 
+    @cached_property
+    def _network(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+        return ipaddress.ip_network(self.cidr)
+
     @property
     def prefixlen(self) -> int:
-        return ipaddress.ip_network(self.cidr).prefixlen
+        return self._network.prefixlen
 
     def holds(self, ip: str) -> bool:
         try:
-            return ipaddress.ip_address(ip) in ipaddress.ip_network(self.cidr)
+            return ipaddress.ip_address(ip) in self._network
         except ValueError:
             return False
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class Member:
-    """A node as templates see it (itself, or another member of its cluster)."""
+    """A node as templates see it (itself, or another member of its cluster).
+    Read-only by convention: a frozen dataclass takes several times longer
+    to build, and a snapshot builds one per member."""
 
     id: int
     hostname: str
@@ -56,16 +61,16 @@ class Member:
     roles: tuple[str, ...]
     nodeid: int | None
     interfaces: tuple[Iface, ...]
-    facts: Mapping[str, Any] = field(hash=False, compare=False)
+    facts: Mapping[str, Any]
 
     def has_role(self, role: str) -> bool:
         return role in self.roles
 
-    @property
+    @cached_property
     def ips(self) -> list[str]:
         return [item.ip for item in self.interfaces if item.ip]
 
-    @property
+    @cached_property
     def main_address(self) -> str | None:
         """The address /etc/hosts gives the member: its first interface's IP,
         else the first address its facts give."""
@@ -105,41 +110,27 @@ class Snapshot:
     cluster: ClusterInfo | None
     members: tuple[Member, ...]
     digest: str
+    # What helpers work out once per snapshot rather than once per member
+    # rendered (corosync's node list, say).
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def member(self, hostname: str) -> Member | None:
         return next((m for m in self.members if m.hostname == hostname), None)
 
 
-def _digest(cluster: ClusterInfo | None, members: tuple[Member, ...]) -> str:
-    data: dict[str, Any] = {
-        "cluster": None
-        if cluster is None
-        else {
-            "name": cluster.name,
-            "domain": cluster.domain,
-            "fsid": cluster.fsid,
-            "settings": cluster.settings,
-            "networks": [list(vars(n).values()) for n in cluster.networks],
-        },
-        "members": [
-            [
-                m.id,
-                m.hostname,
-                m.state,
-                m.roles,
-                m.nodeid,
-                [list(vars(i).values()) for i in m.interfaces],
-                m.facts,
-            ]
-            for m in members
-        ],
-    }
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+def _digest(*rows: Any) -> str:
+    """Of the rows as read: the same database content, the same digest."""
+    return hashlib.sha256(repr(rows).encode()).hexdigest()
 
 
-def _members(session: Session, condition: Any) -> tuple[Member, ...]:
-    rows = session.execute(
+def _members(session: Session, condition: Any) -> tuple[tuple[Member, ...], str]:
+    """The members, and a digest of what they were made from (as plain
+    tuples: going through SQLAlchemy's Row again would cost more than the
+    rest of the load)."""
+    # The session's connection: a Core statement on it skips the ORM's
+    # result machinery, which costs more than the rows here.
+    connection = session.connection()
+    rows = connection.execute(
         select(
             Node.id,
             Node.hostname,
@@ -151,26 +142,32 @@ def _members(session: Session, condition: Any) -> tuple[Member, ...]:
         .where(condition)
         .order_by(Node.hostname)
     ).all()
-    interfaces: dict[int, list[Iface]] = {row.id: [] for row in rows}
-    for item in session.execute(
+    items = connection.execute(
         select(Interface.node_id, Interface.name, Interface.mac, Interface.ip, Interface.vlan)
         .join(Node, Node.id == Interface.node_id)
         .where(condition)
         .order_by(Interface.node_id, Interface.name)
-    ):
-        interfaces[item.node_id].append(Iface(item.name, item.mac, item.ip, item.vlan))
-    return tuple(
-        Member(
-            id=row.id,
-            hostname=row.hostname,
-            state=row.state,
-            roles=tuple(row.roles or ()),
-            nodeid=row.corosync_nodeid,
-            interfaces=tuple(interfaces[row.id]),
-            facts=dict(row.facts or {}),
+    ).all()
+    interfaces: dict[int, list[Iface]] = {row[0]: [] for row in rows}
+    seen: list[tuple[Any, ...]] = []
+    for node_id, name, mac, ip, vlan in items:
+        interfaces[node_id].append(Iface(name, mac, ip, vlan))
+        seen.append((node_id, name, mac, ip, vlan))
+    members = []
+    for node_id, hostname, state, roles, nodeid, facts in rows:
+        members.append(
+            Member(
+                id=node_id,
+                hostname=hostname,
+                state=state,
+                roles=tuple(roles or ()),
+                nodeid=nodeid,
+                interfaces=tuple(interfaces[node_id]),
+                facts=facts or {},
+            )
         )
-        for row in rows
-    )
+        seen.append((node_id, hostname, state, roles, nodeid, facts))
+    return tuple(members), _digest(seen)
 
 
 def cluster_of(session: Session, hostname: str) -> int | None:
@@ -209,14 +206,14 @@ def load_cluster(session: Session, cluster_id: int) -> Snapshot:
         settings=dict(row.settings or {}),
         networks=networks,
     )
-    members = _members(session, Node.cluster_id == cluster_id)
-    return Snapshot(cluster, members, _digest(cluster, members))
+    members, digest = _members(session, Node.cluster_id == cluster_id)
+    return Snapshot(cluster, members, _digest(tuple(row), networks, digest))
 
 
 def load_single(session: Session, hostname: str) -> Snapshot:
     """A node without a cluster: it is its only member."""
-    members = _members(session, Node.hostname == hostname)
-    return Snapshot(None, members, _digest(None, members))
+    members, digest = _members(session, Node.hostname == hostname)
+    return Snapshot(None, members, digest)
 
 
 def load(session: Session, hostname: str) -> Snapshot:

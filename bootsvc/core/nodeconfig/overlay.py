@@ -2,8 +2,9 @@
 digest of their inputs: the cluster snapshot, the node, how it boots, and
 the templates. Nothing is written ahead of time, for any node.
 
-Asking costs one indexed query (has the CMDB changed?) and a stat of the
-template files; when neither moved, the cached overlay is the answer. When
+Asking costs one indexed query (has the CMDB changed?) and, at most once a
+second, a stat of the template files; when neither moved, the cached
+overlay is the answer. When
 something did, the node's cluster is read again once per process and the
 node's input digest recomputed: a change elsewhere (another cluster, a
 field templates do not see) still ends in a cache hit. Overlays that fail
@@ -26,6 +27,9 @@ from bootsvc.core.nodeconfig.templating import Stamp, Templates
 from bootsvc.store.db import Database
 
 CACHE_ENTRIES = 2048
+# Template edits are noticed within this long; the CMDB is checked on every
+# request.
+TEMPLATE_CHECK_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -71,10 +75,17 @@ class _Entry:
 class Overlays:
     """The overlay cache of one process, shared by its threads."""
 
-    def __init__(self, db: Database, templates: Templates, entries: int = CACHE_ENTRIES) -> None:
+    def __init__(
+        self,
+        db: Database,
+        templates: Templates,
+        entries: int = CACHE_ENTRIES,
+        template_check_s: float = TEMPLATE_CHECK_S,
+    ) -> None:
         self.db = db
         self.templates = templates
         self.entries = entries
+        self.template_check_s = template_check_s
         self.watch = ChangeWatch(db)
         self.hits = 0
         self.builds = 0
@@ -85,6 +96,8 @@ class Overlays:
         self._where: dict[str, Any] = {}
 
     def _snapshot(self, hostname: str) -> inputs.Snapshot:
+        """The node's cluster as read since the last change: read once, for
+        all its members."""
         with self._lock:
             key = self._where.get(hostname)
             found = self._snapshots.get(key) if key is not None else None
@@ -92,19 +105,23 @@ class Overlays:
             return found
         with self.db.read() as session:
             cluster_id = inputs.cluster_of(session, hostname)
-            if cluster_id is None:
-                key, found = ("node", hostname), inputs.load_single(session, hostname)
-            else:
-                key, found = ("cluster", cluster_id), inputs.load_cluster(session, cluster_id)
+            key = ("node", hostname) if cluster_id is None else ("cluster", cluster_id)
+            with self._lock:
+                found = self._snapshots.get(key)
+            if found is None:
+                if cluster_id is None:
+                    found = inputs.load_single(session, hostname)
+                else:
+                    found = inputs.load_cluster(session, cluster_id)
         with self._lock:
-            self._where[hostname] = key
             self._snapshots[key] = found
+            self._where.update(dict.fromkeys((m.hostname for m in found.members), key))
         return found
 
     def get(self, hostname: str, boot: BootInfo) -> Overlay:
         """The node's overlay; ConfigError when its configuration does not
         render, NotFound for an unknown node."""
-        stamp = (self.watch.stamp(), self.templates.stamp())
+        stamp = (self.watch.stamp(), self.templates.stamp(self.template_check_s))
         key = (hostname, boot)
         with self._lock:
             if stamp != self._stamp:

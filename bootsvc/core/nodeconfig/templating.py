@@ -6,7 +6,9 @@ setting or helper the template used."""
 from __future__ import annotations
 
 import json
+import os
 import shlex
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -51,6 +53,20 @@ def _innermost_template_line(tb: TracebackType | None) -> tuple[str, int] | None
     return found
 
 
+def _scan(directory: str, found: list[tuple[str, int, int]]) -> None:
+    """os.scandir rather than Path.rglob: this runs on every request."""
+    try:
+        entries = list(os.scandir(directory))
+    except FileNotFoundError:
+        return
+    for entry in entries:
+        if entry.is_dir():
+            _scan(entry.path, found)
+        else:
+            info = entry.stat()
+            found.append((entry.path, info.st_mtime_ns, info.st_size))
+
+
 @dataclass(frozen=True)
 class Stamp:
     files: tuple[tuple[str, int, int], ...]
@@ -60,6 +76,7 @@ class Templates:
     def __init__(self, site_dir: Path | None) -> None:
         self.dirs = [d for d in (site_dir, builtin_template_dir()) if d is not None]
         self._stamp: Stamp | None = None
+        self._taken = 0.0
         self.env = Environment(
             loader=FileSystemLoader([str(d) for d in self.dirs]),
             undefined=StrictUndefined,
@@ -100,20 +117,21 @@ class Templates:
                 reason = f"{type(exc).__name__}: {exc}"
             raise RenderFailure(template, line, reason) from None
 
-    def stamp(self) -> Stamp:
+    def stamp(self, max_age_s: float = 0.0) -> Stamp:
         """Name, mtime and size of every node template, site and built-in:
-        cheap enough to take on every request, and any edit changes it."""
-        found = []
+        any edit changes it. Taken again when the last one is older than
+        `max_age_s`."""
+        if self._stamp is not None and time.monotonic() - self._taken < max_age_s:
+            return self._stamp
+        found: list[tuple[str, int, int]] = []
         for directory in self.dirs:
             for sub in NODE_TEMPLATE_DIRS:
-                for path in (directory / sub).rglob("*"):
-                    info = path.stat()
-                    if not path.is_dir():
-                        found.append((str(path), info.st_mtime_ns, info.st_size))
+                _scan(str(directory / sub), found)
         stamp = Stamp(tuple(sorted(found)))
         if stamp != self._stamp and self.env.cache is not None:
             # Jinja re-reads a changed file by itself, but not a site file
             # that appears in front of a built-in one it already loaded.
             self.env.cache.clear()
         self._stamp = stamp
+        self._taken = time.monotonic()
         return stamp

@@ -29,7 +29,7 @@ def test_unchanged_node_is_a_cache_hit(db: Database, tmp_path: Path) -> None:
     nodeclusters.three_node_cluster(db)
     nodeclusters.two_node_cluster(db)
     site = tmp_path / "site"
-    overlays = Overlays(db, Templates(site))
+    overlays = Overlays(db, Templates(site), template_check_s=0)
     first = overlays.get("hv1", BOOT)
     assert (overlays.builds, overlays.hits) == (1, 0)
     assert overlays.get("hv1", BOOT) is first
