@@ -123,6 +123,7 @@ class _Holders:
             for node in self._load(nodes, column, values):
                 index[getattr(node, attribute)] = node
         self.clusters: dict[str, Cluster] = {}
+        self.joined = sorted({r.cluster for r in records if r.cluster})
         self.nodeids: dict[int, set[int]] = {}
         self.assignments: dict[str, tuple[Image | None, str | None, ImageVersion | None]] = {}
 
@@ -227,13 +228,19 @@ class _Holders:
         node.corosync_nodeid = None if cluster is None else self._free_nodeid(cluster)
 
     def _free_nodeid(self, cluster: Cluster) -> int:
+        if not self.nodeids:
+            # Writers joining nodes to a cluster take turns on its row (SQLite
+            # writers already hold the database's write lock). A batch locks
+            # every cluster it names at once, in id order: two batches never
+            # wait for each other crosswise.
+            self.session.execute(
+                select(Cluster.id)
+                .where(Cluster.name.in_([*self.joined, cluster.name]))
+                .order_by(Cluster.id)
+                .with_for_update()
+            )
         taken = self.nodeids.get(cluster.id)
         if taken is None:
-            # Writers joining nodes to one cluster take turns on its row
-            # (SQLite writers already hold the database's write lock).
-            self.session.execute(
-                select(Cluster.id).where(Cluster.id == cluster.id).with_for_update()
-            )
             taken = set(
                 self.session.scalars(
                     select(Node.corosync_nodeid).where(

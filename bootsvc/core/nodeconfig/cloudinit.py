@@ -17,8 +17,7 @@ from typing import Any
 from bootsvc.core.nodeconfig import files
 from bootsvc.core.nodeconfig.context import NodeContext
 from bootsvc.core.nodeconfig.files import NodeFile
-from bootsvc.core.nodeconfig.problems import ConfigError
-from bootsvc.core.nodeconfig.templating import RenderFailure, Templates
+from bootsvc.core.nodeconfig.templating import Templates
 
 DOCUMENTS = ("meta-data", "user-data", "network-config", "vendor-data")
 
@@ -44,9 +43,4 @@ def document(templates: Templates, ctx: NodeContext, name: str, instance: str) -
         "instance_id": f"bootsvc-{ctx.node.hostname}-{instance[:16]}",
         "written": [_file_view(f) for f in public],
     }
-    try:
-        return templates.render(f"cloud-init/{name}.j2", values)
-    except RenderFailure as exc:
-        raise ConfigError(
-            ctx.node.hostname, exc.reason, exc.template, exc.line, exc.setting
-        ) from None
+    return templates.render(ctx.node.hostname, f"cloud-init/{name}.j2", values)

@@ -12,7 +12,7 @@ from typing import Any
 from bootsvc.core.nodeconfig.context import NodeContext
 from bootsvc.core.nodeconfig.network import Link
 from bootsvc.core.nodeconfig.problems import ConfigError, Problem
-from bootsvc.core.nodeconfig.templating import RenderFailure, Templates
+from bootsvc.core.nodeconfig.templating import Templates
 
 SCRIPTS = "/usr/local/lib/bootsvc"
 UNITS = "/etc/systemd/system"
@@ -95,34 +95,23 @@ def public_files(ctx: NodeContext) -> list[FileSpec]:
     return specs
 
 
-def render(
-    templates: Templates,
-    ctx: NodeContext,
-    specs: list[FileSpec],
-    values: Mapping[str, Any] | None = None,
-) -> list[NodeFile]:
-    """Every spec rendered, or a ConfigError naming the node, the template and
-    the line (or the setting) of the first that fails."""
-    base = {**ctx.values(), **(values or {})}
-    base["files"] = [spec.path for spec in specs]
+def _render(templates: Templates, ctx: NodeContext, specs: list[FileSpec]) -> list[NodeFile]:
+    base = {**ctx.values(), "files": [spec.path for spec in specs]}
     rendered = []
     for spec in specs:
         if spec.link is not None or spec.template is None:
             rendered.append(NodeFile(spec.path, 0o777, spec.owner, link=spec.link))
             continue
-        try:
-            text = templates.render(spec.template, {**base, **spec.extra})
-        except RenderFailure as exc:
-            raise ConfigError(
-                ctx.node.hostname, exc.reason, exc.template, exc.line, exc.setting
-            ) from None
+        text = templates.render(ctx.node.hostname, spec.template, {**base, **spec.extra})
         rendered.append(NodeFile(spec.path, spec.mode, spec.owner, text.encode()))
     return rendered
 
 
 def public(templates: Templates, ctx: NodeContext) -> list[NodeFile]:
+    """Every public file of the node, or a ConfigError naming the node, and
+    the template and line or the setting of the first that fails."""
     try:
         specs = public_files(ctx)
     except Problem as exc:
         raise ConfigError(ctx.node.hostname, exc.reason, setting=exc.setting) from None
-    return render(templates, ctx, specs)
+    return _render(templates, ctx, specs)

@@ -46,12 +46,6 @@ def input_digest(snapshot: inputs.Snapshot, hostname: str, boot: BootInfo, stamp
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def render(
-    templates: Templates, snapshot: inputs.Snapshot, hostname: str, boot: BootInfo
-) -> list[files.NodeFile]:
-    return files.public(templates, NodeContext(snapshot, hostname, boot))
-
-
 def build(
     templates: Templates, snapshot: inputs.Snapshot, hostname: str, boot: BootInfo, digest: str
 ) -> Overlay:

@@ -25,8 +25,7 @@ from sqlalchemy.orm import Session
 from bootsvc.core.nodeconfig import keys
 from bootsvc.core.nodeconfig.context import NodeContext
 from bootsvc.core.nodeconfig.files import NodeFile
-from bootsvc.core.nodeconfig.problems import ConfigError
-from bootsvc.core.nodeconfig.templating import RenderFailure, Templates
+from bootsvc.core.nodeconfig.templating import Templates
 from bootsvc.core.nodeconfig.vault import Vault
 from bootsvc.store.db import Database
 from bootsvc.store.models import Cluster, ClusterSecret, Node, NodeSecret
@@ -159,13 +158,8 @@ def _keyring(
         }
         for entity in spec.keyring
     ]
-    try:
-        text = templates.render(KEYRING_TEMPLATE, {"node": ctx.node, "entities": entities})
-    except RenderFailure as exc:
-        raise ConfigError(
-            ctx.node.hostname, exc.reason, exc.template, exc.line, exc.setting
-        ) from None
-    return text.encode()
+    context = {"node": ctx.node, "entities": entities}
+    return templates.render(ctx.node.hostname, KEYRING_TEMPLATE, context).encode()
 
 
 def render(templates: Templates, ctx: NodeContext, store: SecretStore) -> list[NodeFile]:

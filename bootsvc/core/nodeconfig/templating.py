@@ -18,23 +18,12 @@ import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 from jinja2 import TemplateSyntaxError as JinjaSyntaxError
 
-from bootsvc.core.nodeconfig.problems import Problem
+from bootsvc.core.nodeconfig.problems import ConfigError, Problem
 from bootsvc.core.render import builtin_template_dir
 
 # What node files are made from; a change to any file below these is a
 # change to every node's inputs.
 NODE_TEMPLATE_DIRS = ("overlay", "secrets", "cloud-init")
-
-
-class RenderFailure(Exception):
-    def __init__(
-        self, template: str, line: int | None, reason: str, setting: str | None = None
-    ) -> None:
-        super().__init__(f"{template}:{line}: {reason}")
-        self.template = template
-        self.line = line
-        self.reason = reason
-        self.setting = setting
 
 
 def _yaml(value: Any) -> str:
@@ -100,22 +89,24 @@ class Templates:
                 continue
         return filename
 
-    def render(self, name: str, context: dict[str, Any]) -> str:
+    def render(self, node: str, name: str, context: dict[str, Any]) -> str:
+        """Template `name` for `node`, or a ConfigError naming the node, the
+        template and line that failed, and the setting when one is at fault."""
         try:
             return self.env.get_template(name).render(context)
         except JinjaSyntaxError as exc:
             where = self._name_of(exc.filename) if exc.filename else name
-            raise RenderFailure(where, exc.lineno, f"syntax error: {exc.message}") from None
+            raise ConfigError(node, f"syntax error: {exc.message}", where, exc.lineno) from None
         except (Problem, TemplateError, ArithmeticError, LookupError, TypeError, ValueError) as exc:
             located = _innermost_template_line(exc.__traceback__)
             template, line = (self._name_of(located[0]), located[1]) if located else (name, None)
             if isinstance(exc, Problem):
-                raise RenderFailure(template, line, exc.reason, exc.setting) from None
+                raise ConfigError(node, exc.reason, template, line, exc.setting) from None
             if isinstance(exc, TemplateError):
                 reason = exc.message or type(exc).__name__
             else:
                 reason = f"{type(exc).__name__}: {exc}"
-            raise RenderFailure(template, line, reason) from None
+            raise ConfigError(node, reason, template, line) from None
 
     def stamp(self, max_age_s: float = 0.0) -> Stamp:
         """Name, mtime and size of every node template, site and built-in:
