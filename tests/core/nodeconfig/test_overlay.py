@@ -34,6 +34,8 @@ def test_unchanged_node_is_a_cache_hit(db: Database, tmp_path: Path) -> None:
     assert (overlays.builds, overlays.hits) == (1, 0)
     assert overlays.get("hv1", BOOT) is first
     assert (overlays.builds, overlays.hits) == (1, 1)
+    # Another process (or server) builds the very same bytes.
+    assert Overlays(db, Templates(site)).get("hv1", BOOT).archive == first.archive
     # Another cluster changes: hv1's inputs do not, so no render.
     factory.node(db, hostname="pair9", cluster="pair", interfaces=[{"mac": "52:54:00:d0:00:09"}])
     assert overlays.get("hv1", BOOT).sha256 == first.sha256
