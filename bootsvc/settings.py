@@ -11,6 +11,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from enum import StrEnum
+from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,11 @@ from bootsvc.errors import SettingsError
 
 ENV_PREFIX = "BOOTSVC_"
 DEFAULT_CONFIG = Path("/etc/bootsvc/bootsvc.toml")
+
+
+class LabDhcpTftp(StrEnum):
+    DNSMASQ = "dnsmasq"
+    BOOTSVC = "bootsvc"
 
 
 class DhcpMode(StrEnum):
@@ -64,6 +70,19 @@ class Settings(BaseModel):
     max_upload_bytes: int = 64 * 2**30
     log_level: str = "info"
 
+    # First-stage iPXE loaders (Debian's ipxe package), and the one UEFI gets.
+    loader_dir: Path = Path("/usr/lib/ipxe")
+    uefi_loader: str = "snponly.efi"
+    # `bootsvc lab`: where labs keep their state (default: DATA_DIR/lab), where
+    # image builds are cached (default: ~/.cache/bootsvc), the lab network, who
+    # answers DHCP and TFTP there (dnsmasq, or bootsvc itself), and settings
+    # added to the lab's own bootsvc.
+    lab_dir: Path | None = None
+    lab_cache_dir: Path | None = None
+    lab_subnet: IPv4Network = IPv4Network("10.77.0.0/24")
+    lab_dhcp_tftp: LabDhcpTftp = LabDhcpTftp.DNSMASQ
+    lab_server_settings: dict[str, Any] = {}
+
     @field_validator("http_listen", "tftp_listen", "dns_listen")
     @classmethod
     def _host_port(cls, value: str) -> str:
@@ -91,6 +110,17 @@ class Settings(BaseModel):
         if value.lower() not in {"debug", "info", "warning", "error"}:
             raise ValueError("must be debug, info, warning or error")
         return value.lower()
+
+    @property
+    def effective_lab_dir(self) -> Path:
+        return self.lab_dir or self.data_dir / "lab"
+
+    @property
+    def effective_lab_cache_dir(self) -> Path:
+        if self.lab_cache_dir:
+            return self.lab_cache_dir
+        cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        return Path(cache) / "bootsvc"
 
     @property
     def effective_database_url(self) -> str:
