@@ -40,6 +40,11 @@ def _default_data_dir() -> Path:
     return Path.home() / ".local" / "share" / "bootsvc"
 
 
+def default_lab_cache_dir() -> Path:
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "bootsvc"
+
+
 def parse_host_port(value: str, default_host: str = "0.0.0.0") -> tuple[str, int]:
     """Accept "host:port", ":port" or "[v6]:port"."""
     host, sep, port_text = value.rpartition(":")
@@ -117,10 +122,7 @@ class Settings(BaseModel):
 
     @property
     def effective_lab_cache_dir(self) -> Path:
-        if self.lab_cache_dir:
-            return self.lab_cache_dir
-        cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-        return Path(cache) / "bootsvc"
+        return self.lab_cache_dir or default_lab_cache_dir()
 
     @property
     def effective_database_url(self) -> str:
