@@ -91,6 +91,9 @@ done
 rootfs="$work/rootfs"
 mkdir -p "$rootfs"/{dev,proc,sys,run,tmp,root,etc}
 cp -a "$recipe/rootfs/." "$rootfs/"
+# An installed copy of the recipe may have lost its modes.
+chmod 0755 "$rootfs/sbin/init"
+chmod 0644 "$rootfs/etc/hostname" "$rootfs/etc/hosts"
 install_busybox "$rootfs"
 printf 'IMAGE=%s\nVERSION=%s\n' "$image" "$version" >"$rootfs/etc/bootsvc-image"
 chmod 1777 "$rootfs/tmp" "$initramfs/tmp"
