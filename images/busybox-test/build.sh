@@ -106,16 +106,7 @@ mksquashfs "$rootfs" "$out/root.squashfs" -noappend -quiet -all-root -no-xattrs 
 cp "$work/kernel/boot/vmlinuz-$kver" "$out/vmlinuz"
 
 busybox_version=$(dpkg-query -W -f='${Version}' busybox-static)
-sha() { sha256sum "$1" | cut -d' ' -f1; }
-cat >"$out/manifest.yaml" <<EOF
-format: bootsvc-image/1
-name: $image
-version: "$version"
-kernel: {path: vmlinuz, sha256: $(sha "$out/vmlinuz")}
-initrds:
-  - {path: initrd.img, sha256: $(sha "$out/initrd.img")}
-rootfs: {path: root.squashfs, sha256: $(sha "$out/root.squashfs")}
-cmdline: "console=ttyS0 quiet panic=10 fetch={{ rootfs_url }}"
-notes: "busybox test image $version: Debian kernel $kver ($kernel_package), busybox $busybox_version"
-EOF
+sh "$common/write-manifest" "$out" "$image" "$version" \
+    "console=ttyS0 quiet panic=10 fetch={{ rootfs_url }}" \
+    "busybox test image $version: Debian kernel $kver ($kernel_package), busybox $busybox_version"
 echo "built $image $version in $out (kernel $kver)"
