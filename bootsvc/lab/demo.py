@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from bootsvc.lab import images
 from bootsvc.lab.console import printable
-from bootsvc.lab.lab import Lab
+from bootsvc.lab.lab import Lab, down
 from bootsvc.lab.qemu import Firmware
 from bootsvc.lab.system import LabError
 from bootsvc.settings import Settings
@@ -46,6 +46,8 @@ def run(
     step(
         2, f"Starting bootsvc in a lab network namespace (DHCP and TFTP: {settings.lab_dhcp_tftp})"
     )
+    if down(settings, LAB):
+        say(f"(removed lab {LAB} that an earlier demo left behind)")
     lab = Lab.up(settings, LAB, fresh=True)
     say(f"bootsvc answers at {lab.base_url} in namespace {lab.network.netns}")
     try:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from bootsvc.core import render
 from bootsvc.lab.network import LabNetwork
+from bootsvc.lab.system import LabError
 
 TEMPLATE = "lab/dnsmasq.conf.j2"
 
@@ -37,6 +38,13 @@ def config(
             "base_url": base_url,
         },
     )
+
+
+def check_loaders(loader_dir: Path, uefi_loader: str) -> None:
+    """dnsmasq serves the loaders from loader_dir: fail now, not at a VM's boot."""
+    for loader in ("undionly.kpxe", uefi_loader):
+        if not (loader_dir / loader).is_file():
+            raise LabError(f"{loader} is not in {loader_dir}: apt-get install ipxe")
 
 
 def argv(config_file: Path) -> list[str]:

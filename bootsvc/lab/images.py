@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bootsvc.core import names
-from bootsvc.lab.system import LabError, run
+from bootsvc.lab.system import LabError, require_tools, run
 
 MANIFEST = "manifest.yaml"
 SAMPLE_IMAGE = "busybox-test"
@@ -81,6 +81,17 @@ def build(
     """The manifest of `name` at `version`, built now or found in the cache."""
     names.object_name(version, "version")
     recipe = recipe_path(name)
+    if name == SAMPLE_IMAGE:
+        require_tools(
+            {
+                "apt-get": "apt",
+                "dpkg-deb": "dpkg",
+                "modprobe": "kmod",
+                "cpio": "cpio",
+                "mksquashfs": "squashfs-tools",
+                "busybox": "busybox-static",
+            }
+        )
     kernel = kernel or kernel_package()
     target = cache_dir / "images" / name / f"{version}-{input_key(recipe, version, kernel)}"
     if (target / MANIFEST).is_file():

@@ -179,6 +179,7 @@ class Lab:
         serve = server.start(self.config_file, self.network, bootsvc_log)
         self._track("bootsvc", serve)
         if self.state.dhcp_tftp is LabDhcpTftp.DNSMASQ:
+            dnsmasq.check_loaders(self.settings.loader_dir, self.settings.uefi_loader)
             config_file = self.dir / "dnsmasq.conf"
             config_file.write_text(
                 dnsmasq.config(

@@ -40,13 +40,23 @@ def run(argv: Sequence[str], netns: str | None = None, input_text: str | None = 
     return done.stdout
 
 
+LAB_PACKAGES = {
+    "ip": "iproute2",
+    "curl": "curl",
+    "dnsmasq": "dnsmasq-base",
+    "qemu-system-x86_64": "qemu-system-x86",
+}
+
+
 def require(*tools: str) -> None:
-    missing = [tool for tool in tools if shutil.which(tool) is None]
+    require_tools({tool: LAB_PACKAGES[tool] for tool in tools})
+
+
+def require_tools(packages: dict[str, str]) -> None:
+    """Raise LabError naming the Debian packages of the commands that are missing."""
+    missing = sorted({package for tool, package in packages.items() if shutil.which(tool) is None})
     if missing:
-        raise LabError(
-            f"the lab needs {', '.join(missing)}; on Debian: apt-get install "
-            "iproute2 qemu-system-x86 ovmf ipxe ipxe-qemu dnsmasq-base curl"
-        )
+        raise LabError(f"missing commands; on Debian: apt-get install {' '.join(missing)}")
 
 
 def require_root() -> None:
