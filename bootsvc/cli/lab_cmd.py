@@ -58,10 +58,11 @@ def up(app: App, lab_name: str, interface: str | None, fresh: bool) -> None:
 @click.pass_obj
 def image(app: App, lab_name: str, recipe: str, version_name: str, channel: str | None) -> None:
     """Build an image recipe (cached) and import it into the lab."""
+    current = labs.Lab.load(app.settings, lab_name)
     manifest = images.build(
         recipe, version_name, app.settings.effective_lab_cache_dir, echo=click.echo
     )
-    name, version = labs.Lab.load(app.settings, lab_name).import_image(manifest, channel)
+    name, version = current.import_image(manifest, channel)
     click.echo(f"{name} {version} is in lab {lab_name} (built in {manifest.parent})")
 
 

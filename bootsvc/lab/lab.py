@@ -17,7 +17,7 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from bootsvc.core import imports, names
 from bootsvc.lab import dnsmasq, processes, qemu, server
@@ -58,12 +58,9 @@ def lab_dir(settings: Settings, name: str) -> Path:
 class Vm:
     """A running lab VM."""
 
-    def __init__(
-        self, state: VmState, files: qemu.VmFiles, process: subprocess.Popen[bytes] | None
-    ) -> None:
+    def __init__(self, state: VmState, files: qemu.VmFiles) -> None:
         self.state = state
         self.files = files
-        self.process = process
         self.console = Follower(files.console)
 
     @property
@@ -96,6 +93,7 @@ class Lab:
         self.network = LabNetwork(
             state.netns, state.interface, ipaddress.IPv4Interface(state.server)
         )
+        # Processes this object started, kept so that they are reaped when they end.
         self.children: dict[str, subprocess.Popen[bytes]] = {}
 
     @property
@@ -126,6 +124,8 @@ class Lab:
             state = LabState.model_validate_json(path.read_text())
         except FileNotFoundError:
             raise LabError(f"no lab {name!r} is up (no {path}): run `bootsvc lab up`") from None
+        except ValidationError:
+            raise LabError(f"{path} is unreadable; `bootsvc lab down` still cleans up") from None
         return cls(settings, state)
 
     @classmethod
@@ -137,7 +137,7 @@ class Lab:
         require("ip", "curl")
         directory = lab_dir(settings, name)
         if (directory / STATE).exists():
-            raise LabError(f"lab {name!r} is already up: run `bootsvc lab down --name {name}`")
+            raise LabError(f"lab {name!r} is already up: run `bootsvc lab down --lab {name}`")
         if fresh:
             shutil.rmtree(directory, ignore_errors=True)
         if settings.lab_dhcp_tftp is LabDhcpTftp.DNSMASQ:
@@ -255,21 +255,23 @@ class Lab:
             self.network.remove_tap(spec.tap)
             raise
         state = VmState(name=name, firmware=firmware, mac=spec.mac, tap=spec.tap, pid=process.pid)
+        self.children[f"vm {name}"] = process
         self.state.vms[name] = state
         self.save()
         event(log, "lab.vm.started", lab=self.name, vm=name, mac=spec.mac, firmware=firmware)
-        return Vm(state, files, process)
+        return Vm(state, files)
 
     def vm(self, name: str) -> Vm:
         try:
             state = self.state.vms[name]
         except KeyError:
             raise LabError(f"lab {self.name} has no VM {name!r}") from None
-        return Vm(state, qemu.VmFiles(self.dir / "vms" / name), None)
+        return Vm(state, qemu.VmFiles(self.dir / "vms" / name))
 
     def stop_vm(self, name: str) -> None:
         vm = self.vm(name)
         processes.stop(self._owned([vm.state.pid]))
+        self.children.pop(f"vm {name}", None)
         self.network.remove_tap(vm.state.tap)
         del self.state.vms[name]
         self.save()
@@ -295,8 +297,8 @@ class Lab:
 
 
 def down(settings: Settings, name: str) -> bool:
-    """Remove lab `name`; also a lab whose state file is gone but whose
-    namespace is left. False when there was nothing to remove."""
+    """Remove lab `name`, also when its state file is gone or unreadable but
+    its namespace is left. False when there was nothing to remove."""
     try:
         lab = Lab.load(settings, name)
     except LabError:

@@ -67,9 +67,9 @@ def test_up_then_down_after_a_crash_leaves_nothing(tmp_path: Path, lab_name: str
     status = _bootsvc(tmp_path, "status", "--lab", lab_name)
     assert "bootsvc: pid" in status.stdout and "running" in status.stdout
 
-    # A crash: dnsmasq died, and the state file is gone.
+    # A crash: dnsmasq died, and the state file was left half written.
     os.kill(state.pids["dnsmasq"], signal.SIGKILL)
-    state_file.unlink()
+    state_file.write_text('{"name": ')
 
     down = _bootsvc(tmp_path, "down", "--lab", lab_name)
     assert down.returncode == 0, down.stderr
