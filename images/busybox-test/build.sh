@@ -104,6 +104,10 @@ find "$initramfs" "$rootfs" -exec touch -h -d "@$epoch" {} +
 mksquashfs "$rootfs" "$out/root.squashfs" -noappend -quiet -all-root -no-xattrs \
     -comp xz -mkfs-time "$epoch" -all-time "$epoch" >/dev/null
 cp "$work/kernel/boot/vmlinuz-$kver" "$out/vmlinuz"
+# The kernel unpacks an initrd that follows this one (the bootsvc overlay)
+# only from a 4-byte aligned offset, and the EFI stub of UEFI boots joins
+# initrd= files without padding: pad with zeros, which the unpacker skips.
+truncate -s %4 "$out/initrd.img"
 
 busybox_version=$(dpkg-query -W -f='${Version}' busybox-static)
 sh "$common/write-manifest" "$out" "$image" "$version" \

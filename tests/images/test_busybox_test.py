@@ -107,3 +107,9 @@ def test_cache_key_follows_every_input(tmp_path: Path) -> None:
     hook = tmp_path / "images" / "common" / "bootsvc-overlay"
     hook.chmod(0o644)
     assert images.input_key(recipe, "1", "linux-image-6.1.0-1-amd64") != changed
+
+
+def test_initrd_is_padded_so_an_overlay_after_it_unpacks_on_uefi(busybox_test_v1: Path) -> None:
+    """The EFI stub joins initrd= files without padding, and the kernel
+    unpacks the next archive (the overlay) only from a 4-byte boundary."""
+    assert (busybox_test_v1.parent / "initrd.img").stat().st_size % 4 == 0
