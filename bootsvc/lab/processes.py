@@ -73,12 +73,12 @@ def netns_pids(netns: str) -> set[int]:
 
 
 def names_dir(pid: int, directory: Path) -> bool:
-    """Whether the command line of `pid` mentions `directory`."""
+    """Whether the command line of `pid` names a file in `directory`."""
     try:
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return False
-    marker = str(directory).encode()
+    marker = str(directory).encode() + b"/"
     return any(marker in arg for arg in argv)
 
 
