@@ -21,7 +21,9 @@ from bootsvc.settings import LabDhcpTftp, Settings
 # TFTP are merged; then "bootsvc", and the DHCP and TFTP steps are checked in
 # bootsvc's own log.
 LAB_DHCP_TFTP = LabDhcpTftp(os.environ.get("BOOTSVC_TEST_LAB_DHCP_TFTP", "dnsmasq"))
-TOOLS = ("ip", "qemu-system-x86_64", "curl", "cpio", "dnsmasq")
+TOOLS = ("ip", "qemu-system-x86_64", "curl", "cpio") + (
+    ("dnsmasq",) if LAB_DHCP_TFTP is LabDhcpTftp.DNSMASQ else ()
+)
 
 
 def _probe_files(version: str) -> dict[str, str]:
@@ -33,8 +35,8 @@ def _probe_files(version: str) -> dict[str, str]:
 
 
 def _probe_overlay(version: str, directory: Path) -> Path:
-    """A gzip newc cpio with the probe files under /bootsvc/root, built with
-    GNU cpio like any initrd."""
+    """An uncompressed newc cpio with the probe files under /bootsvc/root,
+    built with GNU cpio like any initrd."""
     root = directory / f"probe-{version}"
     for path, text in _probe_files(version).items():
         target = root / "bootsvc" / "root" / path.lstrip("/")
