@@ -20,6 +20,7 @@ from pathlib import Path
 from bootsvc.lab.system import LabError, clean_environment, in_netns, run
 
 STOP_GRACE_SECONDS = 10.0
+CMDLINE_ATTEMPTS = 50
 
 
 def start(argv: Sequence[str], netns: str | None, log_path: Path) -> subprocess.Popen[bytes]:
@@ -72,12 +73,23 @@ def netns_pids(netns: str) -> set[int]:
     return {int(word) for word in text.split() if word.isdigit()}
 
 
+def _cmdline(pid: int) -> list[bytes]:
+    """The arguments of `pid`. Right after an exec the kernel shows them empty
+    for a moment, so an empty answer is asked again a few times."""
+    for _attempt in range(CMDLINE_ATTEMPTS):
+        try:
+            data = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return []
+        if data:
+            return data.split(b"\0")
+        time.sleep(0.01)
+    return []
+
+
 def names_dir(pid: int, directory: Path) -> bool:
     """Whether the command line of `pid` names a file in `directory`."""
-    try:
-        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return False
+    argv = _cmdline(pid)
     marker = str(directory).encode() + b"/"
     return any(marker in arg for arg in argv)
 
