@@ -104,6 +104,9 @@ def _register() -> None:
     for module in (serve_cmd, image_cmd, node_cmd, cluster_cmd, token_cmd, events_cmd):
         for command in module.COMMANDS:
             cli.add_command(command)
+    from bootsvc.cli import lab_cmd
+
+    cli.add_command(lab_cmd.lab)
 
 
 _register()
