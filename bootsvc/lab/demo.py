@@ -54,8 +54,9 @@ def run(
         step(3, f"Importing the image and promoting it to the {CHANNEL} channel")
         image, version = lab.import_image(manifest, CHANNEL, echo=say)
 
-        step(4, f"Registering node {NODE} in the CMDB")
+        step(4, f"Registering node {NODE} in the CMDB, and the boot script it will get")
         lab.cli("node", "add", NODE, "--mac", NODE_MAC, "--image", f"{image}@{CHANNEL}", echo=say)
+        lab.fetch(f"/boot/node.ipxe?mac={NODE_MAC.replace(':', '-')}", echo=say)
 
         step(5, f"Booting {NODE} in a QEMU VM ({firmware.upper()}, TCG); its serial console:")
         started = time.monotonic()

@@ -23,7 +23,7 @@ from bootsvc.core import imports, names
 from bootsvc.lab import dnsmasq, processes, qemu, server
 from bootsvc.lab.console import Boot, Follower, wait_for_boots
 from bootsvc.lab.network import BRIDGE, LabNetwork, namespaces, netns_name, tap_name, vm_mac
-from bootsvc.lab.system import LabError, require, require_root
+from bootsvc.lab.system import LabError, require, require_root, run
 from bootsvc.logs import event
 from bootsvc.net.iface import interface_ipv4
 from bootsvc.settings import LabDhcpTftp, Settings
@@ -212,6 +212,17 @@ class Lab:
         if echo is not None:
             echo(f"$ bootsvc --config {self.config_file} {shlex.join(args)}")
         output = server.cli(self.config_file, *args)
+        if echo is not None:
+            echo(output.rstrip("\n"))
+        return output
+
+    def fetch(self, path: str, echo: Callable[[str], None] | None = None) -> str:
+        """GET a path of this lab's bootsvc from inside the lab network, the
+        way a node there would; `echo` is shown the curl command and reply."""
+        url = f"{self.base_url}{path}"
+        if echo is not None:
+            echo(f"$ curl -s '{url}'")
+        output = run(["curl", "-sf", url], self.network.netns)
         if echo is not None:
             echo(output.rstrip("\n"))
         return output
