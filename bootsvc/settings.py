@@ -12,6 +12,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from enum import StrEnum
+from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,11 @@ from bootsvc.errors import SettingsError
 
 ENV_PREFIX = "BOOTSVC_"
 DEFAULT_CONFIG = Path("/etc/bootsvc/bootsvc.toml")
+
+
+class LabDhcpTftp(StrEnum):
+    DNSMASQ = "dnsmasq"
+    BOOTSVC = "bootsvc"
 
 
 class DhcpMode(StrEnum):
@@ -33,6 +39,11 @@ def _default_data_dir() -> Path:
     if os.geteuid() == 0:
         return Path("/var/lib/bootsvc")
     return Path.home() / ".local" / "share" / "bootsvc"
+
+
+def default_lab_cache_dir() -> Path:
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "bootsvc"
 
 
 def parse_host_port(value: str, default_host: str = "0.0.0.0") -> tuple[str, int]:
@@ -103,6 +114,17 @@ class Settings(BaseModel):
     dns_ttl: int = 60
     # How stale a positive answer may be; negative answers always re-check.
     dns_refresh_ms: int = 1000
+    # The loader UEFI PXE gets (snponly.efi drives the firmware's own NIC driver).
+    uefi_loader: str = "snponly.efi"
+    # `bootsvc lab`: where labs keep their state (default: DATA_DIR/lab), where
+    # image builds are cached (default: ~/.cache/bootsvc), the lab network, who
+    # answers DHCP and TFTP there (dnsmasq, or bootsvc itself), and settings
+    # added to the lab's own bootsvc.
+    lab_dir: Path | None = None
+    lab_cache_dir: Path | None = None
+    lab_subnet: IPv4Network = IPv4Network("10.77.0.0/24")
+    lab_dhcp_tftp: LabDhcpTftp = LabDhcpTftp.DNSMASQ
+    lab_server_settings: dict[str, Any] = {}
 
     # Per-node configuration. Secrets (corosync authkey, Ceph keys, SSH host
     # keys) are sealed in the database with the key in this file, made on
@@ -178,6 +200,14 @@ class Settings(BaseModel):
         if value.lower() not in {"debug", "info", "warning", "error"}:
             raise ValueError("must be debug, info, warning or error")
         return value.lower()
+
+    @property
+    def effective_lab_dir(self) -> Path:
+        return self.lab_dir or self.data_dir / "lab"
+
+    @property
+    def effective_lab_cache_dir(self) -> Path:
+        return self.lab_cache_dir or default_lab_cache_dir()
 
     @property
     def effective_database_url(self) -> str:

@@ -96,3 +96,22 @@ def settings(data_dir: Path, db: Database) -> Settings:
         advertise_url="http://192.0.2.1:8080",
         http_listen="127.0.0.1:8080",
     )
+
+
+def _busybox_test_image(version: str) -> Path:
+    """The manifest of the busybox-test image recipe at `version`, built now
+    or found in the lab build cache (~/.cache/bootsvc, kept across runs)."""
+    from bootsvc.lab import images
+    from bootsvc.settings import default_lab_cache_dir
+
+    return images.build(images.SAMPLE_IMAGE, version, default_lab_cache_dir())
+
+
+@pytest.fixture(scope="session")
+def busybox_test_v1() -> Path:
+    return _busybox_test_image("1")
+
+
+@pytest.fixture(scope="session")
+def busybox_test_v2() -> Path:
+    return _busybox_test_image("2")

@@ -120,6 +120,9 @@ def _register() -> None:
     ):
         for command in module.COMMANDS:
             cli.add_command(command)
+    from bootsvc.cli import lab_cmd
+
+    cli.add_command(lab_cmd.lab)
 
 
 _register()

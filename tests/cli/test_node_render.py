@@ -21,7 +21,7 @@ def test_render_shows_files_and_names_secrets(run: Run, db: Database) -> None:
     out = run("node", "render", "pair1").output
     assert "==> /etc/hostname (mode 0644, owner 0:0) <==\npair1\n" in out
     assert "==> /etc/corosync/authkey (secret, not shown) <==" in out
-    assert "-> /etc/systemd/system/bootsvc-report.service" in out
+    assert "-> /etc/systemd/system/bootsvc-up.service" in out
     one = run("node", "render", "pair1", "/etc/corosync/corosync.conf").output
     assert one.startswith("==> /etc/corosync/corosync.conf") and "two_node: 1" in one
     assert "/etc/hostname" not in one and "authkey" not in one

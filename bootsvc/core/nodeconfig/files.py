@@ -16,7 +16,10 @@ from bootsvc.core.nodeconfig.templating import Templates
 
 SCRIPTS = "/usr/local/lib/bootsvc"
 UNITS = "/etc/systemd/system"
+# 05-: before the images' own catch-all files (debian-hypervisor's
+# 10-boot.network), since networkd takes the first file that matches a link.
 NETWORKD = "/etc/systemd/network"
+NETWORKD_PREFIX = "05-bootsvc-"
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,7 @@ def _unit(name: str, script: str | None = None) -> list[FileSpec]:
 
 
 def _networkd(link: Link) -> list[FileSpec]:
-    stem = f"{NETWORKD}/10-bootsvc-{link.name}"
+    stem = f"{NETWORKD}/{NETWORKD_PREFIX}{link.name}"
     specs = [FileSpec(f"{stem}.network", "overlay/etc/systemd/network/link.network.j2")]
     if link.has_netdev:
         specs.insert(0, FileSpec(f"{stem}.netdev", "overlay/etc/systemd/network/link.netdev.j2"))
@@ -77,7 +80,9 @@ def public_files(ctx: NodeContext) -> list[FileSpec]:
         FileSpec.overlay("/etc/hostname"),
         FileSpec.overlay("/etc/hosts"),
         FileSpec.overlay("/etc/bootsvc/boot.env"),
-        *_unit("bootsvc-report.service", "report-up"),
+        # Named apart from the image recipes' own bootsvc-report.service
+        # (debian-hypervisor's prints the lab's console markers).
+        *_unit("bootsvc-up.service", "report-up"),
     ]
     for link in ctx.net.links:
         specs += _networkd(link)

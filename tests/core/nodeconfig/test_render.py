@@ -10,7 +10,7 @@ from bootsvc.store.db import Database
 from tests import factory, nodeclusters
 from tests.core.nodeconfig.render import rendered, text
 
-NETWORKD = "/etc/systemd/network/10-bootsvc-"
+NETWORKD = "/etc/systemd/network/05-bootsvc-"
 WANTS = "/etc/systemd/system/multi-user.target.wants/"
 
 
@@ -102,7 +102,7 @@ def test_node_without_cluster_gets_its_name_and_the_report_unit(db: Database) ->
             "/etc/hosts",
             "/etc/bootsvc/boot.env",
             "/usr/local/lib/bootsvc/report-up",
-            "/etc/systemd/system/bootsvc-report.service",
-            WANTS + "bootsvc-report.service",
+            "/etc/systemd/system/bootsvc-up.service",
+            WANTS + "bootsvc-up.service",
         ]
     )

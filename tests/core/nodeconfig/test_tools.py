@@ -262,7 +262,7 @@ def test_networkd_parses_the_files_and_addresses_an_internal_port(
     done = run("unshare", "-mn", "sh", "-euc", script, timeout=60)
     said = log.read_text()
     assert "10.30.0.13/24" in done.stdout, done.stderr + said
-    assert "ring: Configuring with /etc/systemd/network/10-bootsvc-ring.network" in said
+    assert "ring: Configuring with /etc/systemd/network/05-bootsvc-ring.network" in said
     complaints = [
         line
         for line in said.splitlines()
@@ -356,7 +356,7 @@ def test_the_overlay_unpacks_with_modes_and_links(clusters: Database, tmp_path: 
     need("cpio")
     root = node_root(clusters, "pair2", tmp_path)
     assert (root / "etc/hostname").read_text() == "pair2\n"
-    wanted = root / "etc/systemd/system/multi-user.target.wants/bootsvc-report.service"
-    assert str(wanted.readlink()) == "/etc/systemd/system/bootsvc-report.service"
+    wanted = root / "etc/systemd/system/multi-user.target.wants/bootsvc-up.service"
+    assert str(wanted.readlink()) == "/etc/systemd/system/bootsvc-up.service"
     assert (root / "usr/local/lib/bootsvc/report-up").stat().st_mode & 0o777 == 0o755
     assert text(rendered(clusters, "pair2"), "/etc/hostname") == "pair2\n"

@@ -1,0 +1,51 @@
+"""dnsmasq as the lab's DHCP and TFTP server, until bootsvc answers both
+itself (setting lab_dhcp_tftp). Its configuration is a template like every
+file bootsvc hands out, so a site can override it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bootsvc.core import render
+from bootsvc.lab.network import LabNetwork
+from bootsvc.lab.system import LabError
+
+TEMPLATE = "lab/dnsmasq.conf.j2"
+
+
+def config(
+    lab: str,
+    network: LabNetwork,
+    base_url: str,
+    loader_dir: Path,
+    uefi_loader: str,
+    lease_file: Path,
+    template_dir: Path | None = None,
+) -> str:
+    start, end = network.pool()
+    return render.render(
+        template_dir,
+        TEMPLATE,
+        {
+            "lab": lab,
+            "interface": network.interface,
+            "pool_start": start,
+            "pool_end": end,
+            "netmask": str(network.server.netmask),
+            "lease_file": lease_file,
+            "loader_dir": loader_dir,
+            "uefi_loader": uefi_loader,
+            "base_url": base_url,
+        },
+    )
+
+
+def check_loaders(loader_dir: Path, uefi_loader: str) -> None:
+    """dnsmasq serves the loaders from loader_dir: fail now, not at a VM's boot."""
+    for loader in ("undionly.kpxe", uefi_loader):
+        if not (loader_dir / loader).is_file():
+            raise LabError(f"{loader} is not in {loader_dir}: apt-get install ipxe")
+
+
+def argv(config_file: Path) -> list[str]:
+    return ["dnsmasq", "--keep-in-foreground", f"--conf-file={config_file}"]

@@ -1,0 +1,121 @@
+"""QEMU virtual machines that boot from the lab network, under TCG.
+
+BIOS: SeaBIOS runs the virtio NIC's default option ROM, which is iPXE
+(Debian's ipxe-qemu), so the machine does DHCP and then HTTP.
+UEFI: OVMF with `romfile=` empty, so edk2's own PXE does DHCP and TFTP of the
+first-stage loader, which then does DHCP again and HTTP.
+
+The serial console goes to a file (the tests read it; `bootsvc lab boot`
+streams it); a monitor socket lets the lab reset or stop the machine.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from bootsvc.lab.system import LabError
+
+OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
+OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
+# sun_path holds 108 bytes with its terminating NUL.
+MAX_SOCKET_PATH = 107
+
+
+class Firmware(StrEnum):
+    BIOS = "bios"
+    UEFI = "uefi"
+
+
+@dataclass(frozen=True)
+class VmSpec:
+    name: str
+    firmware: Firmware
+    mac: str
+    tap: str
+    memory_mb: int = 512
+
+
+@dataclass(frozen=True)
+class VmFiles:
+    """Where one VM keeps its console log, monitor socket and UEFI variables."""
+
+    directory: Path
+
+    @property
+    def console(self) -> Path:
+        return self.directory / "console.log"
+
+    @property
+    def monitor(self) -> Path:
+        return self.directory / "monitor.sock"
+
+    @property
+    def uefi_vars(self) -> Path:
+        return self.directory / "OVMF_VARS.fd"
+
+    @property
+    def log(self) -> Path:
+        return self.directory / "qemu.log"
+
+
+def prepare(spec: VmSpec, files: VmFiles) -> None:
+    files.directory.mkdir(parents=True, exist_ok=True)
+    if len(str(files.monitor)) > MAX_SOCKET_PATH:
+        raise LabError(f"path too long for a unix socket: {files.monitor}; use a shorter lab dir")
+    files.console.unlink(missing_ok=True)
+    if spec.firmware is Firmware.UEFI:
+        for needed in (OVMF_CODE, OVMF_VARS):
+            if not needed.exists():
+                raise LabError(f"{needed} is missing: apt-get install ovmf")
+        shutil.copyfile(OVMF_VARS, files.uefi_vars)
+
+
+def argv(spec: VmSpec, files: VmFiles) -> list[str]:
+    nic = f"virtio-net-pci,netdev=net0,mac={spec.mac},bootindex=1"
+    command = [
+        "qemu-system-x86_64",
+        "-name",
+        spec.name,
+        "-accel",
+        "tcg",
+        "-machine",
+        "q35,graphics=off",
+        "-m",
+        str(spec.memory_mb),
+        "-nodefaults",
+        "-no-user-config",
+        "-display",
+        "none",
+        "-serial",
+        f"file:{files.console}",
+        "-monitor",
+        f"unix:{files.monitor},server=on,wait=off",
+        "-netdev",
+        f"tap,id=net0,ifname={spec.tap},script=no,downscript=no",
+    ]
+    if spec.firmware is Firmware.UEFI:
+        command += [
+            "-drive",
+            f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
+            "-drive",
+            f"if=pflash,format=raw,unit=1,file={files.uefi_vars}",
+        ]
+        nic += ",romfile="
+    return [*command, "-device", nic]
+
+
+def monitor(files: VmFiles, command: str, timeout: float = 5.0) -> None:
+    """Send one human-monitor command (system_reset, quit) to a running VM."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(str(files.monitor))
+            sock.recv(4096)
+            sock.sendall(command.encode() + b"\n")
+            sock.recv(4096)
+    except OSError as exc:
+        raise LabError(f"monitor of {files.directory.name}: {exc}") from None

@@ -1,0 +1,101 @@
+"""A lab for the end-to-end tests: bootsvc in a network namespace of the
+test's own, with the test image imported at versions 1 and 2, each carrying a
+probe overlay (an extra initrd with files under /bootsvc/root)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bootsvc.lab.lab import Lab
+from bootsvc.lab.system import LabError
+from bootsvc.settings import LabDhcpTftp, Settings
+
+# Who answers DHCP and TFTP in the lab. dnsmasq until bootsvc's own DHCP and
+# TFTP are merged; then "bootsvc", and the DHCP and TFTP steps are checked in
+# bootsvc's own log.
+LAB_DHCP_TFTP = LabDhcpTftp(os.environ.get("BOOTSVC_TEST_LAB_DHCP_TFTP", "dnsmasq"))
+TOOLS = ("ip", "qemu-system-x86_64", "curl", "cpio") + (
+    ("dnsmasq",) if LAB_DHCP_TFTP is LabDhcpTftp.DNSMASQ else ()
+)
+
+
+def _probe_files(version: str) -> dict[str, str]:
+    return {
+        "/etc/hostname": f"overlay-v{version}\n",
+        "/etc/hosts": f"127.0.0.1\tlocalhost\n10.77.0.1\tbootsvc overlay-v{version}\n",
+        "/etc/corosync/corosync.conf": f"totem {{\n\tcluster_name: probe-v{version}\n}}\n",
+    }
+
+
+def _probe_overlay(version: str, directory: Path) -> Path:
+    """An uncompressed newc cpio with the probe files under /bootsvc/root,
+    built with GNU cpio like any initrd."""
+    root = directory / f"probe-{version}"
+    for path, text in _probe_files(version).items():
+        target = root / "bootsvc" / "root" / path.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    target.chmod(0o400)
+    members = sorted(str(p.relative_to(root)) for p in root.rglob("*"))
+    archive = subprocess.run(
+        ["cpio", "-o", "-H", "newc", "-R", "0:0", "--quiet"],
+        input="\n".join(members).encode(),
+        cwd=root,
+        capture_output=True,
+        check=True,
+    ).stdout
+    out = directory / f"overlay-probe-{version}.cpio"
+    out.write_bytes(archive)
+    return out
+
+
+def _with_probe(manifest: Path, directory: Path) -> Path:
+    """A copy of a built manifest whose version also loads its probe overlay."""
+    data = yaml.safe_load(manifest.read_text())
+    for key in ("kernel", "rootfs"):
+        data[key]["path"] = str(manifest.parent / data[key]["path"])
+    for entry in data["initrds"]:
+        entry["path"] = str(manifest.parent / entry["path"])
+    data["initrds"].append({"path": str(_probe_overlay(str(data["version"]), directory))})
+    out = directory / f"manifest-{data['version']}.yaml"
+    out.write_text(yaml.safe_dump(data))
+    return out
+
+
+@pytest.fixture(scope="module")
+def lab(
+    tmp_path_factory: pytest.TempPathFactory, busybox_test_v1: Path, busybox_test_v2: Path
+) -> Iterator[Lab]:
+    if os.geteuid() != 0:
+        pytest.skip("end-to-end boots need root (network namespaces, tap devices)")
+    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
+    assert not missing, f"missing {missing}: scripts/test.sh installs scripts/test-packages.txt"
+    base = tmp_path_factory.mktemp("e2e")
+    settings = Settings(
+        data_dir=base / "data",
+        lab_dir=base / "labs",
+        lab_dhcp_tftp=LAB_DHCP_TFTP,
+    )
+    new = Lab.up(settings, f"e2e{os.getpid()}")
+    try:
+        for manifest in (busybox_test_v1, busybox_test_v2):
+            new.import_image(_with_probe(manifest, base))
+        yield new
+    finally:
+        try:
+            new.down()
+        except LabError as exc:
+            pytest.fail(f"lab down failed: {exc}")
+
+
+@pytest.fixture(scope="module")
+def probe_files() -> dict[str, dict[str, str]]:
+    """By version, the files of its probe overlay, by path in the final root."""
+    return {version: _probe_files(version) for version in ("1", "2")}

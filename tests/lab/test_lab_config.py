@@ -1,0 +1,83 @@
+"""The files and command lines the lab generates, checked by the programs
+that read them where one exists (dnsmasq --test)."""
+
+from __future__ import annotations
+
+import ipaddress
+import subprocess
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from bootsvc.lab import dnsmasq, qemu, server
+from bootsvc.lab.network import LabNetwork, tap_name, vm_mac
+from bootsvc.settings import LabDhcpTftp, Settings, load_settings
+
+NETWORK = LabNetwork("bootsvc-lab-t", "br0", ipaddress.IPv4Interface("10.77.0.1/24"))
+
+
+def test_tap_names_fit_linux_limit_and_differ() -> None:
+    names = {
+        tap_name(vm) for vm in ("a", "node-with-a-very-long-name-1", "node-with-a-very-long-name-2")
+    }
+    assert len(names) == 3
+    assert all(len(name) <= 15 for name in names)
+
+
+def test_vm_macs_are_stable_and_qemu_local() -> None:
+    assert vm_mac("node-1") == vm_mac("node-1") != vm_mac("node-2")
+    assert vm_mac("node-1").startswith("52:54:00:")
+
+
+def test_pool_is_in_the_subnet_and_clear_of_the_server() -> None:
+    start, end = NETWORK.pool()
+    first, last = ipaddress.IPv4Address(start), ipaddress.IPv4Address(end)
+    assert NETWORK.server.ip < first <= last
+    assert last in NETWORK.server.network and last != NETWORK.server.network.broadcast_address
+
+
+def test_dnsmasq_accepts_the_config(tmp_path: Path) -> None:
+    text = dnsmasq.config(
+        "t", NETWORK, "http://10.77.0.1:8080", Path("/usr/lib/ipxe"), "snponly.efi", tmp_path / "l"
+    )
+    config = tmp_path / "dnsmasq.conf"
+    config.write_text(text)
+    check = subprocess.run(
+        ["dnsmasq", "--test", f"--conf-file={config}"], capture_output=True, text=True, check=False
+    )
+    assert check.returncode == 0, check.stderr
+    assert "dhcp-boot=tag:ipxe,http://10.77.0.1:8080/boot.ipxe" in text
+    assert "dhcp-boot=tag:!ipxe,tag:efi64,snponly.efi" in text
+    assert "dhcp-boot=tag:!ipxe,tag:!efi64,undionly.kpxe" in text
+
+
+def test_uefi_machines_use_the_firmware_pxe_and_bios_ones_the_ipxe_rom(tmp_path: Path) -> None:
+    files = qemu.VmFiles(tmp_path)
+    bios = qemu.argv(qemu.VmSpec("b", qemu.Firmware.BIOS, vm_mac("b"), "tap-b"), files)
+    uefi = qemu.argv(qemu.VmSpec("u", qemu.Firmware.UEFI, vm_mac("u"), "tap-u"), files)
+    assert "romfile=" not in bios[-1] and "pflash" not in " ".join(bios)
+    assert uefi[-1].endswith(",romfile=")
+    assert f"if=pflash,format=raw,unit=0,readonly=on,file={qemu.OVMF_CODE}" in uefi
+    assert "tcg" in bios and "tcg" in uefi
+
+
+def test_lab_server_settings_switch_dhcp_and_tftp_to_bootsvc(tmp_path: Path) -> None:
+    dnsmasq_lab = Settings(data_dir=tmp_path)
+    values = server.settings_values(tmp_path, NETWORK, dnsmasq_lab, {})
+    assert "dhcp_mode" not in values and "tftp_listen" not in values
+    assert values["advertise_url"] == "http://10.77.0.1:8080"
+
+    bootsvc_lab = Settings(data_dir=tmp_path, lab_dhcp_tftp=LabDhcpTftp.BOOTSVC)
+    values = server.settings_values(tmp_path, NETWORK, bootsvc_lab, {"log_level": "debug"})
+    assert values["dhcp_mode"] == "authoritative"
+    assert values["dhcp_interface"] == "br0"
+    assert values["tftp_listen"] == "10.77.0.1:69"
+    assert values["log_level"] == "debug"
+    server.write_settings(tmp_path / "bootsvc.toml", values)
+    assert load_settings(tmp_path / "bootsvc.toml", environ={}).dhcp_interface == "br0"
+
+
+def test_lab_server_settings_refuse_an_unknown_setting(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError):
+        server.settings_values(tmp_path, NETWORK, Settings(data_dir=tmp_path), {"dhcp_pool": 1})
