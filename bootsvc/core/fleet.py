@@ -126,7 +126,7 @@ def status(
     silent_after = timedelta(seconds=settings.fleet_silent_after_s)
     by_version: dict[str, list[str]] = defaultdict(list)
     for view in views:
-        if view.booted:
+        if view.booted and view.status in _CAME_UP:
             by_version[view.booted].append(view.hostname)
     active = [view for view in views if view.state == "active"]
     rollouts = select(Rollout).where(Rollout.state.in_(ROLLOUT_ACTIVE_STATES)).order_by(Rollout.id)
