@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -95,6 +95,22 @@ def track(session: Session, report: BootReport, now: datetime) -> NodeBoot | Non
         current.outcome, current.ended_at = FAILED, now
         current.details = {**current.details, **report.details}
     return current
+
+
+def running(session: Session, node_ids: list[int], version_id: int) -> set[int]:
+    """The nodes among `node_ids` whose latest boot came up healthy on the version."""
+    newest = (
+        select(func.max(NodeBoot.id))
+        .where(NodeBoot.node_id.in_(node_ids))
+        .group_by(NodeBoot.node_id)
+    )
+    return set(
+        session.scalars(
+            select(NodeBoot.node_id).where(
+                NodeBoot.id.in_(newest), NodeBoot.outcome == UP, NodeBoot.version_id == version_id
+            )
+        )
+    )
 
 
 def duration_s(boot: NodeBoot) -> float | None:

@@ -199,7 +199,10 @@ def create(
     channel: str | None = None,
 ) -> Rollout:
     now = utcnow()
-    todo = [f.node.hostname for f in found if f.from_version_id != target.id]
+    there = boots.running(session, [f.node.id for f in found], target.id)
+    todo = [
+        f.node.hostname for f in found if f.from_version_id != target.id and f.node.id not in there
+    ]
     planned = waves.plan(todo, rules.canary, rules.max_unavailable)
     rollout = Rollout(
         cluster_id=cluster.id,
@@ -231,7 +234,7 @@ def create(
                 state=PENDING if wave else HEALTHY,
                 attempts=0,
                 finished_at=None if wave else now,
-                reason="" if wave else "already runs the new version",
+                reason="" if wave else "already on the new version",
             )
         )
     session.flush()
@@ -298,13 +301,6 @@ def start(
     return create(session, cluster, target, found, rules, actor, "start")
 
 
-def _already_up(session: Session, member: RolloutMember, rollout: Rollout) -> bool:
-    last = boots.latest(session, member.node_id)
-    return (
-        last is not None and last.outcome == boots.UP and last.version_id == rollout.to_version_id
-    )
-
-
 def _finish(session: Session, rollout: Rollout, state: str, reason: str, actor: str) -> None:
     now = utcnow()
     previous = rollout.state
@@ -333,9 +329,15 @@ def advance(session: Session, rollout: Rollout, now: datetime) -> None:
         rollout.wave += 1
         rollout.updated_at = now
         starting = [m for m in members if m.wave == rollout.wave]
+        candidate = rollout.to_version_id
+        there = (
+            boots.running(session, [m.node_id for m in starting], candidate)
+            if candidate is not None
+            else set()
+        )
         for member in starting:
             member.state, member.started_at = STARTED, now
-            if _already_up(session, member, rollout):
+            if member.node_id in there:
                 member.state, member.finished_at = HEALTHY, now
                 member.reason = "was already up on the new version"
         names = sorted(m.node.hostname for m in starting)

@@ -256,4 +256,4 @@ def test_only_unpinned_followers_of_the_image_take_part(
     with db.write() as session:
         already = rollouts.start(session, store, settings, "other", "1", "c1", "test")
         assert (already.state, already.waves) == ("done", 0)
-        assert [m.reason for m in already.members] == ["already runs the new version"]
+        assert [m.reason for m in already.members] == ["already on the new version"]
