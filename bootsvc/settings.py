@@ -140,8 +140,10 @@ class Settings(BaseModel):
     # `fleet status` lists a node as not heard from after this long without a
     # boot report or a poll from its agent.
     fleet_silent_after_s: int = 900
-    # How often the node agent asks for its desired version.
+    # How often the node agent asks for its desired version, and how long it
+    # waits for Pacemaker to move resources off its node before giving up.
     agent_interval_s: int = 120
+    agent_drain_timeout_s: int = 1800
 
     @field_validator(
         "rollout_canary",
@@ -150,6 +152,7 @@ class Settings(BaseModel):
         "rollout_health_timeout_s",
         "fleet_silent_after_s",
         "agent_interval_s",
+        "agent_drain_timeout_s",
     )
     @classmethod
     def _rollout_counts(cls, value: int, info: ValidationInfo) -> int:

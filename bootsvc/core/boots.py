@@ -24,8 +24,16 @@ SEEN_RESOLUTION = timedelta(seconds=60)
 
 
 def is_healthy(details: dict[str, Any]) -> bool:
-    """An `up` report is healthy unless it says `"healthy": false`."""
-    return details.get("healthy") is not False
+    """What an `up` report says of the system: `"healthy"` when it gives it
+    (the node agent does); otherwise whether every unit in `"services"` is
+    active (the images' boot report lists corosync, pacemaker and so on);
+    otherwise healthy, since the system came up far enough to report."""
+    if "healthy" in details:
+        return details["healthy"] is True
+    services = details.get("services")
+    if isinstance(services, dict) and services:
+        return all(state == "active" for state in services.values())
+    return True
 
 
 def seen(session: Session, node_id: int, via: str, now: datetime) -> None:

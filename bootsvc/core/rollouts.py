@@ -377,12 +377,15 @@ def observe(session: Session, stage: str, boot: NodeBoot, now: datetime) -> None
     """A boot report of a node that a rollout is moving."""
     if stage not in {"script", "up", "failed"}:
         return
+    # A healthy member still listens while its rollout is under way: a later
+    # report may find the system unhealthy after all.
+    watched = (STARTED, HEALTHY) if stage == "up" else (STARTED,)
     row = session.execute(
         select(RolloutMember.id, RolloutMember.rollout_id)
         .join(Rollout)
         .where(
             RolloutMember.node_id == boot.node_id,
-            RolloutMember.state == STARTED,
+            RolloutMember.state.in_(watched),
             Rollout.state.in_(ROLLOUT_ACTIVE_STATES),
         )
     ).first()
@@ -390,9 +393,13 @@ def observe(session: Session, stage: str, boot: NodeBoot, now: datetime) -> None
         return
     rollout = _lock(session, row.rollout_id)
     member = session.get(RolloutMember, row.id, populate_existing=True)
-    if member is None or member.state != STARTED:
+    if member is None or member.state not in watched:
         return
     candidate = rollout.to_version_id
+    if member.state == HEALTHY:
+        if boot.version_id == candidate and boot.outcome != boots.UP:
+            _fail(session, rollout, member, f"reported {boot.outcome} after all", now)
+        return
     if stage == "script":
         if boot.version_id == candidate:
             member.attempts += 1

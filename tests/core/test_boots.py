@@ -3,6 +3,9 @@ how it ended."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from sqlalchemy import func, select
 
 from bootsvc.core import boots
@@ -60,3 +63,20 @@ def test_reports_of_unknown_machines_open_no_boot(db: Database) -> None:
     with db.read() as session:
         assert session.scalar(select(func.count()).select_from(NodeBoot)) == 0
         assert session.scalar(select(func.count()).select_from(NodeSeen)) == 0
+
+
+@pytest.mark.parametrize(
+    ("details", "healthy"),
+    [
+        ({}, True),
+        ({"healthy": True}, True),
+        ({"healthy": False}, False),
+        ({"healthy": "yes"}, False),
+        ({"services": {"corosync": "active", "pacemaker": "active"}}, True),
+        ({"services": {"corosync": "active", "pacemaker": "activating"}}, False),
+        ({"healthy": True, "services": {"pacemaker": "failed"}}, True),
+        ({"services": {}}, True),
+    ],
+)
+def test_what_a_report_says_of_health(details: dict[str, Any], healthy: bool) -> None:
+    assert boots.is_healthy(details) is healthy

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bootsvc.core import bootplan, catalog, rollouts
+from bootsvc.core import bootplan, catalog, reports, rollouts
 from bootsvc.core.bootplan import SessionFacts, Target
 from bootsvc.errors import Conflict, InvalidInput, NotFound
 from bootsvc.settings import Settings
@@ -257,3 +257,25 @@ def test_only_unpinned_followers_of_the_image_take_part(
         already = rollouts.start(session, store, settings, "other", "1", "c1", "test")
         assert (already.state, already.waves) == ("done", 0)
         assert [m.reason for m in already.members] == ["already on the new version"]
+
+
+def test_a_later_unhealthy_report_stops_the_rollout_after_all(
+    db: Database, store: ArtifactStore, settings: Settings, hosts: dict[str, str]
+) -> None:
+    rollout_id = _start(db, store, settings, canary=1, max_unavailable=1)
+    plan = boot(db, hosts["c1n0"])
+    assert _state(db, rollout_id) == ("running", 2)
+    with db.write() as session:
+        reports.record(
+            session,
+            "up",
+            hosts["c1n0"],
+            None,
+            version_id=plan.version_id,
+            details={"services": {"corosync": "active", "pacemaker": "failed"}},
+        )
+    with db.read() as session:
+        rollout = session.get(Rollout, rollout_id)
+        assert rollout is not None and rollout.state == "halted"
+        assert rollout.reason == "c1n0: reported unhealthy after all"
+    assert _wants(db)["c1n0"] == "1:fallback"
