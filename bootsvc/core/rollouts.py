@@ -16,9 +16,11 @@ step and its audit entry commit together or not at all.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -27,6 +29,7 @@ from bootsvc.core import audit, bootplan, boots, catalog, cmdb, quorum, waves
 from bootsvc.core.bootplan import Target
 from bootsvc.core.fleetfacts import BatchFacts
 from bootsvc.errors import Conflict, InvalidInput, NotFound
+from bootsvc.logs import event
 from bootsvc.settings import Settings
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.models import (
@@ -46,6 +49,7 @@ PENDING, STARTED, HEALTHY, FAILED, LEFT = "pending", "started", "healthy", "fail
 # left the rollout (reassigned, pinned, disabled or moved by an admin).
 _SETTLED = {HEALTHY, LEFT}
 SYSTEM = "bootsvc"
+log = logging.getLogger("bootsvc.rollout")
 
 
 @dataclass(frozen=True)
@@ -306,6 +310,7 @@ def _finish(session: Session, rollout: Rollout, state: str, reason: str, actor: 
     previous = rollout.state
     rollout.state, rollout.reason = state, reason
     rollout.updated_at = rollout.finished_at = now
+    event(log, f"rollout.{state}", rollout=rollout.id, reason=reason)
     audit.record(
         session,
         actor,
@@ -341,6 +346,7 @@ def advance(session: Session, rollout: Rollout, now: datetime) -> None:
                 member.state, member.finished_at = HEALTHY, now
                 member.reason = "was already up on the new version"
         names = sorted(m.node.hostname for m in starting)
+        event(log, "rollout.wave", rollout=rollout.id, wave=rollout.wave, nodes=",".join(names))
         audit.record(
             session,
             SYSTEM,
@@ -357,6 +363,7 @@ def _halt(session: Session, rollout: Rollout, reason: str) -> None:
         return
     previous = rollout.state
     rollout.state, rollout.reason, rollout.updated_at = HALTED, reason, utcnow()
+    event(log, "rollout.halt", level=logging.WARNING, rollout=rollout.id, reason=reason)
     audit.record(
         session, SYSTEM, "rollout.halt", _subject(rollout), previous, HALTED, reason=reason
     )
@@ -396,6 +403,7 @@ def observe(session: Session, stage: str, boot: NodeBoot, now: datetime) -> None
     if member is None or member.state not in watched:
         return
     candidate = rollout.to_version_id
+    where: dict[str, Any] = {"mac": boot.mac, "ip": boot.ip, "stage": stage, "rollout": rollout.id}
     if member.state == HEALTHY:
         if boot.version_id == candidate and boot.outcome != boots.UP:
             _fail(session, rollout, member, f"reported {boot.outcome} after all", now)
@@ -404,12 +412,15 @@ def observe(session: Session, stage: str, boot: NodeBoot, now: datetime) -> None
         if boot.version_id == candidate:
             member.attempts += 1
             member.booting_since = now
+            event(log, "rollout.attempt", attempt=member.attempts, **where)
         elif boot.version_id == member.from_version_id and member.attempts >= rollout.max_attempts:
             why = f"{member.attempts} boots of the new version without a healthy report"
             _fail(session, rollout, member, why, now)
+            event(log, "rollout.fallback", level=logging.WARNING, reason=why, **where)
         return
     if boot.version_id != candidate:
         return
+    event(log, f"rollout.node-{boot.outcome}", **where)
     if boot.outcome == boots.UP:
         member.state, member.finished_at, member.reason = HEALTHY, now, ""
         audit.record(

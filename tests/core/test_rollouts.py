@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bootsvc.core import bootplan, catalog, reports, rollouts
+from bootsvc.core import assignments, bootplan, catalog, reports, rollouts
 from bootsvc.core.bootplan import SessionFacts, Target
 from bootsvc.errors import Conflict, InvalidInput, NotFound
 from bootsvc.settings import Settings
@@ -279,3 +279,18 @@ def test_a_later_unhealthy_report_stops_the_rollout_after_all(
         assert rollout is not None and rollout.state == "halted"
         assert rollout.reason == "c1n0: reported unhealthy after all"
     assert _wants(db)["c1n0"] == "1:fallback"
+
+
+def test_versions_and_images_in_use_are_not_deleted(
+    db: Database, store: ArtifactStore, settings: Settings, hosts: dict[str, str]
+) -> None:
+    rollout_id = _start(db, store, settings)
+    with db.write() as session, pytest.raises(Conflict, match=f"in use by rollout {rollout_id}"):
+        catalog.delete_version(session, "hv", "2", "test")
+    make_cluster(db, "c2", size=1, number=2, image=None)
+    with db.write() as session:
+        assignments.assign(session, "c2", None, "hv@stable", "test")
+        for node in session.scalars(select(Node)):
+            node.image, node.channel, node.pinned_version = None, None, None
+    with db.write() as session, pytest.raises(Conflict, match="assigned to cluster c2"):
+        catalog.delete_image(session, "hv", "test")
