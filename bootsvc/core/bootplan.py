@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Row, Select, select
+from sqlalchemy import Row, Select, bindparam, select
 from sqlalchemy.orm import Session, aliased
 
 from bootsvc.core.catalog import INITRD, KERNEL, ROOTFS
@@ -201,7 +201,10 @@ def _held(base: Target, member: Membership, facts: Facts) -> Target:
 
 def decide(node: Node, facts: Facts, default_image: str) -> Target | NoBoot:
     base = assignment(node, facts, default_image)
-    if isinstance(base, NoBoot) or base.source == "pinned" or node.state != "active":
+    # Rollouts move the nodes of a cluster; a pinned node stays put.
+    if isinstance(base, NoBoot) or base.source == "pinned" or node.cluster_id is None:
+        return base
+    if node.state != "active":
         return base
     member = facts.membership(node.id)
     if (
@@ -260,48 +263,6 @@ def version_ref(row: Row[*tuple[Any, ...]]) -> VersionRef:
     return VersionRef(row[0], row[1], row[2], row[3], row[4])
 
 
-class SessionFacts:
-    """Facts for one node, a query each, as its boot needs them."""
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def _one(self, query: Select[*tuple[Any, ...]]) -> VersionRef | None:
-        row = self.session.execute(query).first()
-        return version_ref(row) if row is not None else None
-
-    def version(self, version_id: int) -> VersionRef | None:
-        return self._one(select(*_VERSION_COLUMNS).join(Image).where(ImageVersion.id == version_id))
-
-    def channel(self, image: ImageKey, channel: str) -> VersionRef | None:
-        which = Image.id == image if isinstance(image, int) else Image.name == image
-        return self._one(
-            select(*_VERSION_COLUMNS)
-            .join(Image, Image.id == ImageVersion.image_id)
-            .join(Channel, Channel.version_id == ImageVersion.id)
-            .where(which, Channel.name == channel, Channel.image_id == Image.id)
-        )
-
-    def image_name(self, image: ImageKey) -> str:
-        if isinstance(image, str):
-            return image
-        return self.session.scalar(select(Image.name).where(Image.id == image)) or str(image)
-
-    def assignments(self, cluster_id: int) -> Assignments:
-        rows = self.session.execute(
-            select(ImageAssignment.role, ImageAssignment.image_id, ImageAssignment.channel).where(
-                ImageAssignment.cluster_id == cluster_id
-            )
-        )
-        return {role: (image_id, channel) for role, image_id, channel in rows}
-
-    def membership(self, node_id: int) -> Membership | None:
-        row = self.session.execute(
-            membership_query().where(RolloutMember.node_id == node_id)
-        ).first()
-        return membership(row) if row is not None else None
-
-
 def membership_query() -> Select[*tuple[Any, ...]]:
     """Each node's newest rollout membership: the rollout with the highest id."""
     newest = aliased(RolloutMember)
@@ -326,6 +287,54 @@ def membership_query() -> Select[*tuple[Any, ...]]:
         .join(Rollout, Rollout.id == RolloutMember.rollout_id)
         .where(~later.exists())
     )
+
+
+# Built once: building a statement costs more than running it on the boot path.
+_VERSION = select(*_VERSION_COLUMNS).join(Image).where(ImageVersion.id == bindparam("version"))
+_CHANNEL = (
+    select(*_VERSION_COLUMNS)
+    .join(Image, Image.id == ImageVersion.image_id)
+    .join(Channel, Channel.version_id == ImageVersion.id)
+    .where(Channel.name == bindparam("channel"), Channel.image_id == Image.id)
+)
+_CHANNEL_BY_ID = _CHANNEL.where(Image.id == bindparam("image"))
+_CHANNEL_BY_NAME = _CHANNEL.where(Image.name == bindparam("image"))
+_IMAGE_NAME = select(Image.name).where(Image.id == bindparam("image"))
+_ASSIGNMENTS = select(
+    ImageAssignment.role, ImageAssignment.image_id, ImageAssignment.channel
+).where(ImageAssignment.cluster_id == bindparam("cluster"))
+_MEMBERSHIP = membership_query().where(RolloutMember.node_id == bindparam("node"))
+
+
+class SessionFacts:
+    """Facts for one node, a query each, as its boot needs them."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def _one(self, query: Select[*tuple[Any, ...]], **params: Any) -> VersionRef | None:
+        row = self.session.execute(query, params).first()
+        return version_ref(row) if row is not None else None
+
+    def version(self, version_id: int) -> VersionRef | None:
+        return self._one(_VERSION, version=version_id)
+
+    def channel(self, image: ImageKey, channel: str) -> VersionRef | None:
+        query = _CHANNEL_BY_ID if isinstance(image, int) else _CHANNEL_BY_NAME
+        return self._one(query, image=image, channel=channel)
+
+    def image_name(self, image: ImageKey) -> str:
+        if isinstance(image, str):
+            return image
+        return self.session.scalar(_IMAGE_NAME, {"image": image}) or str(image)
+
+    def assignments(self, cluster_id: int) -> Assignments:
+        rows = self.session.execute(_ASSIGNMENTS, {"cluster": cluster_id})
+        return {role: (image_id, channel) for role, image_id, channel in rows}
+
+    def membership(self, node_id: int) -> Membership | None:
+        row = self.session.execute(_MEMBERSHIP, {"node": node_id}).first()
+        return membership(row) if row is not None else None
 
 
 def membership(row: Row[*tuple[Any, ...]]) -> Membership:
