@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from bootsvc.core import catalog, releases
-from bootsvc.errors import Conflict
+from bootsvc.errors import Conflict, InvalidInput
 from bootsvc.settings import Settings
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
@@ -89,3 +89,16 @@ def test_rollback_supersedes_the_rollout_and_rolls_back_who_moved(
         states = dict(session.execute(select(Rollout.id, Rollout.state)).all())
     assert [states[i] for i in forward_ids] == ["aborted", "aborted"]
     assert states[reverse["c1"].id] == "done"
+
+
+def test_a_promotion_that_would_break_quorum_moves_nothing(
+    db: Database, store: ArtifactStore, settings: Settings, fleet: dict[str, str]
+) -> None:
+    with pytest.raises(InvalidInput, match="quorum of cluster c1"), db.write() as session:
+        releases.promote(session, store, settings, "hv", "2", "stable", "test", max_unavailable=2)
+    with db.read() as session:
+        image = catalog.get_image(session, "hv")
+        channel = catalog.get_channel(session, image, "stable")
+        assert channel is not None and channel.version.version == "1"
+        assert session.scalar(select(Rollout)) is None
+    assert boot(db, fleet["loose"]).version == "1"

@@ -251,7 +251,7 @@ def test_only_unpinned_followers_of_the_image_take_part(
     with db.write() as session:
         rollouts.abort(session, rollout_id, "test")
     factory.version(db, store, "third", "1")
-    with db.write() as session, pytest.raises(Conflict, match="nothing to roll out"):
+    with pytest.raises(Conflict, match="nothing to roll out"), db.write() as session:
         rollouts.start(session, store, settings, "third", "1", "c1", "test")
     with db.write() as session:
         already = rollouts.start(session, store, settings, "other", "1", "c1", "test")
@@ -285,12 +285,12 @@ def test_versions_and_images_in_use_are_not_deleted(
     db: Database, store: ArtifactStore, settings: Settings, hosts: dict[str, str]
 ) -> None:
     rollout_id = _start(db, store, settings)
-    with db.write() as session, pytest.raises(Conflict, match=f"in use by rollout {rollout_id}"):
+    with pytest.raises(Conflict, match=f"in use by rollout {rollout_id}"), db.write() as session:
         catalog.delete_version(session, "hv", "2", "test")
     make_cluster(db, "c2", size=1, number=2, image=None)
     with db.write() as session:
         assignments.assign(session, "c2", None, "hv@stable", "test")
         for node in session.scalars(select(Node)):
             node.image, node.channel, node.pinned_version = None, None, None
-    with db.write() as session, pytest.raises(Conflict, match="assigned to cluster c2"):
+    with pytest.raises(Conflict, match="assigned to cluster c2"), db.write() as session:
         catalog.delete_image(session, "hv", "test")
