@@ -97,7 +97,7 @@ def start(
 
 def _pick(app: App, rollout_id: int | None, cluster: str | None) -> int:
     if (rollout_id is None) == (cluster is None):
-        raise InvalidInput("give a rollout ID or --cluster, not both")
+        raise InvalidInput("give either a rollout ID or --cluster")
     if rollout_id is not None:
         return rollout_id
     with app.db.read() as session:

@@ -193,7 +193,10 @@ def _held(base: Target, member: Membership, facts: Facts) -> Target:
         version, source, why = old, "fallback", f"{rollout}: the candidate failed here"
     else:
         version, source = old, "held"
-        why = f"{rollout} holds it at its old version until wave {member.wave}"
+        why = (
+            f"{rollout} holds it at its old version until wave {member.wave} "
+            f"(now at wave {member.current_wave})"
+        )
     if version is None:
         return base
     return Target(version, source, why, base.baseline, base.channel, member.rollout_id)

@@ -31,7 +31,7 @@ def test_assign_promote_status_pause_resume_abort(
     assert "rollout 1 on cluster c1: 3 nodes in 3 waves, running" in out
     shown = run("node", "show", "hv1").output
     assert "should boot:  hv 1" in shown
-    assert "rollout 1 holds it at its old version until wave 2" in shown
+    assert "rollout 1 holds it at its old version until wave 2 (now at wave 1)" in shown
     assert "booted:       hv 1" in shown
     status = run("rollout", "status", "--cluster", "c1").output
     assert "1: hv 2 on cluster c1" in status and "running, wave 1 of 3" in status

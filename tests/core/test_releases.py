@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from bootsvc.core import catalog, releases
-from bootsvc.errors import Conflict, InvalidInput
+from bootsvc.errors import Conflict, InvalidInput, NotFound
 from bootsvc.settings import Settings
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
@@ -102,3 +102,24 @@ def test_a_promotion_that_would_break_quorum_moves_nothing(
         assert channel is not None and channel.version.version == "1"
         assert session.scalar(select(Rollout)) is None
     assert boot(db, fleet["loose"]).version == "1"
+
+
+def test_promoting_a_missing_version_or_artifact_changes_nothing(
+    db: Database, store: ArtifactStore, settings: Settings, fleet: dict[str, str]
+) -> None:
+    factory.version(db, store, "hv", "3")
+    with db.read() as session:
+        kernel = next(
+            f.sha256 for f in catalog.get_version(session, "hv", "3").files if f.role == "kernel"
+        )
+    store.remove(kernel)
+    for version, error, says in (
+        ("9", NotFound, "image 'hv' has no version '9'"),
+        ("3", Conflict, "artifacts missing from the store: vmlinuz"),
+    ):
+        with pytest.raises(error, match=says), db.write() as session:
+            releases.promote(session, store, settings, "hv", version, "stable", "test")
+    with db.read() as session:
+        channel = catalog.get_channel(session, catalog.get_image(session, "hv"), "stable")
+        assert channel is not None and channel.version.version == "1"
+        assert session.scalar(select(Rollout)) is None
