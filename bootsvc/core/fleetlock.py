@@ -5,8 +5,8 @@ cluster may have nodes out during its rollout (`max_unavailable`; outside a
 rollout, the cluster's or bootsvc's default). On top of that, across all its
 groups, a cluster never has more nodes out than corosync can lose and keep
 quorum, counting as out every node that holds a slot, is booting, failed its
-last boot or has not been heard from lately. The node asking may already be
-one of them: rebooting it then takes nothing more away.
+last boot (or came up unhealthy) or has not been heard from lately. The node
+asking may already be one of them: rebooting it then takes nothing more away.
 
 The client id is the node's hostname; its group is the node's fact
 `reboot_group` ("default" when unset). A request from an unknown node or
@@ -34,7 +34,9 @@ from bootsvc.store.types import utcnow
 log = logging.getLogger("bootsvc.fleetlock")
 
 DEFAULT_GROUP = "default"
-_UP = {boots.UP}
+# Boots that leave a node out of its cluster. A node bootsvc never saw boot
+# (booted before bootsvc ran the site) counts as up while it is heard from.
+_DOWN = {boots.BOOTING, "stuck", boots.FAILED, boots.UNHEALTHY, boots.ABANDONED}
 
 
 def group_of(node: Node) -> str:
@@ -68,7 +70,7 @@ def out_of_service(session: Session, settings: Settings, cluster: Cluster) -> se
     down = {
         view.hostname
         for view in node_statuses(session, settings, voters, now)
-        if view.status not in _UP or view.last_seen is None or now - view.last_seen > silent_after
+        if view.status in _DOWN or view.last_seen is None or now - view.last_seen > silent_after
     }
     return holders | down
 

@@ -9,13 +9,14 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import func, select
 
-from bootsvc.core import cmdb, fleetlock, rollouts
+from bootsvc.core import boots, cmdb, fleetlock, rollouts
 from bootsvc.core.fleetlock import RebootLocks
 from bootsvc.net.fleetlock import Client
 from bootsvc.settings import Settings
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
 from bootsvc.store.models import AuditEntry, Node, RebootSlot
+from bootsvc.store.types import utcnow
 from tests import factory
 from tests.rolloutkit import boot, make_cluster
 
@@ -127,3 +128,16 @@ def test_nodes_racing_for_slots_get_exactly_as_many_as_there_are(
             session.scalars(select(Node.hostname).join(RebootSlot, RebootSlot.node_id == Node.id))
         )
     assert holders == granted and len(holders) == 2
+
+
+def test_nodes_bootsvc_never_saw_boot_count_as_up_while_heard_from(
+    db: Database, store: ArtifactStore, settings: Settings
+) -> None:
+    make_cluster(db, "c4", size=4, number=4, image=None)
+    locks = RebootLocks(db, settings)
+    assert _take(locks, "c4n0") == (409, "failed_quorum")
+    with db.write() as session:
+        for node in session.scalars(select(Node).where(Node.hostname.startswith("c4"))):
+            boots.seen(session, node.id, "agent", utcnow())
+    assert _take(locks, "c4n0") == (200, "lock_granted")
+    assert _take(locks, "c4n1") == (409, "failed_lock_semaphore_full")
