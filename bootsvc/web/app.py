@@ -14,7 +14,7 @@ from bootsvc.logs import event
 from bootsvc.settings import Settings
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
-from bootsvc.web import api, artifacts, boot, loaders
+from bootsvc.web import agent, api, artifacts, boot, fleetlock, loaders
 from bootsvc.web.context import Services
 
 log = logging.getLogger("bootsvc.http")
@@ -46,6 +46,8 @@ def create_app(settings: Settings, db: Database | None = None) -> Flask:
     app.register_blueprint(boot.blueprint)
     app.register_blueprint(artifacts.blueprint)
     app.register_blueprint(loaders.blueprint)
+    app.register_blueprint(agent.blueprint)
+    app.register_blueprint(fleetlock.blueprint)
 
     @app.errorhandler(BootsvcError)
     def _domain_error(error: BootsvcError) -> tuple[Response, int]:

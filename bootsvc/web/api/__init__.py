@@ -23,8 +23,10 @@ def register_all() -> Blueprint:
         artifacts,
         clusters,
         events,
+        fleet,
         images,
         nodes,
+        rollouts,
         tokens,
     )
 
