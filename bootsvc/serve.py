@@ -56,6 +56,12 @@ def _run_dns(settings: Settings) -> None:
     dns_service.run(settings)
 
 
+def _run_rollouts(settings: Settings) -> None:
+    from bootsvc import rollout_service
+
+    rollout_service.run(settings)
+
+
 ServiceMain = Callable[[Settings], None]
 
 
@@ -63,6 +69,8 @@ def services_for(settings: Settings) -> dict[str, ServiceMain]:
     """The services these settings enable. Network services other than HTTP
     start only when their setting is given."""
     services: dict[str, ServiceMain] = {"http": _run_http}
+    # The rollout clock answers on no network, so it always runs.
+    services["rollouts"] = _run_rollouts
     if settings.tftp_listen:
         services["tftp"] = _run_tftp
 

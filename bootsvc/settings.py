@@ -16,7 +16,7 @@ from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
 from bootsvc.errors import SettingsError
 
@@ -135,6 +135,48 @@ class Settings(BaseModel):
     # secrets.
     secret_token_ttl_s: int = 600
 
+    # Rollouts. A cluster's own settings `rollout_canary` and
+    # `rollout_max_unavailable` override the first two for that cluster.
+    rollout_canary: int = 1
+    rollout_max_unavailable: int = 1
+    # Boots of the candidate without a healthy report, after which the node's
+    # next boot falls back to its old version and the rollout stops.
+    rollout_boot_attempts: int = 2
+    # From fetching the candidate's script to its healthy report, at most.
+    rollout_health_timeout_s: int = 900
+    # How often the rollout service looks for timeouts and finished waves.
+    rollout_tick_s: float = 10.0
+    # `fleet status` lists a node as not heard from after this long without a
+    # boot report or a poll from its agent.
+    fleet_silent_after_s: int = 900
+    # How often the node agent asks for its desired version, and how long it
+    # waits for Pacemaker to move resources off its node before giving up.
+    agent_interval_s: int = 120
+    agent_drain_timeout_s: int = 1800
+
+    @field_validator(
+        "rollout_canary",
+        "rollout_boot_attempts",
+        "rollout_max_unavailable",
+        "rollout_health_timeout_s",
+        "fleet_silent_after_s",
+        "agent_interval_s",
+        "agent_drain_timeout_s",
+    )
+    @classmethod
+    def _rollout_counts(cls, value: int, info: ValidationInfo) -> int:
+        least = 0 if info.field_name == "rollout_canary" else 1
+        if value < least:
+            raise ValueError(f"must be {least} or more")
+        return value
+
+    @field_validator("rollout_tick_s")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be more than 0")
+        return value
+
     @field_validator("http_listen", "tftp_listen", "dns_listen")
     @classmethod
     def _host_port(cls, value: str) -> str:
@@ -168,7 +210,7 @@ class Settings(BaseModel):
 
     @field_validator("secret_token_ttl_s")
     @classmethod
-    def _positive(cls, value: int) -> int:
+    def _token_ttl(cls, value: int) -> int:
         if value <= 0:
             raise ValueError("must be more than 0")
         return value

@@ -66,7 +66,7 @@ def live_server(
             try:
                 requests.get(f"{url}/boot.ipxe", timeout=1)
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 if time.monotonic() > deadline:
                     raise RuntimeError(
                         f"bootsvc serve did not start:\n{server.log_text()}"

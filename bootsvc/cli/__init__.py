@@ -123,6 +123,10 @@ def _register() -> None:
     from bootsvc.cli import lab_cmd
 
     cli.add_command(lab_cmd.lab)
+    from bootsvc.cli import fleet_cmd, rollout_cmd
+
+    for command in rollout_cmd.COMMANDS + fleet_cmd.COMMANDS:
+        cli.add_command(command)
 
 
 _register()

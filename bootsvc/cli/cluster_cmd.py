@@ -9,7 +9,7 @@ import yaml
 
 from bootsvc.cli import App
 from bootsvc.cli.output import json_option, print_fields, print_json, print_table
-from bootsvc.core import cmdb
+from bootsvc.core import assignments, cmdb
 from bootsvc.core.records import ClusterRecord, NetworkRecord, parse
 from bootsvc.core.views import cluster_view
 from bootsvc.errors import InvalidInput
@@ -128,6 +128,7 @@ def show(app: App, name: str, as_json: bool) -> None:
     """Show a cluster."""
     with app.db.read() as session:
         view = cluster_view(cmdb.get_cluster(session, name))
+        followed = assignments.list_for(session, name)
     if as_json:
         print_json(view)
         return
@@ -137,6 +138,10 @@ def show(app: App, name: str, as_json: bool) -> None:
             ("domain", view.domain),
             ("members", view.members),
             ("settings", view.settings or None),
+            *[
+                (f"role {a.role} follows" if a.role else "follows", f"{a.image}@{a.channel}")
+                for a in followed
+            ],
         ]
     )
     if view.networks:
@@ -144,6 +149,31 @@ def show(app: App, name: str, as_json: bool) -> None:
             ["network", "cidr", "gateway", "vlan"],
             [[n.name, n.cidr, n.gateway, n.vlan] for n in view.networks],
         )
+
+
+@cluster.command()
+@click.argument("name")
+@click.argument("image_channel", metavar="IMAGE@CHANNEL")
+@click.option("--role", help="Only the nodes of this role in the cluster.")
+@click.pass_obj
+def assign(app: App, name: str, image_channel: str, role: str | None) -> None:
+    """Make the nodes of a cluster (or of one role in it) follow IMAGE@CHANNEL.
+    A node's own assignment or pin comes first."""
+    with app.db.write() as session:
+        changed = assignments.assign(session, name, role, image_channel, app.actor)
+    who = f"role {role} of cluster {name}" if role else f"cluster {name}"
+    click.echo(f"{who} {'follows' if changed else 'already follows'} {image_channel}")
+
+
+@cluster.command()
+@click.argument("name")
+@click.option("--role", help="The role whose assignment to remove.")
+@click.pass_obj
+def unassign(app: App, name: str, role: str | None) -> None:
+    """Remove the image assignment of a cluster (or of one role in it)."""
+    with app.db.write() as session:
+        assignments.unassign(session, name, role, app.actor)
+    click.echo(f"removed the image assignment of {f'role {role} of ' if role else ''}{name}")
 
 
 @cluster.command()

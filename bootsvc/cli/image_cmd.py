@@ -11,7 +11,7 @@ import click
 
 from bootsvc.cli import App
 from bootsvc.cli.output import json_option, print_fields, print_json, print_table, size_text
-from bootsvc.core import catalog, imports
+from bootsvc.core import catalog, imports, releases
 from bootsvc.core.views import channel_move_view, image_view, version_view
 from bootsvc.errors import InvalidInput
 
@@ -178,32 +178,81 @@ def show(app: App, name: str, version: str | None, as_json: bool) -> None:
     )
 
 
+_canary = click.option("--canary", type=click.IntRange(0), help="Canary of each rollout.")
+_max_unavailable = click.option(
+    "--max-unavailable", type=click.IntRange(1), help="Batch size of each rollout."
+)
+
+
+def _rollouts(release: releases.Release) -> list[str]:
+    lines = [f"rollout {n} aborted: superseded by this rollback" for n in release.superseded]
+    lines += [
+        f"rollout {rollout.id} on cluster {rollout.cluster.name}: "
+        f"{len(rollout.members)} nodes in {rollout.waves} waves, {rollout.state}"
+        for rollout in release.rollouts
+    ]
+    return lines
+
+
 @image.command()
 @click.argument("name")
 @click.argument("version")
 @click.option("--channel", default="stable", show_default=True)
+@_canary
+@_max_unavailable
 @click.pass_obj
-def promote(app: App, name: str, version: str, channel: str) -> None:
-    """Point CHANNEL of image NAME at VERSION."""
+def promote(
+    app: App,
+    name: str,
+    version: str,
+    channel: str,
+    canary: int | None,
+    max_unavailable: int | None,
+) -> None:
+    """Point CHANNEL of image NAME at VERSION; each cluster following it gets
+    a rollout."""
     with app.db.write() as session:
-        move = channel_move_view(
-            catalog.promote(session, app.store, name, version, channel, app.actor)
+        release = releases.promote(
+            session,
+            app.store,
+            app.settings,
+            name,
+            version,
+            channel,
+            app.actor,
+            canary,
+            max_unavailable,
         )
+        move = channel_move_view(release.move)
+        lines = _rollouts(release)
     if move.changed:
         click.echo(f"{name}@{channel}: {move.previous or '(new)'} -> {version}")
     else:
         click.echo(f"{name}@{channel} already at {version}")
+    for line in lines:
+        click.echo(line)
 
 
 @image.command()
 @click.argument("name")
 @click.option("--channel", default="stable", show_default=True)
+@_canary
+@_max_unavailable
 @click.pass_obj
-def rollback(app: App, name: str, channel: str) -> None:
-    """Point CHANNEL back at the version it held before."""
+def rollback(
+    app: App, name: str, channel: str, canary: int | None, max_unavailable: int | None
+) -> None:
+    """Point CHANNEL back at the version it held before, and roll the
+    clusters following it back too."""
     with app.db.write() as session:
-        move = channel_move_view(catalog.rollback(session, name, channel, app.actor))
+        release = releases.rollback(
+            session, app.settings, name, channel, app.actor, canary, max_unavailable
+        )
+        move = channel_move_view(release.move)
+        lines = _rollouts(release)
     click.echo(f"{name}@{channel}: {move.previous} -> {move.channel.version}")
+    for line in lines:
+        click.echo(line)
 
 
 @image.command()

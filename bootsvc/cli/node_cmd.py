@@ -9,10 +9,13 @@ import click
 
 from bootsvc.cli import App
 from bootsvc.cli.output import json_option, print_fields, print_json, print_table
-from bootsvc.core import cmdb, names, nodefile
+from bootsvc.core import boots as boot_history
+from bootsvc.core import cmdb, fleet, names, nodefile
+from bootsvc.core.fleetviews import boot_view
 from bootsvc.core.records import NodeRecord, parse
 from bootsvc.core.views import NodeView, node_view
 from bootsvc.errors import InvalidInput
+from bootsvc.store.models import ImageVersion
 
 
 def _record(fields: dict[str, Any]) -> NodeRecord:
@@ -235,13 +238,59 @@ def list_(app: App, cluster: str | None, state: str | None, as_json: bool) -> No
 @json_option
 @click.pass_obj
 def show(app: App, hostname: str, as_json: bool) -> None:
-    """Show a node."""
+    """Show a node, what it should boot and why, and how its boots went."""
     with app.db.read() as session:
         view = node_view(cmdb.get_node(session, hostname))
+        status = fleet.node_status(session, app.settings, hostname)
     if as_json:
-        print_json(view)
-    else:
-        _show(view)
+        print_json({**view.model_dump(mode="json"), "boot": status.model_dump(mode="json")})
+        return
+    _show(view)
+    print_fields(
+        [
+            ("should boot", status.desired or "nothing"),
+            ("because", status.reason),
+            ("channel at", status.channel_version),
+            ("booted", status.booted),
+            ("up since", f"{status.booted_at:%Y-%m-%d %H:%M:%S}" if status.booted_at else None),
+            ("boot took", f"{status.boot_s} s" if status.boot_s is not None else None),
+            ("status", status.status),
+            ("failed boots", status.failures),
+            ("last seen", f"{status.last_seen:%Y-%m-%d %H:%M:%S}" if status.last_seen else None),
+        ]
+    )
+
+
+@node.command()
+@click.argument("hostname")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000))
+@json_option
+@click.pass_obj
+def boots(app: App, hostname: str, limit: int, as_json: bool) -> None:
+    """A node's boots, newest first: version, outcome, how long each took."""
+    with app.db.read() as session:
+        node_id = cmdb.get_node(session, hostname).id
+        views = [
+            boot_view(boot, session.get(ImageVersion, boot.version_id or 0))
+            for boot in boot_history.history(session, node_id, limit)
+        ]
+    if as_json:
+        print_json(views)
+        return
+    print_table(
+        ["script", "image", "version", "outcome", "boot s", "ip"],
+        [
+            [
+                f"{v.script_at:%Y-%m-%d %H:%M:%S}" if v.script_at else "",
+                v.image,
+                v.version,
+                v.outcome,
+                v.duration_s,
+                v.ip,
+            ]
+            for v in views
+        ],
+    )
 
 
 @node.command()

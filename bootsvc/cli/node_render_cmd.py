@@ -7,6 +7,7 @@ import click
 from bootsvc.cli import App
 from bootsvc.cli.node_cmd import node
 from bootsvc.cli.output import json_option, print_json
+from bootsvc.core.nodeconfig.context import agent_values
 from bootsvc.core.nodeconfig.preview import Previews
 
 
@@ -24,7 +25,13 @@ def render(app: App, hostname: str, path: str | None, show_diff: bool, as_json: 
     served. A configuration that does not render is an error naming the
     node, and the template and line or the setting at fault."""
     settings = app.settings
-    previews = Previews(app.db, settings.template_dir, settings.base_url, settings.default_image)
+    previews = Previews(
+        app.db,
+        settings.template_dir,
+        settings.base_url,
+        settings.default_image,
+        agent_values(settings),
+    )
     if show_diff:
         compared = previews.diff(hostname, path)
         if as_json:

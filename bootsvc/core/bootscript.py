@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 from bootsvc.core import bootplan, cmdb, cmdline, render, reports
 from bootsvc.core.bootplan import BootFile, BootPlan, NoBoot
 from bootsvc.core.nodeconfig import delivery, onetime
-from bootsvc.core.nodeconfig.context import BootInfo
+from bootsvc.core.nodeconfig.context import BootInfo, agent_values
 from bootsvc.core.nodeconfig.problems import ConfigError
 from bootsvc.errors import Conflict
 from bootsvc.logs import event
@@ -55,6 +56,8 @@ class BootSite:
     default_image: str
     http_url: str = ""
     secret_token_ttl_s: int = 600
+    # The node agent's settings, for its files in the overlay.
+    agent: Mapping[str, Any] = field(default_factory=agent_values, hash=False, compare=False)
 
     @property
     def api_url(self) -> str:
@@ -278,7 +281,14 @@ def node_script(
     boot = BootInfo(site.api_url, machine.mac, plan.image, plan.version)
     try:
         config = delivery.prepare(
-            db, site.template_dir, boot, node.id, node.hostname, machine.ip, site.secret_token_ttl_s
+            db,
+            site.template_dir,
+            site.agent,
+            boot,
+            node.id,
+            node.hostname,
+            machine.ip,
+            site.secret_token_ttl_s,
         )
     except ConfigError as exc:
         return _rescue(site, node, machine, plan, exc)

@@ -16,12 +16,17 @@ from bootsvc.core import audit, cmdline, names
 from bootsvc.errors import Conflict, InvalidInput, NotFound
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.models import (
+    ROLLOUT_ACTIVE_STATES,
     Artifact,
     Channel,
     ChannelHistory,
+    Cluster,
     Image,
+    ImageAssignment,
     ImageVersion,
     Node,
+    Rollout,
+    RolloutMember,
     VersionFile,
 )
 from bootsvc.store.types import utcnow
@@ -271,6 +276,19 @@ def _users_of_version(session: Session, version: ImageVersion) -> list[str]:
         )
     )
     users += [f"node {hostname}" for hostname in pinned]
+    users += [
+        f"rollout {number}"
+        for number in session.scalars(
+            select(Rollout.id)
+            .outerjoin(RolloutMember, RolloutMember.rollout_id == Rollout.id)
+            .where(
+                Rollout.state.in_(ROLLOUT_ACTIVE_STATES),
+                (Rollout.to_version_id == version.id)
+                | (RolloutMember.from_version_id == version.id),
+            )
+            .distinct()
+        )
+    ]
     return users
 
 
@@ -313,6 +331,20 @@ def delete_image(session: Session, image_name: str, actor: str) -> list[str]:
     if followers:
         raise Conflict(
             f"image {image_name!r} is assigned to node {', '.join(followers)}; nothing was deleted"
+        )
+    clusters = list(
+        session.scalars(
+            select(Cluster.name)
+            .join(ImageAssignment, ImageAssignment.cluster_id == Cluster.id)
+            .where(ImageAssignment.image_id == image.id)
+            .distinct()
+            .order_by(Cluster.name)
+        )
+    )
+    if clusters:
+        raise Conflict(
+            f"image {image_name!r} is assigned to cluster {', '.join(clusters)}; "
+            "nothing was deleted"
         )
     pinned = [
         f"node {hostname}"

@@ -7,9 +7,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bootsvc.core import cmdb
+from bootsvc.core import boots, cmdb, rollouts
 from bootsvc.core.views import BootReportView
 from bootsvc.store.models import BootReport, Image, ImageVersion, Node
+from bootsvc.store.types import utcnow
 
 STAGES = ("script", "kernel-loaded", "up", "failed")
 
@@ -26,15 +27,20 @@ def record(
     if node_id is None and mac:
         node = cmdb.find_by_mac(session, mac)
         node_id = node.id if node else None
+    now = utcnow()
     report = BootReport(
         node_id=node_id,
         mac=mac,
         ip=ip,
         stage=stage,
         version_id=version_id,
+        at=now,
         details=details or {},
     )
     session.add(report)
+    boot = boots.track(session, report, now)
+    if boot is not None:
+        rollouts.observe(session, stage, boot, now)
     return report
 
 

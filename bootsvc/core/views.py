@@ -49,6 +49,8 @@ class ChannelMoveView(BaseModel):
     channel: ChannelView
     changed: bool
     previous: str | None
+    # The rollouts the move started, one per cluster following the channel.
+    rollouts: list[int] = []
 
 
 class ImageView(BaseModel):

@@ -108,14 +108,29 @@ def argv(spec: VmSpec, files: VmFiles) -> list[str]:
     return [*command, "-device", nic]
 
 
+_PROMPT = b"(qemu) "
+
+
+def _prompt(sock: socket.socket) -> None:
+    """Read until the monitor prompts again."""
+    seen = b""
+    while not seen.endswith(_PROMPT):
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise OSError("the monitor closed the connection")
+        seen += chunk
+
+
 def monitor(files: VmFiles, command: str, timeout: float = 5.0) -> None:
-    """Send one human-monitor command (system_reset, quit) to a running VM."""
+    """Send one human-monitor command (system_reset) to a running VM. Waits
+    for the prompt after it: QEMU 7.2 drops a command whose connection closes
+    before the monitor has read it (seen with system_reset)."""
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(timeout)
             sock.connect(str(files.monitor))
-            sock.recv(4096)
+            _prompt(sock)
             sock.sendall(command.encode() + b"\n")
-            sock.recv(4096)
+            _prompt(sock)
     except OSError as exc:
         raise LabError(f"monitor of {files.directory.name}: {exc}") from None

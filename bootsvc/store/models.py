@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -307,3 +308,153 @@ class ServedOverlay(Base):
     version: Mapped[str | None] = mapped_column(String(64))
     archive: Mapped[bytes] = mapped_column(LargeBinary)
     served_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# Rollouts (issue 6): assignments above the node, rollouts and their waves,
+# each boot of each node, who was heard from when, and who holds a reboot slot.
+
+ROLLOUT_ACTIVE_STATES = ("running", "paused", "halted")
+_ACTIVE_ROLLOUT = text("state IN ('running', 'paused', 'halted')")
+
+
+class ImageAssignment(Base):
+    """image@channel for every node of a cluster (role "") or for the nodes of
+    one role in it; a node's own assignment comes first."""
+
+    __tablename__ = "image_assignment"
+    __table_args__ = (UniqueConstraint("cluster_id", "role"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cluster_id: Mapped[int] = mapped_column(ForeignKey("cluster.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(32), default="")
+    image_id: Mapped[int] = mapped_column(ForeignKey("image.id", ondelete="RESTRICT"), index=True)
+    channel: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(128))
+    image: Mapped[Image] = relationship(lazy="joined")
+
+
+class Rollout(Base):
+    """Moving the nodes of one cluster that boot one image to a version, wave
+    by wave. At most one rollout per cluster is active (running, paused or
+    halted); the partial unique index makes two racing starts a conflict."""
+
+    __tablename__ = "rollout"
+    __table_args__ = (
+        Index(
+            "uq_rollout_active_cluster",
+            "cluster_id",
+            unique=True,
+            sqlite_where=_ACTIVE_ROLLOUT,
+            postgresql_where=_ACTIVE_ROLLOUT,
+        ),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cluster_id: Mapped[int] = mapped_column(
+        ForeignKey("cluster.id", ondelete="CASCADE"), index=True
+    )
+    image_id: Mapped[int] = mapped_column(ForeignKey("image.id", ondelete="CASCADE"))
+    to_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("image_version.id", ondelete="SET NULL")
+    )
+    # What started it: "start" (an admin), "promote" or "rollback" of `channel`.
+    trigger: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str | None] = mapped_column(String(64))
+    canary: Mapped[int] = mapped_column(Integer)
+    max_unavailable: Mapped[int] = mapped_column(Integer)
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    health_timeout_s: Mapped[int] = mapped_column(Integer)
+    waves: Mapped[int] = mapped_column(Integer)
+    wave: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column()
+    cluster: Mapped[Cluster] = relationship()
+    image: Mapped[Image] = relationship()
+    to_version: Mapped[ImageVersion | None] = relationship()
+    members: Mapped[list[RolloutMember]] = relationship(
+        back_populates="rollout",
+        cascade="all, delete-orphan",
+        order_by="(RolloutMember.wave, RolloutMember.id)",
+    )
+
+
+class RolloutMember(Base):
+    """One node of a rollout. `baseline_version_id` is what the node's own
+    assignment gave when the rollout began: once that changes (the admin
+    reassigned or pinned the node), the rollout no longer decides for it."""
+
+    __tablename__ = "rollout_member"
+    __table_args__ = (
+        UniqueConstraint("rollout_id", "node_id"),
+        Index("ix_rollout_member_node_rollout", "node_id", "rollout_id"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rollout_id: Mapped[int] = mapped_column(ForeignKey("rollout.id", ondelete="CASCADE"))
+    node_id: Mapped[int] = mapped_column(ForeignKey("node.id", ondelete="CASCADE"))
+    wave: Mapped[int] = mapped_column(Integer)
+    from_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("image_version.id", ondelete="SET NULL")
+    )
+    baseline_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("image_version.id", ondelete="SET NULL")
+    )
+    # pending (wave not started), started, healthy, failed
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime | None] = mapped_column()
+    booting_since: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+    reason: Mapped[str] = mapped_column(Text, default="")
+    rollout: Mapped[Rollout] = relationship(back_populates="members")
+    node: Mapped[Node] = relationship()
+    from_version: Mapped[ImageVersion | None] = relationship(foreign_keys=[from_version_id])
+
+
+class NodeBoot(Base):
+    """One boot of one node, opened when its script is served and closed by
+    its `up` or `failed` report, or abandoned by the next script fetch."""
+
+    __tablename__ = "node_boot"
+    __table_args__ = (Index("ix_node_boot_node_id_id", "node_id", "id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    node_id: Mapped[int] = mapped_column(ForeignKey("node.id", ondelete="CASCADE"))
+    version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("image_version.id", ondelete="SET NULL")
+    )
+    mac: Mapped[str | None] = mapped_column(String(17))
+    ip: Mapped[str | None] = mapped_column(String(45))
+    # booting, up, unhealthy, failed, abandoned
+    outcome: Mapped[str] = mapped_column(String(16))
+    script_at: Mapped[datetime | None] = mapped_column()
+    kernel_at: Mapped[datetime | None] = mapped_column()
+    up_at: Mapped[datetime | None] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column()
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class NodeSeen(Base):
+    """When a node last said anything (a boot report or its agent's poll)."""
+
+    __tablename__ = "node_seen"
+    node_id: Mapped[int] = mapped_column(
+        ForeignKey("node.id", ondelete="CASCADE"), primary_key=True
+    )
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    via: Mapped[str] = mapped_column(String(16))
+
+
+class RebootSlot(Base):
+    """A FleetLock semaphore slot held by a node: one semaphore per cluster and
+    reboot group (cluster None: nodes outside any cluster)."""
+
+    __tablename__ = "reboot_slot"
+    __table_args__ = (Index("ix_reboot_slot_cluster_group", "cluster_id", "group"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    node_id: Mapped[int] = mapped_column(ForeignKey("node.id", ondelete="CASCADE"), unique=True)
+    cluster_id: Mapped[int | None] = mapped_column(ForeignKey("cluster.id", ondelete="CASCADE"))
+    group: Mapped[str] = mapped_column(String(64))
+    taken_at: Mapped[datetime] = mapped_column(default=utcnow)
+    node: Mapped[Node] = relationship()

@@ -9,12 +9,13 @@ from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from bootsvc.core.bootscript import BootSite
+from bootsvc.core.nodeconfig.context import agent_values
 from bootsvc.errors import BootsvcError
 from bootsvc.logs import event
 from bootsvc.settings import Settings
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
-from bootsvc.web import api, artifacts, boot, loaders, nodefiles
+from bootsvc.web import agent, api, artifacts, boot, fleetlock, loaders, nodefiles
 from bootsvc.web.context import Services
 
 log = logging.getLogger("bootsvc.http")
@@ -41,12 +42,15 @@ def create_app(settings: Settings, db: Database | None = None) -> Flask:
             template_dir=settings.template_dir,
             default_image=settings.default_image,
             secret_token_ttl_s=settings.secret_token_ttl_s,
+            agent=agent_values(settings),
         ),
     )
     app.register_blueprint(api.register_all())
     app.register_blueprint(boot.blueprint)
     app.register_blueprint(artifacts.blueprint)
     app.register_blueprint(loaders.blueprint)
+    app.register_blueprint(agent.blueprint)
+    app.register_blueprint(fleetlock.blueprint)
     nodefiles.install(app, settings, database)
 
     @app.errorhandler(BootsvcError)

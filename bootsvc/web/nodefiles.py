@@ -22,6 +22,7 @@ from flask import Blueprint, Flask, Response, current_app, request
 from bootsvc.core import names
 from bootsvc.core.nodeconfig import cloudinit, cpio, delivery, inputs, onetime, secretfiles, served
 from bootsvc.core.nodeconfig.context import BootInfo, NodeContext
+from bootsvc.core.nodeconfig.overlay import Overlays
 from bootsvc.core.nodeconfig.problems import ConfigError
 from bootsvc.core.nodeconfig.templating import Templates
 from bootsvc.core.nodeconfig.vault import Vault
@@ -47,7 +48,12 @@ class NodeFiles:
     @property
     def templates(self) -> Templates:
         """The overlay cache's, which notices template edits."""
-        return delivery.overlays(self.db, self.settings.template_dir).templates
+        return self.overlays.templates
+
+    @property
+    def overlays(self) -> Overlays:
+        site = services().site
+        return delivery.overlays(self.db, site.template_dir, site.agent)
 
     @cached_property
     def secrets(self) -> secretfiles.SecretStore:
@@ -98,7 +104,7 @@ def overlay(hostname: str) -> Response:
     boot = _boot_info()
     where = _where(hostname, "overlay", boot.mac)
     try:
-        found = delivery.overlays(ctx.db, ctx.site.template_dir).get(hostname, boot)
+        found = _nodefiles().overlays.get(hostname, boot)
     except ConfigError as exc:
         event(log, "boot.overlay_failed", logging.WARNING, error=exc.message, **where)
         raise
@@ -123,7 +129,7 @@ def node_secrets(hostname: str) -> Response:
     where["mac"] = spent.mac or where["mac"]
     with ctx.db.read() as session:
         snapshot = inputs.load(session, hostname)
-    context = NodeContext(snapshot, hostname, BootInfo(ctx.site.api_url, spent.mac))
+    context = NodeContext(snapshot, hostname, BootInfo(ctx.site.api_url, spent.mac), ctx.site.agent)
     found = secretfiles.render(files.templates, context, files.secrets)
     event(log, "boot.secrets", files=len(found), **where)
     return _gzip(cpio.pack_gz(found))
@@ -135,10 +141,10 @@ def nocloud(hostname: str, document: str) -> Response:
         raise NotFound(f"NoCloud has no document {document!r}")
     ctx = services()
     boot = _boot_info()
-    found = delivery.overlays(ctx.db, ctx.site.template_dir).get(hostname, boot)
+    found = _nodefiles().overlays.get(hostname, boot)
     with ctx.db.read() as session:
         snapshot = inputs.load(session, hostname)
-    context = NodeContext(snapshot, hostname, boot)
+    context = NodeContext(snapshot, hostname, boot, ctx.site.agent)
     text = cloudinit.document(_nodefiles().templates, context, document, found.sha256)
     event(log, "boot.nocloud", document=document, **_where(hostname, "nocloud", boot.mac))
     return Response(text, mimetype="text/plain", headers={"Cache-Control": "no-store"})

@@ -9,10 +9,13 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
+from bootsvc.core import agentfiles
 from bootsvc.core.nodeconfig import network as netplan
 from bootsvc.core.nodeconfig.clustersettings import (
     CephSettings,
@@ -23,11 +26,19 @@ from bootsvc.core.nodeconfig.clustersettings import (
 from bootsvc.core.nodeconfig.inputs import ClusterInfo, Member, Network, Snapshot
 from bootsvc.core.nodeconfig.problems import Problem
 from bootsvc.errors import NotFound
+from bootsvc.settings import Settings
 
 CEPH_ROLES = ("ceph-mon", "ceph-osd", "ceph-mgr", "ceph-admin")
 # Messenger v2 and v1 ports of a Ceph monitor.
 MON_V2_PORT = 3300
 MON_V1_PORT = 6789
+
+
+def agent_values(settings: Settings | None = None) -> dict[str, Any]:
+    """What the node agent's templates (bootsvc.core.agentfiles) need from
+    the site's settings; the settings' defaults when none are given."""
+    chosen = settings or Settings.model_construct(data_dir=Path())
+    return agentfiles.context(chosen)
 
 
 @dataclass(frozen=True)
@@ -201,7 +212,13 @@ class NodeContext:
     """One node's render: the values every template gets, and the facts the
     file list is decided on."""
 
-    def __init__(self, snapshot: Snapshot, hostname: str, boot: BootInfo) -> None:
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        hostname: str,
+        boot: BootInfo,
+        agent: Mapping[str, Any] | None = None,
+    ) -> None:
         node = snapshot.member(hostname)
         if node is None:
             raise NotFound(f"node {hostname!r} does not exist")
@@ -210,6 +227,7 @@ class NodeContext:
         self.cluster = snapshot.cluster
         self.members = snapshot.members
         self.boot = boot
+        self.agent = agent if agent is not None else agent_values()
         self.settings = SettingsView(
             self.cluster.name if self.cluster else hostname,
             self.cluster.settings if self.cluster else {},

@@ -6,8 +6,10 @@ script instead (bootsvc.core.bootscript)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 from weakref import WeakKeyDictionary
 
@@ -20,15 +22,17 @@ from bootsvc.store.db import Database
 OVERLAY_NAME = "bootsvc-overlay.cpio.gz"
 SECRETS_NAME = "bootsvc-secrets.cpio.gz"
 
-_OVERLAYS: WeakKeyDictionary[Database, dict[Path | None, Overlays]] = WeakKeyDictionary()
+_OVERLAYS: WeakKeyDictionary[Database, dict[Any, Overlays]] = WeakKeyDictionary()
 
 
-def overlays(db: Database, template_dir: Path | None) -> Overlays:
-    """This process's overlay cache for the database and template directory."""
-    by_dir = _OVERLAYS.setdefault(db, {})
-    if template_dir not in by_dir:
-        by_dir[template_dir] = Overlays(db, Templates(template_dir))
-    return by_dir[template_dir]
+def overlays(db: Database, template_dir: Path | None, agent: Mapping[str, Any]) -> Overlays:
+    """This process's overlay cache for the database, template directory and
+    node agent settings."""
+    by_site = _OVERLAYS.setdefault(db, {})
+    key = (template_dir, tuple(sorted(agent.items())))
+    if key not in by_site:
+        by_site[key] = Overlays(db, Templates(template_dir), agent=agent)
+    return by_site[key]
 
 
 def node_path(hostname: str, name: str) -> str:
@@ -57,6 +61,7 @@ class Delivery:
 def prepare(
     db: Database,
     template_dir: Path | None,
+    agent: Mapping[str, Any],
     boot: BootInfo,
     node_id: int,
     hostname: str,
@@ -65,6 +70,6 @@ def prepare(
 ) -> Delivery:
     """Render (or find cached) the node's overlay and mint its token;
     ConfigError when the overlay does not render."""
-    overlays(db, template_dir).get(hostname, boot)
+    overlays(db, template_dir, agent).get(hostname, boot)
     token = onetime.mint(node_id, boot.mac, ip, token_ttl_s)
     return Delivery(overlay_url(boot, hostname), secrets_url(boot, hostname, token), token)

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bootsvc.core import agentfiles
 from bootsvc.core.nodeconfig.context import NodeContext
 from bootsvc.core.nodeconfig.network import Link
 from bootsvc.core.nodeconfig.problems import ConfigError, Problem
@@ -75,6 +76,15 @@ def _networkd(link: Link) -> list[FileSpec]:
     return [FileSpec(s.path, s.template, extra={"link": link}) for s in specs]
 
 
+def _agent(ctx: NodeContext) -> list[FileSpec]:
+    """The node agent (issue 6's), the same on every node; its own module
+    says where its files go."""
+    return [
+        FileSpec(file.target, file.template, file.mode, extra=ctx.agent)
+        for file in agentfiles.FILES
+    ]
+
+
 def public_files(ctx: NodeContext) -> list[FileSpec]:
     specs = [
         FileSpec.overlay("/etc/hostname"),
@@ -83,6 +93,7 @@ def public_files(ctx: NodeContext) -> list[FileSpec]:
         # Named apart from the image recipes' own bootsvc-report.service
         # (debian-hypervisor's prints the lab's console markers).
         *_unit("bootsvc-up.service", "report-up"),
+        *_agent(ctx),
     ]
     for link in ctx.net.links:
         specs += _networkd(link)

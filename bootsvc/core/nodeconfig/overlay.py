@@ -16,12 +16,13 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from bootsvc.core.nodeconfig import cpio, files, inputs
 from bootsvc.core.nodeconfig.changes import ChangeWatch
-from bootsvc.core.nodeconfig.context import BootInfo, NodeContext
+from bootsvc.core.nodeconfig.context import BootInfo, NodeContext, agent_values
 from bootsvc.core.nodeconfig.problems import ConfigError
 from bootsvc.core.nodeconfig.templating import Stamp, Templates
 from bootsvc.store.db import Database
@@ -41,15 +42,26 @@ class Overlay:
     sha256: str
 
 
-def input_digest(snapshot: inputs.Snapshot, hostname: str, boot: BootInfo, stamp: Stamp) -> str:
-    text = repr((snapshot.digest, hostname, boot, stamp.files))
+def input_digest(
+    snapshot: inputs.Snapshot,
+    hostname: str,
+    boot: BootInfo,
+    stamp: Stamp,
+    agent: Mapping[str, Any],
+) -> str:
+    text = repr((snapshot.digest, hostname, boot, stamp.files, sorted(agent.items())))
     return hashlib.sha256(text.encode()).hexdigest()
 
 
 def build(
-    templates: Templates, snapshot: inputs.Snapshot, hostname: str, boot: BootInfo, digest: str
+    templates: Templates,
+    snapshot: inputs.Snapshot,
+    hostname: str,
+    boot: BootInfo,
+    digest: str,
+    agent: Mapping[str, Any],
 ) -> Overlay:
-    ctx = NodeContext(snapshot, hostname, boot)
+    ctx = NodeContext(snapshot, hostname, boot, agent)
     archive = cpio.pack_gz(files.public(templates, ctx))
     return Overlay(hostname, ctx.node.id, digest, archive, hashlib.sha256(archive).hexdigest())
 
@@ -75,9 +87,11 @@ class Overlays:
         templates: Templates,
         entries: int = CACHE_ENTRIES,
         template_check_s: float = TEMPLATE_CHECK_S,
+        agent: Mapping[str, Any] | None = None,
     ) -> None:
         self.db = db
         self.templates = templates
+        self.agent = agent if agent is not None else agent_values()
         self.entries = entries
         self.template_check_s = template_check_s
         self.watch = ChangeWatch(db)
@@ -128,11 +142,11 @@ class Overlays:
                 self.hits += 1
                 return entry.result()
         snapshot = self._snapshot(hostname)
-        digest = input_digest(snapshot, hostname, boot, stamp[1])
+        digest = input_digest(snapshot, hostname, boot, stamp[1], self.agent)
         if entry is None or entry.digest != digest:
             outcome: Overlay | ConfigError
             try:
-                outcome = build(self.templates, snapshot, hostname, boot, digest)
+                outcome = build(self.templates, snapshot, hostname, boot, digest, self.agent)
             except ConfigError as exc:
                 outcome = exc
             entry = _Entry(stamp, digest, outcome)

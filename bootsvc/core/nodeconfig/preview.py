@@ -4,9 +4,11 @@ named, never shown."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -59,6 +61,7 @@ class Previews:
     template_dir: Path | None
     api_url: str
     default_image: str
+    agent: Mapping[str, Any]
 
     def _render(
         self, hostname: str
@@ -72,7 +75,7 @@ class Previews:
             snapshot = inputs.load(session, name)
         image, version = (plan.image, plan.version) if isinstance(plan, BootPlan) else (None, None)
         mac = last.mac if last is not None and last.mac else next(iter(macs), None)
-        ctx = NodeContext(snapshot, name, BootInfo(self.api_url, mac, image, version))
+        ctx = NodeContext(snapshot, name, BootInfo(self.api_url, mac, image, version), self.agent)
         return ctx, files.public(Templates(self.template_dir), ctx), last
 
     def files(self, hostname: str, path: str | None = None) -> NodeConfigView:

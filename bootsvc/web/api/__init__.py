@@ -23,9 +23,11 @@ def register_all() -> Blueprint:
         artifacts,
         clusters,
         events,
+        fleet,
         images,
         nodeconfig,
         nodes,
+        rollouts,
         tokens,
     )
 

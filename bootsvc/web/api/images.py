@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from sqlalchemy.orm import Session
 
-from bootsvc.core import catalog
+from bootsvc.core import catalog, releases
 from bootsvc.core.records import FileRecord, ObjectName, Record, VersionRecord
 from bootsvc.core.views import (
     ChannelMoveView,
@@ -25,6 +26,10 @@ from bootsvc.web.context import services
 
 class PromoteBody(Record):
     version: ObjectName
+    canary: int | None = Field(default=None, ge=0, description="Canary of each cluster's rollout")
+    max_unavailable: int | None = Field(
+        default=None, ge=1, description="Batch size of each cluster's rollout"
+    )
 
 
 def _uploaded(session: Session, store: ArtifactStore, file: FileRecord) -> catalog.FileRef:
@@ -143,7 +148,7 @@ def list_channels(image: str) -> Reply:
 @registry.route(
     "PUT",
     "/images/{image}/channels/{channel}",
-    summary="Promote: point a channel at a version",
+    summary="Promote: point a channel at a version; each following cluster gets a rollout",
     scope="admin",
     body=PromoteBody,
     responses={200: ChannelMoveView},
@@ -151,17 +156,34 @@ def list_channels(image: str) -> Reply:
 def promote(image: str, channel: str, body: PromoteBody) -> Reply:
     ctx = services()
     with ctx.db.write() as session:
-        move = catalog.promote(session, ctx.store, image, body.version, channel, actor())
-        return Reply(channel_move_view(move))
+        release = releases.promote(
+            session,
+            ctx.store,
+            ctx.settings,
+            image,
+            body.version,
+            channel,
+            actor(),
+            body.canary,
+            body.max_unavailable,
+        )
+        return Reply(release_view(release))
 
 
 @registry.route(
     "POST",
     "/images/{image}/channels/{channel}/rollback",
-    summary="Roll a channel back to the version it held before",
+    summary="Roll a channel back, and its following clusters with it",
     scope="admin",
     responses={200: ChannelMoveView},
 )
 def rollback(image: str, channel: str) -> Reply:
-    with services().db.write() as session:
-        return Reply(channel_move_view(catalog.rollback(session, image, channel, actor())))
+    ctx = services()
+    with ctx.db.write() as session:
+        release = releases.rollback(session, ctx.settings, image, channel, actor())
+        return Reply(release_view(release))
+
+
+def release_view(release: releases.Release) -> ChannelMoveView:
+    view = channel_move_view(release.move)
+    return view.model_copy(update={"rollouts": [r.id for r in release.rollouts]})

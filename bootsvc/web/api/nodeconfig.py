@@ -18,7 +18,7 @@ class PathQuery(BaseModel):
 def _previews() -> Previews:
     ctx = services()
     site = ctx.site
-    return Previews(ctx.db, site.template_dir, site.api_url, site.default_image)
+    return Previews(ctx.db, site.template_dir, site.api_url, site.default_image, site.agent)
 
 
 @registry.route(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+from bootsvc.core import agentfiles
 from bootsvc.store.db import Database
 from tests import factory, nodeclusters
 from tests.core.nodeconfig.render import rendered, text
@@ -96,13 +97,18 @@ def test_node_without_cluster_gets_its_name_and_the_report_unit(db: Database) ->
     found = rendered(db, "lonely")
     assert text(found, "/etc/hostname") == "lonely\n"
     assert "127.0.1.1\tlonely" in text(found, "/etc/hosts")
-    assert sorted(found) == sorted(
-        [
-            "/etc/hostname",
-            "/etc/hosts",
-            "/etc/bootsvc/boot.env",
-            "/usr/local/lib/bootsvc/report-up",
-            "/etc/systemd/system/bootsvc-up.service",
-            WANTS + "bootsvc-up.service",
-        ]
+    own = [
+        "/etc/hostname",
+        "/etc/hosts",
+        "/etc/bootsvc/boot.env",
+        "/usr/local/lib/bootsvc/report-up",
+        "/etc/systemd/system/bootsvc-up.service",
+        WANTS + "bootsvc-up.service",
+    ]
+    # Every node gets the rollout agent too, as its module places it.
+    agent = [file.target for file in agentfiles.FILES]
+    assert sorted(found) == sorted(own + agent)
+    assert found[agentfiles.AGENT].mode == 0o755
+    assert "ExecStart=/usr/local/sbin/bootsvc-agent check" in text(
+        found, "/etc/systemd/system/bootsvc-agent.service"
     )

@@ -1,0 +1,69 @@
+"""The rollout clock runs as a service of `bootsvc serve`: a canary that
+hangs is noticed by the clock alone, with no report to move things."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from bootsvc.core import rollouts
+from bootsvc.serve import services_for
+from bootsvc.settings import Settings
+from bootsvc.store.artifacts import ArtifactStore
+from bootsvc.store.db import Database
+from bootsvc.store.models import Rollout
+from tests import factory
+from tests.live import live_server
+from tests.rolloutkit import make_cluster
+
+
+def test_the_clock_is_always_a_service(tmp_path: Path) -> None:
+    assert "rollouts" in services_for(Settings(data_dir=tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [
+        ("rollout_canary", -1, "must be 0 or more"),
+        ("rollout_max_unavailable", 0, "must be 1 or more"),
+        ("rollout_boot_attempts", 0, "must be 1 or more"),
+        ("rollout_tick_s", 0, "must be more than 0"),
+        ("fleet_silent_after_s", 0, "must be 1 or more"),
+    ],
+)
+def test_rollout_settings_are_checked(tmp_path: Path, field: str, value: float, says: str) -> None:
+    with pytest.raises(ValueError, match=says):
+        Settings.model_validate({"data_dir": tmp_path, field: value})
+
+
+def test_a_hung_canary_halts_the_rollout_by_the_clock(
+    db: Database, store: ArtifactStore, settings: Settings, data_dir: Path
+) -> None:
+    for version in ("1", "2"):
+        factory.version(db, store, "hv", version)
+    factory.promote(db, store, "hv", "1")
+    hosts = make_cluster(db, "c1", size=3)
+    quick = settings.model_copy(update={"rollout_health_timeout_s": 1})
+    with db.write() as session:
+        rollout_id = rollouts.start(session, store, quick, "hv", "2", "c1", "test").id
+    env = {"BOOTSVC_ROLLOUT_TICK_S": "0.2"}
+    with live_server(data_dir, db.url, env=env) as server:
+        script = requests.get(
+            f"{server.url}/boot/node.ipxe", params={"mac": hosts["c1n0"]}, timeout=30
+        )
+        assert "boots hv 2" in script.text
+        deadline = time.monotonic() + 30
+        state = "running"
+        while state == "running" and time.monotonic() < deadline:
+            time.sleep(0.2)
+            with db.read() as session:
+                found = session.get(Rollout, rollout_id)
+                assert found is not None
+                state, reason = found.state, found.reason
+        log = server.log_text()
+    assert state == "halted"
+    assert reason == "c1n0: no healthy report within 1 s of its boot"
+    assert "event=rollout.halt" in log and "service=rollouts" in log

@@ -1,0 +1,73 @@
+"""Boot reports from many nodes at once, through the production HTTP server
+(gunicorn, two workers, many threads), are all recorded: every report row,
+every boot, every node's last-seen time."""
+
+from __future__ import annotations
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+from sqlalchemy import func, select
+
+from bootsvc.core import cmdb
+from bootsvc.core.records import NodeRecord
+from bootsvc.store.artifacts import ArtifactStore
+from bootsvc.store.db import Database
+from bootsvc.store.models import BootReport, NodeBoot, NodeSeen
+from tests import factory
+from tests.live import live_server
+
+NODES = 150
+_KERNEL_REPORT = re.compile(r"imgfetch --name report (\S+)")
+
+
+def _mac(index: int) -> str:
+    return f"52:54:00:07:{index >> 8:02x}:{index & 255:02x}"
+
+
+def test_reports_from_many_nodes_at_once_are_all_recorded(
+    db: Database, store: ArtifactStore, data_dir: Path
+) -> None:
+    factory.version(db, store, "hv", "1")
+    factory.promote(db, store, "hv", "1")
+    records = [
+        NodeRecord.model_validate(
+            {"hostname": f"n{i:03d}", "interfaces": [{"mac": _mac(i)}], "image": "hv@stable"}
+        )
+        for i in range(NODES)
+    ]
+    with db.write() as session:
+        cmdb.import_nodes(session, records, "test")
+    env = {"BOOTSVC_HTTP_WORKERS": "2", "BOOTSVC_HTTP_THREADS": "16"}
+    with live_server(data_dir, db.url, env=env) as server:
+
+        def boot(index: int) -> None:
+            with requests.Session() as http:
+                script = http.get(
+                    f"{server.url}/boot/node.ipxe", params={"mac": _mac(index)}, timeout=60
+                )
+                assert script.status_code == 200 and "boots hv 1" in script.text
+                kernel = _KERNEL_REPORT.search(script.text)
+                assert kernel is not None
+                assert http.get(kernel.group(1), timeout=60).status_code == 200
+                up = {"mac": _mac(index), "stage": "up", "image": "hv", "version": "1"}
+                answer = http.post(f"{server.url}/boot/report", json=up, timeout=60)
+                assert answer.json() == {"recorded": True, "known_node": True}
+
+        with ThreadPoolExecutor(48) as pool:
+            list(pool.map(boot, range(NODES)))
+        log = server.log_text()
+    assert "level=error" not in log
+    with db.read() as session:
+        stages = dict(
+            session.execute(select(BootReport.stage, func.count()).group_by(BootReport.stage)).all()
+        )
+        outcomes = dict(
+            session.execute(select(NodeBoot.outcome, func.count()).group_by(NodeBoot.outcome)).all()
+        )
+        seen = session.scalar(select(func.count()).select_from(NodeSeen))
+    assert stages == {"script": NODES, "kernel-loaded": NODES, "up": NODES}
+    assert outcomes == {"up": NODES}
+    assert seen == NODES
