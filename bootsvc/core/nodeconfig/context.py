@@ -28,7 +28,6 @@ from bootsvc.core.nodeconfig.problems import Problem
 from bootsvc.errors import NotFound
 from bootsvc.settings import Settings
 
-CEPH_ROLES = ("ceph-mon", "ceph-osd", "ceph-mgr", "ceph-admin")
 # Messenger v2 and v1 ports of a Ceph monitor.
 MON_V2_PORT = 3300
 MON_V1_PORT = 6789
@@ -161,7 +160,9 @@ class Ceph:
                 host = f"[{ip}]" if ipaddress.ip_address(ip).version == 6 else ip
                 found.append(f"[v2:{host}:{MON_V2_PORT}/0,v1:{host}:{MON_V1_PORT}/0]")
         if not found:
-            raise Problem(f"cluster {self.cluster.name} has Ceph roles but no ceph-mon member")
+            raise Problem(
+                f"cluster {self.cluster.name} has ceph settings but no member with role ceph-mon"
+            )
         return found
 
     @property
@@ -245,10 +246,10 @@ class NodeContext:
 
     @cached_property
     def ceph(self) -> Ceph | None:
-        """A cluster runs Ceph when one of its members has a Ceph role."""
-        if self.cluster is None:
-            return None
-        if not any(role in CEPH_ROLES for m in self.members for role in m.roles):
+        """bootsvc configures Ceph for a cluster that has `ceph` settings;
+        the roles of its members choose the keyrings. (Roles alone do not:
+        a site may run Ceph by other means.)"""
+        if self.cluster is None or not self.settings.has("ceph"):
             return None
         return Ceph(self.cluster, self.members, self.settings)
 

@@ -14,6 +14,7 @@ from bootsvc.core import bootscript, cmdb, reports
 from bootsvc.core.bootplan import BootPlan
 from bootsvc.core.bootscript import BootSite, Machine
 from bootsvc.core.nodeconfig.problems import ConfigError
+from bootsvc.core.records import NodeRecord
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
 from tests import factory, nodeclusters
@@ -133,3 +134,13 @@ def test_the_node_is_held_in_the_rescue_script_until_fixed(
     set_settings(db, "pair", pacemaker={"stonith_enabled": True})
     fixed = bootscript.deliver_node_script(db, site, machine, log)
     assert isinstance(fixed.plan, BootPlan) and "kernel --name vmlinuz" in fixed.text
+
+
+def test_ceph_settings_need_a_monitor(db: Database) -> None:
+    nodeclusters.three_node_cluster(db)
+    for hostname in ("hv1", "hv2", "hv3"):
+        with db.write() as session:
+            cmdb.patch_node(session, hostname, NodeRecord(roles=["hypervisor"]), factory.ACTOR)
+    error = failure(db, "hv2")
+    assert error.template == "overlay/etc/ceph/ceph.conf.j2"
+    assert error.reason == "cluster lab has ceph settings but no member with role ceph-mon"
