@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bootsvc.logs import event, setup_logging
-from bootsvc.settings import Settings
+from bootsvc.settings import DhcpMode, Settings
 from bootsvc.store import schema
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
@@ -44,13 +44,22 @@ def _run_http(settings: Settings) -> None:
     server.run(settings)
 
 
+def _run_dhcp(settings: Settings) -> None:
+    from bootsvc import dhcpd
+
+    dhcpd.run(settings)
+
+
 ServiceMain = Callable[[Settings], None]
 
 
 def services_for(settings: Settings) -> dict[str, ServiceMain]:
     """The services these settings enable. Network services other than HTTP
     start only when their setting is given."""
-    return {"http": _run_http}
+    services: dict[str, ServiceMain] = {"http": _run_http}
+    if settings.dhcp_mode in {DhcpMode.AUTHORITATIVE, DhcpMode.PROXY}:
+        services["dhcp"] = _run_dhcp
+    return services
 
 
 def _child(name: str, settings_data: dict[str, Any]) -> None:

@@ -238,3 +238,23 @@ class BootReport(Base):
     )
     at: Mapped[datetime] = mapped_column(default=utcnow)
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class DhcpLease(Base):
+    """An address of a DHCP pool and the MAC that holds it until `expires_at`.
+
+    The address is the primary key, so there is one row per address, and a
+    lease is taken with a conditional upsert that only succeeds when the row
+    is new, already this MAC's, or expired (bootsvc.core.dhcp.leases): that
+    is what keeps two MACs, or two servers, from holding one address.
+    """
+
+    __tablename__ = "dhcp_lease"
+    ip: Mapped[str] = mapped_column(String(15), primary_key=True)
+    mac: Mapped[str] = mapped_column(String(17), index=True)
+    subnet: Mapped[str] = mapped_column(String(18))
+    # offered, bound, released or declined.
+    state: Mapped[str] = mapped_column(String(16))
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    updated_at: Mapped[datetime] = mapped_column(index=True)
+    hostname: Mapped[str | None] = mapped_column(String(63))
