@@ -30,8 +30,8 @@ log = logging.getLogger("bootsvc.dhcp")
 # client gets its old address back.
 RETAIN_SECONDS = 24 * 3600
 RECLAIM_EVERY_SECONDS = 60.0
-# Other servers' clocks may lag ours: re-read a little before the last sync.
-SYNC_OVERLAP_SECONDS = 60.0
+# Other servers' clocks may lag ours a little: re-read a bit before the last sync.
+SYNC_OVERLAP_SECONDS = 10.0
 
 
 class DhcpService:
@@ -49,15 +49,19 @@ class DhcpService:
             responder: Responder = ProxyResponder(loaders, parse_styles(settings.dhcp_proxy_uefi))
             ports: tuple[int, ...] = (SERVER_PORT, PXE_PORT)
         else:
-            self.writer = LeaseWriter(self.db)
+            self.directory = Directory(self.db, settings)
+            self.enlister = Enlister(self.db, self.directory, wake=self._nudge)
+            self.writer = LeaseWriter(self.db, idle=self.enlister.step)
             self.book = LeaseBook(
                 self.writer, settings.dhcp_offer_seconds, settings.dhcp_decline_seconds
             )
-            self.directory = Directory(self.db, settings)
-            self.enlister = Enlister(self.db, self.directory)
             responder = AuthoritativeResponder(self.book, self.directory, loaders, self.enlister)
             ports = (SERVER_PORT,)
         self.server = DhcpServer(responder, settings.dhcp_interface, ports)
+
+    def _nudge(self) -> None:
+        if self.writer is not None:
+            self.writer.nudge()
 
     def open(self) -> None:
         """Read the CMDB and the leases, then bind the sockets."""
@@ -102,8 +106,6 @@ class DhcpService:
         finally:
             stop.set()
             keeper.join()
-            if self.enlister is not None:
-                self.enlister.stop()
             if self.writer is not None:
                 self.writer.stop()
 

@@ -9,9 +9,11 @@ namespace after the thread ends.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import itertools
 import os
+import signal
 import subprocess
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -52,7 +54,7 @@ class Namespace:
         return sh("ip", "-n", self.name, *argv)
 
     def popen(self, argv: Sequence[str], **kwargs: Any) -> subprocess.Popen[Any]:
-        process = subprocess.Popen(self.argv(*argv), **kwargs)
+        process = subprocess.Popen(self.argv(*argv), start_new_session=True, **kwargs)
         self.processes.append(process)
         return process
 
@@ -81,15 +83,28 @@ class Namespace:
         return result[0]
 
     def remove(self) -> None:
+        """Stop what we started here (each in its own process group, so that
+        its children go too), then the namespace."""
         for process in self.processes:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(5)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            _stop_group(process)
         subprocess.run(["ip", "netns", "del", self.name], check=False, capture_output=True)
+
+
+def _stop_group(process: subprocess.Popen[Any]) -> None:
+    for signum, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(process.pid, signum)
+        except ProcessLookupError:
+            break
+        try:
+            process.wait(wait)
+        except subprocess.TimeoutExpired:
+            continue
+        if signum == signal.SIGTERM:
+            # The leader is gone; what it left behind in its group goes too.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+        break
 
 
 def veth(left: Namespace, left_name: str, right: Namespace, right_name: str) -> None:

@@ -1,6 +1,10 @@
 """A background thread that works in batches: each round takes everything
 queued since the last one (up to a limit) and handles it at once, so that
-one transaction serves many DHCP messages when they come fast."""
+one transaction serves many DHCP messages when they come fast.
+
+Between batches it may do optional work (`idle`), which says when it wants
+to run again; queued items always go first.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +14,22 @@ from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
+# Returns the seconds until it wants to run again, or None when it has
+# nothing to do until `Batcher.nudge` is called.
+IdleWork = Callable[[], float | None]
+
 
 class Batcher(Generic[T]):
-    def __init__(self, name: str, handle: Callable[[list[T]], None], limit: int) -> None:
+    def __init__(
+        self,
+        name: str,
+        handle: Callable[[list[T]], None],
+        limit: int,
+        idle: IdleWork | None = None,
+    ) -> None:
         self._handle = handle
         self._limit = limit
+        self._idle = idle
         self._pending: list[T] = []
         self._wake = threading.Condition()
         self._stopping = False
@@ -28,6 +43,11 @@ class Batcher(Generic[T]):
             self._pending.append(item)
             self._wake.notify()
 
+    def nudge(self) -> None:
+        """There is idle work to do."""
+        with self._wake:
+            self._wake.notify()
+
     def stop(self) -> None:
         """Handle what is queued, then end the thread."""
         with self._wake:
@@ -36,12 +56,16 @@ class Batcher(Generic[T]):
         self._thread.join()
 
     def _run(self) -> None:
+        rest: float | None = 0.0
         while True:
             with self._wake:
-                while not self._pending and not self._stopping:
-                    self._wake.wait()
-                if not self._pending:
+                if not self._pending and not self._stopping and rest != 0.0:
+                    self._wake.wait(rest)
+                if self._stopping and not self._pending:
                     return
                 batch = self._pending[: self._limit]
                 del self._pending[: self._limit]
-            self._handle(batch)
+            if batch:
+                self._handle(batch)
+            else:
+                rest = self._idle() if self._idle is not None else None

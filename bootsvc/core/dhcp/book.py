@@ -1,11 +1,11 @@
 """Which addresses are taken, kept in memory, and the way to take one.
 
-Memory only proposes: it finds a candidate address without scanning the
-table, and remembers a client's previous address. The database decides,
-through `LeaseWriter` and its conditional upsert; after each commit memory
-takes the row the database returned, so a claim lost to another server
-teaches us who holds the address and the next candidate is tried. `sync`
-reads what other servers changed, so they seldom propose the same address.
+Memory proposes: it finds a free address for an offer without scanning the
+table, and remembers a client's previous address. The database decides
+when a client REQUESTs, through `LeaseWriter` and its conditional upsert;
+after each commit memory takes the row the database returned, so a claim
+lost to another server teaches us who holds the address. `sync` reads what
+other servers changed, so that they seldom offer the same address.
 """
 
 from __future__ import annotations
@@ -19,14 +19,13 @@ from ipaddress import IPv4Address
 
 from bootsvc.core.dhcp import leases
 from bootsvc.core.dhcp.leases import BOUND, DECLINED, OFFERED, RELEASED, Lease
-from bootsvc.core.dhcp.networks import Network
+from bootsvc.core.dhcp.networks import Network, address_int, int_address
 from bootsvc.core.dhcp.writer import LeaseWriter
 from bootsvc.store.db import Database
 
-# Candidates tried per DISCOVER before giving up (each loss means another
-# server took the address between our sync and our commit).
-ATTEMPTS = 4
-COMMIT_TIMEOUT_SECONDS = 10.0
+# Called once a change is committed: with the lease, None when there was
+# nothing to do (no free address, or not this client's), or the error.
+LeaseDone = Callable[[Lease | Exception | None], None]
 
 
 class _Pool:
@@ -38,7 +37,7 @@ class _Pool:
         self.taken = bytearray(int(last) - self.first + 1)
 
     def offset(self, ip: str) -> int | None:
-        index = int(IPv4Address(ip)) - self.first
+        index = address_int(ip) - self.first
         return index if 0 <= index < len(self.taken) else None
 
     def mark(self, ip: str, value: int) -> None:
@@ -53,7 +52,7 @@ class _Pool:
         return None if found < 0 else found
 
     def address(self, index: int) -> str:
-        return str(IPv4Address(self.first + index))
+        return int_address(self.first + index)
 
 
 class LeaseBook:
@@ -157,11 +156,9 @@ class LeaseBook:
                 self._recount(pool, network.key)
         return None
 
-    def _commit(self, lease: Lease) -> Lease:
-        result = self.writer.claim(lease).result(COMMIT_TIMEOUT_SECONDS)
+    def _learn(self, lease: Lease) -> None:
         with self._lock:
-            self._apply(result, force=True)
-        return result
+            self._apply(lease, force=True)
 
     def offer(
         self,
@@ -172,71 +169,88 @@ class LeaseBook:
         hostname: str | None,
         blocked: Callable[[str], bool],
     ) -> Lease | None:
-        """Hold an address for `mac`: its reservation, else its previous
-        address, the one it asked for, or any free one from the pool, in that
-        order. `blocked` tells addresses reserved for others. None when
-        nothing is free."""
+        """Hold an address for `mac` for the offer time: its reservation, else
+        its previous address, the one it asked for, or any free one from the
+        pool, in that order; `blocked` tells addresses reserved for others.
+        None when nothing is free.
+
+        Offers stay in memory (as in Kea and dnsmasq): only a REQUEST takes
+        an address in the database. Another server may offer the same
+        address meanwhile; one of the two REQUESTs then loses its claim and
+        is NAKed, and that client starts over."""
         if reserved:
             wanted = [reserved]
         else:
             previous = self.by_mac.get((network.key, mac))
             wanted = [ip for ip in (previous, requested) if ip and network.in_pool(ip)]
-        for _ in range(ATTEMPTS):
+        now = self.clock()
+        with self._lock:
+            ip = self._candidate(network, mac, wanted, blocked, now)
+            if ip is None:
+                return None
+            held = self.by_ip.get(ip)
+            if held is not None and held.held_by(mac, now) and held.state == BOUND:
+                return held
+            offer = Lease(ip, mac, network.key, OFFERED, now + self.offer_seconds, now, hostname)
+            self._apply(offer, force=True)
+        return offer
+
+    def bind(
+        self, network: Network, mac: str, ip: str, hostname: str | None, done: LeaseDone
+    ) -> None:
+        """Take or extend `ip` for `mac` for the network's lease time; `done`
+        gets None when someone else holds it (or `mac` declined it)."""
+        now = self.clock()
+        with self._lock:
+            usable = self._usable(ip, mac, now, lambda _ip: False)
+        if not usable:
+            done(None)
+            return
+
+        def committed(outcome: Lease | Exception) -> None:
+            if isinstance(outcome, Exception):
+                done(outcome)
+                return
+            self._learn(outcome)
+            bound = outcome.held_by(mac, self.clock()) and outcome.state == BOUND
+            done(outcome if bound else None)
+
+        claim = Lease(ip, mac, network.key, BOUND, now + network.lease_seconds, now, hostname)
+        self.writer.claim(claim, committed)
+
+    def release(self, mac: str, ip: str, done: LeaseDone) -> None:
+        """Give `ip` back if `mac` holds it; `done` gets the lease released.
+        An offer, never committed, is only forgotten."""
+        lease = self.by_ip.get(ip)
+        if lease is not None and lease.state == OFFERED and lease.held_by(mac, self.clock()):
+            with self._lock:
+                self.by_ip[ip] = replace(lease, expires=self.clock())
+            done(lease)
+            return
+        self._end(mac, ip, RELEASED, 0.0, done)
+
+    def decline(self, mac: str, ip: str, done: LeaseDone) -> None:
+        """Quarantine `ip`, which `mac` found in use by someone else."""
+        self._end(mac, ip, DECLINED, self.decline_seconds, done)
+
+    def _end(self, mac: str, ip: str, state: str, hold: float, done: LeaseDone) -> None:
+        lease = self.by_ip.get(ip)
+        if lease is None or not lease.held_by(mac, self.clock()):
+            done(None)
+            return
+
+        def committed(error: Exception | None) -> None:
+            if error is not None:
+                done(error)
+                return
             now = self.clock()
             with self._lock:
-                ip = self._candidate(network, mac, wanted, blocked, now)
-                if ip is None:
-                    return None
-                held = self.by_ip.get(ip)
-                if (
-                    held is not None
-                    and held.held_by(mac, now)
-                    and held.state == BOUND
-                    and held.expires >= now + self.offer_seconds
-                ):
-                    return held
-                claim = Lease(
-                    ip, mac, network.key, OFFERED, now + self.offer_seconds, now, hostname
-                )
-                self._apply(claim, force=True)
-            result = self._commit(claim)
-            if result.held_by(mac, self.clock()):
-                return result
-            wanted = [ip for ip in wanted if ip != claim.ip]
-        return None
+                self.by_ip[ip] = replace(lease, state=state, expires=now + hold, updated=now)
+                if state == DECLINED and self.by_mac.get((lease.subnet, mac)) == ip:
+                    del self.by_mac[(lease.subnet, mac)]
+            done(lease)
 
-    def bind(self, network: Network, mac: str, ip: str, hostname: str | None) -> Lease | None:
-        """Take or extend `ip` for `mac` for the network's lease time; None
-        when someone else holds it (or `mac` declined it)."""
-        now = self.clock()
-        with self._lock:
-            if not self._usable(ip, mac, now, lambda _ip: False):
-                return None
-        claim = Lease(ip, mac, network.key, BOUND, now + network.lease_seconds, now, hostname)
-        result = self._commit(claim)
-        return result if result.held_by(mac, self.clock()) and result.state == BOUND else None
-
-    def _end(self, lease: Lease, state: str, hold: float) -> None:
-        now = self.clock()
-        with self._lock:
-            self.by_ip[lease.ip] = replace(lease, state=state, expires=now + hold, updated=now)
-            if state == DECLINED and self.by_mac.get((lease.subnet, lease.mac)) == lease.ip:
-                del self.by_mac[(lease.subnet, lease.mac)]
-
-    def release(self, mac: str, ip: str) -> Lease | None:
-        """Give `ip` back if `mac` holds it; returns the lease released."""
-        lease = self.by_ip.get(ip)
-        if lease is None or not lease.held_by(mac, self.clock()):
-            return None
-        self.writer.release(ip, mac).result(COMMIT_TIMEOUT_SECONDS)
-        self._end(lease, RELEASED, 0.0)
-        return lease
-
-    def decline(self, mac: str, ip: str) -> Lease | None:
-        """Quarantine `ip`, which `mac` found in use by someone else."""
-        lease = self.by_ip.get(ip)
-        if lease is None or not lease.held_by(mac, self.clock()):
-            return None
-        self.writer.decline(ip, mac, self.decline_seconds).result(COMMIT_TIMEOUT_SECONDS)
-        self._end(lease, DECLINED, self.decline_seconds)
-        return lease
+        if state == RELEASED:
+            self.writer.release(ip, mac, committed)
+        else:
+            self.writer.decline(ip, mac, hold, committed)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, case, delete, or_, select, update
+from sqlalchemy import Table, and_, bindparam, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -90,42 +90,48 @@ def _rounds(claims: Sequence[Lease]) -> list[list[Lease]]:
     ]
 
 
-def _upsert(session: Session, claims: list[Lease], now: datetime) -> list[Lease]:
-    dialect = session.get_bind().dialect.name
+def _upsert_statement(dialect: str) -> Any:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    values = insert(TABLE).values(
-        [
-            {
-                "ip": c.ip,
-                "mac": c.mac,
-                "subnet": c.subnet,
-                "state": c.state,
-                "expires_at": when(c.expires),
-                "updated_at": now,
-                "hostname": c.hostname,
-            }
-            for c in claims
-        ]
-    )
+    values = insert(TABLE)
     new = values.excluded
-    # An offer to the MAC that already holds a longer bound lease keeps the lease.
-    keep = and_(TABLE.c.mac == new.mac, TABLE.c.state == BOUND, TABLE.c.expires_at > new.expires_at)
-    statement = values.on_conflict_do_update(
+    return values.on_conflict_do_update(
         index_elements=[TABLE.c.ip],
         set_={
             "mac": new.mac,
             "subnet": new.subnet,
-            "state": case((keep, TABLE.c.state), else_=new.state),
-            "expires_at": case((keep, TABLE.c.expires_at), else_=new.expires_at),
+            "state": new.state,
+            "expires_at": new.expires_at,
             "updated_at": new.updated_at,
             "hostname": new.hostname,
         },
         where=or_(
             and_(TABLE.c.mac == new.mac, TABLE.c.state != DECLINED),
-            TABLE.c.expires_at <= now,
+            TABLE.c.expires_at <= bindparam("b_now"),
         ),
     ).returning(*COLUMNS)
-    return [Lease.from_row(row) for row in session.execute(statement)]
+
+
+_UPSERTS = {name: _upsert_statement(name) for name in ("postgresql", "sqlite")}
+
+
+def _upsert(session: Session, claims: list[Lease], now: datetime) -> list[Lease]:
+    """One statement, run for many claims at once (SQLAlchemy sends them as
+    multi-row VALUES batches and gathers what RETURNING gives back)."""
+    statement = _UPSERTS[session.get_bind().dialect.name]
+    params = [
+        {
+            "ip": c.ip,
+            "mac": c.mac,
+            "subnet": c.subnet,
+            "state": c.state,
+            "expires_at": when(c.expires),
+            "updated_at": now,
+            "hostname": c.hostname,
+            "b_now": now,
+        }
+        for c in claims
+    ]
+    return [Lease.from_row(row) for row in session.execute(statement, params)]
 
 
 def claim(session: Session, claims: Sequence[Lease], now: float) -> list[Lease]:

@@ -10,6 +10,7 @@ only the node addresses the CMDB reserves.
 from __future__ import annotations
 
 import ipaddress
+import socket
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
@@ -31,6 +32,10 @@ class Network:
     domain: str | None = None
     # Options 1, 3, 6, 15, 28, 42 as sent; lease times are added per reply.
     options: dict[int, bytes] = field(init=False, compare=False)
+    # The same as integers: membership tests run for every message.
+    _mask: int = field(init=False, compare=False, repr=False)
+    _network: int = field(init=False, compare=False, repr=False)
+    _pool: tuple[int, int] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         values = {
@@ -46,16 +51,20 @@ class Network:
         if self.domain:
             values[opt.DOMAIN_NAME] = opt.text(self.domain)
         object.__setattr__(self, "options", values)
+        object.__setattr__(self, "_mask", int(self.subnet.netmask))
+        object.__setattr__(self, "_network", int(self.subnet.network_address))
+        pool = (int(self.pool[0]), int(self.pool[1])) if self.pool else (1, 0)
+        object.__setattr__(self, "_pool", pool)
 
     @property
     def key(self) -> str:
         return str(self.subnet)
 
     def contains(self, ip: str) -> bool:
-        return IPv4Address(ip) in self.subnet
+        return address_int(ip) & self._mask == self._network
 
     def in_pool(self, ip: str) -> bool:
-        return self.pool is not None and self.pool[0] <= IPv4Address(ip) <= self.pool[1]
+        return self._pool[0] <= address_int(ip) <= self._pool[1]
 
     def lease_options(self) -> dict[int, bytes]:
         """Lease time with renewal (T1, 1/2) and rebinding (T2, 7/8) times."""
@@ -65,6 +74,15 @@ class Network:
             opt.RENEWAL_TIME: opt.u32(seconds // 2),
             opt.REBINDING_TIME: opt.u32(seconds * 7 // 8),
         }
+
+
+def address_int(ip: str) -> int:
+    """A dotted quad as an integer, several times faster than ipaddress."""
+    return int.from_bytes(socket.inet_aton(ip), "big")
+
+
+def int_address(value: int) -> str:
+    return socket.inet_ntoa(value.to_bytes(4, "big"))
 
 
 def _csv(value: str) -> tuple[str, ...]:

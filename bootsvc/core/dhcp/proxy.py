@@ -20,7 +20,7 @@ from bootsvc.core.dhcp.boot import Loaders, choose, fields
 from bootsvc.net.dhcp import options as opt
 from bootsvc.net.dhcp.classify import Client, Firmware
 from bootsvc.net.dhcp.options import MessageType
-from bootsvc.net.dhcp.responder import Reply, Request, Silence
+from bootsvc.net.dhcp.responder import Reply, Request, Respond, Silence
 from bootsvc.net.dhcp.server import PXE_PORT, SERVER_PORT
 
 SKIP_DISCOVERY = opt.encode_suboptions(
@@ -81,7 +81,10 @@ class ProxyResponder:
         self.loaders = loaders
         self.styles = styles
 
-    def answer(self, request: Request) -> Reply | Silence:
+    def answer(self, request: Request, respond: Respond) -> None:
+        respond(self.decide(request))
+
+    def decide(self, request: Request) -> Reply | Silence:
         client = request.client
         if not client.network_boot:
             return Silence("not a network boot request")

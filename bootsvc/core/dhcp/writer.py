@@ -1,12 +1,12 @@
 """Group commit for lease changes.
 
 A commit per DHCP message would cap the server at a few hundred messages a
-second (and PostgreSQL's fsync makes it worse). Instead, worker threads hand
-their claims, releases and declines to one writer thread and wait; the writer
-takes everything that queued up while the previous transaction ran and
-commits it as one. Under load batches grow and the cost per message falls;
-when idle a batch is a single message and costs one commit as before. Nothing
-is answered before its commit.
+second (and PostgreSQL's fsync makes it worse). Instead, lease changes queue
+up for one writer thread; it takes everything that queued while the previous
+transaction ran and commits it as one, then calls each change's callback.
+Under load batches grow and the cost per message falls; when idle a batch is
+a single message and costs one commit as before. Nothing is answered before
+its commit: the callbacks are what send the replies.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy.exc import DBAPIError
 
 from bootsvc.core.dhcp import leases
-from bootsvc.core.dhcp.batches import Batcher
+from bootsvc.core.dhcp.batches import Batcher, IdleWork
 from bootsvc.core.dhcp.leases import DECLINED, RELEASED, Lease
 from bootsvc.logs import event
 from bootsvc.store.db import Database
@@ -28,7 +28,11 @@ from bootsvc.store.db import Database
 log = logging.getLogger("bootsvc.dhcp")
 
 MAX_BATCH = 500
+T = TypeVar("T")
 ATTEMPTS = 3
+
+ClaimDone = Callable[[Lease | Exception], None]
+EndDone = Callable[[Exception | None], None]
 
 
 @dataclass(slots=True)
@@ -38,38 +42,46 @@ class _Ending:
     state: str
     # Seconds from the commit until the address is free again.
     hold: float
-    done: Future[None] = field(default_factory=Future)
+    done: EndDone
 
 
 @dataclass(slots=True)
 class _Claim:
     lease: Lease
-    done: Future[Lease] = field(default_factory=Future)
+    done: ClaimDone
 
 
 class LeaseWriter:
-    def __init__(self, db: Database, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Callable[[], float] = time.time,
+        idle: IdleWork | None = None,
+    ) -> None:
+        """`idle` is other database work done while no lease change waits
+        (enlisting), so that on SQLite it never holds the write lock that a
+        lease commit needs."""
         self.db = db
         self.clock = clock
         self.batches = 0
         self._batcher: Batcher[_Claim | _Ending] = Batcher(
-            "dhcp-lease-writer", self._commit, MAX_BATCH
+            "dhcp-lease-writer", self._commit, MAX_BATCH, idle
         )
 
-    def claim(self, lease: Lease) -> Future[Lease]:
-        item = _Claim(lease)
-        self._batcher.put(item)
-        return item.done
+    def nudge(self) -> None:
+        """New idle work is waiting."""
+        self._batcher.nudge()
 
-    def release(self, ip: str, mac: str) -> Future[None]:
-        return self._end(_Ending(ip, mac, RELEASED, 0.0))
+    def claim(self, lease: Lease, done: ClaimDone) -> None:
+        """Take `lease.ip` for `lease.mac`; `done` gets the row as the
+        database has it afterwards (another MAC's when the claim lost)."""
+        self._batcher.put(_Claim(lease, done))
 
-    def decline(self, ip: str, mac: str, hold: float) -> Future[None]:
-        return self._end(_Ending(ip, mac, DECLINED, hold))
+    def release(self, ip: str, mac: str, done: EndDone) -> None:
+        self._batcher.put(_Ending(ip, mac, RELEASED, 0.0, done))
 
-    def _end(self, item: _Ending) -> Future[None]:
-        self._batcher.put(item)
-        return item.done
+    def decline(self, ip: str, mac: str, hold: float, done: EndDone) -> None:
+        self._batcher.put(_Ending(ip, mac, DECLINED, hold, done))
 
     def stop(self) -> None:
         """Commit what is queued, then end the thread."""
@@ -78,35 +90,44 @@ class LeaseWriter:
     def _commit(self, batch: list[_Claim | _Ending]) -> None:
         claims = [item for item in batch if isinstance(item, _Claim)]
         endings = [item for item in batch if isinstance(item, _Ending)]
+        outcome: list[Lease] | Exception = []
         for attempt in range(1, ATTEMPTS + 1):
             try:
-                results = self._transaction(claims, endings)
+                outcome = self._transaction(claims, endings)
                 break
             except DBAPIError as exc:
                 # A deadlock or serialization failure between two servers
                 # rolls back the whole batch; running it again is safe.
-                failure: Exception = exc
-                reason = " ".join(str(exc.orig).split())[:200]
-                final = attempt == ATTEMPTS
+                outcome, reason, final = exc, " ".join(str(exc.orig).split()), attempt == ATTEMPTS
             except Exception as exc:
-                failure, reason, final = exc, f"{type(exc).__name__}: {exc}", True
+                outcome, reason, final = exc, f"{type(exc).__name__}: {exc}", True
             event(
                 log,
                 "dhcp.lease-commit-failed",
                 level=logging.WARNING,
                 attempt=attempt,
                 size=len(batch),
-                error=reason,
+                error=reason[:300],
             )
             if final:
-                for item in batch:
-                    item.done.set_exception(failure)
-                return
+                break
         self.batches += 1
-        for claim, result in zip(claims, results, strict=True):
-            claim.done.set_result(result)
+        failed = outcome if isinstance(outcome, Exception) else None
+        for index, claim in enumerate(claims):
+            self._call(claim.done, failed or outcome[index])  # type: ignore[index]
         for ending in endings:
-            ending.done.set_result(None)
+            self._call(ending.done, failed)
+
+    def _call(self, done: Callable[[T], None], value: T) -> None:
+        try:
+            done(value)
+        except Exception as exc:
+            event(
+                log,
+                "dhcp.callback-failed",
+                level=logging.ERROR,
+                error=f"{type(exc).__name__}: {exc}",
+            )
 
     def _transaction(self, claims: list[_Claim], endings: list[_Ending]) -> list[Lease]:
         now = self.clock()

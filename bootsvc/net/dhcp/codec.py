@@ -182,8 +182,8 @@ def _instances(code: int, value: bytes) -> list[bytes]:
     """One option as wire instances of at most 255 bytes of data each."""
     if not 0 < code < 255:
         raise EncodeError(f"option code {code} is reserved")
-    if not value:
-        return [bytes((code, 0))]
+    if len(value) <= 255:
+        return [bytes((code, len(value))) + value]
     return [
         bytes((code, len(value[i : i + 255]))) + value[i : i + 255]
         for i in range(0, len(value), 255)

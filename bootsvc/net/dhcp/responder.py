@@ -1,9 +1,16 @@
 """The one question the DHCP server asks the rest of bootsvc: given this
 request, what do we answer? The server owns sockets, parsing and addressing;
-a `Responder` owns every decision (addresses, leases, boot files)."""
+a `Responder` owns every decision (addresses, leases, boot files).
+
+The answer comes through a callback rather than a return value, because a
+lease answer waits for a database commit: the responder hands the request to
+whatever commits, and the reply goes out from there when the commit is done,
+so the server never parks a thread per waiting client.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -67,7 +74,10 @@ class Silence:
     reason: str
 
 
+Respond = Callable[[Reply | Silence], None]
+
+
 class Responder(Protocol):
-    def answer(self, request: Request) -> Reply | Silence:
-        """Decide the reply. May block (a database commit); the server calls
-        it from worker threads, several at a time."""
+    def answer(self, request: Request, respond: Respond) -> None:
+        """Decide the reply and pass it to `respond` exactly once: before
+        returning, or later from another thread. Must not block."""

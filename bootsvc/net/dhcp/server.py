@@ -1,17 +1,16 @@
-"""The DHCP server: UDP sockets bound to one interface, a receiver thread
-that drains them, and worker threads that parse, ask the `Responder` and send.
+"""The DHCP server: UDP sockets bound to one interface and one thread that
+reads them, parses each packet and asks the `Responder`. The responder
+answers through a callback, possibly later from the thread that commits
+leases; the reply is addressed and sent from there. No thread waits per
+client, so a burst costs queue space (a large socket buffer), not threads.
 
-Workers exist because a responder may wait on a database commit; the
-receiver never waits, so a burst lands in our queue rather than overflowing
-the socket buffer. Every message gets one log line; a packet that cannot be
-used is dropped with one line saying why, and nothing a client sends can stop
-the server.
+Every message gets one log line; a packet that cannot be used is dropped
+with one line saying why, and nothing a client sends can stop the server.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import selectors
 import socket
 import threading
@@ -144,21 +143,15 @@ class DhcpServer:
         responder: Responder,
         interface: str,
         ports: Sequence[int] = (SERVER_PORT,),
-        workers: int = 32,
-        backlog: int = 16384,
     ) -> None:
         self.responder = responder
         self.interface = interface
         self.ports = tuple(ports)
-        self.workers = workers
-        self.backlog = backlog
         self.server_ip = ZERO_IP
         self.sockets: dict[int, socket.socket] = {}
-        self.stats: Counter[str] = Counter()
-        self._stats_lock = threading.Lock()
-        self._queue: queue.SimpleQueue[tuple[bytes, tuple[str, int], int] | None] = (
-            queue.SimpleQueue()
-        )
+        # One counter per thread that counts (the receiver, and whichever
+        # thread a responder answers from), so that counting takes no lock.
+        self._counters: dict[int, Counter[str]] = {}
 
     def open(self) -> None:
         """Bind the sockets (in the caller's network namespace)."""
@@ -181,12 +174,6 @@ class DhcpServer:
 
     def serve(self, stop: threading.Event) -> None:
         """Answer until `stop` is set, then close the sockets."""
-        workers = [
-            threading.Thread(target=self._work, name=f"dhcp-worker-{n}", daemon=True)
-            for n in range(self.workers)
-        ]
-        for thread in workers:
-            thread.start()
         selector = selectors.DefaultSelector()
         for port, sock in self.sockets.items():
             selector.register(sock, selectors.EVENT_READ, port)
@@ -196,15 +183,19 @@ class DhcpServer:
                     self._drain(key.fileobj, key.data)  # type: ignore[arg-type]
         finally:
             selector.close()
-            for _ in workers:
-                self._queue.put(None)
-            for thread in workers:
-                thread.join()
             self.close()
 
     def _count(self, key: str) -> None:
-        with self._stats_lock:
-            self.stats[key] += 1
+        counter = self._counters.get(threading.get_ident())
+        if counter is None:
+            counter = self._counters.setdefault(threading.get_ident(), Counter())
+        counter[key] += 1
+
+    @property
+    def stats(self) -> Counter[str]:
+        """Messages received, dropped, answered (by reply type), left
+        unanswered (silent) and failed."""
+        return sum(list(self._counters.values()), Counter())
 
     def _drain(self, sock: socket.socket, port: int) -> None:
         while True:
@@ -215,14 +206,7 @@ class DhcpServer:
             except OSError as exc:
                 event(log, "dhcp.receive-failed", level=logging.WARNING, error=str(exc))
                 return
-            if self._queue.qsize() >= self.backlog:
-                self._dropped("server overloaded", source)
-                continue
-            self._queue.put((data, source, port))
-
-    def _work(self) -> None:
-        while (item := self._queue.get()) is not None:
-            self._handle(*item)
+            self._handle(data, source, port)
 
     def _dropped(self, reason: str, source: tuple[str, int], mac: str | None = None) -> None:
         self._count("dropped")
@@ -250,23 +234,31 @@ class DhcpServer:
         kind = MessageType(packet.message_type or 0)
         request = Request(packet, kind, classify(packet), port, self.server_ip, source)
         try:
-            outcome = self.responder.answer(request)
+            self.responder.answer(request, lambda outcome: self._finish(request, outcome))
         except Exception as exc:
-            self._count("failed")
-            self._log(request, level=logging.ERROR, error=f"{type(exc).__name__}: {exc}")
-            return
-        if isinstance(outcome, Silence):
-            self._count("silent")
-            self._log(request, reason=outcome.reason)
-            return
-        self._send(request, outcome)
+            self._failed(request, None, exc)
+
+    def _failed(self, request: Request, reply: Reply | None, exc: Exception) -> None:
+        self._count("failed")
+        self._log(request, reply, level=logging.ERROR, error=f"{type(exc).__name__}: {exc}")
+
+    def _finish(self, request: Request, outcome: Reply | Silence) -> None:
+        """Send the reply, or log the silence; runs in whichever thread the
+        responder answered from, and never raises into it."""
+        try:
+            if isinstance(outcome, Silence):
+                self._count("silent")
+                self._log(request, reason=outcome.reason)
+            else:
+                self._send(request, outcome)
+        except Exception as exc:
+            self._failed(request, None if isinstance(outcome, Silence) else outcome, exc)
 
     def _send(self, request: Request, reply: Reply) -> None:
         try:
             wire = build(reply_packet(request, reply), request.packet.max_datagram)
         except EncodeError as exc:
-            self._count("failed")
-            self._log(request, reply, level=logging.ERROR, error=str(exc))
+            self._failed(request, reply, exc)
             return
         sock = self.sockets[request.port]
         target = destination(request, reply)
@@ -276,8 +268,7 @@ class DhcpServer:
         try:
             sock.sendto(wire, target)
         except OSError as exc:
-            self._count("failed")
-            self._log(request, reply, level=logging.ERROR, error=f"send to {target[0]}: {exc}")
+            self._failed(request, reply, exc)
             return
         self._count(reply.kind.label)
         self._log(request, reply, to=target[0])
