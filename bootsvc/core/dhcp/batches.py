@@ -67,5 +67,7 @@ class Batcher(Generic[T]):
                 del self._pending[: self._limit]
             if batch:
                 self._handle(batch)
+                # A nudge may have come while handling: look for idle work.
+                rest = 0.0
             else:
                 rest = self._idle() if self._idle is not None else None

@@ -61,6 +61,18 @@ class Lease:
         """Whether `mac` holds this address now (a declined address is held by nobody)."""
         return self.mac == mac and self.state != DECLINED and self.expires > now
 
+    def view(self, now: float) -> dict[str, Any]:
+        """As `bootsvc dhcp leases --json` shows it."""
+        return {
+            "ip": self.ip,
+            "mac": self.mac,
+            "subnet": self.subnet,
+            "state": self.state,
+            "active": self.active(now),
+            "expires_at": when(self.expires).isoformat(timespec="seconds"),
+            "hostname": self.hostname,
+        }
+
     @classmethod
     def from_row(cls, row: Any) -> Lease:
         return cls(
