@@ -74,7 +74,7 @@ class Settings(BaseModel):
     dhcp_dns: str = ""
     dhcp_ntp: str = ""
     dhcp_domain: str = ""
-    dhcp_lease_seconds: int = Field(default=3600, ge=60)
+    dhcp_lease_seconds: int = Field(default=3600, ge=10)
     # How long an offered address is held for the client that was offered it.
     dhcp_offer_seconds: int = Field(default=60, ge=5)
     # How long an address a client declined (found in use) stays unused.

@@ -5,12 +5,16 @@ answers given through callbacks."""
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict, TypeVar, Unpack
 
+import nslab
 import pytest
 
 from bootsvc.core.dhcp.authoritative import AuthoritativeResponder
@@ -20,6 +24,7 @@ from bootsvc.core.dhcp.directory import Directory
 from bootsvc.core.dhcp.enlist import Enlister
 from bootsvc.core.dhcp.leases import Lease
 from bootsvc.core.dhcp.writer import LeaseWriter
+from bootsvc.dhcpd import DhcpService
 from bootsvc.net.dhcp import options as opt
 from bootsvc.net.dhcp.classify import classify
 from bootsvc.net.dhcp.codec import Packet
@@ -103,6 +108,94 @@ def make_stack(db: Database, settings: Settings, clock: Clock) -> Stack:
     book.sync(db, None)
     responder = AuthoritativeResponder(book, directory, Loaders.from_settings(settings), enlister)
     return Stack(settings, clock, writer, book, directory, enlister, responder)
+
+
+class Records(logging.Handler):
+    """The DHCP service's log lines, as records with their fields."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def events(self, name: str, **match: Any) -> list[dict[str, Any]]:
+        found = []
+        for record in list(self.records):
+            fields: dict[str, Any] = getattr(record, "fields", {})
+            if record.getMessage() == name and all(fields.get(k) == v for k, v in match.items()):
+                found.append(fields)
+        return found
+
+    def wait(self, name: str, timeout: float = 20.0, **match: Any) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.events(name, **match)
+            if found:
+                return found[-1]
+            time.sleep(0.05)
+        raise AssertionError(f"no {name} {match} logged within {timeout} s")
+
+
+@dataclass
+class Lab:
+    """A DHCP service in a namespace of its own (interface srv0, 10.77.0.1),
+    and a client namespace on the other end of a veth (cli0)."""
+
+    server: nslab.Namespace
+    client: nslab.Namespace
+    service: DhcpService
+    log: Records
+
+
+LAB_SETTINGS: dict[str, Any] = {
+    "advertise_url": "http://10.77.0.1:8080",
+    "dhcp_interface": "srv0",
+    "dhcp_subnet": "10.77.0.0/24",
+    "dhcp_pool": "10.77.0.100-10.77.0.199",
+    "dhcp_router": "10.77.0.1",
+    "dhcp_dns": "10.77.0.1",
+    "dhcp_domain": "lab.test",
+}
+
+
+@contextmanager
+def running_service(settings: Settings, db: Database) -> Iterator[Lab]:
+    records = Records()
+    logger = logging.getLogger("bootsvc.dhcp")
+    logger.addHandler(records)
+    previous = logger.level
+    logger.setLevel(logging.DEBUG)
+    stop = threading.Event()
+    try:
+        with nslab.server_and_client(prefix_length=24) as (server, client):
+            service = DhcpService(settings, db)
+            server.call(service.open)
+            thread = threading.Thread(target=service.run, args=(stop,), name="dhcp-service")
+            thread.start()
+            try:
+                yield Lab(server, client, service, records)
+            finally:
+                stop.set()
+                thread.join(30)
+    finally:
+        logger.removeHandler(records)
+        logger.setLevel(previous)
+
+
+@pytest.fixture
+def dhcp_lab(db: Database, data_dir: Path) -> Iterator[Lab]:
+    """Authoritative DHCP on the lab's server side."""
+    settings = Settings(
+        data_dir=data_dir,
+        database_url=db.url,
+        dhcp_mode=DhcpMode.AUTHORITATIVE,
+        dhcp_lease_seconds=10,
+        **LAB_SETTINGS,
+    )
+    with running_service(settings, db) as lab:
+        yield lab
 
 
 @pytest.fixture

@@ -131,11 +131,11 @@ def namespaces(*prefixes: str) -> Iterator[list[Namespace]]:
 
 @contextmanager
 def server_and_client(
-    subnet_prefix: str = "10.77", server_ip: str | None = None
+    server_ip: str = "10.77.0.1", prefix_length: int = 16
 ) -> Iterator[tuple[Namespace, Namespace]]:
-    """Two namespaces on one veth: the server end `srv0` has
-    {subnet_prefix}.0.1/16, the client end `cli0` no address."""
+    """Two namespaces on one veth: the server end `srv0` has `server_ip`,
+    the client end `cli0` no address."""
     with namespaces("dhs", "dhc") as (server, client):
         veth(server, "srv0", client, "cli0")
-        server.ip("addr", "add", f"{server_ip or subnet_prefix + '.0.1'}/16", "dev", "srv0")
+        server.ip("addr", "add", f"{server_ip}/{prefix_length}", "dev", "srv0")
         yield server, client
