@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -111,13 +112,16 @@ def make_stack(db: Database, settings: Settings, clock: Clock) -> Stack:
 
 
 class Records(logging.Handler):
-    """The DHCP service's log lines, as records with their fields."""
+    """The DHCP service's log lines: a count per event, and the latest
+    records with their fields."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep: int = 5000) -> None:
         super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
+        self.records: deque[logging.LogRecord] = deque(maxlen=keep)
+        self.counts: Counter[str] = Counter()
 
     def emit(self, record: logging.LogRecord) -> None:
+        self.counts[record.getMessage()] += 1
         self.records.append(record)
 
     def events(self, name: str, **match: Any) -> list[dict[str, Any]]:
@@ -167,6 +171,8 @@ def running_service(settings: Settings, db: Database) -> Iterator[Lab]:
     logger.addHandler(records)
     previous = logger.level
     logger.setLevel(logging.DEBUG)
+    # Only to `records`: pytest need not keep (and format) every line.
+    propagate, logger.propagate = logger.propagate, False
     stop = threading.Event()
     try:
         with nslab.server_and_client(prefix_length=24) as (server, client):
@@ -182,6 +188,7 @@ def running_service(settings: Settings, db: Database) -> Iterator[Lab]:
     finally:
         logger.removeHandler(records)
         logger.setLevel(previous)
+        logger.propagate = propagate
 
 
 @pytest.fixture

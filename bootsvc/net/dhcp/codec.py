@@ -156,6 +156,8 @@ def parse(data: bytes) -> Packet:
         if overload[0] & 2:
             _read_options(data, *SNAME_SPAN, options, "sname")
             sname = b""
+        # Option 52 counts only in the options field itself.
+        options.pop(opt.OVERLOAD, None)
     elif overload is not None:
         raise DecodeError(f"option 52 (overload) is not 1 byte of 1, 2 or 3: {overload.hex()}")
     _check_lengths(options)

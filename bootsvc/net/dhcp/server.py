@@ -11,9 +11,11 @@ with one line saying why, and nothing a client sends can stop the server.
 from __future__ import annotations
 
 import logging
+import select
 import selectors
 import socket
 import threading
+import time
 from collections import Counter
 from collections.abc import Sequence
 
@@ -43,9 +45,12 @@ SERVER_PORT = 67
 CLIENT_PORT = 68
 PXE_PORT = 4011
 BROADCAST = ("255.255.255.255", CLIENT_PORT)
-RECEIVE_BUFFER = 8 * 2**20
+SOCKET_BUFFER = 8 * 2**20
 MAX_DATAGRAM = 65535
+SO_SNDBUFFORCE = 32
 SO_RCVBUFFORCE = 33
+# How long a reply may wait for room in a full send buffer.
+SEND_WAIT_SECONDS = 0.5
 
 
 def open_socket(interface: str, port: int) -> socket.socket:
@@ -54,10 +59,14 @@ def open_socket(interface: str, port: int) -> socket.socket:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, interface.encode())
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RECEIVE_BUFFER)
-        except PermissionError:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+        for forced, plain in (
+            (SO_RCVBUFFORCE, socket.SO_RCVBUF),
+            (SO_SNDBUFFORCE, socket.SO_SNDBUF),
+        ):
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, forced, SOCKET_BUFFER)
+            except PermissionError:
+                sock.setsockopt(socket.SOL_SOCKET, plain, SOCKET_BUFFER)
         sock.bind(("0.0.0.0", port))
         sock.setblocking(False)
     except OSError:
@@ -135,6 +144,20 @@ def destination(request: Request, reply: Reply) -> tuple[str, int] | None:
     if asked.broadcast or reply.yiaddr == ZERO_IP:
         return BROADCAST
     return None
+
+
+def _send_waiting(sock: socket.socket, wire: bytes, target: tuple[str, int]) -> None:
+    """sendto on the non-blocking socket, waiting a little when its buffer is full."""
+    deadline = time.monotonic() + SEND_WAIT_SECONDS
+    while True:
+        try:
+            sock.sendto(wire, target)
+            return
+        except BlockingIOError:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise
+            select.select([], [sock], [], left)
 
 
 class DhcpServer:
@@ -266,7 +289,7 @@ class DhcpServer:
             unicast = arp.add_neighbour(sock, reply.yiaddr, request.packet.chaddr, self.interface)
             target = (reply.yiaddr, CLIENT_PORT) if unicast else BROADCAST
         try:
-            sock.sendto(wire, target)
+            _send_waiting(sock, wire, target)
         except OSError as exc:
             self._failed(request, reply, exc)
             return

@@ -249,3 +249,14 @@ def test_captured_firmware_packets(fixture: dict[str, str]) -> None:
     }[fixture["name"]]
     assert (client.firmware, client.arch) == expected
     assert client.uuid == QEMU_UUID == fixture["uuid"]
+
+
+def test_overload_option_inside_file_is_ignored() -> None:
+    """Found by atheris: option 52 only counts in the options field; one
+    inside `file` must not survive into the parsed options."""
+    wire = bytearray(valid_discover())
+    wire[240:] = bytes((53, 1, 1, 52, 1, 1, 255))
+    wire[108:236] = (bytes((52, 1, 3, 12, 1)) + b"x" + b"\xff").ljust(128, b"\0")
+    packet = parse(bytes(wire))
+    assert packet.options == {53: b"\x01", 12: b"x"}
+    assert parse(build(packet)) == packet
