@@ -66,7 +66,6 @@ def export(directory: Directory, settings: Settings, fmt: str) -> str:
     context = {
         "networks": networks,
         "hosts": _hosts(directory, networks),
-        "interface": settings.dhcp_interface,
         "next_server": _next_server(settings),
         "bios_loader": BIOS_LOADER,
         "uefi_loader": settings.uefi_loader,
