@@ -18,6 +18,7 @@ from typing import Any, TypedDict, TypeVar, Unpack
 import nslab
 import pytest
 
+from bootsvc.core import cmdb
 from bootsvc.core.dhcp.authoritative import AuthoritativeResponder
 from bootsvc.core.dhcp.book import LeaseBook, LeaseDone
 from bootsvc.core.dhcp.boot import Loaders
@@ -25,6 +26,7 @@ from bootsvc.core.dhcp.directory import Directory
 from bootsvc.core.dhcp.enlist import Enlister
 from bootsvc.core.dhcp.leases import Lease
 from bootsvc.core.dhcp.writer import LeaseWriter
+from bootsvc.core.records import ClusterRecord, NetworkRecord
 from bootsvc.dhcpd import DhcpService
 from bootsvc.net.dhcp import options as opt
 from bootsvc.net.dhcp.classify import classify
@@ -260,6 +262,18 @@ def request(
         },
     )
     return Request(packet, kind, classify(packet), port, server_ip, ("0.0.0.0", 68))
+
+
+def add_cluster_network(db: Database, cidr: str, gateway: str, pool: str) -> None:
+    """Cluster c1 (domain c1.lab.test) with network `net` and its pool."""
+    record = ClusterRecord(
+        name="c1",
+        domain="c1.lab.test",
+        networks=[NetworkRecord(name="net", cidr=cidr, gateway=gateway)],
+        settings={"dhcp_pools": {"net": pool}},
+    )
+    with db.write() as session:
+        cmdb.upsert_cluster(session, record, "test")
 
 
 def settle(start: Callable[[LeaseDone], None]) -> Lease | Exception | None:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import time
 
 import pytest
-from dhcpstack import SERVER_IP, Options, Stack, request
+from dhcpstack import SERVER_IP, Options, Stack, add_cluster_network, request
 
 from bootsvc.core import cmdb
-from bootsvc.core.records import ClusterRecord, InterfaceRecord, NetworkRecord, NodeRecord
+from bootsvc.core.records import ClusterRecord, InterfaceRecord, NodeRecord
 from bootsvc.net.dhcp import options as opt
 from bootsvc.net.dhcp.options import MessageType
 from bootsvc.net.dhcp.responder import Reply, Silence
@@ -166,14 +166,7 @@ def test_arm_gets_an_address_but_no_boot_file(dhcp_stack: Stack) -> None:
 
 
 def test_cluster_network_serves_relayed_clients(dhcp_stack: Stack, db: Database) -> None:
-    record = ClusterRecord(
-        name="c1",
-        domain="c1.lab.test",
-        networks=[NetworkRecord(name="prov", cidr="10.5.0.0/24", gateway="10.5.0.1")],
-        settings={"dhcp_pools": {"prov": "10.5.0.50-10.5.0.59"}},
-    )
-    with db.write() as session:
-        cmdb.upsert_cluster(session, record, "test")
+    add_cluster_network(db, "10.5.0.0/24", "10.5.0.1", "10.5.0.50-10.5.0.59")
     dhcp_stack.directory.refresh()
     offer = reply(dhcp_stack.ask(request(MessageType.DISCOVER, giaddr="10.5.0.1")))
     assert 50 <= int(offer.yiaddr.rsplit(".", 1)[1]) <= 59

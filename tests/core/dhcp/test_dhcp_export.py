@@ -9,12 +9,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from dhcpstack import dhcp_settings
+from dhcpstack import add_cluster_network, dhcp_settings
 
 from bootsvc.core import cmdb
 from bootsvc.core.dhcp.directory import Directory
 from bootsvc.core.dhcp.export import export
-from bootsvc.core.records import ClusterRecord, InterfaceRecord, NetworkRecord, NodeRecord
+from bootsvc.core.records import InterfaceRecord, NodeRecord
 from bootsvc.errors import InvalidInput
 from bootsvc.settings import DhcpMode
 from bootsvc.store.db import Database
@@ -41,14 +41,8 @@ def check(fmt: str, text: str, tmp_path: Path) -> subprocess.CompletedProcess[st
 def site(db: Database) -> Database:
     """A cluster with a provisioning network and its pool, and nodes with
     addresses on both networks (one without an address)."""
-    record = ClusterRecord(
-        name="c1",
-        domain="c1.lab.test",
-        networks=[NetworkRecord(name="prov", cidr="10.10.0.0/24", gateway="10.10.0.1")],
-        settings={"dhcp_pools": {"prov": "10.10.0.100-10.10.0.150"}},
-    )
+    add_cluster_network(db, "10.10.0.0/24", "10.10.0.1", "10.10.0.100-10.10.0.150")
     with db.write() as session:
-        cmdb.upsert_cluster(session, record, "test")
         for hostname, mac, ip in [
             ("hv1", "52:54:00:00:00:01", "10.0.0.11"),
             ("hv2", "52:54:00:00:00:02", "10.10.0.12"),

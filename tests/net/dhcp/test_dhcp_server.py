@@ -9,11 +9,9 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from dhcpstack import Lab
+from dhcpstack import Lab, add_cluster_network
 from nslab import veth
 
-from bootsvc.core import cmdb
-from bootsvc.core.records import ClusterRecord, NetworkRecord
 from bootsvc.net.dhcp import options as opt
 from bootsvc.net.dhcp.codec import FLAG_BROADCAST, Packet, build, parse
 from bootsvc.net.dhcp.options import MessageType
@@ -99,14 +97,7 @@ def test_relayed_requests_go_back_to_the_relay(dhcp_lab: Lab, db: Database) -> N
     """A relay at 10.77.0.2 whose client side is 10.5.0.1 (giaddr): the
     reply goes to the relay's port 67, from the cluster network's pool, with
     the relay agent information echoed; a NAK to a relay is broadcast-flagged."""
-    record = ClusterRecord(
-        name="c1",
-        domain="c1.lab.test",
-        networks=[NetworkRecord(name="rack2", cidr="10.5.0.0/24", gateway="10.5.0.1")],
-        settings={"dhcp_pools": {"rack2": "10.5.0.50-10.5.0.59"}},
-    )
-    with db.write() as session:
-        cmdb.upsert_cluster(session, record, "test")
+    add_cluster_network(db, "10.5.0.0/24", "10.5.0.1", "10.5.0.50-10.5.0.59")
     assert dhcp_lab.service.directory is not None
     dhcp_lab.service.directory.refresh()
     dhcp_lab.client.ip("addr", "add", "10.77.0.2/24", "dev", "cli0")
