@@ -167,7 +167,10 @@ LAB_SETTINGS: dict[str, Any] = {
 
 
 @contextmanager
-def running_service(settings: Settings, db: Database) -> Iterator[Lab]:
+def service_in(
+    namespace: nslab.Namespace, settings: Settings, db: Database
+) -> Iterator[tuple[DhcpService, Records]]:
+    """The DHCP service running in `namespace`, and its log lines."""
     records = Records()
     logger = logging.getLogger("bootsvc.dhcp")
     logger.addHandler(records)
@@ -177,20 +180,28 @@ def running_service(settings: Settings, db: Database) -> Iterator[Lab]:
     propagate, logger.propagate = logger.propagate, False
     stop = threading.Event()
     try:
-        with nslab.server_and_client(prefix_length=24) as (server, client):
-            service = DhcpService(settings, db)
-            server.call(service.open)
-            thread = threading.Thread(target=service.run, args=(stop,), name="dhcp-service")
-            thread.start()
-            try:
-                yield Lab(server, client, service, records)
-            finally:
-                stop.set()
-                thread.join(30)
+        service = DhcpService(settings, db)
+        namespace.call(service.open)
+        thread = threading.Thread(target=service.run, args=(stop,), name="dhcp-service")
+        thread.start()
+        try:
+            yield service, records
+        finally:
+            stop.set()
+            thread.join(30)
     finally:
         logger.removeHandler(records)
         logger.setLevel(previous)
         logger.propagate = propagate
+
+
+@contextmanager
+def running_service(settings: Settings, db: Database) -> Iterator[Lab]:
+    with (
+        nslab.server_and_client(prefix_length=24) as (server, client),
+        service_in(server, settings, db) as (service, records),
+    ):
+        yield Lab(server, client, service, records)
 
 
 @pytest.fixture
