@@ -4,6 +4,7 @@ answers a valid DISCOVER; and coverage-guided fuzzing of the codec (atheris)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import shutil
@@ -132,6 +133,16 @@ def client_socket() -> socket.socket:
     return sock
 
 
+def drain(sock: socket.socket) -> None:
+    """Throw away the replies to fuzzed packets, so that a full receive
+    buffer does not swallow the reply the test waits for."""
+    sock.setblocking(False)
+    with contextlib.suppress(BlockingIOError):
+        while sock.recv(4096):
+            pass
+    sock.settimeout(5)
+
+
 @pytest.mark.netns
 def test_server_survives_fuzzing(fuzz_lab: Lab) -> None:
     sock = fuzz_lab.client.call(client_socket)
@@ -171,7 +182,9 @@ def test_server_survives_fuzzing(fuzz_lab: Lab) -> None:
         blast()
         stats = server.stats
         assert sent[0] >= PACKETS
-        assert stats["received"] == sent[0]
+        # Replies the fuzzed relay addresses sent back to the server itself
+        # come in too (and are dropped as replies).
+        assert stats["received"] >= sent[0]
         assert stats["failed"] == 0
         handled = stats["dropped"] + stats["silent"] + stats["offer"] + stats["ack"] + stats["nak"]
         assert handled == stats["received"]
@@ -182,6 +195,7 @@ def test_server_survives_fuzzing(fuzz_lab: Lab) -> None:
         chaddr = KNOWN.ljust(16, b"\0")
         discover = {opt.MESSAGE_TYPE: b"\x01"}
         valid = Packet(op=1, xid=0xFEED, chaddr=chaddr, flags=FLAG_BROADCAST, options=discover)
+        drain(sock)
         sock.sendto(build(valid), ("255.255.255.255", 67))
         deadline = time.monotonic() + 5
         while True:
