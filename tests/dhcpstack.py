@@ -103,8 +103,13 @@ class Stack:
 def make_stack(db: Database, settings: Settings, clock: Clock) -> Stack:
     directory = Directory(db, settings)
     holder: list[LeaseWriter] = []
-    enlister = Enlister(db, directory, wake=lambda: holder[0].nudge() if holder else None)
-    writer = LeaseWriter(db, clock, idle=enlister.step)
+    enlister = Enlister(
+        db,
+        directory,
+        wake=lambda: holder[0].nudge() if holder else None,
+        busy=lambda within: bool(holder) and holder[0].busy(within),
+    )
+    writer = LeaseWriter(db, clock, idle=enlister.step, server=f"test/{id(directory)}")
     holder.append(writer)
     book = LeaseBook(writer, settings.dhcp_offer_seconds, settings.dhcp_decline_seconds, clock)
     directory.refresh()

@@ -258,3 +258,6 @@ class DhcpLease(Base):
     expires_at: Mapped[datetime] = mapped_column(index=True)
     updated_at: Mapped[datetime] = mapped_column(index=True)
     hostname: Mapped[str | None] = mapped_column(String(63))
+    # The DHCP server process that wrote the row last (host/pid): servers
+    # sharing the database read each other's changes, not their own.
+    server: Mapped[str] = mapped_column(String(64), default="")

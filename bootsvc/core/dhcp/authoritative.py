@@ -130,9 +130,8 @@ class AuthoritativeResponder:
         note: str | None = None,
     ) -> Reply:
         node = self.directory.node(request.mac)
-        options = dict(network.options)
-        if ip != ZERO_IP:
-            options.update(network.lease_options())
+        # Renewal (T1) at 1/2 and rebinding (T2) at 7/8 of the lease time.
+        options = dict(network.leased_options if ip != ZERO_IP else network.options)
         if node is not None:
             options[opt.HOSTNAME] = opt.text(node.hostname)
             if node.domain:

@@ -9,6 +9,7 @@ to run again; queued items always go first.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -33,6 +34,8 @@ class Batcher(Generic[T]):
         self._pending: list[T] = []
         self._wake = threading.Condition()
         self._stopping = False
+        # When the last batch was handled (time.monotonic).
+        self.last_batch = 0.0
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -67,6 +70,7 @@ class Batcher(Generic[T]):
                 del self._pending[: self._limit]
             if batch:
                 self._handle(batch)
+                self.last_batch = time.monotonic()
                 # A nudge may have come while handling: look for idle work.
                 rest = 0.0
             else:

@@ -78,9 +78,10 @@ class LeaseBook:
                 self._apply(lease)
 
     def sync(self, db: Database, since: float | None) -> None:
-        """Take rows changed since `since` (all when None), e.g. by other servers."""
+        """Take the rows other servers changed since `since` (all rows when None)."""
+        other = None if since is None else self.writer.server
         with db.read() as session:
-            self.load(leases.rows(session, since=since))
+            self.load(leases.rows(session, since=since, not_by=other))
 
     def _apply(self, lease: Lease, force: bool = False) -> None:
         current = self.by_ip.get(lease.ip)

@@ -4,8 +4,9 @@ off the reply path: a DHCP reply never waits for the CMDB.
 Enlisting costs a millisecond or two of CPU per machine, and on SQLite its
 transaction needs the one write lock that lease commits need too. So the
 lease writer does it between lease commits, in small batches, and it rests
-between batches (busy at most 15 % of the time): a flood of new
-machines is answered at full speed and enlisted over the following minutes.
+between batches: while leases are being committed it takes at most 5 % of
+the time, so a flood of new machines is answered at full speed and enlisted
+over the following minutes.
 """
 
 from __future__ import annotations
@@ -28,7 +29,10 @@ from bootsvc.store.db import Database
 log = logging.getLogger("bootsvc.dhcp")
 
 MAX_BATCH = 10
-BUSY_SHARE = 0.15
+# The share of time enlisting may take while DHCP is busy, and while quiet.
+BUSY_SHARE = 0.05
+QUIET_SHARE = 0.5
+BUSY_WITHIN_SECONDS = 0.5
 
 
 def facts(client: Client) -> dict[str, Any]:
@@ -44,10 +48,19 @@ class Enlister:
     """A queue of MACs to enlist, worked off by `step`, which the lease
     writer calls when it has no lease change to commit."""
 
-    def __init__(self, db: Database, directory: Directory, wake: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        db: Database,
+        directory: Directory,
+        wake: Callable[[], None],
+        busy: Callable[[float], bool],
+    ) -> None:
+        """`wake` tells the lease writer there is work; `busy(seconds)` says
+        whether it committed leases that recently."""
         self.db = db
         self.directory = directory
         self._wake = wake
+        self._busy = busy
         self._queue: dict[str, Client] = {}
         self._seen: set[str] = set()
         self._lock = threading.Lock()
@@ -76,8 +89,9 @@ class Enlister:
                 del self._queue[mac]
         self._write(batch)
         spent = time.monotonic() - now
-        self._resume = now + spent / BUSY_SHARE
-        return spent / BUSY_SHARE - spent
+        share = BUSY_SHARE if self._busy(BUSY_WITHIN_SECONDS) else QUIET_SHARE
+        self._resume = now + spent / share
+        return spent / share - spent
 
     def _write(self, batch: list[tuple[str, Client]]) -> None:
         learned: list[tuple[str, Known]] = []

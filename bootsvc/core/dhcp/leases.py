@@ -115,6 +115,7 @@ def _upsert_statement(dialect: str) -> Any:
             "expires_at": new.expires_at,
             "updated_at": new.updated_at,
             "hostname": new.hostname,
+            "server": new.server,
         },
         where=or_(
             and_(TABLE.c.mac == new.mac, TABLE.c.state != DECLINED),
@@ -126,7 +127,7 @@ def _upsert_statement(dialect: str) -> Any:
 _UPSERTS = {name: _upsert_statement(name) for name in ("postgresql", "sqlite")}
 
 
-def _upsert(session: Session, claims: list[Lease], now: datetime) -> list[Lease]:
+def _upsert(session: Session, claims: list[Lease], now: datetime, server: str) -> list[Lease]:
     """One statement, run for many claims at once (SQLAlchemy sends them as
     multi-row VALUES batches and gathers what RETURNING gives back)."""
     statement = _UPSERTS[session.get_bind().dialect.name]
@@ -139,6 +140,7 @@ def _upsert(session: Session, claims: list[Lease], now: datetime) -> list[Lease]
             "expires_at": when(c.expires),
             "updated_at": now,
             "hostname": c.hostname,
+            "server": server,
             "b_now": now,
         }
         for c in claims
@@ -146,13 +148,14 @@ def _upsert(session: Session, claims: list[Lease], now: datetime) -> list[Lease]
     return [Lease.from_row(row) for row in session.execute(statement, params)]
 
 
-def claim(session: Session, claims: Sequence[Lease], now: float) -> list[Lease]:
-    """Try to take each claim's address for its MAC. Returns, per claim, the
-    row as it now stands: the claim's MAC when it won, the holder's when not."""
+def claim(session: Session, claims: Sequence[Lease], now: float, server: str = "") -> list[Lease]:
+    """Try to take each claim's address for its MAC, as `server`. Returns,
+    per claim, the row as it now stands: the claim's MAC when it won, the
+    holder's when not."""
     stamp = when(now)
     won: dict[tuple[str, str], Lease] = {}
     for batch in _rounds(claims):
-        for lease in _upsert(session, batch, stamp):
+        for lease in _upsert(session, batch, stamp, server):
             won[(lease.ip, lease.mac)] = lease
     lost = {c.ip for c in claims if (c.ip, c.mac) not in won}
     holders = {lease.ip: lease for lease in rows(session, ips=lost)} if lost else {}
@@ -160,7 +163,12 @@ def claim(session: Session, claims: Sequence[Lease], now: float) -> list[Lease]:
 
 
 def end(
-    session: Session, leases: Iterable[tuple[str, str]], state: str, until: float, now: float
+    session: Session,
+    leases: Iterable[tuple[str, str]],
+    state: str,
+    until: float,
+    now: float,
+    server: str = "",
 ) -> None:
     """Release (state released, until now) or decline (state declined,
     until the quarantine ends) each (ip, mac), where that MAC holds it."""
@@ -174,15 +182,22 @@ def end(
             TABLE.c.mac == bindparam("b_mac"),
             TABLE.c.state != DECLINED,
         )
-        .values(state=state, expires_at=when(until), updated_at=when(now))
+        .values(state=state, expires_at=when(until), updated_at=when(now), server=server)
     )
     session.connection().execute(statement, params)
 
 
 def rows(
-    session: Session, ips: Iterable[str] | None = None, since: float | None = None
+    session: Session,
+    ips: Iterable[str] | None = None,
+    since: float | None = None,
+    not_by: str | None = None,
 ) -> list[Lease]:
+    """Leases, or those of `ips`, or those changed since `since` by servers
+    other than `not_by`."""
     query = select(*COLUMNS)
+    if not_by is not None:
+        query = query.where(TABLE.c.server != not_by)
     if ips is not None:
         query = query.where(TABLE.c.ip.in_(list(ips)))
     if since is not None:

@@ -30,9 +30,13 @@ class Network:
     dns: tuple[str, ...] = ()
     ntp: tuple[str, ...] = ()
     domain: str | None = None
-    # Options 1, 3, 6, 15, 28, 42 as sent; lease times are added per reply.
+    # Options 1, 3, 6, 15, 28, 42 as sent, and the same with the lease
+    # times (51, 58, 59) for replies that give an address.
     options: dict[int, bytes] = field(init=False, compare=False)
+    leased_options: dict[int, bytes] = field(init=False, compare=False)
     # The same as integers: membership tests run for every message.
+    # The subnet as text: how leases in the database name their network.
+    key: str = field(init=False, compare=False, repr=False)
     _mask: int = field(init=False, compare=False, repr=False)
     _network: int = field(init=False, compare=False, repr=False)
     _pool: tuple[int, int] = field(init=False, compare=False, repr=False)
@@ -51,29 +55,25 @@ class Network:
         if self.domain:
             values[opt.DOMAIN_NAME] = opt.text(self.domain)
         object.__setattr__(self, "options", values)
+        seconds = self.lease_seconds
+        leased = {
+            **values,
+            opt.LEASE_TIME: opt.u32(seconds),
+            opt.RENEWAL_TIME: opt.u32(seconds // 2),
+            opt.REBINDING_TIME: opt.u32(seconds * 7 // 8),
+        }
+        object.__setattr__(self, "leased_options", leased)
+        object.__setattr__(self, "key", str(self.subnet))
         object.__setattr__(self, "_mask", int(self.subnet.netmask))
         object.__setattr__(self, "_network", int(self.subnet.network_address))
         pool = (int(self.pool[0]), int(self.pool[1])) if self.pool else (1, 0)
         object.__setattr__(self, "_pool", pool)
-
-    @property
-    def key(self) -> str:
-        return str(self.subnet)
 
     def contains(self, ip: str) -> bool:
         return address_int(ip) & self._mask == self._network
 
     def in_pool(self, ip: str) -> bool:
         return self._pool[0] <= address_int(ip) <= self._pool[1]
-
-    def lease_options(self) -> dict[int, bytes]:
-        """Lease time with renewal (T1, 1/2) and rebinding (T2, 7/8) times."""
-        seconds = self.lease_seconds
-        return {
-            opt.LEASE_TIME: opt.u32(seconds),
-            opt.RENEWAL_TIME: opt.u32(seconds // 2),
-            opt.REBINDING_TIME: opt.u32(seconds * 7 // 8),
-        }
 
 
 def address_int(ip: str) -> int:

@@ -12,6 +12,8 @@ its commit: the callbacks are what send the replies.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -57,16 +59,22 @@ class LeaseWriter:
         db: Database,
         clock: Callable[[], float] = time.time,
         idle: IdleWork | None = None,
+        server: str | None = None,
     ) -> None:
         """`idle` is other database work done while no lease change waits
         (enlisting), so that on SQLite it never holds the write lock that a
-        lease commit needs."""
+        lease commit needs. `server` names this process in the rows it writes."""
         self.db = db
+        self.server = server or f"{socket.gethostname()}/{os.getpid()}"
         self.clock = clock
         self.batches = 0
         self._batcher: Batcher[_Claim | _Ending] = Batcher(
             "dhcp-lease-writer", self._commit, MAX_BATCH, idle
         )
+
+    def busy(self, within: float) -> bool:
+        """Whether a lease change was committed in the last `within` seconds."""
+        return time.monotonic() - self._batcher.last_batch < within
 
     def nudge(self) -> None:
         """New idle work is waiting."""
@@ -132,10 +140,10 @@ class LeaseWriter:
     def _transaction(self, claims: list[_Claim], endings: list[_Ending]) -> list[Lease]:
         now = self.clock()
         with self.db.write() as session:
-            results = leases.claim(session, [c.lease for c in claims], now)
+            results = leases.claim(session, [c.lease for c in claims], now, self.server)
             groups: dict[tuple[str, float], list[tuple[str, str]]] = {}
             for item in endings:
                 groups.setdefault((item.state, item.hold), []).append((item.ip, item.mac))
             for (state, hold), pairs in groups.items():
-                leases.end(session, pairs, state, now + hold, now)
+                leases.end(session, pairs, state, now + hold, now, self.server)
         return results

@@ -119,8 +119,11 @@ def to_ip(data: bytes) -> str:
     return socket.inet_ntoa(data)
 
 
+U16 = struct.Struct("!H")
+
+
 def to_u16s(data: bytes) -> tuple[int, ...]:
-    return struct.unpack(f"!{len(data) // 2}H", data[: len(data) // 2 * 2])
+    return tuple(value for (value,) in U16.iter_unpack(data[: len(data) // 2 * 2]))
 
 
 def to_text(data: bytes) -> str:

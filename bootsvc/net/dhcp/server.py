@@ -58,6 +58,9 @@ def open_socket(interface: str, port: int) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+        # Linux delivers a copy of each broadcast to this host too; nobody
+        # here wants our replies.
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 0)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, interface.encode())
         for forced, plain in (
             (SO_RCVBUFFORCE, socket.SO_RCVBUF),

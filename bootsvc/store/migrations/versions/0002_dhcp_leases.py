@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("expires_at", bootsvc.store.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", bootsvc.store.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("hostname", sa.String(length=63), nullable=True),
+        sa.Column("server", sa.String(length=64), nullable=False),
         sa.PrimaryKeyConstraint("ip", name=op.f("pk_dhcp_lease")),
     )
     with op.batch_alter_table("dhcp_lease", schema=None) as batch_op:
