@@ -77,6 +77,16 @@ class DhcpService:
             self.directory.refresh()
             self.book.sync(self.db, since)
 
+    def reclaim(self, now: float) -> int:
+        """Forget leases that ended more than RETAIN_SECONDS ago, in the
+        database and in memory; returns how many rows went."""
+        if self.book is None:
+            return 0
+        with self.db.write() as session:
+            removed = leases.reclaim(session, now - RETAIN_SECONDS)
+        self.book.sweep(now - RETAIN_SECONDS)
+        return removed
+
     def _housekeeping(self, stop: threading.Event) -> None:
         last_sync = last_reclaim = time.time()
         while not stop.wait(self.settings.dhcp_refresh_seconds):
@@ -84,11 +94,9 @@ class DhcpService:
             try:
                 self._refresh(last_sync - SYNC_OVERLAP_SECONDS)
                 last_sync = now
-                if self.book is not None and now - last_reclaim >= RECLAIM_EVERY_SECONDS:
-                    with self.db.write() as session:
-                        removed = leases.reclaim(session, now - RETAIN_SECONDS)
-                    self.book.sweep(now - RETAIN_SECONDS)
+                if now - last_reclaim >= RECLAIM_EVERY_SECONDS:
                     last_reclaim = now
+                    removed = self.reclaim(now)
                     if removed:
                         event(log, "dhcp.reclaimed", leases=removed)
             except Exception as exc:

@@ -253,7 +253,7 @@ class DhcpLease(Base):
     ip: Mapped[str] = mapped_column(String(15), primary_key=True)
     mac: Mapped[str] = mapped_column(String(17), index=True)
     subnet: Mapped[str] = mapped_column(String(18))
-    # offered, bound, released or declined.
+    # bound, released or declined (an offer lives only in its server's memory).
     state: Mapped[str] = mapped_column(String(16))
     expires_at: Mapped[datetime] = mapped_column(index=True)
     updated_at: Mapped[datetime] = mapped_column(index=True)

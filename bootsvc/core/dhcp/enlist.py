@@ -28,7 +28,7 @@ from bootsvc.store.db import Database
 
 log = logging.getLogger("bootsvc.dhcp")
 
-MAX_BATCH = 10
+MAX_BATCH = 2
 # The share of time enlisting may take while DHCP is busy, and while quiet.
 BUSY_SHARE = 0.05
 QUIET_SHARE = 0.5

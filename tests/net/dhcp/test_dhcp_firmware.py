@@ -1,7 +1,8 @@
-"""Real firmware takes bootsvc's ProxyDHCP offer beside a site's DHCP server.
+"""Real firmware takes bootsvc's offer: as ProxyDHCP beside a site's DHCP
+server, and as the only DHCP server.
 
-A lab namespace holds a bridge with QEMU's tap device and bootsvc in proxy
-mode; dnsmasq, in a namespace of its own on the same bridge, hands out
+A lab namespace holds a bridge with QEMU's tap device and bootsvc. In proxy
+mode dnsmasq, in a namespace of its own on the same bridge, hands out
 addresses only. The firmware taking the offer shows in what it does next:
 iPXE (QEMU's BIOS NIC ROM) fetches /boot.ipxe over HTTP, edk2 (OVMF's own
 PXE) reads the EFI loader over TFTP. Small listeners on the lab side record
@@ -96,9 +97,24 @@ class Lab:
     log: Records
 
 
+def site_dhcp(site: nslab.Namespace, data_dir: Path) -> None:
+    """The site's own DHCP server: addresses, no boot options."""
+    site.popen(
+        [
+            "dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--port=0",
+            "--interface=site1", "--bind-interfaces",
+            "--dhcp-range=10.88.0.100,10.88.0.150,255.255.255.0,1h",
+            f"--dhcp-leasefile={data_dir / 'dnsmasq.leases'}",
+            f"--pid-file={data_dir / 'dnsmasq.pid'}",
+        ],
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
 @pytest.fixture
 def lab(db: Database, data_dir: Path, request: pytest.FixtureRequest) -> Iterator[Lab]:
-    style: str = request.param
+    """`request.param`: "authoritative", or the ProxyDHCP style for UEFI."""
+    mode: str = request.param
     with nslab.namespaces("fwl", "fws") as (lab, site):
         lab.ip("link", "add", "br0", "type", "bridge")
         lab.ip("tuntap", "add", "tap0", "mode", "tap")
@@ -109,16 +125,8 @@ def lab(db: Database, data_dir: Path, request: pytest.FixtureRequest) -> Iterato
             lab.ip("link", "set", device, "up")
         lab.ip("addr", "add", f"{LAB_IP}/24", "dev", "br0")
         site.ip("addr", "add", "10.88.0.2/24", "dev", "site1")
-        site.popen(
-            [
-                "dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--port=0",
-                "--interface=site1", "--bind-interfaces",
-                "--dhcp-range=10.88.0.100,10.88.0.150,255.255.255.0,1h",
-                f"--dhcp-leasefile={data_dir / 'dnsmasq.leases'}",
-                f"--pid-file={data_dir / 'dnsmasq.pid'}",
-            ],
-            stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+        if mode != "authoritative":
+            site_dhcp(site, data_dir)
         requests = Requests()
         listeners = [lab.call(tftp_listener), lab.call(http_listener)]
         threads = [
@@ -131,9 +139,11 @@ def lab(db: Database, data_dir: Path, request: pytest.FixtureRequest) -> Iterato
             data_dir=data_dir,
             database_url=db.url,
             advertise_url=f"http://{LAB_IP}:8080",
-            dhcp_mode=DhcpMode.PROXY,
             dhcp_interface="br0",
-            dhcp_proxy_uefi=style,
+            dhcp_mode=DhcpMode.AUTHORITATIVE if mode == "authoritative" else DhcpMode.PROXY,
+            dhcp_subnet="10.88.0.0/24",
+            dhcp_pool="10.88.0.160-10.88.0.199",
+            dhcp_proxy_uefi="pixiecore" if mode == "authoritative" else mode,
         )
         try:
             with service_in(lab, settings, db) as (_service, records):
@@ -151,23 +161,28 @@ def qemu(lab: nslab.Namespace, mac: str, work: Path, *, ovmf: bool) -> subproces
     return lab.popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-@pytest.mark.parametrize("lab", ["pixiecore"], indirect=True)
+@pytest.mark.parametrize("lab", ["pixiecore", "authoritative"], indirect=True)
 @pytest.mark.parametrize("db", ["sqlite"], indirect=True)
-def test_seabios_ipxe_takes_the_proxy_offer(lab: Lab, tmp_path: Path) -> None:
+def test_seabios_ipxe(lab: Lab, tmp_path: Path) -> None:
     vm = qemu(lab.namespace, "52:54:00:88:00:01", tmp_path, ovmf=False)
     lab.requests.wait("http GET /boot.ipxe HTTP/1.1", vm)
     offer = lab.log.events("dhcp.discover", reply="offer", firmware="ipxe")
     assert offer and offer[0]["file"] == f"http://{LAB_IP}:8080/boot.ipxe"
 
 
-@pytest.mark.parametrize("lab", ["pixiecore", "smee"], indirect=True)
+@pytest.mark.parametrize("lab", ["pixiecore", "smee", "authoritative"], indirect=True)
 @pytest.mark.parametrize("db", ["sqlite"], indirect=True)
-def test_ovmf_pxe_takes_the_proxy_offer(lab: Lab, tmp_path: Path) -> None:
+def test_ovmf_pxe(lab: Lab, tmp_path: Path) -> None:
     vm = qemu(lab.namespace, "52:54:00:88:00:02", tmp_path, ovmf=True)
     lab.requests.wait("tftp snponly.efi", vm)
     offer = lab.log.events("dhcp.discover", reply="offer", firmware="uefi-x86")
-    style = offer[0]["note"].removeprefix("uefi-style=")
+    on_4011 = lab.log.events("dhcp.request", port=4011, reply="ack")
+    if "note" not in offer[0]:
+        # Authoritative: the firmware took our address and the boot file with it.
+        acked = lab.log.events("dhcp.request", port=67, reply="ack", firmware="uefi-x86")
+        assert acked and acked[0]["ip"].startswith("10.88.0.1") and not on_4011
+        return
     # pixiecore: edk2 asks again on port 4011 and boots from that ACK;
     # smee: it takes the file named in the offer (43.6 = 8) directly.
-    on_4011 = lab.log.events("dhcp.request", port=4011, reply="ack")
+    style = offer[0]["note"].removeprefix("uefi-style=")
     assert (style, bool(on_4011)) in {("pixiecore", True), ("smee", False)}
