@@ -30,8 +30,10 @@ log = logging.getLogger("bootsvc.dhcp")
 # Leases that ended longer ago than this are deleted; until then a returning
 # client gets its old address back.
 RETAIN_SECONDS = 24 * 3600
+# Also how often the whole CMDB is read again (in between, only what changed).
 RECLAIM_EVERY_SECONDS = 60.0
-# Other servers' clocks may lag ours a little: re-read a bit before the last sync.
+# Other servers' clocks may lag ours a little, and a transaction may commit
+# a while after it took its time stamp: re-read a bit before the last sync.
 SYNC_OVERLAP_SECONDS = 10.0
 
 
@@ -69,12 +71,12 @@ class DhcpService:
 
     def open(self) -> None:
         """Read the CMDB and the leases, then bind the sockets."""
-        self._refresh(None)
+        self._refresh(None, full_cmdb=True)
         self.server.open()
 
-    def _refresh(self, since: float | None) -> None:
+    def _refresh(self, since: float | None, full_cmdb: bool) -> None:
         if self.directory is not None and self.book is not None:
-            self.directory.refresh()
+            self.directory.refresh(None if full_cmdb else since)
             self.book.sync(self.db, since)
 
     def reclaim(self, now: float) -> int:
@@ -92,9 +94,10 @@ class DhcpService:
         while not stop.wait(self.settings.dhcp_refresh_seconds):
             now = time.time()
             try:
-                self._refresh(last_sync - SYNC_OVERLAP_SECONDS)
+                full = now - last_reclaim >= RECLAIM_EVERY_SECONDS
+                self._refresh(last_sync - SYNC_OVERLAP_SECONDS, full_cmdb=full)
                 last_sync = now
-                if now - last_reclaim >= RECLAIM_EVERY_SECONDS:
+                if full:
                     last_reclaim = now
                     removed = self.reclaim(now)
                     if removed:

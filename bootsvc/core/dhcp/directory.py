@@ -1,14 +1,16 @@
 """The CMDB as the DHCP server sees it: which MACs are known, their host
-names and reserved addresses, and the cluster networks. Kept in memory and
-re-read every few seconds, because a DHCP reply must not wait for a query."""
+names and reserved addresses, and the cluster networks. Kept in memory,
+because a DHCP reply must not wait for a query: what changed is re-read
+every few seconds, everything every minute."""
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from bootsvc.core.dhcp.networks import CmdbNetwork, Network, from_cmdb, from_settings
 from bootsvc.settings import Settings
@@ -33,12 +35,19 @@ class Directory:
         self.networks: list[Network] = from_settings(settings)
         self._lock = threading.Lock()
 
-    def refresh(self) -> None:
+    def refresh(self, since: float | None = None) -> None:
+        """Re-read the CMDB: all nodes, or those changed since `since` (a
+        node removed is noticed by the next full refresh)."""
         interfaces = (
             select(Interface.mac, Interface.ip, Node.hostname, Cluster.domain)
             .join(Node, Interface.node_id == Node.id)
             .outerjoin(Cluster, Node.cluster_id == Cluster.id)
         )
+        if since is not None:
+            stamp = datetime.fromtimestamp(since, UTC)
+            interfaces = interfaces.where(
+                or_(Node.updated_at >= stamp, Cluster.updated_at >= stamp)
+            )
         networks = select(
             Cluster.name,
             Cluster.domain,
@@ -55,7 +64,11 @@ class Directory:
             cmdb = [_network(row) for row in session.execute(networks)]
         owners = {known.ip: mac for mac, known in nodes.items() if known.ip}
         with self._lock:
-            self.nodes, self.owners = nodes, owners
+            if since is None:
+                self.nodes, self.owners = nodes, owners
+            else:
+                self.nodes.update(nodes)
+                self.owners.update(owners)
             self.networks = from_settings(self.settings) + from_cmdb(cmdb, self.settings)
 
     def learn(self, mac: str, known: Known) -> None:
