@@ -262,14 +262,37 @@ def wait_ready(sock: socket.socket, timeout: float = 30.0) -> None:
     raise RuntimeError("the server did not answer a DISCOVER")
 
 
+def serve(namespace: str) -> None:
+    """`--serve NAMESPACE`: bootsvc's DHCP service, as `bootsvc serve` runs
+    it in its DHCP child, with its socket opened inside the namespace while
+    the process stays in the host's (so PostgreSQL on 127.0.0.1 is reachable)."""
+    import signal
+    import threading
+
+    from bootsvc import dhcpd
+    from bootsvc.logs import setup_logging
+    from bootsvc.settings import load_settings
+
+    settings = load_settings()
+    setup_logging(settings.log_level)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+    service = dhcpd.DhcpService(settings)
+    nslab.call_in(namespace, service.open)
+    dhcpd.quiet_garbage_collector()
+    service.run(stop)
+    service.db.dispose()
+
+
 @contextmanager
 def run_bootsvc(server: nslab.Namespace, work: Path, database_url: str) -> Iterator[None]:
     env = dict(os.environ)
     env.update(
         BOOTSVC_DATA_DIR=str(work / "data"),
         BOOTSVC_DATABASE_URL=database_url or f"sqlite:///{work / 'bootsvc.db'}",
-        BOOTSVC_HTTP_LISTEN="127.0.0.1:18080",
         BOOTSVC_ADVERTISE_URL=f"http://{SERVER_IP}:8080",
+        BOOTSVC_DHCP_MODE="authoritative",
+        BOOTSVC_DHCP_INTERFACE="srv0",
         BOOTSVC_DHCP_SUBNET="10.77.0.0/16",
         BOOTSVC_DHCP_POOL="-".join(POOL),
         BOOTSVC_DHCP_ROUTER=SERVER_IP,
@@ -278,11 +301,14 @@ def run_bootsvc(server: nslab.Namespace, work: Path, database_url: str) -> Itera
     bootsvc = str(ROOT / ".venv" / "bin" / "bootsvc")
     subprocess.run([bootsvc, "db", "upgrade"], env=env, check=True, capture_output=True)
     log = (work / "bootsvc.log").open("w")
-    server.popen(
-        [bootsvc, "serve", "--dhcp-mode", "authoritative", "--dhcp-interface", "srv0"],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--serve", server.name],
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
-    yield
+    try:
+        yield
+    finally:
+        nslab.stop_process(process)
 
 
 @contextmanager
@@ -369,8 +395,14 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=2000, help="new clients a second; 0: skip")
     parser.add_argument("--burst", type=int, default=1000, help="DISCOVERs at once; 0: skip")
     parser.add_argument("--servers", default="bootsvc,dnsmasq,kea")
-    parser.add_argument("--database-url", default="", help="bootsvc's database (default SQLite)")
+    parser.add_argument(
+        "--database-url", default="", help="bootsvc's database, empty (default: a new SQLite file)"
+    )
+    parser.add_argument("--serve", metavar="NAMESPACE", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve:
+        serve(args.serve)
+        return
     results = {}
     for name in args.servers.split(","):
         print(f"== {name}", flush=True)

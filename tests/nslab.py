@@ -60,27 +60,7 @@ class Namespace:
 
     def call(self, function: Callable[..., T], *args: Any) -> T:
         """Run `function(*args)` in a thread inside this namespace."""
-        result: list[T] = []
-        failure: list[BaseException] = []
-
-        def inside() -> None:
-            handle = os.open(f"/run/netns/{self.name}", os.O_RDONLY)
-            try:
-                if _libc.setns(handle, CLONE_NEWNET) != 0:
-                    errno = ctypes.get_errno()
-                    raise OSError(errno, f"setns {self.name}: {os.strerror(errno)}")
-                result.append(function(*args))
-            except BaseException as exc:
-                failure.append(exc)
-            finally:
-                os.close(handle)
-
-        thread = threading.Thread(target=inside)
-        thread.start()
-        thread.join()
-        if failure:
-            raise failure[0]
-        return result[0]
+        return call_in(self.name, function, *args)
 
     def remove(self) -> None:
         """Stop what we started here (each in its own process group, so that
@@ -88,6 +68,37 @@ class Namespace:
         for process in self.processes:
             _stop_group(process)
         subprocess.run(["ip", "netns", "del", self.name], check=False, capture_output=True)
+
+
+def call_in(name: str, function: Callable[..., T], *args: Any) -> T:
+    """Run `function(*args)` in a thread inside network namespace `name`."""
+    result: list[T] = []
+    failure: list[BaseException] = []
+
+    def inside() -> None:
+        handle = os.open(f"/run/netns/{name}", os.O_RDONLY)
+        try:
+            if _libc.setns(handle, CLONE_NEWNET) != 0:
+                errno = ctypes.get_errno()
+                raise OSError(errno, f"setns {name}: {os.strerror(errno)}")
+            result.append(function(*args))
+        except BaseException as exc:
+            failure.append(exc)
+        finally:
+            os.close(handle)
+
+    thread = threading.Thread(target=inside)
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
+    return result[0]
+
+
+def stop_process(process: subprocess.Popen[Any]) -> None:
+    """SIGTERM to a process started in its own session, and its group;
+    SIGKILL if it has not gone within ten seconds."""
+    _stop_group(process)
 
 
 def _stop_group(process: subprocess.Popen[Any]) -> None:
