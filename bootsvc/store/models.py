@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     BigInteger,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -241,7 +242,7 @@ class BootReport(Base):
 
 
 class DhcpLease(Base):
-    """An address of a DHCP pool and the MAC that holds it until `expires_at`.
+    """An address of a DHCP pool and the MAC that holds it until `expires`.
 
     The address is the primary key, so there is one row per address, and a
     lease is taken with a conditional upsert that only succeeds when the row
@@ -255,8 +256,10 @@ class DhcpLease(Base):
     subnet: Mapped[str] = mapped_column(String(18))
     # bound, released or declined (an offer lives only in its server's memory).
     state: Mapped[str] = mapped_column(String(16))
-    expires_at: Mapped[datetime] = mapped_column(index=True)
-    updated_at: Mapped[datetime] = mapped_column(index=True)
+    # Seconds since the epoch (UTC): every DHCP message compares them, and
+    # plain numbers cost a fraction of what datetimes do per row.
+    expires: Mapped[float] = mapped_column(Float, index=True)
+    updated: Mapped[float] = mapped_column(Float, index=True)
     hostname: Mapped[str | None] = mapped_column(String(63))
     # The DHCP server process that wrote the row last (host/pid): servers
     # sharing the database read each other's changes, not their own.

@@ -34,14 +34,10 @@ COLUMNS = (
     TABLE.c.mac,
     TABLE.c.subnet,
     TABLE.c.state,
-    TABLE.c.expires_at,
-    TABLE.c.updated_at,
+    TABLE.c.expires,
+    TABLE.c.updated,
     TABLE.c.hostname,
 )
-
-
-def when(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +65,7 @@ class Lease:
             "subnet": self.subnet,
             "state": self.state,
             "active": self.active(now),
-            "expires_at": when(self.expires).isoformat(timespec="seconds"),
+            "expires_at": datetime.fromtimestamp(self.expires, UTC).isoformat(timespec="seconds"),
             "hostname": self.hostname,
         }
 
@@ -80,8 +76,8 @@ class Lease:
             mac=row.mac,
             subnet=row.subnet,
             state=row.state,
-            expires=row.expires_at.timestamp(),
-            updated=row.updated_at.timestamp(),
+            expires=row.expires,
+            updated=row.updated,
             hostname=row.hostname,
         )
 
@@ -112,14 +108,14 @@ def _upsert_statement(dialect: str) -> Any:
             "mac": new.mac,
             "subnet": new.subnet,
             "state": new.state,
-            "expires_at": new.expires_at,
-            "updated_at": new.updated_at,
+            "expires": new.expires,
+            "updated": new.updated,
             "hostname": new.hostname,
             "server": new.server,
         },
         where=or_(
             and_(TABLE.c.mac == new.mac, TABLE.c.state != DECLINED),
-            TABLE.c.expires_at <= bindparam("b_now"),
+            TABLE.c.expires <= bindparam("b_now"),
         ),
     ).returning(*COLUMNS)
 
@@ -127,7 +123,7 @@ def _upsert_statement(dialect: str) -> Any:
 _UPSERTS = {name: _upsert_statement(name) for name in ("postgresql", "sqlite")}
 
 
-def _upsert(session: Session, claims: list[Lease], now: datetime, server: str) -> list[Lease]:
+def _upsert(session: Session, claims: list[Lease], now: float, server: str) -> list[Lease]:
     """One statement, run for many claims at once (SQLAlchemy sends them as
     multi-row VALUES batches and gathers what RETURNING gives back)."""
     statement = _UPSERTS[session.get_bind().dialect.name]
@@ -137,8 +133,8 @@ def _upsert(session: Session, claims: list[Lease], now: datetime, server: str) -
             "mac": c.mac,
             "subnet": c.subnet,
             "state": c.state,
-            "expires_at": when(c.expires),
-            "updated_at": now,
+            "expires": c.expires,
+            "updated": now,
             "hostname": c.hostname,
             "server": server,
             "b_now": now,
@@ -152,10 +148,9 @@ def claim(session: Session, claims: Sequence[Lease], now: float, server: str = "
     """Try to take each claim's address for its MAC, as `server`. Returns,
     per claim, the row as it now stands: the claim's MAC when it won, the
     holder's when not."""
-    stamp = when(now)
     won: dict[tuple[str, str], Lease] = {}
     for batch in _rounds(claims):
-        for lease in _upsert(session, batch, stamp, server):
+        for lease in _upsert(session, batch, now, server):
             won[(lease.ip, lease.mac)] = lease
     lost = {c.ip for c in claims if (c.ip, c.mac) not in won}
     holders = {lease.ip: lease for lease in rows(session, ips=lost)} if lost else {}
@@ -182,7 +177,7 @@ def end(
             TABLE.c.mac == bindparam("b_mac"),
             TABLE.c.state != DECLINED,
         )
-        .values(state=state, expires_at=when(until), updated_at=when(now), server=server)
+        .values(state=state, expires=until, updated=now, server=server)
     )
     session.connection().execute(statement, params)
 
@@ -201,12 +196,12 @@ def rows(
     if ips is not None:
         query = query.where(TABLE.c.ip.in_(list(ips)))
     if since is not None:
-        query = query.where(TABLE.c.updated_at >= when(since))
+        query = query.where(TABLE.c.updated >= since)
     return [Lease.from_row(row) for row in session.execute(query)]
 
 
 def reclaim(session: Session, before: float) -> int:
     """Delete leases that ended before `before`; their addresses are free
     anyway (a claim takes an expired row), this only keeps the table small."""
-    result = session.execute(delete(TABLE).where(TABLE.c.expires_at < when(before)))
+    result = session.execute(delete(TABLE).where(TABLE.c.expires < before))
     return int(getattr(result, "rowcount", 0) or 0)

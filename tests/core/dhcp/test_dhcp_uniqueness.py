@@ -2,8 +2,8 @@
 two servers on one database, in one process (a property test that draws the
 schedule) and in two processes, on SQLite and PostgreSQL.
 
-Each grant is recorded with the database's own times (the row's updated_at
-and expires_at); a RELEASE or DECLINE ends the client's interval when the
+Each grant is recorded with the database's own times (the row's updated
+and expires); a RELEASE or DECLINE ends the client's interval when the
 client sends it. Intervals of different MACs on one address must not overlap.
 """
 
