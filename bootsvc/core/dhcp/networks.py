@@ -161,5 +161,4 @@ def from_cmdb(rows: Iterable[CmdbNetwork], settings: Settings) -> list[Network]:
 def select_network(networks: Sequence[Network], address: str) -> Network | None:
     """The network a client is on: the one holding the relay's address, or
     ours when it is not relayed. The first match wins (settings come first)."""
-    ip = IPv4Address(address)
-    return next((network for network in networks if ip in network.subnet), None)
+    return next((network for network in networks if network.contains(address)), None)
