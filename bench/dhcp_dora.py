@@ -278,7 +278,8 @@ def serve(namespace: str) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
     service = dhcpd.DhcpService(settings)
-    nslab.call_in(namespace, service.open)
+    service.load()
+    nslab.call_in(namespace, service.server.open)
     dhcpd.quiet_garbage_collector()
     service.run(stop)
     service.db.dispose()
@@ -384,6 +385,10 @@ def bench_one(name: str, args: argparse.Namespace) -> dict[str, dict[str, float 
             finally:
                 sock.close()
         return {phase: result.summary() for phase, result in found.items()}
+    except Exception:
+        for log in sorted(work.glob("*.log")):
+            print(f"-- last lines of {log.name}:", *log.read_text().splitlines()[-15:], sep="\n")
+        raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -71,8 +71,12 @@ class DhcpService:
 
     def open(self) -> None:
         """Read the CMDB and the leases, then bind the sockets."""
-        self._refresh(None, full_cmdb=True)
+        self.load()
         self.server.open()
+
+    def load(self) -> None:
+        """Read the CMDB and the leases."""
+        self._refresh(None, full_cmdb=True)
 
     def _refresh(self, since: float | None, full_cmdb: bool) -> None:
         if self.directory is not None and self.book is not None:

@@ -186,7 +186,9 @@ def service_in(
     stop = threading.Event()
     try:
         service = DhcpService(settings, db)
-        namespace.call(service.open)
+        # Sockets in the namespace; database connections from the host's.
+        service.load()
+        namespace.call(service.server.open)
         thread = threading.Thread(target=service.run, args=(stop,), name="dhcp-service")
         thread.start()
         try:
