@@ -107,16 +107,8 @@ def u32(value: int) -> bytes:
     return struct.pack("!I", value)
 
 
-def u16(value: int) -> bytes:
-    return struct.pack("!H", value)
-
-
 def text(value: str) -> bytes:
     return value.encode("ascii", "replace")
-
-
-def to_ip(data: bytes) -> str:
-    return socket.inet_ntoa(data)
 
 
 U16 = struct.Struct("!H")

@@ -260,3 +260,18 @@ def test_overload_option_inside_file_is_ignored() -> None:
     packet = parse(bytes(wire))
     assert packet.options == {53: b"\x01", 12: b"x"}
     assert parse(build(packet)) == packet
+
+
+def test_suboptions_of_real_ipxe() -> None:
+    """Option 175 as QEMU's iPXE ROM sent it: iPXE's feature flags, among
+    them 19 (HTTP) and 16 (PXE extensions)."""
+    seabios = next(f for f in FIXTURES if f["name"] == "seabios-ipxe")
+    found = opt.decode_suboptions(parse(bytes.fromhex(seabios["hex"])).options[175])
+    assert found[19] == b"\x01" and found[16] == b"\x02"
+    assert opt.decode_suboptions(opt.encode_suboptions(found)) == found
+
+
+@pytest.mark.parametrize("data", [b"\x06", b"\x06\x05\x01", b"\x06\x01\x08\x07"])
+def test_suboptions_running_past_the_end(data: bytes) -> None:
+    with pytest.raises(opt.SubOptionError):
+        opt.decode_suboptions(data)
