@@ -3,11 +3,20 @@ are checked when they are read."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import nslab
 import pytest
 
 from bootsvc.errors import SettingsError
+from bootsvc.net.dhcp import options as opt
+from bootsvc.net.dhcp.codec import FLAG_BROADCAST, Packet, build, parse
 from bootsvc.serve import services_for
 from bootsvc.settings import DhcpMode, Settings, load_settings
 
@@ -51,3 +60,56 @@ def test_dhcp_settings_normalised(tmp_path: Path) -> None:
         }
     )
     assert (settings.dhcp_dns, settings.dhcp_pool) == ("10.0.0.1,10.0.0.2", "10.0.0.100-10.0.0.150")
+
+
+@pytest.mark.netns
+def test_bootsvc_serve_answers_dhcp(tmp_path: Path) -> None:
+    """`bootsvc serve` in a namespace starts its DHCP child, which answers a
+    DISCOVER; SIGTERM stops everything cleanly."""
+    env = dict(
+        os.environ,
+        BOOTSVC_DATA_DIR=str(tmp_path),
+        BOOTSVC_HTTP_LISTEN="127.0.0.1:18080",
+        BOOTSVC_ADVERTISE_URL="http://10.77.0.1:8080",
+        BOOTSVC_DHCP_SUBNET="10.77.0.0/24",
+        BOOTSVC_DHCP_POOL="10.77.0.100-10.77.0.199",
+    )
+    bootsvc = [sys.executable, "-m", "bootsvc"]
+    subprocess.run([*bootsvc, "db", "upgrade"], env=env, check=True, capture_output=True)
+    with nslab.server_and_client(prefix_length=24) as (server, client):
+        serve = server.popen(
+            [*bootsvc, "serve", "--dhcp-mode", "authoritative", "--dhcp-interface", "srv0"],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        sock = client.call(broadcast_socket)
+        try:
+            discover = Packet(
+                op=1, xid=77, chaddr=bytes.fromhex("020000007777") + bytes(10),
+                flags=FLAG_BROADCAST, options={opt.MESSAGE_TYPE: b"\x01"},
+            )  # fmt: skip
+            offer = None
+            deadline = time.monotonic() + 30
+            while offer is None and time.monotonic() < deadline:
+                sock.sendto(build(discover), ("255.255.255.255", 67))
+                with contextlib.suppress(TimeoutError):
+                    reply = parse(sock.recv(4096))
+                    offer = reply if reply.xid == 77 else None
+        finally:
+            sock.close()
+        assert offer is not None and offer.message_type == opt.MessageType.OFFER
+        assert offer.yiaddr.startswith("10.77.0.1")
+        serve.terminate()
+        _, log = serve.communicate(timeout=30)
+    assert serve.returncode == 0
+    assert "service=dhcp" in log and "event=dhcp.discover" in log
+
+
+def broadcast_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"cli0")
+    sock.bind(("0.0.0.0", 68))
+    sock.settimeout(1)
+    return sock
