@@ -103,13 +103,8 @@ def macs(first: int, count: int) -> Iterator[bytes]:
 
 
 def client_socket(interface: str) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, interface.encode())
+    sock = nslab.broadcast_socket(interface, 68, timeout=0.0)
     sock.setsockopt(socket.SOL_SOCKET, 33, 16 * 2**20)  # SO_RCVBUFFORCE
-    sock.bind(("0.0.0.0", 68))
-    sock.setblocking(False)
     return sock
 
 

@@ -14,6 +14,7 @@ import ctypes
 import itertools
 import os
 import signal
+import socket
 import subprocess
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -68,6 +69,18 @@ class Namespace:
         for process in self.processes:
             _stop_group(process)
         subprocess.run(["ip", "netns", "del", self.name], check=False, capture_output=True)
+
+
+def broadcast_socket(interface: str, port: int = 68, timeout: float | None = 3.0) -> socket.socket:
+    """A UDP socket on `port` of `interface` that may broadcast, as DHCP
+    clients and relays use; open it in the namespace (`Namespace.call`)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, interface.encode())
+    sock.bind(("0.0.0.0", port))
+    sock.settimeout(timeout)
+    return sock
 
 
 def call_in(name: str, function: Callable[..., T], *args: Any) -> T:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -83,7 +82,7 @@ def test_bootsvc_serve_answers_dhcp(tmp_path: Path) -> None:
             stderr=subprocess.PIPE,
             text=True,
         )
-        sock = client.call(broadcast_socket)
+        sock = client.call(nslab.broadcast_socket, "cli0", 68, 1.0)
         try:
             discover = Packet(
                 op=1, xid=77, chaddr=bytes.fromhex("020000007777") + bytes(10),
@@ -104,12 +103,3 @@ def test_bootsvc_serve_answers_dhcp(tmp_path: Path) -> None:
         _, log = serve.communicate(timeout=30)
     assert serve.returncode == 0
     assert "service=dhcp" in log and "event=dhcp.discover" in log
-
-
-def broadcast_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"cli0")
-    sock.bind(("0.0.0.0", 68))
-    sock.settimeout(1)
-    return sock

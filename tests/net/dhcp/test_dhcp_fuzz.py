@@ -19,6 +19,7 @@ import pytest
 from dhcpstack import LAB_SETTINGS, Lab, running_service
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from nslab import broadcast_socket
 
 from bootsvc.core import cmdb
 from bootsvc.core.dhcp import leases
@@ -124,15 +125,6 @@ def fuzz_lab(tmp_path: Path, sqlite_template: Path) -> Iterator[Lab]:
     db.dispose()
 
 
-def client_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"cli0")
-    sock.bind(("0.0.0.0", 68))
-    sock.settimeout(5)
-    return sock
-
-
 def drain(sock: socket.socket) -> None:
     """Throw away the replies to fuzzed packets, so that a full receive
     buffer does not swallow the reply the test waits for."""
@@ -145,7 +137,7 @@ def drain(sock: socket.socket) -> None:
 
 @pytest.mark.netns
 def test_server_survives_fuzzing(fuzz_lab: Lab) -> None:
-    sock = fuzz_lab.client.call(client_socket)
+    sock = fuzz_lab.client.call(broadcast_socket, "cli0", 68, 5.0)
     server = fuzz_lab.service.server
     sent = [0]
     bases = templates()

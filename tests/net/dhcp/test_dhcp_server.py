@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 from dhcpstack import Lab, add_cluster_network
-from nslab import veth
+from nslab import broadcast_socket, veth
 
 from bootsvc.net.dhcp import options as opt
 from bootsvc.net.dhcp.codec import FLAG_BROADCAST, Packet, build, parse
@@ -23,16 +23,6 @@ ETH_P_IP = 0x0800
 RELAY_AGENT_INFO = bytes((1, 4)) + b"sw42"
 
 
-def udp_socket(interface: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, interface.encode())
-    sock.bind(("0.0.0.0", port))
-    sock.settimeout(3)
-    return sock
-
-
 def frame_socket(interface: str) -> socket.socket:
     sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_IP))
     sock.bind((interface, 0))
@@ -42,7 +32,7 @@ def frame_socket(interface: str) -> socket.socket:
 
 @pytest.fixture
 def client(dhcp_lab: Lab) -> Iterator[socket.socket]:
-    sock = dhcp_lab.client.call(udp_socket, "cli0", 68)
+    sock = dhcp_lab.client.call(broadcast_socket, "cli0", 68)
     yield sock
     sock.close()
 
@@ -103,7 +93,7 @@ def test_relayed_requests_go_back_to_the_relay(dhcp_lab: Lab, db: Database) -> N
     dhcp_lab.client.ip("addr", "add", "10.77.0.2/24", "dev", "cli0")
     dhcp_lab.client.ip("addr", "add", "10.5.0.1/24", "dev", "cli0")
     dhcp_lab.server.ip("route", "add", "10.5.0.0/24", "via", "10.77.0.2")
-    relay = dhcp_lab.client.call(udp_socket, "cli0", 67)
+    relay = dhcp_lab.client.call(broadcast_socket, "cli0", 67)
     try:
         relayed = Packet(
             op=1,
@@ -130,7 +120,7 @@ def test_relayed_requests_go_back_to_the_relay(dhcp_lab: Lab, db: Database) -> N
 def test_only_the_bound_interface_is_served(dhcp_lab: Lab) -> None:
     veth(dhcp_lab.server, "srv1", dhcp_lab.client, "cli1")
     dhcp_lab.server.ip("addr", "add", "10.78.0.1/24", "dev", "srv1")
-    other = dhcp_lab.client.call(udp_socket, "cli1", 68)
+    other = dhcp_lab.client.call(broadcast_socket, "cli1", 68)
     try:
         other.sendto(discover(bytes.fromhex("020000000606")), ("255.255.255.255", 67))
         other.settimeout(1.5)
