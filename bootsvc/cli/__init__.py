@@ -99,9 +99,17 @@ def cli(
 
 
 def _register() -> None:
-    from bootsvc.cli import cluster_cmd, events_cmd, image_cmd, node_cmd, serve_cmd, token_cmd
+    from bootsvc.cli import (
+        cluster_cmd,
+        dhcp_cmd,
+        events_cmd,
+        image_cmd,
+        node_cmd,
+        serve_cmd,
+        token_cmd,
+    )
 
-    for module in (serve_cmd, image_cmd, node_cmd, cluster_cmd, token_cmd, events_cmd):
+    for module in (serve_cmd, image_cmd, node_cmd, cluster_cmd, token_cmd, events_cmd, dhcp_cmd):
         for command in module.COMMANDS:
             cli.add_command(command)
     from bootsvc.cli import lab_cmd

@@ -1,7 +1,7 @@
 """rollouts, boots, reboot slots
 
 Revision ID: 0004
-Revises: 0001 (the lead rechains it after 0002 and 0003 at merge)
+Revises: 0002
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql
 import bootsvc.store.types
 
 revision = "0004"
-down_revision = "0001"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
