@@ -1,7 +1,7 @@
 """Bulk import of 10,000 nodes, then node script rendering with all of them in
 the CMDB (p50/p99 over random nodes).
 
-Run: .venv/bin/python bench/cmdb_scale.py [--nodes 10000] [--renders 2000]
+Run: PYTHONPATH=. .venv/bin/python -m bench.cmdb_scale [--nodes 10000] [--renders 2000]
 Targets (issue 2): import under 10 s; render p99 under 5 ms on SQLite.
 """
 

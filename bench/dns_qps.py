@@ -9,7 +9,7 @@ from all before it and bootsvc cannot answer from its cache of packed replies.
 Latency percentiles come from dnsperf's per-query output (-v); CPU per query
 from /proc, which, unlike qps, does not depend on what else the machine runs.
 
-    .venv/bin/python bench/dns_qps.py [--seconds 10] [--rate 10000] [--rounds 3]
+    .venv/bin/python -m bench.dns_qps [--seconds 10] [--rate 10000] [--rounds 3]
 
 Needs dnsperf and dnsmasq (Debian: dnsperf, dnsmasq-base).
 """

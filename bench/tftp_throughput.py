@@ -2,7 +2,7 @@
 """TFTP throughput of bootsvc against dnsmasq, on the same files, with the
 same lock-step client, in the same run.
 
-    sudo .venv/bin/python bench/tftp_throughput.py [--rounds N]
+    sudo .venv/bin/python -m bench.tftp_throughput [--rounds N]
 
 Scenarios (issue 4): 200 concurrent clients each fetching a 1 MiB file at
 blksize 1468; 1,000 concurrent clients fetching a 70 KiB file (blksize 1468).
@@ -27,10 +27,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from tests.net.tftp.lockstep import Outcome, fetch_all  # noqa: E402
+from tests.net.tftp.lockstep import Outcome, fetch_all
 
 SCENARIOS = [
     ("200 x 1 MiB", "one-mib.bin", 1 << 20, 200),
@@ -203,7 +200,7 @@ def main() -> None:
     try:
         subprocess.run(["ip", "-n", netns, "link", "set", "lo", "up"], check=True)
         env = dict(os.environ, **{NETNS_ENV: netns})
-        command = ["ip", "netns", "exec", netns, sys.executable, *sys.argv]
+        command = ["ip", "netns", "exec", netns, sys.executable, "-m", __spec__.name, *sys.argv[1:]]
         raise SystemExit(subprocess.run(command, env=env, check=False).returncode)
     finally:
         subprocess.run(["ip", "netns", "delete", netns], check=False)

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bootsvc.logs import event, setup_logging
-from bootsvc.settings import Settings
+from bootsvc.settings import DhcpMode, Settings
 from bootsvc.store import schema
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
@@ -62,6 +62,12 @@ def _run_rollouts(settings: Settings) -> None:
     rollout_service.run(settings)
 
 
+def _run_dhcp(settings: Settings) -> None:
+    from bootsvc import dhcpd
+
+    dhcpd.run(settings)
+
+
 ServiceMain = Callable[[Settings], None]
 
 
@@ -76,6 +82,9 @@ def services_for(settings: Settings) -> dict[str, ServiceMain]:
 
     if settings.dns_listen:
         services["dns"] = _run_dns
+
+    if settings.dhcp_mode in {DhcpMode.AUTHORITATIVE, DhcpMode.PROXY}:
+        services["dhcp"] = _run_dhcp
     return services
 
 

@@ -16,7 +16,15 @@ from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from bootsvc.errors import SettingsError
 
@@ -92,6 +100,32 @@ class Settings(BaseModel):
     dns_listen: str = ""
     dhcp_mode: DhcpMode | None = None
     dhcp_interface: str = ""
+    # Authoritative DHCP leases from this subnet and pool (FIRST-LAST); CMDB
+    # cluster networks add more (their pools in cluster setting dhcp_pools).
+    dhcp_subnet: str = ""
+    dhcp_pool: str = ""
+    dhcp_router: str = ""
+    # Comma-separated addresses.
+    dhcp_dns: str = ""
+    dhcp_ntp: str = ""
+    dhcp_domain: str = ""
+    dhcp_lease_seconds: int = Field(default=3600, ge=10)
+    # How long an offered address is held for the client that was offered it.
+    dhcp_offer_seconds: int = Field(default=60, ge=5)
+    # How long an address a client declined (found in use) stays unused.
+    dhcp_decline_seconds: int = Field(default=3600, ge=0)
+    # TFTP server for first-stage loaders (siaddr, option 66); default: the
+    # DHCP interface's own address.
+    dhcp_next_server: str = ""
+    # ProxyDHCP answer for UEFI PXE: "pixiecore" (no option 43, boot file on
+    # port 4011) or "smee" (43.6=8); then ARCH=STYLE or VENDOR-PREFIX=STYLE
+    # exceptions, comma-separated, e.g. "pixiecore,9=smee".
+    dhcp_proxy_uefi: str = "pixiecore"
+    # How often the DHCP service re-reads the CMDB and other servers' leases.
+    dhcp_refresh_seconds: float = Field(default=5.0, gt=0)
+    # First-stage loader for UEFI x86: snponly.efi (uses the firmware's NIC
+    # driver) or ipxe.efi (iPXE's own drivers).
+    uefi_loader: str = "snponly.efi"
     template_dir: Path | None = None
     # image@channel that unknown and unassigned machines boot; empty means they
     # are enlisted as `new` and exit to local boot until an admin accepts them.
@@ -114,8 +148,6 @@ class Settings(BaseModel):
     dns_ttl: int = 60
     # How stale a positive answer may be; negative answers always re-check.
     dns_refresh_ms: int = 1000
-    # The loader UEFI PXE gets (snponly.efi drives the firmware's own NIC driver).
-    uefi_loader: str = "snponly.efi"
     # `bootsvc lab`: where labs keep their state (default: DATA_DIR/lab), where
     # image builds are cached (default: ~/.cache/bootsvc), the lab network, who
     # answers DHCP and TFTP there (dnsmasq, or bootsvc itself), and settings
@@ -186,7 +218,7 @@ class Settings(BaseModel):
 
     @field_validator("tftp_listen")
     @classmethod
-    def _ipv4(cls, value: str) -> str:
+    def _tftp_over_ipv4(cls, value: str) -> str:
         if value and ":" in parse_host_port(value)[0]:
             raise ValueError("TFTP is served over IPv4 only")
         return value
@@ -235,6 +267,63 @@ class Settings(BaseModel):
         if value and value.count("@") != 1:
             raise ValueError("must be IMAGE@CHANNEL")
         return value
+
+    @field_validator("dhcp_subnet")
+    @classmethod
+    def _cidr(cls, value: str) -> str:
+        return str(ipaddress.IPv4Network(value, strict=True)) if value else value
+
+    @field_validator("dhcp_router", "dhcp_next_server")
+    @classmethod
+    def _ipv4_address(cls, value: str) -> str:
+        return str(ipaddress.IPv4Address(value)) if value else value
+
+    @field_validator("dhcp_dns", "dhcp_ntp")
+    @classmethod
+    def _ipv4_list(cls, value: str) -> str:
+        return ",".join(
+            str(ipaddress.IPv4Address(item.strip())) for item in value.split(",") if item
+        )
+
+    @field_validator("dhcp_pool")
+    @classmethod
+    def _pool(cls, value: str) -> str:
+        if not value:
+            return value
+        first, sep, last = value.partition("-")
+        if not sep:
+            raise ValueError("must be FIRST-LAST")
+        low, high = ipaddress.IPv4Address(first.strip()), ipaddress.IPv4Address(last.strip())
+        if low > high:
+            raise ValueError("the first address is after the last")
+        return f"{low}-{high}"
+
+    @field_validator("dhcp_proxy_uefi")
+    @classmethod
+    def _proxy_rules(cls, value: str) -> str:
+        from bootsvc.core.dhcp.proxy import parse_styles
+
+        parse_styles(value)
+        return value
+
+    @field_validator("uefi_loader")
+    @classmethod
+    def _uefi_loader(cls, value: str) -> str:
+        if value not in {"snponly.efi", "ipxe.efi"}:
+            raise ValueError("must be snponly.efi or ipxe.efi")
+        return value
+
+    @model_validator(mode="after")
+    def _dhcp(self) -> Settings:
+        if self.dhcp_mode in {DhcpMode.AUTHORITATIVE, DhcpMode.PROXY} and not self.dhcp_interface:
+            raise ValueError(f"dhcp_mode {self.dhcp_mode} needs dhcp_interface")
+        if self.dhcp_pool:
+            if not self.dhcp_subnet:
+                raise ValueError("dhcp_pool needs dhcp_subnet")
+            subnet = ipaddress.IPv4Network(self.dhcp_subnet)
+            if not all(ipaddress.IPv4Address(ip) in subnet for ip in self.dhcp_pool.split("-")):
+                raise ValueError(f"dhcp_pool {self.dhcp_pool} is not inside {subnet}")
+        return self
 
     @field_validator("log_level")
     @classmethod

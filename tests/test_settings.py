@@ -13,7 +13,12 @@ def test_file_then_environment_then_flags(tmp_path: Path) -> None:
     config.write_text(
         'data_dir = "/srv/a"\nhttp_listen = "10.0.0.1:80"\nadvertise_url = "http://boot/"\n'
     )
-    env = {"BOOTSVC_HTTP_LISTEN": "10.0.0.2:81", "BOOTSVC_DHCP_MODE": "proxy", "OTHER": "x"}
+    env = {
+        "BOOTSVC_HTTP_LISTEN": "10.0.0.2:81",
+        "BOOTSVC_DHCP_MODE": "proxy",
+        "BOOTSVC_DHCP_INTERFACE": "eth9",
+        "OTHER": "x",
+    }
     settings = load_settings(config, {"http_listen": "10.0.0.3:82", "data_dir": None}, env)
     assert settings.data_dir == Path("/srv/a")
     assert settings.http_address == ("10.0.0.3", 82)

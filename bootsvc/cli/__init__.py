@@ -101,6 +101,7 @@ def cli(
 def _register() -> None:
     from bootsvc.cli import (
         cluster_cmd,
+        dhcp_cmd,
         events_cmd,
         image_cmd,
         node_cmd,
@@ -117,6 +118,7 @@ def _register() -> None:
         cluster_cmd,
         token_cmd,
         events_cmd,
+        dhcp_cmd,
     ):
         for command in module.COMMANDS:
             cli.add_command(command)

@@ -8,6 +8,7 @@ from uuid import uuid4
 
 from sqlalchemy import (
     BigInteger,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -458,3 +459,28 @@ class RebootSlot(Base):
     group: Mapped[str] = mapped_column(String(64))
     taken_at: Mapped[datetime] = mapped_column(default=utcnow)
     node: Mapped[Node] = relationship()
+
+
+class DhcpLease(Base):
+    """An address of a DHCP pool and the MAC that holds it until `expires`.
+
+    The address is the primary key, so there is one row per address, and a
+    lease is taken with a conditional upsert that only succeeds when the row
+    is new, already this MAC's, or expired (bootsvc.core.dhcp.leases): that
+    is what keeps two MACs, or two servers, from holding one address.
+    """
+
+    __tablename__ = "dhcp_lease"
+    ip: Mapped[str] = mapped_column(String(15), primary_key=True)
+    mac: Mapped[str] = mapped_column(String(17), index=True)
+    subnet: Mapped[str] = mapped_column(String(18))
+    # bound, released or declined (an offer lives only in its server's memory).
+    state: Mapped[str] = mapped_column(String(16))
+    # Seconds since the epoch (UTC): every DHCP message compares them, and
+    # plain numbers cost a fraction of what datetimes do per row.
+    expires: Mapped[float] = mapped_column(Float, index=True)
+    updated: Mapped[float] = mapped_column(Float, index=True)
+    hostname: Mapped[str | None] = mapped_column(String(63))
+    # The DHCP server process that wrote the row last (host/pid): servers
+    # sharing the database read each other's changes, not their own.
+    server: Mapped[str] = mapped_column(String(64), default="")

@@ -20,7 +20,16 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, request
 
 from bootsvc.core import names
-from bootsvc.core.nodeconfig import cloudinit, cpio, delivery, inputs, onetime, secretfiles, served
+from bootsvc.core.nodeconfig import (
+    cloudinit,
+    cpio,
+    delivery,
+    inputs,
+    leases,
+    onetime,
+    secretfiles,
+    served,
+)
 from bootsvc.core.nodeconfig.context import BootInfo, NodeContext
 from bootsvc.core.nodeconfig.overlay import Overlays
 from bootsvc.core.nodeconfig.problems import ConfigError
@@ -29,7 +38,7 @@ from bootsvc.core.nodeconfig.vault import Vault
 from bootsvc.errors import Forbidden, InvalidInput, NotFound
 from bootsvc.logs import event
 from bootsvc.net.link import neighbour_mac
-from bootsvc.settings import Settings
+from bootsvc.settings import DhcpMode, Settings
 from bootsvc.store.db import Database
 from bootsvc.web.context import services
 
@@ -54,6 +63,14 @@ class NodeFiles:
     def overlays(self) -> Overlays:
         site = services().site
         return delivery.overlays(self.db, site.template_dir, site.agent)
+
+    @property
+    def leased(self) -> onetime.LeaseCheck | None:
+        """With bootsvc's own DHCP, a secrets request must also come from an
+        address bootsvc leased to the node."""
+        if self.settings.dhcp_mode is DhcpMode.AUTHORITATIVE:
+            return leases.leased_to_node
+        return None
 
     @cached_property
     def secrets(self) -> secretfiles.SecretStore:
@@ -121,7 +138,7 @@ def node_secrets(hostname: str) -> Response:
     try:
         with ctx.db.write() as session:
             spent = onetime.spend(
-                session, hostname, request.args.get("token", ""), request.remote_addr, None
+                session, hostname, request.args.get("token", ""), request.remote_addr, files.leased
             )
     except onetime.Refused as exc:
         event(log, "boot.secrets_refused", logging.WARNING, reason=str(exc), **where)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import logging
 import re
+import time
 from typing import Any
 
 import pytest
@@ -14,13 +15,17 @@ from flask.testing import FlaskClient
 from sqlalchemy import MetaData, select, update
 
 from bootsvc.core import cmdb
+from bootsvc.core.dhcp import leases
+from bootsvc.core.dhcp.leases import Lease
 from bootsvc.core.nodeconfig import cpio
 from bootsvc.core.nodeconfig.files import NodeFile
 from bootsvc.logs import LogfmtFormatter
+from bootsvc.settings import DhcpMode, Settings
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
 from bootsvc.store.models import SecretToken
 from bootsvc.store.types import utcnow
+from bootsvc.web.app import create_app
 from tests import factory, nodeclusters
 
 BASE = "http://192.0.2.1:8080"
@@ -204,3 +209,31 @@ def test_config_preview_api(
     assert body["error"] == "node-config"
     assert body["details"]["setting"] == "pacemaker.stonith_enabled"
     assert body["details"]["line"] == 7
+
+
+@pytest.mark.usefixtures("pair")
+def test_with_bootsvc_dhcp_the_address_must_be_leased_to_the_node(
+    settings: Settings, db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """When bootsvc runs DHCP, the script's address is not enough: bootsvc
+    must hold a lease of that address for one of the node's MACs."""
+    caplog.set_level(logging.INFO, "bootsvc.http")
+    dhcp = settings.model_copy(update={"dhcp_mode": DhcpMode.AUTHORITATIVE, "dhcp_interface": "lo"})
+    client = create_app(dhcp, db).test_client()
+    now = time.time()
+
+    def lease(ip: str, mac: str) -> None:
+        with db.write() as session:
+            leases.claim(
+                session, [Lease(ip, mac, "10.1.0.0/24", leases.BOUND, now + 600, now)], now
+            )
+
+    mine = boot_script(client, "pair1")["bootsvc-secrets.cpio.gz"]
+    assert fetch(client, mine, "10.1.0.11").status_code == 403
+    lease("10.1.0.11", NODES["pair2"][0])  # leased, but to another node
+    assert fetch(client, mine, "10.1.0.11").status_code == 403
+    assert refusals(caplog) == ["address not leased to this node by bootsvc"] * 2
+    with db.write() as session:
+        leases.end(session, [("10.1.0.11", NODES["pair2"][0])], leases.RELEASED, now, now)
+    lease("10.1.0.11", NODES["pair1"][0])
+    assert fetch(client, mine, "10.1.0.11").status_code == 200

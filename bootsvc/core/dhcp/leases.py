@@ -1,0 +1,207 @@
+"""Leases in the database: the statements that take, give back and reclaim
+addresses, each for a whole batch of clients in one transaction.
+
+Taking an address is one conditional upsert per batch: the row for the
+address is inserted, or updated only if it is already this MAC's (and not
+declined) or has expired. The database decides under its row lock
+(PostgreSQL) or write lock (SQLite), so two threads or two servers can never
+both win one address; RETURNING tells each claim whether it won. Rows are
+written in address order so that two servers' batches lock rows in the same
+order and cannot deadlock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, and_, bindparam, delete, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from bootsvc.store.models import DhcpLease
+
+OFFERED = "offered"
+BOUND = "bound"
+RELEASED = "released"
+DECLINED = "declined"
+
+TABLE = cast(Table, DhcpLease.__table__)
+COLUMNS = (
+    TABLE.c.ip,
+    TABLE.c.mac,
+    TABLE.c.subnet,
+    TABLE.c.state,
+    TABLE.c.expires,
+    TABLE.c.updated,
+    TABLE.c.hostname,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    ip: str
+    mac: str
+    subnet: str
+    state: str
+    expires: float
+    updated: float
+    hostname: str | None = None
+
+    def active(self, now: float) -> bool:
+        return self.expires > now
+
+    def held_by(self, mac: str, now: float) -> bool:
+        """Whether `mac` holds this address now (a declined address is held by nobody)."""
+        return self.mac == mac and self.state != DECLINED and self.expires > now
+
+    def view(self, now: float) -> dict[str, Any]:
+        """As `bootsvc dhcp leases --json` shows it."""
+        return {
+            "ip": self.ip,
+            "mac": self.mac,
+            "subnet": self.subnet,
+            "state": self.state,
+            "active": self.active(now),
+            "expires_at": datetime.fromtimestamp(self.expires, UTC).isoformat(timespec="seconds"),
+            "hostname": self.hostname,
+        }
+
+    @classmethod
+    def from_row(cls, row: Any) -> Lease:
+        return cls(
+            ip=row.ip,
+            mac=row.mac,
+            subnet=row.subnet,
+            state=row.state,
+            expires=row.expires,
+            updated=row.updated,
+            hostname=row.hostname,
+        )
+
+
+def _rounds(claims: Sequence[Lease]) -> list[list[Lease]]:
+    """Split claims so that no statement touches one address twice (PostgreSQL
+    refuses that in one upsert); the later claim for an address goes later."""
+    rounds: list[dict[str, Lease]] = []
+    for claim in claims:
+        for batch in rounds:
+            if claim.ip not in batch:
+                batch[claim.ip] = claim
+                break
+        else:
+            rounds.append({claim.ip: claim})
+    return [
+        sorted(batch.values(), key=lambda c: tuple(map(int, c.ip.split(".")))) for batch in rounds
+    ]
+
+
+def _upsert_statement(dialect: str) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    values = insert(TABLE)
+    new = values.excluded
+    return values.on_conflict_do_update(
+        index_elements=[TABLE.c.ip],
+        set_={
+            "mac": new.mac,
+            "subnet": new.subnet,
+            "state": new.state,
+            "expires": new.expires,
+            "updated": new.updated,
+            "hostname": new.hostname,
+            "server": new.server,
+        },
+        where=or_(
+            and_(TABLE.c.mac == new.mac, TABLE.c.state != DECLINED),
+            TABLE.c.expires <= bindparam("b_now"),
+        ),
+    ).returning(*COLUMNS)
+
+
+_UPSERTS = {name: _upsert_statement(name) for name in ("postgresql", "sqlite")}
+
+
+def _upsert(session: Session, claims: list[Lease], now: float, server: str) -> list[Lease]:
+    """One statement, run for many claims at once (SQLAlchemy sends them as
+    multi-row VALUES batches and gathers what RETURNING gives back)."""
+    statement = _UPSERTS[session.get_bind().dialect.name]
+    params = [
+        {
+            "ip": c.ip,
+            "mac": c.mac,
+            "subnet": c.subnet,
+            "state": c.state,
+            "expires": c.expires,
+            "updated": now,
+            "hostname": c.hostname,
+            "server": server,
+            "b_now": now,
+        }
+        for c in claims
+    ]
+    return [Lease.from_row(row) for row in session.execute(statement, params)]
+
+
+def claim(session: Session, claims: Sequence[Lease], now: float, server: str = "") -> list[Lease]:
+    """Try to take each claim's address for its MAC, as `server`. Returns,
+    per claim, the row as it now stands: the claim's MAC when it won, the
+    holder's when not."""
+    won: dict[tuple[str, str], Lease] = {}
+    for batch in _rounds(claims):
+        for lease in _upsert(session, batch, now, server):
+            won[(lease.ip, lease.mac)] = lease
+    lost = {c.ip for c in claims if (c.ip, c.mac) not in won}
+    holders = {lease.ip: lease for lease in rows(session, ips=lost)} if lost else {}
+    return [won.get((c.ip, c.mac)) or holders[c.ip] for c in claims]
+
+
+def end(
+    session: Session,
+    leases: Iterable[tuple[str, str]],
+    state: str,
+    until: float,
+    now: float,
+    server: str = "",
+) -> None:
+    """Release (state released, until now) or decline (state declined,
+    until the quarantine ends) each (ip, mac), where that MAC holds it."""
+    params = [{"b_ip": ip, "b_mac": mac} for ip, mac in leases]
+    if not params:
+        return
+    statement = (
+        update(TABLE)
+        .where(
+            TABLE.c.ip == bindparam("b_ip"),
+            TABLE.c.mac == bindparam("b_mac"),
+            TABLE.c.state != DECLINED,
+        )
+        .values(state=state, expires=until, updated=now, server=server)
+    )
+    session.connection().execute(statement, params)
+
+
+def rows(
+    session: Session,
+    ips: Iterable[str] | None = None,
+    since: float | None = None,
+    not_by: str | None = None,
+) -> list[Lease]:
+    """Leases, or those of `ips`, or those changed since `since` by servers
+    other than `not_by`."""
+    query = select(*COLUMNS)
+    if not_by is not None:
+        query = query.where(TABLE.c.server != not_by)
+    if ips is not None:
+        query = query.where(TABLE.c.ip.in_(list(ips)))
+    if since is not None:
+        query = query.where(TABLE.c.updated >= since)
+    return [Lease.from_row(row) for row in session.execute(query)]
+
+
+def reclaim(session: Session, before: float) -> int:
+    """Delete leases that ended before `before`; their addresses are free
+    anyway (a claim takes an expired row), this only keeps the table small."""
+    result = session.execute(delete(TABLE).where(TABLE.c.expires < before))
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,176 @@
+"""Authoritative answers: addresses from the pool and the CMDB, host names,
+NAKs, INFORM, RELEASE, DECLINE, enlisting, and the boot file per firmware."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from bootsvc.core import cmdb
+from bootsvc.core.records import ClusterRecord, InterfaceRecord, NodeRecord
+from bootsvc.net.dhcp import options as opt
+from bootsvc.net.dhcp.options import MessageType
+from bootsvc.net.dhcp.responder import Reply, Silence
+from bootsvc.store.db import Database
+from tests.dhcpstack import SERVER_IP, Options, Stack, add_cluster_network, request
+
+MAC = "02:00:00:00:00:01"
+OTHER = "02:00:00:00:00:02"
+
+
+def reply(outcome: Reply | Silence) -> Reply:
+    assert isinstance(outcome, Reply), outcome
+    return outcome
+
+
+def add_node(db: Database, hostname: str, mac: str, ip: str, cluster: str | None = None) -> None:
+    with db.write() as session:
+        interfaces = [InterfaceRecord(mac=mac, ip=ip)]
+        record = NodeRecord(hostname=hostname, interfaces=interfaces, cluster=cluster)
+        cmdb.upsert_node(session, record, "test")
+
+
+def dora(stack: Stack, mac: str = MAC) -> Reply:
+    offer = reply(stack.ask(request(MessageType.DISCOVER, mac)))
+    assert offer.kind == MessageType.OFFER
+    chosen: Options = {"requested": opt.ip(offer.yiaddr), "server": opt.ip(SERVER_IP)}
+    ack = reply(stack.ask(request(MessageType.REQUEST, mac, **chosen)))
+    assert (ack.kind, ack.yiaddr) == (MessageType.ACK, offer.yiaddr)
+    return ack
+
+
+def test_unknown_client_gets_a_pool_address_and_is_enlisted(
+    dhcp_stack: Stack, db: Database
+) -> None:
+    ack = dora(dhcp_stack)
+    assert dhcp_stack.settings.dhcp_pool.startswith("10.0.0.100")
+    assert 100 <= int(ack.yiaddr.rsplit(".", 1)[1]) <= 109
+    assert ack.options[opt.SUBNET_MASK] == opt.ip("255.255.255.0")
+    assert ack.options[opt.ROUTER] == opt.ip("10.0.0.1")
+    assert ack.options[opt.DNS_SERVERS] == opt.ips(["10.0.0.2", "10.0.0.3"])
+    assert ack.options[opt.DOMAIN_NAME] == b"lab.test"
+    assert ack.options[opt.BROADCAST_ADDRESS] == opt.ip("10.0.0.255")
+    assert ack.options[opt.LEASE_TIME] == opt.u32(600)
+    assert ack.options[opt.RENEWAL_TIME] == opt.u32(300)
+    assert ack.options[opt.REBINDING_TIME] == opt.u32(525)
+    assert (ack.file, ack.siaddr) == ("", "0.0.0.0")
+    deadline = time.monotonic() + 10
+    node = None
+    while node is None and time.monotonic() < deadline:
+        with db.read() as session:
+            node = cmdb.find_by_mac(session, MAC)
+            state = node.state if node else None
+        time.sleep(0.05)
+    assert node is not None and state == "new"
+    # Once enlisted, the node's name goes out as option 12.
+    again = dora(dhcp_stack)
+    assert again.options[opt.HOSTNAME] == b"node-020000000001"
+
+
+def test_cmdb_reservation_and_host_name(dhcp_stack: Stack, db: Database) -> None:
+    with db.write() as session:
+        cmdb.upsert_cluster(session, ClusterRecord(name="c1", domain="c1.lab.test"), "test")
+    add_node(db, "hv1", MAC, "10.0.0.20", cluster="c1")
+    dhcp_stack.directory.refresh()
+    ack = dora(dhcp_stack)
+    assert ack.yiaddr == "10.0.0.20"
+    assert ack.options[opt.HOSTNAME] == b"hv1"
+    assert ack.options[opt.DOMAIN_NAME] == b"c1.lab.test"
+    # Nobody else gets it, even by asking for it.
+    refused = reply(
+        dhcp_stack.ask(request(MessageType.REQUEST, OTHER, requested=opt.ip("10.0.0.20")))
+    )
+    assert refused.kind == MessageType.NAK
+    # The node is NAKed for any other address, so it moves to its own.
+    moved = reply(dhcp_stack.ask(request(MessageType.REQUEST, MAC, requested=opt.ip("10.0.0.101"))))
+    assert (moved.kind, moved.note) == (MessageType.NAK, "this client's address is 10.0.0.20")
+
+
+def test_requests_for_the_wrong_subnet_or_outside_the_pool_are_naked(dhcp_stack: Stack) -> None:
+    for address in ("192.168.1.10", "10.0.0.50"):
+        answer = reply(dhcp_stack.ask(request(MessageType.REQUEST, requested=opt.ip(address))))
+        assert answer.kind == MessageType.NAK
+        assert answer.yiaddr == "0.0.0.0" and not answer.options
+
+
+def test_renew_rebind_and_init_reboot(dhcp_stack: Stack) -> None:
+    ack = dora(dhcp_stack)
+    renew = reply(dhcp_stack.ask(request(MessageType.REQUEST, ciaddr=ack.yiaddr)))
+    assert (renew.kind, renew.yiaddr) == (MessageType.ACK, ack.yiaddr)
+    reboot = reply(dhcp_stack.ask(request(MessageType.REQUEST, requested=opt.ip(ack.yiaddr))))
+    assert (reboot.kind, reboot.yiaddr) == (MessageType.ACK, ack.yiaddr)
+    stolen = reply(dhcp_stack.ask(request(MessageType.REQUEST, OTHER, ciaddr=ack.yiaddr)))
+    assert stolen.kind == MessageType.NAK
+
+
+def test_client_that_chose_another_server(dhcp_stack: Stack) -> None:
+    offer = reply(dhcp_stack.ask(request(MessageType.DISCOVER, requested=opt.ip("10.0.0.104"))))
+    assert offer.yiaddr == "10.0.0.104"
+    chose: Options = {"requested": opt.ip("10.0.0.104"), "server": opt.ip("10.0.0.254")}
+    answer = dhcp_stack.ask(request(MessageType.REQUEST, **chose))
+    assert answer == Silence("client chose server 10.0.0.254")
+    # The offer was let go: another client can have the address.
+    other = reply(
+        dhcp_stack.ask(request(MessageType.DISCOVER, OTHER, requested=opt.ip("10.0.0.104")))
+    )
+    assert other.yiaddr == "10.0.0.104"
+
+
+def test_release_decline_and_inform(dhcp_stack: Stack) -> None:
+    ack = dora(dhcp_stack)
+    released = dhcp_stack.ask(request(MessageType.RELEASE, ciaddr=ack.yiaddr))
+    assert released == Silence(f"released {ack.yiaddr}")
+    again = dora(dhcp_stack)
+    declined = dhcp_stack.ask(request(MessageType.DECLINE, requested=opt.ip(again.yiaddr)))
+    assert isinstance(declined, Silence) and "declined" in declined.reason
+    after = reply(dhcp_stack.ask(request(MessageType.DISCOVER, requested=opt.ip(again.yiaddr))))
+    assert after.yiaddr != again.yiaddr
+    inform = reply(dhcp_stack.ask(request(MessageType.INFORM, OTHER, ciaddr="10.0.0.77")))
+    assert (inform.kind, inform.yiaddr) == (MessageType.ACK, "0.0.0.0")
+    assert opt.LEASE_TIME not in inform.options and opt.ROUTER in inform.options
+    stranger = dhcp_stack.ask(request(MessageType.RELEASE, OTHER, ciaddr=after.yiaddr))
+    assert stranger == Silence(f"{after.yiaddr} is not held by this client")
+
+
+@pytest.mark.parametrize(
+    ("options", "file", "vendor"),
+    [
+        (
+            {"arch": b"\x00\x00", "vendor": b"PXEClient:Arch:00000:UNDI:002001"},
+            "undionly.kpxe",
+            None,
+        ),
+        ({"arch": b"\x00\x07", "vendor": b"PXEClient:Arch:00007:UNDI:003000"}, "snponly.efi", None),
+        (
+            {"arch": b"\x00\x10", "vendor": b"HTTPClient:Arch:00016:UNDI:003000"},
+            "http://10.0.0.1:8080/ipxe/snponly.efi",
+            b"HTTPClient",
+        ),
+        ({"arch": b"\x00\x00", "user": b"iPXE"}, "http://10.0.0.1:8080/boot.ipxe", None),
+    ],
+)
+def test_boot_file_per_firmware(
+    dhcp_stack: Stack, options: Options, file: str, vendor: bytes | None
+) -> None:
+    offer = reply(dhcp_stack.ask(request(MessageType.DISCOVER, **options)))
+    assert (offer.file, offer.siaddr) == (file, SERVER_IP)
+    assert offer.options[opt.BOOTFILE] == file.encode()
+    assert offer.options[opt.TFTP_SERVER] == SERVER_IP.encode()
+    assert offer.options.get(opt.VENDOR_CLASS) == vendor
+
+
+def test_arm_gets_an_address_but_no_boot_file(dhcp_stack: Stack) -> None:
+    offer = reply(dhcp_stack.ask(request(MessageType.DISCOVER, arch=b"\x00\x0b")))
+    assert offer.yiaddr != "0.0.0.0" and offer.file == "" and opt.BOOTFILE not in offer.options
+
+
+def test_cluster_network_serves_relayed_clients(dhcp_stack: Stack, db: Database) -> None:
+    add_cluster_network(db, "10.5.0.0/24", "10.5.0.1", "10.5.0.50-10.5.0.59")
+    dhcp_stack.directory.refresh()
+    offer = reply(dhcp_stack.ask(request(MessageType.DISCOVER, giaddr="10.5.0.1")))
+    assert 50 <= int(offer.yiaddr.rsplit(".", 1)[1]) <= 59
+    assert offer.options[opt.ROUTER] == opt.ip("10.5.0.1")
+    assert offer.options[opt.DOMAIN_NAME] == b"c1.lab.test"
+    nowhere = dhcp_stack.ask(request(MessageType.DISCOVER, giaddr="172.16.0.1"))
+    assert nowhere == Silence("no subnet is served for 172.16.0.1")

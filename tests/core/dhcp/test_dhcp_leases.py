@@ -1,0 +1,102 @@
+"""The lease statements on SQLite and PostgreSQL: who wins a claim, and
+what release, decline and reclaim do."""
+
+from __future__ import annotations
+
+from bootsvc.core.dhcp import leases
+from bootsvc.core.dhcp.leases import BOUND, DECLINED, RELEASED, Lease
+from bootsvc.store.db import Database
+
+NOW = 1_800_000_000.0
+SUBNET = "10.0.0.0/24"
+A, B = "02:00:00:00:00:0a", "02:00:00:00:00:0b"
+
+
+def lease(ip: str, mac: str, expires: float, state: str = BOUND) -> Lease:
+    return Lease(ip, mac, SUBNET, state, expires, NOW)
+
+
+def claim(db: Database, *claims: Lease, now: float = NOW) -> list[Lease]:
+    with db.write() as session:
+        return leases.claim(session, list(claims), now)
+
+
+def end(db: Database, ip: str, mac: str, state: str, until: float, now: float = NOW) -> None:
+    with db.write() as session:
+        leases.end(session, [(ip, mac)], state, until, now)
+
+
+def stored(db: Database) -> dict[str, tuple[str, str]]:
+    with db.read() as session:
+        return {row.ip: (row.mac, row.state) for row in leases.rows(session)}
+
+
+def test_first_claim_wins_and_the_holder_renews(db: Database) -> None:
+    (won,) = claim(db, lease("10.0.0.5", A, NOW + 60))
+    assert (won.mac, won.state, won.expires) == (A, BOUND, NOW + 60)
+    (renewed,) = claim(db, lease("10.0.0.5", A, NOW + 600), now=NOW + 30)
+    assert (renewed.mac, renewed.expires) == (A, NOW + 600)
+
+
+def test_an_active_lease_is_not_taken(db: Database) -> None:
+    claim(db, lease("10.0.0.5", A, NOW + 60))
+    (result,) = claim(db, lease("10.0.0.5", B, NOW + 60), now=NOW + 59)
+    assert result.mac == A
+    assert stored(db) == {"10.0.0.5": (A, BOUND)}
+
+
+def test_an_expired_lease_is_reclaimed(db: Database) -> None:
+    claim(db, lease("10.0.0.5", A, NOW + 60))
+    (result,) = claim(db, lease("10.0.0.5", B, NOW + 200), now=NOW + 60)
+    assert (result.mac, result.expires) == (B, NOW + 200)
+
+
+def test_two_claims_in_one_batch(db: Database) -> None:
+    """The first claim for an address wins, the second learns the holder;
+    a claim for another address in the same batch is not affected."""
+    results = claim(
+        db,
+        lease("10.0.0.5", A, NOW + 60),
+        lease("10.0.0.5", B, NOW + 60),
+        lease("10.0.0.6", B, NOW + 60),
+    )
+    assert [(r.ip, r.mac) for r in results] == [
+        ("10.0.0.5", A),
+        ("10.0.0.5", A),
+        ("10.0.0.6", B),
+    ]
+
+
+def test_release_frees_the_address_at_once(db: Database) -> None:
+    claim(db, lease("10.0.0.5", A, NOW + 600))
+    end(db, "10.0.0.5", B, RELEASED, NOW)
+    assert stored(db) == {"10.0.0.5": (A, BOUND)}
+    end(db, "10.0.0.5", A, RELEASED, NOW + 10, now=NOW + 10)
+    assert stored(db) == {"10.0.0.5": (A, RELEASED)}
+    (result,) = claim(db, lease("10.0.0.5", B, NOW + 600), now=NOW + 10)
+    assert result.mac == B
+
+
+def test_a_declined_address_is_quarantined(db: Database) -> None:
+    claim(db, lease("10.0.0.5", A, NOW + 600))
+    end(db, "10.0.0.5", A, DECLINED, NOW + 300)
+    assert stored(db) == {"10.0.0.5": (A, DECLINED)}
+    for mac in (A, B):
+        (result,) = claim(db, lease("10.0.0.5", mac, NOW + 600), now=NOW + 299)
+        assert result.state == DECLINED
+    (result,) = claim(db, lease("10.0.0.5", A, NOW + 900), now=NOW + 300)
+    assert (result.mac, result.state) == (A, BOUND)
+
+
+def test_reclaim_deletes_leases_long_ended(db: Database) -> None:
+    claim(db, lease("10.0.0.5", A, NOW + 10), lease("10.0.0.6", B, NOW + 1000))
+    with db.write() as session:
+        assert leases.reclaim(session, NOW + 500) == 1
+    assert stored(db) == {"10.0.0.6": (B, BOUND)}
+
+
+def test_rows_changed_since(db: Database) -> None:
+    claim(db, lease("10.0.0.5", A, NOW + 10), now=NOW)
+    claim(db, lease("10.0.0.6", B, NOW + 10), now=NOW + 5)
+    with db.read() as session:
+        assert [r.ip for r in leases.rows(session, since=NOW + 1)] == ["10.0.0.6"]
