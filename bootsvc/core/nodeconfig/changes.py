@@ -1,11 +1,20 @@
 """Has the CMDB changed since we last looked? Every CMDB change writes an
-audit entry in its own transaction, so the stamp of the audit log (see
-bootsvc.core.dnsfeed.change_stamp) answers that with one indexed query."""
+audit entry in its own transaction, so the audit log answers that with one
+indexed query. As bootsvc.core.dnsfeed explains, the highest id alone can
+miss a late commit on PostgreSQL, so the stamp also counts the ids of a
+recent window; and it carries the newest entry's time, so that a log that
+was emptied and refilled to the same ids (a restored or recreated database)
+is not taken for the one already seen."""
 
 from __future__ import annotations
 
-from bootsvc.core.dnsfeed import STAMP_WINDOW, Stamp, change_stamp
+from typing import Any
+
+from sqlalchemy import func, select
+
+from bootsvc.core.dnsfeed import STAMP_WINDOW
 from bootsvc.store.db import Database
+from bootsvc.store.models import AuditEntry
 
 
 class ChangeWatch:
@@ -13,13 +22,24 @@ class ChangeWatch:
         self.db = db
         self._floor = 0
 
-    def stamp(self) -> Stamp:
+    def _read(self, connection: Any) -> tuple[Any, ...]:
+        found: tuple[Any, ...] = tuple(
+            connection.execute(
+                select(func.max(AuditEntry.id), func.count(), func.max(AuditEntry.at)).where(
+                    AuditEntry.id > self._floor
+                )
+            ).one()
+        )
+        return found
+
+    def stamp(self) -> tuple[Any, ...]:
         """Changes whenever the CMDB does. The window the stamp counts over
         moves up as the log grows; a move changes the stamp once, which
         costs one reload and misses nothing."""
         with self.db.engine.connect() as connection:
-            stamp = change_stamp(connection, self._floor)
-            if stamp[0] - self._floor > 2 * STAMP_WINDOW:
-                self._floor = stamp[0] - STAMP_WINDOW
-                stamp = change_stamp(connection, self._floor)
+            stamp = self._read(connection)
+            top = stamp[0] or 0
+            if top - self._floor > 2 * STAMP_WINDOW or top < self._floor:
+                self._floor = max(0, top - STAMP_WINDOW)
+                stamp = self._read(connection)
         return stamp

@@ -5,6 +5,7 @@ change elsewhere is not."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,9 +14,10 @@ from bootsvc.core.nodeconfig import cpio
 from bootsvc.core.nodeconfig.overlay import Overlays
 from bootsvc.core.nodeconfig.problems import ConfigError
 from bootsvc.core.nodeconfig.templating import Templates
-from bootsvc.core.records import NodeRecord
+from bootsvc.core.records import ClusterRecord, NodeRecord
 from bootsvc.errors import NotFound
 from bootsvc.store.db import Database
+from bootsvc.store.models import Base
 from tests import factory, nodeclusters
 from tests.core.nodeconfig.render import BOOT
 
@@ -67,3 +69,22 @@ def test_failures_are_cached_and_unknown_nodes_refused(db: Database) -> None:
     assert (overlays.builds, overlays.hits) == (1, 1)
     with pytest.raises(NotFound):
         overlays.get("nobody", BOOT)
+
+
+def test_a_database_emptied_and_refilled_is_not_taken_for_the_old_one(db: Database) -> None:
+    """Same audit ids and count after a wipe (SQLite reuses ids): the
+    entries' times tell the new contents from the old."""
+    nodeclusters.two_node_cluster(db)
+    overlays = Overlays(db, Templates(None))
+    assert b"pair1.pair.example.org" in files_of(overlays, "pair1")["/etc/hosts"]
+    with db.write() as session:
+        for table in reversed(Base.metadata.sorted_tables):
+            session.execute(table.delete())
+    with db.write() as session:
+        record = ClusterRecord(name="pair", domain="renamed.example")
+        cmdb.upsert_cluster(session, record, factory.ACTOR)
+        for number in (1, 2):
+            fields: dict[str, Any] = {"hostname": f"pair{number}", "cluster": "pair"}
+            fields["interfaces"] = [{"mac": nodeclusters.mac(number, 0), "ip": f"10.9.0.{number}"}]
+            cmdb.upsert_node(session, NodeRecord.model_validate(fields), factory.ACTOR)
+    assert b"renamed.example" in files_of(overlays, "pair1")["/etc/hosts"]
