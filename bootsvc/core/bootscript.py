@@ -287,8 +287,10 @@ def node_script(
             boot,
             node.id,
             node.hostname,
+            node.cluster_id,
             machine.ip,
             site.secret_token_ttl_s,
+            session,
         )
     except ConfigError as exc:
         return _rescue(site, node, machine, plan, exc)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
 from bootsvc.core.dnsfeed import STAMP_WINDOW
 from bootsvc.store.db import Database
@@ -22,24 +22,23 @@ class ChangeWatch:
         self.db = db
         self._floor = 0
 
-    def _read(self, connection: Any) -> tuple[Any, ...]:
+    def _read(self, connection: Connection) -> tuple[Any, ...]:
+        newest = select(func.max(AuditEntry.id)).scalar_subquery()
+        at = select(AuditEntry.at).where(AuditEntry.id == newest).scalar_subquery()
         found: tuple[Any, ...] = tuple(
             connection.execute(
-                select(func.max(AuditEntry.id), func.count(), func.max(AuditEntry.at)).where(
-                    AuditEntry.id > self._floor
-                )
+                select(func.max(AuditEntry.id), func.count(), at).where(AuditEntry.id > self._floor)
             ).one()
         )
         return found
 
-    def stamp(self) -> tuple[Any, ...]:
+    def stamp(self, connection: Connection) -> tuple[Any, ...]:
         """Changes whenever the CMDB does. The window the stamp counts over
         moves up as the log grows; a move changes the stamp once, which
         costs one reload and misses nothing."""
-        with self.db.engine.connect() as connection:
+        stamp = self._read(connection)
+        top = stamp[0] or 0
+        if top - self._floor > 2 * STAMP_WINDOW or top < self._floor:
+            self._floor = max(0, top - STAMP_WINDOW)
             stamp = self._read(connection)
-            top = stamp[0] or 0
-            if top - self._floor > 2 * STAMP_WINDOW or top < self._floor:
-                self._floor = max(0, top - STAMP_WINDOW)
-                stamp = self._read(connection)
         return stamp

@@ -13,6 +13,8 @@ from typing import Any
 from urllib.parse import urlencode
 from weakref import WeakKeyDictionary
 
+from sqlalchemy.orm import Session
+
 from bootsvc.core.nodeconfig import onetime
 from bootsvc.core.nodeconfig.context import BootInfo
 from bootsvc.core.nodeconfig.overlay import Overlays
@@ -65,11 +67,13 @@ def prepare(
     boot: BootInfo,
     node_id: int,
     hostname: str,
+    cluster_id: int | None,
     ip: str | None,
     token_ttl_s: int,
+    session: Session,
 ) -> Delivery:
     """Render (or find cached) the node's overlay and mint its token;
     ConfigError when the overlay does not render."""
-    overlays(db, template_dir, agent).get(hostname, boot)
+    overlays(db, template_dir, agent).get(hostname, boot, cluster_id, session)
     token = onetime.mint(node_id, boot.mac, ip, token_ttl_s)
     return Delivery(overlay_url(boot, hostname), secrets_url(boot, hostname, token), token)

@@ -31,6 +31,8 @@ class FileSpec:
     owner: tuple[int, int] = (0, 0)
     link: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # Rendered from `extra` alone, the same for every node.
+    shared: bool = False
 
     @classmethod
     def overlay(cls, path: str, mode: int = 0o644, **extra: Any) -> FileSpec:
@@ -80,7 +82,7 @@ def _agent(ctx: NodeContext) -> list[FileSpec]:
     """The node agent (issue 6's), the same on every node; its own module
     says where its files go."""
     return [
-        FileSpec(file.target, file.template, file.mode, extra=ctx.agent)
+        FileSpec(file.target, file.template, file.mode, extra=ctx.agent, shared=True)
         for file in agentfiles.FILES
     ]
 
@@ -118,7 +120,10 @@ def _render(templates: Templates, ctx: NodeContext, specs: list[FileSpec]) -> li
         if spec.link is not None or spec.template is None:
             rendered.append(NodeFile(spec.path, 0o777, spec.owner, link=spec.link))
             continue
-        text = templates.render(ctx.node.hostname, spec.template, {**base, **spec.extra})
+        if spec.shared:
+            text = templates.render_shared(ctx.node.hostname, spec.template, dict(spec.extra))
+        else:
+            text = templates.render(ctx.node.hostname, spec.template, {**base, **spec.extra})
         rendered.append(NodeFile(spec.path, spec.mode, spec.owner, text.encode()))
     return rendered
 

@@ -17,8 +17,11 @@ import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
+
+from sqlalchemy.orm import Session
 
 from bootsvc.core.nodeconfig import cpio, files, inputs
 from bootsvc.core.nodeconfig.changes import ChangeWatch
@@ -28,6 +31,13 @@ from bootsvc.core.nodeconfig.templating import Stamp, Templates
 from bootsvc.store.db import Database
 
 CACHE_ENTRIES = 2048
+
+
+class Unknown:
+    """No cluster id given (None means: the node has no cluster)."""
+
+
+UNKNOWN = Unknown()
 # Template edits are noticed within this long; the CMDB is checked on every
 # request.
 TEMPLATE_CHECK_S = 1.0
@@ -103,33 +113,49 @@ class Overlays:
         self._snapshots: dict[Any, inputs.Snapshot] = {}
         self._where: dict[str, Any] = {}
 
-    def _snapshot(self, hostname: str) -> inputs.Snapshot:
+    def _reading(self, session: Session | None) -> AbstractContextManager[Session]:
+        return nullcontext(session) if session is not None else self.db.read()
+
+    def _snapshot(
+        self, hostname: str, cluster_id: int | Unknown | None, session: Session | None
+    ) -> inputs.Snapshot:
         """The node's cluster as read since the last change: read once, for
-        all its members."""
+        all its members. A caller that knows the node's cluster id saves a
+        query."""
         with self._lock:
             key = self._where.get(hostname)
             found = self._snapshots.get(key) if key is not None else None
         if found is not None:
             return found
-        with self.db.read() as session:
-            cluster_id = inputs.cluster_of(session, hostname)
+        with self._reading(session) as reading:
+            if isinstance(cluster_id, Unknown):
+                cluster_id = inputs.cluster_of(reading, hostname)
             key = ("node", hostname) if cluster_id is None else ("cluster", cluster_id)
             with self._lock:
                 found = self._snapshots.get(key)
             if found is None:
                 if cluster_id is None:
-                    found = inputs.load_single(session, hostname)
+                    found = inputs.load_single(reading, hostname)
                 else:
-                    found = inputs.load_cluster(session, cluster_id)
+                    found = inputs.load_cluster(reading, cluster_id)
         with self._lock:
             self._snapshots[key] = found
             self._where.update(dict.fromkeys((m.hostname for m in found.members), key))
         return found
 
-    def get(self, hostname: str, boot: BootInfo) -> Overlay:
+    def get(
+        self,
+        hostname: str,
+        boot: BootInfo,
+        cluster_id: int | Unknown | None = UNKNOWN,
+        session: Session | None = None,
+    ) -> Overlay:
         """The node's overlay; ConfigError when its configuration does not
-        render, NotFound for an unknown node."""
-        stamp = (self.watch.stamp(), self.templates.stamp(self.template_check_s))
+        render, NotFound for an unknown node. A caller inside a read
+        transaction passes its session, which saves opening another."""
+        with self._reading(session) as reading:
+            changes = self.watch.stamp(reading.connection())
+        stamp = (changes, self.templates.stamp(self.template_check_s))
         key = (hostname, boot)
         with self._lock:
             if stamp != self._stamp:
@@ -141,7 +167,7 @@ class Overlays:
                 self._cache.move_to_end(key)
                 self.hits += 1
                 return entry.result()
-        snapshot = self._snapshot(hostname)
+        snapshot = self._snapshot(hostname, cluster_id, session)
         digest = input_digest(snapshot, hostname, boot, stamp[1], self.agent)
         if entry is None or entry.digest != digest:
             outcome: Overlay | ConfigError

@@ -66,6 +66,7 @@ class Templates:
         self.dirs = [d for d in (site_dir, builtin_template_dir()) if d is not None]
         self._stamp: Stamp | None = None
         self._taken = 0.0
+        self._shared: dict[tuple[str, str], str] = {}
         self.env = Environment(
             loader=FileSystemLoader([str(d) for d in self.dirs]),
             undefined=StrictUndefined,
@@ -108,6 +109,14 @@ class Templates:
                 reason = f"{type(exc).__name__}: {exc}"
             raise ConfigError(node, reason, template, line) from None
 
+    def render_shared(self, node: str, name: str, context: dict[str, Any]) -> str:
+        """A template that sees no node (the same for every node), rendered
+        once per context while the templates stay as they are."""
+        key = (name, repr(sorted(context.items())))
+        if key not in self._shared:
+            self._shared[key] = self.render(node, name, context)
+        return self._shared[key]
+
     def stamp(self, max_age_s: float = 0.0) -> Stamp:
         """Name, mtime and size of every node template, site and built-in:
         any edit changes it. Taken again when the last one is older than
@@ -123,6 +132,8 @@ class Templates:
             # Jinja re-reads a changed file by itself, but not a site file
             # that appears in front of a built-in one it already loaded.
             self.env.cache.clear()
+        if stamp != self._stamp:
+            self._shared.clear()
         self._stamp = stamp
         self._taken = time.monotonic()
         return stamp
