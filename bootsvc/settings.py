@@ -33,8 +33,12 @@ DEFAULT_CONFIG = Path("/etc/bootsvc/bootsvc.toml")
 
 
 class LabDhcpTftp(StrEnum):
-    DNSMASQ = "dnsmasq"
+    """Who answers DHCP and TFTP in a lab: bootsvc alone (authoritative), dnsmasq
+    handing out addresses beside bootsvc's ProxyDHCP, or dnsmasq alone."""
+
     BOOTSVC = "bootsvc"
+    PROXY = "proxy"
+    DNSMASQ = "dnsmasq"
 
 
 class DhcpMode(StrEnum):
@@ -155,7 +159,7 @@ class Settings(BaseModel):
     lab_dir: Path | None = None
     lab_cache_dir: Path | None = None
     lab_subnet: IPv4Network = IPv4Network("10.77.0.0/24")
-    lab_dhcp_tftp: LabDhcpTftp = LabDhcpTftp.DNSMASQ
+    lab_dhcp_tftp: LabDhcpTftp = LabDhcpTftp.BOOTSVC
     lab_server_settings: dict[str, Any] = {}
 
     # Per-node configuration. Secrets (corosync authkey, Ceph keys, SSH host

@@ -1,15 +1,15 @@
 #!/bin/bash
 # Provisions the boot server VM (run by `vagrant up` as root): installs
 # bootsvc from the synced checkout, starts a lab on the lab network's
-# interface (bootsvc for HTTP, dnsmasq for DHCP and TFTP until bootsvc does
-# them), imports the busybox-test image and registers the nodes.
+# interface (bootsvc answers DHCP, TFTP and HTTP), imports the busybox-test
+# image and registers the nodes.
 # Environment: SERVER_IP (the lab address), NODES ("name=mac name=mac").
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
-    python3 python3-venv iproute2 curl dnsmasq-base ipxe \
+    python3 python3-venv iproute2 curl ipxe \
     busybox-static squashfs-tools cpio kmod >/dev/null
 
 python3 -m venv /opt/bootsvc

@@ -159,28 +159,26 @@ class _Holders:
         self.by_hostname[hostname] = node
 
     def set_serial(self, node: Node, serial: str | None) -> None:
-        owner = self.by_serial.get(serial) if serial else None
-        if owner is not None and owner is not node:
-            raise Conflict(
-                f"serial {serial} is already used by node {owner.hostname}", node=owner.hostname
-            )
-        if node.serial and self.by_serial.get(node.serial) is node:
-            del self.by_serial[node.serial]
-        node.serial = serial
-        if serial:
-            self.by_serial[serial] = node
+        self._set_unique(node, "serial", "serial", serial, self.by_serial)
 
     def set_uuid(self, node: Node, uuid: str | None) -> None:
-        owner = self.by_uuid.get(uuid) if uuid else None
+        self._set_unique(node, "uuid", "UUID", uuid, self.by_uuid)
+
+    @staticmethod
+    def _set_unique(
+        node: Node, attribute: str, label: str, value: str | None, index: dict[str, Node]
+    ) -> None:
+        owner = index.get(value) if value else None
         if owner is not None and owner is not node:
             raise Conflict(
-                f"UUID {uuid} is already used by node {owner.hostname}", node=owner.hostname
+                f"{label} {value} is already used by node {owner.hostname}", node=owner.hostname
             )
-        if node.uuid and self.by_uuid.get(node.uuid) is node:
-            del self.by_uuid[node.uuid]
-        node.uuid = uuid
-        if uuid:
-            self.by_uuid[uuid] = node
+        current = getattr(node, attribute)
+        if current and index.get(current) is node:
+            del index[current]
+        setattr(node, attribute, value)
+        if value:
+            index[value] = node
 
     def add_interface(self, node: Node, mac: str, name: str) -> Interface:
         owner = self.by_mac.get(mac)

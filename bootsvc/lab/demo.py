@@ -1,7 +1,7 @@
 """`bootsvc lab demo`: the main job of bootsvc on one machine, for a
 newcomer. It starts bootsvc in a lab namespace, imports the sample image,
 registers a node, boots that node in a QEMU VM while its console scrolls by,
-prints the fleet status, and removes the lab again.
+prints the fleet status (`bootsvc fleet status`), and removes the lab again.
 
 Every bootsvc command it runs is printed as it would be typed, so the demo
 doubles as a walk-through.
@@ -73,8 +73,9 @@ def run(
             say(f"\n{NODE} did not come up within {elapsed:.0f} s; see {vm.files.console}")
 
         step(6, "Fleet status")
-        lab.cli("node", "list", echo=say)
+        lab.cli("fleet", "status", echo=say)
         lab.cli("reports", "--limit", "10", echo=say)
+
         return bool(boots) and boots[-1].fields.get("version") == version
     except LabError as exc:
         say(f"demo failed: {exc.message}")

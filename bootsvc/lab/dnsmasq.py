@@ -1,6 +1,7 @@
-"""dnsmasq as the lab's DHCP and TFTP server, until bootsvc answers both
-itself (setting lab_dhcp_tftp). Its configuration is a template like every
-file bootsvc hands out, so a site can override it."""
+"""dnsmasq in a lab: the site's existing DHCP server handing out addresses
+only, beside bootsvc's ProxyDHCP (lab_dhcp_tftp = "proxy"), or DHCP and TFTP
+of the loaders on its own (lab_dhcp_tftp = "dnsmasq"). Its configuration is a
+template like every file bootsvc hands out, so a site can override it."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ def config(
     uefi_loader: str,
     lease_file: Path,
     template_dir: Path | None = None,
+    boot_files: bool = True,
 ) -> str:
     start, end = network.pool()
     return render.render(
@@ -36,6 +38,7 @@ def config(
             "loader_dir": loader_dir,
             "uefi_loader": uefi_loader,
             "base_url": base_url,
+            "boot_files": boot_files,
         },
     )
 

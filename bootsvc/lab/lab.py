@@ -1,5 +1,5 @@
-"""A lab: its network, its bootsvc (and dnsmasq until bootsvc answers DHCP
-and TFTP itself), and its virtual machines, with the state that lets
+"""A lab: its network, its bootsvc (answering DHCP and TFTP itself, or
+beside dnsmasq: setting lab_dhcp_tftp), and its virtual machines, with the state that lets
 `bootsvc lab down` remove all of it, also after a crash.
 
 A lab lives in DIR = lab_dir/NAME: state.json, bootsvc.toml (the settings of
@@ -140,7 +140,7 @@ class Lab:
             raise LabError(f"lab {name!r} is already up: run `bootsvc lab down --lab {name}`")
         if fresh:
             shutil.rmtree(directory, ignore_errors=True)
-        if settings.lab_dhcp_tftp is LabDhcpTftp.DNSMASQ:
+        if settings.lab_dhcp_tftp is not LabDhcpTftp.BOOTSVC:
             require("dnsmasq")
         if interface is None:
             require_root()
@@ -178,8 +178,10 @@ class Lab:
         bootsvc_log = self.log_path("bootsvc")
         serve = server.start(self.config_file, self.network, bootsvc_log)
         self._track("bootsvc", serve)
-        if self.state.dhcp_tftp is LabDhcpTftp.DNSMASQ:
-            dnsmasq.check_loaders(self.settings.loader_dir, self.settings.uefi_loader)
+        if self.state.dhcp_tftp is not LabDhcpTftp.BOOTSVC:
+            boot_files = self.state.dhcp_tftp is LabDhcpTftp.DNSMASQ
+            if boot_files:
+                dnsmasq.check_loaders(self.settings.loader_dir, self.settings.uefi_loader)
             config_file = self.dir / "dnsmasq.conf"
             config_file.write_text(
                 dnsmasq.config(
@@ -190,6 +192,7 @@ class Lab:
                     self.settings.uefi_loader,
                     self.dir / "dnsmasq.leases",
                     self.settings.template_dir,
+                    boot_files=boot_files,
                 )
             )
             self._track(

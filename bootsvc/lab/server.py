@@ -40,8 +40,17 @@ def settings_values(
         "uefi_loader": host.uefi_loader,
     }
     if host.lab_dhcp_tftp is LabDhcpTftp.BOOTSVC:
+        first, last = network.pool()
         values.update(
             dhcp_mode="authoritative",
+            dhcp_interface=network.interface,
+            dhcp_subnet=str(network.server.network),
+            dhcp_pool=f"{first}-{last}",
+            tftp_listen=f"{network.server_ip}:69",
+        )
+    elif host.lab_dhcp_tftp is LabDhcpTftp.PROXY:
+        values.update(
+            dhcp_mode="proxy",
             dhcp_interface=network.interface,
             tftp_listen=f"{network.server_ip}:69",
         )

@@ -17,13 +17,7 @@ from bootsvc.lab.lab import Lab
 from bootsvc.lab.system import LabError
 from bootsvc.settings import LabDhcpTftp, Settings
 
-# Who answers DHCP and TFTP in the lab. dnsmasq until bootsvc's own DHCP and
-# TFTP are merged; then "bootsvc", and the DHCP and TFTP steps are checked in
-# bootsvc's own log.
-LAB_DHCP_TFTP = LabDhcpTftp(os.environ.get("BOOTSVC_TEST_LAB_DHCP_TFTP", "dnsmasq"))
-TOOLS = ("ip", "qemu-system-x86_64", "curl", "cpio") + (
-    ("dnsmasq",) if LAB_DHCP_TFTP is LabDhcpTftp.DNSMASQ else ()
-)
+TOOLS = ("ip", "qemu-system-x86_64", "curl", "cpio", "dnsmasq")
 
 
 def _probe_files(version: str) -> dict[str, str]:
@@ -69,23 +63,18 @@ def _with_probe(manifest: Path, directory: Path) -> Path:
     return out
 
 
-@pytest.fixture(scope="module")
-def lab(
-    tmp_path_factory: pytest.TempPathFactory, busybox_test_v1: Path, busybox_test_v2: Path
+def _lab(
+    tmp_path_factory: pytest.TempPathFactory, manifests: tuple[Path, ...], mode: LabDhcpTftp
 ) -> Iterator[Lab]:
     if os.geteuid() != 0:
         pytest.skip("end-to-end boots need root (network namespaces, tap devices)")
     missing = [tool for tool in TOOLS if shutil.which(tool) is None]
     assert not missing, f"missing {missing}: scripts/test.sh installs scripts/test-packages.txt"
-    base = tmp_path_factory.mktemp("e2e")
-    settings = Settings(
-        data_dir=base / "data",
-        lab_dir=base / "labs",
-        lab_dhcp_tftp=LAB_DHCP_TFTP,
-    )
-    new = Lab.up(settings, f"e2e{os.getpid()}")
+    base = tmp_path_factory.mktemp(f"e2e-{mode}")
+    settings = Settings(data_dir=base / "data", lab_dir=base / "labs", lab_dhcp_tftp=mode)
+    new = Lab.up(settings, f"e2e{mode.value[0]}{os.getpid()}")
     try:
-        for manifest in (busybox_test_v1, busybox_test_v2):
+        for manifest in manifests:
             new.import_image(_with_probe(manifest, base))
         yield new
     finally:
@@ -93,6 +82,23 @@ def lab(
             new.down()
         except LabError as exc:
             pytest.fail(f"lab down failed: {exc}")
+
+
+@pytest.fixture(scope="module")
+def lab(
+    tmp_path_factory: pytest.TempPathFactory, busybox_test_v1: Path, busybox_test_v2: Path
+) -> Iterator[Lab]:
+    """bootsvc as the lab's only DHCP, TFTP and HTTP server."""
+    yield from _lab(tmp_path_factory, (busybox_test_v1, busybox_test_v2), LabDhcpTftp.BOOTSVC)
+
+
+@pytest.fixture(scope="module")
+def proxy_lab(
+    tmp_path_factory: pytest.TempPathFactory, busybox_test_v1: Path, busybox_test_v2: Path
+) -> Iterator[Lab]:
+    """dnsmasq as the site's DHCP server handing out addresses only, bootsvc
+    beside it as ProxyDHCP, TFTP and HTTP."""
+    yield from _lab(tmp_path_factory, (busybox_test_v1, busybox_test_v2), LabDhcpTftp.PROXY)
 
 
 @pytest.fixture(scope="module")

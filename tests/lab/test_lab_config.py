@@ -62,16 +62,26 @@ def test_uefi_machines_use_the_firmware_pxe_and_bios_ones_the_ipxe_rom(tmp_path:
     assert "tcg" in bios and "tcg" in uefi
 
 
-def test_lab_server_settings_switch_dhcp_and_tftp_to_bootsvc(tmp_path: Path) -> None:
-    dnsmasq_lab = Settings(data_dir=tmp_path)
+def test_lab_server_settings_for_each_dhcp_and_tftp_choice(tmp_path: Path) -> None:
+    dnsmasq_lab = Settings(data_dir=tmp_path, lab_dhcp_tftp=LabDhcpTftp.DNSMASQ)
     values = server.settings_values(tmp_path, NETWORK, dnsmasq_lab, {})
     assert "dhcp_mode" not in values and "tftp_listen" not in values
     assert values["advertise_url"] == "http://10.77.0.1:8080"
 
-    bootsvc_lab = Settings(data_dir=tmp_path, lab_dhcp_tftp=LabDhcpTftp.BOOTSVC)
+    proxy_lab = Settings(data_dir=tmp_path, lab_dhcp_tftp=LabDhcpTftp.PROXY)
+    values = server.settings_values(tmp_path, NETWORK, proxy_lab, {})
+    assert (values["dhcp_mode"], values["dhcp_interface"]) == ("proxy", "br0")
+    assert "dhcp_pool" not in values and values["tftp_listen"] == "10.77.0.1:69"
+
+    bootsvc_lab = Settings(data_dir=tmp_path)
+    assert bootsvc_lab.lab_dhcp_tftp is LabDhcpTftp.BOOTSVC
     values = server.settings_values(tmp_path, NETWORK, bootsvc_lab, {"log_level": "debug"})
     assert values["dhcp_mode"] == "authoritative"
     assert values["dhcp_interface"] == "br0"
+    assert (values["dhcp_subnet"], values["dhcp_pool"]) == (
+        "10.77.0.0/24",
+        "10.77.0.128-10.77.0.254",
+    )
     assert values["tftp_listen"] == "10.77.0.1:69"
     assert values["log_level"] == "debug"
     server.write_settings(tmp_path / "bootsvc.toml", values)

@@ -21,7 +21,9 @@ pytestmark = pytest.mark.netns
 
 
 def _bootsvc(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """A lab with two processes to lose: bootsvc as ProxyDHCP beside dnsmasq."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("BOOTSVC_")}
+    env["BOOTSVC_LAB_DHCP_TFTP"] = "proxy"
     return subprocess.run(
         [sys.executable, "-m", "bootsvc", "--data-dir", str(data_dir), "lab", *args],
         capture_output=True,
@@ -105,6 +107,7 @@ def host_netns(tmp_path: Path) -> Iterator[str]:
 def test_a_lab_on_an_existing_interface_starts_and_stops(tmp_path: Path, host_netns: str) -> None:
     def in_host(*args: str) -> subprocess.CompletedProcess[str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("BOOTSVC_")}
+        env["BOOTSVC_LAB_DHCP_TFTP"] = "proxy"
         command = [sys.executable, "-m", "bootsvc", "--data-dir", str(tmp_path), "lab", *args]
         return subprocess.run(
             ["ip", "netns", "exec", host_netns, *command],

@@ -1,11 +1,18 @@
 """The CMDB as the DHCP server sees it: which MACs are known, their host
 names and reserved addresses, and the cluster networks. Kept in memory,
 because a DHCP reply must not wait for a query: what changed is re-read
-every few seconds, everything every minute."""
+every few seconds, everything every minute.
+
+A MAC the copy does not know may have been registered a moment ago (an
+admin adds a node, then powers it on): it is looked up on its own, so that
+its first DISCOVER already gets its reserved address. A flood of unknown
+machines must not turn into a flood of queries, so such lookups are rationed;
+a MAC that misses its turn is found by its retransmission or the next refresh."""
 
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +23,9 @@ from bootsvc.core.dhcp.networks import CmdbNetwork, Network, from_cmdb, from_set
 from bootsvc.settings import Settings
 from bootsvc.store.db import Database
 from bootsvc.store.models import Cluster, ClusterNetwork, Interface, Node
+
+# At most this many lookups of unknown MACs per second.
+MISS_LOOKUPS_PER_SECOND = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,15 +44,20 @@ class Directory:
         self.owners: dict[str, str] = {}
         self.networks: list[Network] = from_settings(settings)
         self._lock = threading.Lock()
+        self._next_miss_lookup = 0.0
 
-    def refresh(self, since: float | None = None) -> None:
-        """Re-read the CMDB: all nodes, or those changed since `since` (a
-        node removed is noticed by the next full refresh)."""
-        interfaces = (
+    @staticmethod
+    def _interfaces() -> Any:
+        return (
             select(Interface.mac, Interface.ip, Node.hostname, Cluster.domain)
             .join(Node, Interface.node_id == Node.id)
             .outerjoin(Cluster, Node.cluster_id == Cluster.id)
         )
+
+    def refresh(self, since: float | None = None) -> None:
+        """Re-read the CMDB: all nodes, or those changed since `since` (a
+        node removed is noticed by the next full refresh)."""
+        interfaces = self._interfaces()
         if since is not None:
             stamp = datetime.fromtimestamp(since, UTC)
             interfaces = interfaces.where(
@@ -77,7 +92,30 @@ class Directory:
             self.nodes[mac] = known
 
     def node(self, mac: str) -> Known | None:
-        return self.nodes.get(mac)
+        known = self.nodes.get(mac)
+        if known is None and self._may_look_up():
+            known = self._look_up(mac)
+        return known
+
+    def _may_look_up(self) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            if now < self._next_miss_lookup:
+                return False
+            self._next_miss_lookup = now + 1 / MISS_LOOKUPS_PER_SECOND
+            return True
+
+    def _look_up(self, mac: str) -> Known | None:
+        with self.db.read() as session:
+            row = session.execute(self._interfaces().where(Interface.mac == mac)).first()
+        if row is None:
+            return None
+        known = Known(row.hostname, row.ip, row.domain)
+        with self._lock:
+            self.nodes[mac] = known
+            if known.ip:
+                self.owners[known.ip] = mac
+        return known
 
     def reserved_for_another(self, ip: str, mac: str) -> bool:
         owner = self.owners.get(ip)

@@ -94,20 +94,21 @@ class Enlister:
         return spent / share - spent
 
     def _write(self, batch: list[tuple[str, Client]]) -> None:
-        learned: list[tuple[str, Known]] = []
+        learned: list[tuple[str, Known, bool]] = []
         try:
             with self.db.write() as session:
                 for mac, client in batch:
                     try:
                         with session.begin_nested():
-                            node = cmdb.find_by_mac(session, mac) or cmdb.enlist(
-                                session, mac, facts(client), uuid=client.uuid
-                            )
+                            node = cmdb.find_by_mac(session, mac)
+                            created = node is None
+                            if node is None:
+                                node = cmdb.enlist(session, mac, facts(client), uuid=client.uuid)
                     except IntegrityError:
                         # Enlisted at the same moment by the HTTP service or
                         # another server: the next CMDB refresh brings it.
                         continue
-                    learned.append((mac, Known(node.hostname, None, None)))
+                    learned.append((mac, Known(node.hostname, None, None), created))
         except Exception as exc:
             event(
                 log,
@@ -119,6 +120,7 @@ class Enlister:
             with self._lock:
                 self._seen.difference_update(mac for mac, _ in batch)
             return
-        for mac, known in learned:
+        for mac, known, created in learned:
             self.directory.learn(mac, known)
-            event(log, "dhcp.enlisted", mac=mac, node=known.hostname, stage="dhcp")
+            if created:
+                event(log, "dhcp.enlisted", mac=mac, node=known.hostname, stage="dhcp")

@@ -81,7 +81,20 @@ class ProxyResponder:
         self.loaders = loaders
         self.styles = styles
 
+    @staticmethod
+    def _selects_us(request: Request) -> bool:
+        """A REQUEST on port 67 that names us as its server and asks for no
+        address. One that asks for an address is for the site's DHCP server,
+        even when that server shares our address (both on one host): a proxy
+        never offered one, and an ACK from us would make the firmware decline
+        the site's lease."""
+        return request.server_id == request.server_ip and request.requested_ip in (
+            None,
+            "0.0.0.0",
+        )
+
     def answer(self, request: Request, respond: Respond) -> None:
+
         respond(self.decide(request))
 
     def decide(self, request: Request) -> Reply | Silence:
@@ -91,7 +104,7 @@ class ProxyResponder:
         if request.kind == MessageType.DISCOVER and request.port == SERVER_PORT:
             kind = MessageType.OFFER
         elif request.kind == MessageType.REQUEST and (
-            request.port == PXE_PORT or request.server_id == request.server_ip
+            request.port == PXE_PORT or self._selects_us(request)
         ):
             kind = MessageType.ACK
         elif request.kind == MessageType.REQUEST:

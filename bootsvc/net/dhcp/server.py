@@ -313,7 +313,9 @@ class DhcpServer:
             f"dhcp.{request.kind.label}",
             level=level,
             mac=request.mac,
-            ip=reply.yiaddr if answered and reply else request.ciaddr,
+            # The address handed out, else the one the client has or asks
+            # for (in proxy mode that is the site server's lease).
+            ip=reply.yiaddr if answered and reply else request.ciaddr or request.requested_ip,
             stage="dhcp",
             xid=f"{request.packet.xid:08x}",
             arch=client.arch,

@@ -42,3 +42,17 @@ def test_partial_and_full_refresh(db: Database, data_dir: Path) -> None:
     directory.refresh()
     assert directory.node(MAC) is None
     assert not directory.reserved_for_another("10.0.0.12", "02:00:00:00:00:99")
+
+
+def test_a_node_registered_after_the_refresh_is_found_at_once(db: Database, data_dir: Path) -> None:
+    """An admin adds a node and powers it on: its first DISCOVER must get its
+    reserved address, not wait for the next refresh."""
+    with db.write() as session:
+        cmdb.upsert_cluster(session, ClusterRecord(name="c1", domain="c1.test"), "test")
+    directory = Directory(db, dhcp_settings(data_dir, db))
+    directory.refresh()
+    assert directory.node(MAC) is None
+    upsert(db, "10.0.0.11")
+    time.sleep(0.1)
+    assert directory.node(MAC) == Known("hv1", "10.0.0.11", "c1.test")
+    assert directory.reserved_for_another("10.0.0.11", "02:00:00:00:00:99")

@@ -88,3 +88,21 @@ def test_what_a_proxy_leaves_alone() -> None:
     )
     release = ask(responder, request(MessageType.RELEASE, ciaddr="10.0.0.77", **UEFI))
     assert release == Silence("proxy mode does not answer release")
+
+
+def test_a_request_for_an_address_is_never_ours_even_from_our_address() -> None:
+    """The site's DHCP server may share our address (both on one host). A
+    REQUEST naming that address and asking for a lease is the site's: an ACK
+    from the proxy would make the firmware decline the lease (edk2 does)."""
+    responder = proxy()
+    for_the_lease: Options = {
+        **UEFI,
+        "server": opt.ip(SERVER_IP),
+        "requested": opt.ip("10.0.0.77"),
+    }
+    assert ask(responder, request(MessageType.REQUEST, **for_the_lease)) == Silence(
+        "request for the site's DHCP server"
+    )
+    for_boot_files: Options = {**UEFI, "server": opt.ip(SERVER_IP)}
+    ack = ask(responder, request(MessageType.REQUEST, **for_boot_files))
+    assert isinstance(ack, Reply) and ack.kind == MessageType.ACK and ack.yiaddr == "0.0.0.0"

@@ -1,0 +1,61 @@
+"""ProxyDHCP beside a site's DHCP server: dnsmasq hands out addresses only,
+bootsvc answers as ProxyDHCP (ports 67 and 4011) with what to boot, serves
+the loader over TFTP and the rest over HTTP. A BIOS and a UEFI machine boot
+through it at once."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from bootsvc.lab.lab import Lab
+from bootsvc.lab.qemu import Firmware
+from tests.e2e.test_network_boot import (
+    BOOT_TIMEOUT_SECONDS,
+    MACHINES,
+    _check_console,
+    _check_http_log,
+    _check_reports,
+    _log,
+    _wait,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+def test_machines_boot_through_bootsvc_as_proxydhcp(
+    proxy_lab: Lab, probe_files: dict[str, dict[str, str]]
+) -> None:
+    lab = proxy_lab
+    lab.cli("image", "promote", "busybox-test", "1", "--channel", "stable")
+    for machine in MACHINES:
+        lab.cli("node", "add", machine.name, "--mac", machine.mac, "--image", machine.assignment)
+    token = lab.token("e2e")
+    started = time.monotonic()
+    deadline = started + BOOT_TIMEOUT_SECONDS
+    vms = {m.name: lab.boot(m.name, m.firmware, m.mac) for m in MACHINES}
+    boots = {m.name: _wait(vms[m.name], 1, deadline) for m in MACHINES}
+    print(f"both machines up {time.monotonic() - started:.1f} s after power-on")
+
+    dnsmasq_log = lab.log_path("dnsmasq").read_text()
+    bootsvc_log = _log(lab.log_path("bootsvc"))
+    for machine in MACHINES:
+        boot = boots[machine.name]
+        overlay = probe_files[machine.version]
+        _check_console(machine, boot, machine.version, overlay)
+        _check_reports(lab, token, machine, machine.version, overlay)
+        _check_http_log(lab, machine, machine.version)
+        # The address came from the site's server...
+        assert f"DHCPACK(br0) {boot.fields['ip']} {machine.mac}" in dnsmasq_log
+        mine = [line for line in bootsvc_log if line.get("mac") == machine.mac]
+        dhcp = [line for line in mine if line.get("svc") == "dhcp"]
+        # ... and what to boot from bootsvc, which never offered an address.
+        assert dhcp, mine
+        assert all(line.get("reply") != "offer" or "yiaddr" not in line for line in dhcp)
+        assert any(line.get("file") for line in dhcp), dhcp
+        if machine.firmware is Firmware.UEFI:
+            sent = {(line["event"], line.get("file")) for line in mine}
+            assert ("tftp.sent", lab.settings.uefi_loader) in sent, mine
+    leases = lab.cli("dhcp", "leases", "--all")
+    assert all(machine.mac not in leases for machine in MACHINES), leases
