@@ -162,6 +162,15 @@ class Settings(BaseModel):
     lab_dhcp_tftp: LabDhcpTftp = LabDhcpTftp.BOOTSVC
     lab_server_settings: dict[str, Any] = {}
 
+    # Per-node configuration. Secrets (corosync authkey, Ceph keys, SSH host
+    # keys) are sealed in the database with the key in this file, made on
+    # first use; servers sharing a database share the file. Default:
+    # secrets.key in data_dir.
+    secrets_key_file: Path | None = None
+    # How long the one-time token in a node's iPXE script lets it fetch its
+    # secrets.
+    secret_token_ttl_s: int = 600
+
     # Rollouts. A cluster's own settings `rollout_canary` and
     # `rollout_max_unavailable` override the first two for that cluster.
     rollout_canary: int = 1
@@ -234,6 +243,13 @@ class Settings(BaseModel):
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
         return [str(ipaddress.ip_network(item, strict=False)) for item in value]
+
+    @field_validator("secret_token_ttl_s")
+    @classmethod
+    def _token_ttl(cls, value: int) -> int:
+        if value <= 0:
+            raise ValueError("must be more than 0")
+        return value
 
     @field_validator("dns_ttl", "dns_refresh_ms")
     @classmethod
@@ -331,6 +347,10 @@ class Settings(BaseModel):
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'bootsvc.db'}"
+
+    @property
+    def effective_secrets_key_file(self) -> Path:
+        return self.secrets_key_file or self.data_dir / "secrets.key"
 
     @property
     def http_address(self) -> tuple[str, int]:

@@ -8,6 +8,7 @@ import signal
 from urllib.parse import urlsplit
 
 from bootsvc.core.bootscript import BootSite
+from bootsvc.core.nodeconfig.context import agent_values
 from bootsvc.core.tftpfiles import BootFiles
 from bootsvc.logs import event
 from bootsvc.net.tftp import TftpServer
@@ -57,6 +58,8 @@ def run(settings: Settings) -> None:
         template_dir=settings.template_dir,
         default_image=settings.default_image,
         http_url=settings.base_url,
+        secret_token_ttl_s=settings.secret_token_ttl_s,
+        agent=agent_values(settings),
     )
     files = BootFiles(db, ArtifactStore(settings.data_dir), site, settings.loader_dir)
     server = TftpServer(files, (host, port))

@@ -105,11 +105,21 @@ def _register() -> None:
         events_cmd,
         image_cmd,
         node_cmd,
+        node_render_cmd,
         serve_cmd,
         token_cmd,
     )
 
-    for module in (serve_cmd, image_cmd, node_cmd, cluster_cmd, token_cmd, events_cmd, dhcp_cmd):
+    for module in (
+        serve_cmd,
+        image_cmd,
+        node_cmd,
+        node_render_cmd,
+        cluster_cmd,
+        token_cmd,
+        events_cmd,
+        dhcp_cmd,
+    ):
         for command in module.COMMANDS:
             cli.add_command(command)
     from bootsvc.cli import lab_cmd

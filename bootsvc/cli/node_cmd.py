@@ -44,6 +44,7 @@ def _show(view: NodeView) -> None:
             ("hostname", view.hostname),
             ("state", view.state),
             ("cluster", view.cluster),
+            ("nodeid", view.corosync_nodeid),
             ("roles", view.roles),
             ("image", view.image),
             ("serial", view.serial),

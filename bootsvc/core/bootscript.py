@@ -5,7 +5,9 @@ boot plan chose. Served over HTTP and TFTP alike."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -14,6 +16,9 @@ from sqlalchemy.orm import Session
 
 from bootsvc.core import bootplan, cmdb, cmdline, render, reports
 from bootsvc.core.bootplan import BootFile, BootPlan, NoBoot
+from bootsvc.core.nodeconfig import delivery, onetime
+from bootsvc.core.nodeconfig.context import BootInfo, agent_values
+from bootsvc.core.nodeconfig.problems import ConfigError
 from bootsvc.errors import Conflict
 from bootsvc.logs import event
 from bootsvc.store.db import Database
@@ -21,6 +26,8 @@ from bootsvc.store.models import Node
 
 RETRY_DELAY_SECONDS = 5
 MAX_ATTEMPTS = 10
+# A node whose configuration does not render asks again this often.
+RESCUE_RETRY_SECONDS = 60
 
 
 # What the first script passes to bootsvc when it asks for the machine's own script.
@@ -48,6 +55,9 @@ class BootSite:
     template_dir: Path | None
     default_image: str
     http_url: str = ""
+    secret_token_ttl_s: int = 600
+    # The node agent's settings, for its files in the overlay.
+    agent: Mapping[str, Any] = field(default_factory=agent_values, hash=False, compare=False)
 
     @property
     def api_url(self) -> str:
@@ -88,6 +98,8 @@ class NodeScript:
     hostname: str | None
     node_id: int | None
     plan: BootPlan | NoBoot
+    # The node's overlay and secrets, or why its configuration does not render.
+    config: delivery.Delivery | ConfigError | None = None
 
 
 def node_script_url(site: BootSite) -> str:
@@ -139,17 +151,18 @@ def serve_node_script(db: Database, site: BootSite, machine: Machine) -> NodeScr
     with db.read() as session:
         node = identify(session, machine)
         if node is not None or not machine.mac:
-            return node_script(site, session, node, machine)
+            return node_script(db, site, session, node, machine)
     _enlist(db, machine, machine.mac)
     with db.read() as session:
-        return node_script(site, session, identify(session, machine), machine)
+        return node_script(db, site, session, identify(session, machine), machine)
 
 
 def deliver_node_script(
     db: Database, site: BootSite, machine: Machine, log: logging.Logger
 ) -> NodeScript:
     """The script for the machine asking, logged, and recorded as the
-    `script` stage of its boot; the same over HTTP and TFTP."""
+    `script` stage of its boot (`failed` when its configuration does not
+    render), with its secrets token; the same over HTTP and TFTP."""
     script = serve_node_script(db, site, machine)
     plan = script.plan
     where: dict[str, Any] = {
@@ -161,25 +174,35 @@ def deliver_node_script(
     if isinstance(plan, NoBoot):
         event(log, "boot.noboot", reason=plan.reason, **where)
         return script
-    event(
-        log,
-        "boot.script",
-        image=plan.image,
-        version=plan.version,
-        reason=plan.reason,
-        arch=machine.arch,
-        **where,
-    )
+    details: dict[str, Any] = {"reason": plan.reason}
+    if isinstance(script.config, ConfigError):
+        # Held back in the rescue script: the reason goes to the log and to
+        # a failed boot report, so the fleet status shows it.
+        details = dict(script.config.details)
+        where["stage"] = "failed"
+        event(log, "boot.config_failed", logging.WARNING, error=script.config.message, **where)
+    else:
+        event(
+            log,
+            "boot.script",
+            image=plan.image,
+            version=plan.version,
+            reason=plan.reason,
+            arch=machine.arch,
+            **where,
+        )
     with db.write() as session:
         reports.record(
             session,
-            "script",
+            where["stage"],
             machine.mac,
             machine.ip,
             version_id=plan.version_id,
             node_id=script.node_id,
-            details={"reason": plan.reason},
+            details=details,
         )
+        if isinstance(script.config, delivery.Delivery):
+            onetime.store(session, script.config.token)
     return script
 
 
@@ -192,7 +215,12 @@ def artifact_url(base_url: str, file: BootFile, mac: str | None = None) -> str:
 
 
 def kernel_cmdline(
-    site: BootSite, plan: BootPlan, node: Node, mac: str | None, ip: str | None
+    site: BootSite,
+    plan: BootPlan,
+    node: Node,
+    mac: str | None,
+    ip: str | None,
+    extra_initrds: tuple[str, ...] = (),
 ) -> str:
     values = {
         "base_url": site.api_url,
@@ -207,7 +235,7 @@ def kernel_cmdline(
         values["rootfs_url"] = artifact_url(site.api_url, plan.rootfs)
     parts = [cmdline.render(plan.cmdline_template, values)]
     # UEFI iPXE hands initrds to the kernel's EFI stub by name; BIOS ignores these.
-    parts += [f"initrd={initrd.name}" for initrd in plan.initrds]
+    parts += [f"initrd={name}" for name in (*(i.name for i in plan.initrds), *extra_initrds)]
     if mac:
         parts.append("BOOTIF=01-" + mac.replace(":", "-"))
     parts.append(f"bootsvc.url={site.api_url}")
@@ -222,14 +250,51 @@ def _noboot(site: BootSite, node: Node | None, machine: Machine, plan: NoBoot) -
     return NodeScript(text, node.hostname if node else None, node.id if node else None, plan)
 
 
+_IPXE_UNSAFE = re.compile(r"[^A-Za-z0-9 .,:;/_=()'+@-]")
+
+
+def _rescue(
+    site: BootSite, node: Node, machine: Machine, plan: BootPlan, failure: ConfigError
+) -> NodeScript:
+    """Hold the node in iPXE, saying why, and ask again now and then: it
+    boots by itself once the CMDB, settings or templates are fixed."""
+    context = {
+        "hostname": node.hostname,
+        "mac": machine.mac or "?",
+        # iPXE would expand ${...} and split at || in an echoed message.
+        "reason": _IPXE_UNSAFE.sub(" ", failure.message)[:400],
+        "retry_delay": RESCUE_RETRY_SECONDS,
+        "script_url": node_script_url(site),
+    }
+    text = render.render(site.template_dir, "ipxe/rescue.ipxe.j2", context)
+    return NodeScript(text, node.hostname, node.id, plan, failure)
+
+
 def node_script(
-    site: BootSite, session: Session, node: Node | None, machine: Machine
+    db: Database, site: BootSite, session: Session, node: Node | None, machine: Machine
 ) -> NodeScript:
     if node is None:
         return _noboot(site, None, machine, NoBoot("machine is unknown and sent no MAC address"))
     plan = bootplan.resolve(session, node, site.default_image)
     if isinstance(plan, NoBoot):
         return _noboot(site, node, machine, plan)
+    boot = BootInfo(site.api_url, machine.mac, plan.image, plan.version)
+    try:
+        config = delivery.prepare(
+            db,
+            site.template_dir,
+            site.agent,
+            boot,
+            node.id,
+            node.hostname,
+            node.cluster_id,
+            machine.ip,
+            site.secret_token_ttl_s,
+            session,
+        )
+    except ConfigError as exc:
+        return _rescue(site, node, machine, plan, exc)
+    extra = (config.overlay_name, config.secrets_name)
     report = {"mac": machine.mac or "", "image": plan.image, "version": plan.version}
     context = {
         "base_url": site.base_url,
@@ -244,10 +309,12 @@ def node_script(
             {"name": initrd.name, "url": artifact_url(site.base_url, initrd, machine.mac)}
             for initrd in plan.initrds
         ],
-        "cmdline": kernel_cmdline(site, plan, node, machine.mac, machine.ip),
+        "cmdline": kernel_cmdline(site, plan, node, machine.mac, machine.ip, extra),
+        "config": config,
+        "script_url": node_script_url(site),
         "report_url": f"{site.api_url}/boot/report?{urlencode(report, safe=':')}",
         "retry_delay": RETRY_DELAY_SECONDS,
         "max_attempts": MAX_ATTEMPTS,
     }
     text = render.render(site.template_dir, "ipxe/node.ipxe.j2", context)
-    return NodeScript(text, node.hostname, node.id, plan)
+    return NodeScript(text, node.hostname, node.id, plan, config)

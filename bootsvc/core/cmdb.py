@@ -123,6 +123,8 @@ class _Holders:
             for node in self._load(nodes, column, values):
                 index[getattr(node, attribute)] = node
         self.clusters: dict[str, Cluster] = {}
+        self.joined = sorted({r.cluster for r in records if r.cluster})
+        self.nodeids: dict[int, set[int]] = {}
         self.assignments: dict[str, tuple[Image | None, str | None, ImageVersion | None]] = {}
 
     def _load(self, query: Any, column: Any, values: set[str]) -> list[Any]:
@@ -216,6 +218,41 @@ class _Holders:
             self.clusters[name] = _cluster_by_name(self.session, name)
         return self.clusters[name]
 
+    def join(self, node: Node, cluster: Cluster | None) -> None:
+        """Move the node into `cluster` (or out of any) with the lowest
+        corosync nodeid free there. Ids given up in this batch are not handed
+        out again before it commits, so no flush order can collide."""
+        node.cluster = cluster
+        node.corosync_nodeid = None if cluster is None else self._free_nodeid(cluster)
+
+    def _free_nodeid(self, cluster: Cluster) -> int:
+        if not self.nodeids:
+            # Writers joining nodes to a cluster take turns on its row (SQLite
+            # writers already hold the database's write lock). A batch locks
+            # every cluster it names at once, in id order: two batches never
+            # wait for each other crosswise.
+            self.session.execute(
+                select(Cluster.id)
+                .where(Cluster.name.in_([*self.joined, cluster.name]))
+                .order_by(Cluster.id)
+                .with_for_update()
+            )
+        taken = self.nodeids.get(cluster.id)
+        if taken is None:
+            taken = set(
+                self.session.scalars(
+                    select(Node.corosync_nodeid).where(
+                        Node.cluster_id == cluster.id, Node.corosync_nodeid.is_not(None)
+                    )
+                )
+            )
+            self.nodeids[cluster.id] = taken
+        nodeid = 1
+        while nodeid in taken:
+            nodeid += 1
+        taken.add(nodeid)
+        return nodeid
+
     def assignment(self, text: str) -> tuple[Image | None, str | None, ImageVersion | None]:
         if text not in self.assignments:
             self.assignments[text] = _resolve_assignment(self.session, text)
@@ -286,7 +323,9 @@ def _apply(holders: _Holders, node: Node, record: NodeRecord) -> None:
     if "uuid" in given:
         holders.set_uuid(node, record.uuid or None)
     if "cluster" in given:
-        node.cluster = holders.cluster(record.cluster) if record.cluster else None
+        cluster = holders.cluster(record.cluster) if record.cluster else None
+        if cluster is not node.cluster:
+            holders.join(node, cluster)
     if "roles" in given:
         node.roles = record.roles
     if "facts" in given:

@@ -76,6 +76,7 @@ class NodeView(BaseModel):
     asset_tag: str | None
     uuid: str | None
     cluster: str | None
+    corosync_nodeid: int | None
     roles: list[str]
     facts: dict[str, Any]
     image: str | None
@@ -193,6 +194,7 @@ def node_view(node: Node) -> NodeView:
         asset_tag=node.asset_tag,
         uuid=node.uuid,
         cluster=node.cluster.name if node.cluster else None,
+        corosync_nodeid=node.corosync_nodeid,
         roles=list(node.roles),
         facts=dict(node.facts),
         image=assignment_text(node),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, ClassVar
+from uuid import uuid4
 
 from sqlalchemy import (
     BigInteger,
@@ -11,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -142,12 +144,19 @@ class AuditEntry(Base):
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
+def _new_fsid() -> str:
+    return str(uuid4())
+
+
 class Cluster(Base):
     __tablename__ = "cluster"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(63), unique=True)
     domain: Mapped[str] = mapped_column(String(253))
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The Ceph cluster's fsid, made with the cluster and kept; a site that
+    # adopts an existing Ceph cluster gives its own in the setting ceph.fsid.
+    ceph_fsid: Mapped[str] = mapped_column(String(36), default=_new_fsid)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     networks: Mapped[list[ClusterNetwork]] = relationship(
@@ -173,6 +182,7 @@ class ClusterNetwork(Base):
 
 class Node(Base):
     __tablename__ = "node"
+    __table_args__ = (UniqueConstraint("cluster_id", "corosync_nodeid"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     hostname: Mapped[str] = mapped_column(String(63), unique=True)
     serial: Mapped[str | None] = mapped_column(String(128), unique=True)
@@ -189,6 +199,9 @@ class Node(Base):
         ForeignKey("image_version.id", ondelete="RESTRICT"), index=True
     )
     state: Mapped[str] = mapped_column(String(16), default="new")
+    # The node's corosync nodeid in its cluster: the lowest free one when it
+    # joined, kept while it stays (bootsvc.core.cmdb allocates it).
+    corosync_nodeid: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     cluster: Mapped[Cluster | None] = relationship(back_populates="nodes")
@@ -240,6 +253,62 @@ class BootReport(Base):
     )
     at: Mapped[datetime] = mapped_column(default=utcnow)
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ClusterSecret(Base):
+    """A secret shared by a cluster's nodes (corosync authkey, Ceph keys),
+    sealed by bootsvc.core.nodeconfig.vault: never stored in the clear."""
+
+    __tablename__ = "cluster_secret"
+    cluster_id: Mapped[int] = mapped_column(
+        ForeignKey("cluster.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class NodeSecret(Base):
+    """A secret of one node (SSH host keys), sealed like ClusterSecret."""
+
+    __tablename__ = "node_secret"
+    node_id: Mapped[int] = mapped_column(
+        ForeignKey("node.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SecretToken(Base):
+    """A one-time token minted into a node's iPXE script: it lets that node,
+    from the address that fetched the script, fetch its secrets once before
+    `expires_at`. Only its sha256 is stored."""
+
+    __tablename__ = "secret_token"
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    node_id: Mapped[int] = mapped_column(ForeignKey("node.id", ondelete="CASCADE"), index=True)
+    mac: Mapped[str | None] = mapped_column(String(17))
+    ip: Mapped[str | None] = mapped_column(String(45))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column()
+
+
+class ServedOverlay(Base):
+    """The overlay a node was last served (the gzip cpio itself), for
+    `bootsvc node render --diff`."""
+
+    __tablename__ = "served_overlay"
+    node_id: Mapped[int] = mapped_column(
+        ForeignKey("node.id", ondelete="CASCADE"), primary_key=True
+    )
+    digest: Mapped[str] = mapped_column(String(64))
+    mac: Mapped[str | None] = mapped_column(String(17))
+    image: Mapped[str | None] = mapped_column(String(64))
+    version: Mapped[str | None] = mapped_column(String(64))
+    archive: Mapped[bytes] = mapped_column(LargeBinary)
+    served_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 # Rollouts (issue 6): assignments above the node, rollouts and their waves,

@@ -9,12 +9,13 @@ from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from bootsvc.core.bootscript import BootSite
+from bootsvc.core.nodeconfig.context import agent_values
 from bootsvc.errors import BootsvcError
 from bootsvc.logs import event
 from bootsvc.settings import Settings
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
-from bootsvc.web import agent, api, artifacts, boot, fleetlock, loaders
+from bootsvc.web import agent, api, artifacts, boot, fleetlock, loaders, nodefiles
 from bootsvc.web.context import Services
 
 log = logging.getLogger("bootsvc.http")
@@ -40,6 +41,8 @@ def create_app(settings: Settings, db: Database | None = None) -> Flask:
             base_url=settings.base_url,
             template_dir=settings.template_dir,
             default_image=settings.default_image,
+            secret_token_ttl_s=settings.secret_token_ttl_s,
+            agent=agent_values(settings),
         ),
     )
     app.register_blueprint(api.register_all())
@@ -48,6 +51,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Flask:
     app.register_blueprint(loaders.blueprint)
     app.register_blueprint(agent.blueprint)
     app.register_blueprint(fleetlock.blueprint)
+    nodefiles.install(app, settings, database)
 
     @app.errorhandler(BootsvcError)
     def _domain_error(error: BootsvcError) -> tuple[Response, int]:

@@ -53,14 +53,22 @@ def test_assigned_node_gets_kernel_initrds_and_initrd_names(
     text = result.text
     kernel = next(line for line in text.splitlines() if line.startswith("kernel "))
     assert "--name vmlinuz" in kernel
-    assert "initrd=initrd0.img initrd=initrd1.img" in kernel
+    assert (
+        "initrd=initrd0.img initrd=initrd1.img "
+        "initrd=bootsvc-overlay.cpio.gz initrd=bootsvc-secrets.cpio.gz"
+    ) in kernel
     assert "BOOTIF=01-52-54-00-aa-bb-01" in kernel
     assert "host=hv1" in kernel
     assert re.search(
         r"fetch=http://10\.0\.0\.1:8080/artifacts/[0-9a-f]{64}/root\.squashfs ", kernel
     )
     initrds = [line for line in text.splitlines() if line.startswith("initrd ")]
-    assert [line.split()[2] for line in initrds] == ["initrd0.img", "initrd1.img"]
+    assert [line.split()[2] for line in initrds] == [
+        "initrd0.img",
+        "initrd1.img",
+        "bootsvc-overlay.cpio.gz",
+        "bootsvc-secrets.cpio.gz",
+    ]
     assert "stage=kernel-loaded" in text
     assert "boot || goto retry" in text
 

@@ -228,3 +228,53 @@ def test_cluster_settings_merge_and_remove(db: Database) -> None:
         cmdb.patch_cluster(session, "c1", "t", settings={"b": None, "c": [1, 2]})
     with db.read() as session:
         assert cmdb.get_cluster(session, "c1").settings == {"a": 1, "c": [1, 2]}
+
+
+def nodeids(db: Database, cluster: str) -> dict[str, int | None]:
+    with db.read() as session:
+        return {n.hostname: n.corosync_nodeid for n in cmdb.list_nodes(session, cluster)}
+
+
+def test_corosync_nodeids_are_allocated_once_and_kept(db: Database) -> None:
+    with db.write() as session:
+        for name in ("lab", "other"):
+            cmdb.upsert_cluster(session, ClusterRecord(name=name, domain="x.example"), "t")
+    # Joined in this order, not in hostname order.
+    for number, hostname in enumerate(("hv-c", "hv-a", "hv-b"), start=1):
+        upsert(
+            db, hostname=hostname, interfaces=[{"mac": f"52:54:00:00:10:0{number}"}], cluster="lab"
+        )
+    assert nodeids(db, "lab") == {"hv-a": 2, "hv-b": 3, "hv-c": 1}
+    with db.write() as session:
+        cmdb.remove_node(session, "hv-a", "t")
+    # The lowest free id goes to the next node that joins; the others keep theirs.
+    upsert(db, hostname="hv-d", interfaces=[{"mac": "52:54:00:00:10:04"}], cluster="lab")
+    assert nodeids(db, "lab") == {"hv-b": 3, "hv-c": 1, "hv-d": 2}
+    # Changing anything but the cluster keeps the id; leaving gives it up.
+    upsert(db, hostname="hv-b", interfaces=[{"mac": "52:54:00:00:10:03"}], roles=["ceph-mon"])
+    assert nodeids(db, "lab")["hv-b"] == 3
+    upsert(db, hostname="hv-c", interfaces=[{"mac": "52:54:00:00:10:01"}], cluster="other")
+    assert nodeids(db, "other") == {"hv-c": 1}
+    assert show(db, "hv-c")["corosync_nodeid"] == 1
+    with db.write() as session:
+        cmdb.patch_node(session, "hv-c", NodeRecord(cluster=None), "t")
+    assert show(db, "hv-c")["corosync_nodeid"] is None
+
+
+def test_a_bulk_import_allocates_distinct_nodeids(db: Database) -> None:
+    with db.write() as session:
+        cmdb.upsert_cluster(session, ClusterRecord(name="lab", domain="x.example"), "t")
+    upsert(db, hostname="hv0", interfaces=[{"mac": "52:54:00:00:20:00"}], cluster="lab")
+    records = [
+        NodeRecord.model_validate(
+            {
+                "hostname": f"hv{n}",
+                "interfaces": [{"mac": f"52:54:00:00:20:0{n}"}],
+                "cluster": "lab",
+            }
+        )
+        for n in range(1, 6)
+    ]
+    with db.write() as session:
+        cmdb.import_nodes(session, records, "t")
+    assert sorted(filter(None, nodeids(db, "lab").values())) == [1, 2, 3, 4, 5, 6]

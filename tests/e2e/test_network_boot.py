@@ -1,18 +1,22 @@
 """Real virtual machines boot from bootsvc over the network: a BIOS machine
 (SeaBIOS, QEMU's iPXE ROM: DHCP, then HTTP) and a UEFI machine (OVMF's own
 PXE: DHCP and TFTP of snponly.efi, then iPXE, then HTTP) at once, each its
-own node in the CMDB with its own version. Each fetches its squashfs root,
-switch_roots into it with the overlay files, and reports up.
+own node in the CMDB with its own version, both members of one two-node
+cluster. Each fetches its squashfs root, switch_roots into it with its own
+files from bootsvc's overlay (/etc/hostname, /etc/hosts, corosync.conf,
+checked against the CMDB) and its secrets, and reports up.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bootsvc.lab import server
 from bootsvc.lab.console import Boot, printable
@@ -58,26 +62,84 @@ def _wait(vm: Vm, boots: int, deadline: float) -> Boot:
     return seen[boots - 1]
 
 
-def _check_console(machine: Machine, boot: Boot, version: str, overlay: dict[str, str]) -> None:
+PRINTED = ("/etc/hostname", "/etc/hosts", "/etc/corosync/corosync.conf")
+RING = {"e2e-bios": "10.99.0.11", "e2e-uefi": "10.99.0.12"}
+
+
+def _register(lab: Lab, tmp_path: Path) -> None:
+    """A two-node cluster with its ring network, the way an integration
+    would send it (the ring addresses are facts: the busybox image does not
+    configure them, but corosync.conf lists them)."""
+    lab.cli(
+        "cluster",
+        "add",
+        "e2e",
+        "--domain",
+        "e2e.example",
+        "--network",
+        "ring=10.99.0.0/24",
+        "--setting",
+        "pacemaker={stonith_enabled: false}",
+        "--setting",
+        "network={links: {eth0: [ring]}}",
+    )
+    records = [
+        {
+            "hostname": m.name,
+            "cluster": "e2e",
+            "roles": ["hypervisor"],
+            "image": m.assignment,
+            "interfaces": [{"name": "eth0", "mac": m.mac}],
+            "facts": {"addresses": {"ring": RING[m.name]}},
+        }
+        for m in MACHINES
+    ]
+    nodes = tmp_path / "nodes.yaml"
+    nodes.write_text(yaml.safe_dump(records))
+    lab.cli("node", "import", str(nodes))
+
+
+def _expected(lab: Lab, token: str, machine: Machine) -> dict[str, str]:
+    """What the CMDB says the machine gets, by path."""
+    config = server.api(lab.network, f"/nodes/{machine.name}/config", token)
+    files: dict[str, str] = {f["path"]: f.get("content") or "" for f in config["files"]}
+    files.update(dict.fromkeys(config["secrets"], ""))
+    return files
+
+
+def _check_files(lab: Lab, machine: Machine, boot: Boot, expected: dict[str, str]) -> None:
+    """The overlay files arrived as an extra initrd, survived switch_root, and
+    are what the CMDB says: the node's name, every member, their nodeids."""
+    assert boot.files == {path: expected[path] for path in PRINTED}
+    assert boot.files["/etc/hostname"] == f"{machine.name}\n"
+    for name, address in RING.items():
+        assert f"{address}\t{name}.e2e.example {name}\n" in boot.files["/etc/hosts"]
+        shown = json.loads(lab.cli("node", "show", name, "--json"))
+        corosync = boot.files["/etc/corosync/corosync.conf"]
+        assert (
+            f"name: {name}\n        nodeid: {shown['corosync_nodeid']}\n"
+            f"        ring0_addr: {address}\n"
+        ) in corosync
+    assert "two_node: 1" in boot.files["/etc/corosync/corosync.conf"]
+
+
+def _check_console(machine: Machine, boot: Boot, version: str) -> None:
     assert boot.fields["image"] == "busybox-test"
     assert boot.fields["version"] == version
     assert boot.fields["mac"] == machine.mac
     assert boot.fields["firmware"] == machine.firmware.value
     assert boot.fields["report"] == "ok"
-    # The overlay files arrived as an extra initrd and survived switch_root.
-    assert boot.files == overlay
 
 
-def _check_reports(
-    lab: Lab, token: str, machine: Machine, version: str, overlay: dict[str, str]
-) -> None:
+def _check_reports(lab: Lab, token: str, machine: Machine, version: str, copied: set[str]) -> None:
     reports = server.api(lab.network, f"/reports?node={machine.name}", token)
     stages = {r["stage"] for r in reports if r["version"] == version and r["mac"] == machine.mac}
     assert {"script", "kernel-loaded", "up"} <= stages, reports
     up = next(r for r in reports if r["stage"] == "up")
     assert up["version"] == version
     assert up["details"]["firmware"] == machine.firmware.value
-    assert up["details"]["overlay_files"] == len(overlay)
+    # The hook copied the probe's files, the overlay's and the secrets.
+    assert up["details"]["overlay_files"] == len(copied)
 
 
 def _check_http_log(lab: Lab, machine: Machine, version: str) -> None:
@@ -86,6 +148,7 @@ def _check_http_log(lab: Lab, machine: Machine, version: str) -> None:
     assert ("boot.script", "script") in events
     for name in ("vmlinuz", "initrd.img", f"overlay-probe-{version}.cpio"):
         assert ("http.artifact", name) in events, name
+    assert ("boot.overlay", "overlay") in events and ("boot.secrets", "secrets") in events
     assert ("boot.report", "up") in events
     # Every HTTP and TFTP line names the machine's address too (DHCP lines do
     # once there is one: a ProxyDHCP never learns it from a DISCOVER).
@@ -108,12 +171,12 @@ def _check_dhcp_tftp(lab: Lab, machine: Machine) -> None:
 
 
 def test_bios_and_uefi_machines_boot_their_versions_at_once(
-    lab: Lab, probe_files: dict[str, dict[str, str]]
+    lab: Lab, probe_files: dict[str, dict[str, str]], tmp_path: Path
 ) -> None:
     lab.cli("image", "promote", "busybox-test", "1", "--channel", "stable")
-    for machine in MACHINES:
-        lab.cli("node", "add", machine.name, "--mac", machine.mac, "--image", machine.assignment)
+    _register(lab, tmp_path)
     token = lab.token("e2e")
+    expected = {m.name: _expected(lab, token, m) for m in MACHINES}
 
     started = time.monotonic()
     deadline = started + BOOT_TIMEOUT_SECONDS
@@ -123,9 +186,10 @@ def test_bios_and_uefi_machines_boot_their_versions_at_once(
 
     for machine in MACHINES:
         boot = boots[machine.name]
-        overlay = probe_files[machine.version]
-        _check_console(machine, boot, machine.version, overlay)
-        _check_reports(lab, token, machine, machine.version, overlay)
+        copied = set(probe_files[machine.version]) | set(expected[machine.name])
+        _check_console(machine, boot, machine.version)
+        _check_files(lab, machine, boot, expected[machine.name])
+        _check_reports(lab, token, machine, machine.version, copied)
         _check_http_log(lab, machine, machine.version)
         _check_dhcp_tftp(lab, machine)
 
@@ -137,5 +201,6 @@ def test_bios_and_uefi_machines_boot_their_versions_at_once(
     vms[bios.name].reset()
     again = _wait(vms[bios.name], 2, restarted + BOOT_TIMEOUT_SECONDS)
     print(f"{bios.name} up again on version 2 {time.monotonic() - restarted:.1f} s after reset")
-    _check_console(bios, again, "2", probe_files["2"])
-    _check_reports(lab, token, bios, "2", probe_files["2"])
+    _check_console(bios, again, "2")
+    _check_files(lab, bios, again, expected[bios.name])
+    _check_reports(lab, token, bios, "2", set(probe_files["2"]) | set(expected[bios.name]))

@@ -25,6 +25,7 @@ def register_all() -> Blueprint:
         events,
         fleet,
         images,
+        nodeconfig,
         nodes,
         rollouts,
         tokens,

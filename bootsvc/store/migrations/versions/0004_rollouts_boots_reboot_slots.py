@@ -1,7 +1,7 @@
 """rollouts, boots, reboot slots
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql
 import bootsvc.store.types
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

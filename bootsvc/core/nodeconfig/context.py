@@ -1,0 +1,276 @@
+"""What templates see: the node, its cluster, every member in hostname order,
+the cluster settings (checked on first use), the node's network plan, and
+helpers for corosync, Ceph and Pacemaker. Helpers raise Problems when
+called, so that a missing setting or address is reported at the template
+line that needed it."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from bootsvc.core import agentfiles
+from bootsvc.core.nodeconfig import network as netplan
+from bootsvc.core.nodeconfig.clustersettings import (
+    CephSettings,
+    CorosyncSettings,
+    PacemakerSettings,
+    SettingsView,
+)
+from bootsvc.core.nodeconfig.inputs import ClusterInfo, Member, Network, Snapshot
+from bootsvc.core.nodeconfig.problems import Problem
+from bootsvc.errors import NotFound
+from bootsvc.settings import Settings
+
+# Messenger v2 and v1 ports of a Ceph monitor.
+MON_V2_PORT = 3300
+MON_V1_PORT = 6789
+
+
+def agent_values(settings: Settings | None = None) -> dict[str, Any]:
+    """What the node agent's templates (bootsvc.core.agentfiles) need from
+    the site's settings; the settings' defaults when none are given."""
+    chosen = settings or Settings.model_construct(data_dir=Path())
+    return agentfiles.context(chosen)
+
+
+@dataclass(frozen=True)
+class BootInfo:
+    """What the iPXE script knew when it sent the node here: where bootsvc
+    is, which MAC booted, and the image version it is loading."""
+
+    url: str
+    mac: str | None = None
+    image: str | None = None
+    version: str | None = None
+
+
+def _network(cluster: ClusterInfo, name: str, setting: str) -> Network:
+    found = cluster.network(name)
+    if found is None:
+        have = ", ".join(n.name for n in cluster.networks) or "none"
+        raise Problem(
+            f"cluster {cluster.name} has no network {name} (it has {have})", setting=setting
+        )
+    return found
+
+
+def _address(member: Member, network: Network, setting: str) -> str:
+    ip = member.address_in(network)
+    if ip is None:
+        raise Problem(
+            f"member {member.hostname} has no address in network {network.name} "
+            f"({network.cidr}): give an interface an IP there, or set facts "
+            f"addresses.{network.name}",
+            setting=setting,
+        )
+    return ip
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class CorosyncNode:
+    name: str
+    nodeid: int
+    ring0_addr: str
+
+
+class Corosync:
+    def __init__(self, snapshot: Snapshot, cluster: ClusterInfo, settings: Any) -> None:
+        self.snapshot = snapshot
+        self.cluster = cluster
+        self.members = snapshot.members
+        self.settings: CorosyncSettings = settings.corosync
+
+    @property
+    def ring(self) -> Network:
+        return _network(self.cluster, self.settings.ring, "corosync.ring")
+
+    @property
+    def nodes(self) -> list[CorosyncNode]:
+        """The same for every member: worked out once per snapshot."""
+        ring = self.ring
+        key = ("corosync.nodes", ring)
+        if key not in self.snapshot.memo:
+            self.snapshot.memo[key] = self._nodes(ring)
+        found: list[CorosyncNode] = self.snapshot.memo[key]
+        return found
+
+    def _nodes(self, ring: Network) -> list[CorosyncNode]:
+        found = []
+        for member in self.members:
+            if member.nodeid is None:
+                raise Problem(f"member {member.hostname} has no corosync nodeid")
+            address = _address(member, ring, f"addresses.{ring.name}")
+            found.append(CorosyncNode(member.hostname, member.nodeid, address))
+        return found
+
+    @property
+    def two_node(self) -> bool:
+        return len(self.members) == 2
+
+    @property
+    def token_ms(self) -> int | None:
+        return self.settings.token_ms
+
+
+class Ceph:
+    def __init__(self, cluster: ClusterInfo, members: tuple[Member, ...], settings: Any) -> None:
+        self.cluster = cluster
+        self.members = members
+        self._settings = settings
+
+    @cached_property
+    def settings(self) -> CephSettings:
+        found: CephSettings = self._settings.ceph
+        return found
+
+    @property
+    def fsid(self) -> str:
+        return self.settings.fsid or self.cluster.fsid
+
+    @property
+    def public(self) -> Network:
+        return _network(self.cluster, self.settings.public_network, "ceph.public_network")
+
+    @property
+    def cluster_network(self) -> Network | None:
+        name = self.settings.cluster_network
+        return None if name is None else _network(self.cluster, name, "ceph.cluster_network")
+
+    @property
+    def monitors(self) -> list[str]:
+        """mon_host entries, v2 and v1 address of each monitor."""
+        public = self.public
+        found = []
+        for member in self.members:
+            if member.has_role("ceph-mon"):
+                ip = _address(member, public, f"addresses.{public.name}")
+                host = f"[{ip}]" if ipaddress.ip_address(ip).version == 6 else ip
+                found.append(f"[v2:{host}:{MON_V2_PORT}/0,v1:{host}:{MON_V1_PORT}/0]")
+        if not found:
+            raise Problem(
+                f"cluster {self.cluster.name} has ceph settings but no member with role ceph-mon"
+            )
+        return found
+
+    @property
+    def sections(self) -> list[str]:
+        """Sections other than [global] that the overrides add."""
+        return sorted(name for name in self.settings.overrides if name != "global")
+
+    def options(self, section: str) -> list[tuple[str, str]]:
+        chosen = self.settings.overrides.get(section, {})
+        return [(key, _value(value)) for key, value in sorted(chosen.items())]
+
+    @property
+    def libvirt_pool(self) -> str:
+        return self.settings.libvirt_pool
+
+
+class Pacemaker:
+    def __init__(self, settings: Any) -> None:
+        self._settings = settings
+
+    @cached_property
+    def settings(self) -> PacemakerSettings:
+        found: PacemakerSettings = self._settings.pacemaker
+        return found
+
+    @property
+    def properties(self) -> list[tuple[str, str]]:
+        chosen: dict[str, Any] = dict(self.settings.properties)
+        chosen["stonith-enabled"] = self.settings.stonith_enabled
+        if self.settings.stonith_timeout is not None:
+            chosen["stonith-timeout"] = self.settings.stonith_timeout
+        if self.settings.no_quorum_policy is not None:
+            chosen["no-quorum-policy"] = self.settings.no_quorum_policy
+        return [(key, _value(value)) for key, value in sorted(chosen.items())]
+
+    @property
+    def resource_defaults(self) -> list[tuple[str, str]]:
+        return [(k, _value(v)) for k, v in sorted(self.settings.resource_defaults.items())]
+
+    @property
+    def digest(self) -> str:
+        """Names what is set, so the oneshot can tell it has already run."""
+        text = json.dumps([self.properties, self.resource_defaults])
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+class NodeContext:
+    """One node's render: the values every template gets, and the facts the
+    file list is decided on."""
+
+    def __init__(
+        self,
+        snapshot: Snapshot,
+        hostname: str,
+        boot: BootInfo,
+        agent: Mapping[str, Any] | None = None,
+    ) -> None:
+        node = snapshot.member(hostname)
+        if node is None:
+            raise NotFound(f"node {hostname!r} does not exist")
+        self.node = node
+        self.snapshot = snapshot
+        self.cluster = snapshot.cluster
+        self.members = snapshot.members
+        self.boot = boot
+        self.agent = agent if agent is not None else agent_values()
+        self.settings = SettingsView(
+            self.cluster.name if self.cluster else hostname,
+            self.cluster.settings if self.cluster else {},
+        )
+
+    @cached_property
+    def corosync(self) -> Corosync | None:
+        """A cluster runs corosync and Pacemaker when it has its ring network."""
+        if self.cluster is None:
+            return None
+        found = Corosync(self.snapshot, self.cluster, self.settings)
+        if self.cluster.network(found.settings.ring) is None:
+            return None
+        return found
+
+    @cached_property
+    def ceph(self) -> Ceph | None:
+        """bootsvc configures Ceph for a cluster that has `ceph` settings;
+        the roles of its members choose the keyrings. (Roles alone do not:
+        a site may run Ceph by other means.)"""
+        if self.cluster is None or not self.settings.has("ceph"):
+            return None
+        return Ceph(self.cluster, self.members, self.settings)
+
+    @cached_property
+    def pacemaker(self) -> Pacemaker:
+        return Pacemaker(self.settings)
+
+    @cached_property
+    def net(self) -> netplan.NetworkPlan:
+        ring = self.corosync.settings.ring if self.corosync else None
+        return netplan.plan(self.cluster, self.node, ring)
+
+    def values(self) -> dict[str, Any]:
+        return {
+            "node": self.node,
+            "cluster": self.cluster,
+            "members": self.members,
+            "settings": self.settings,
+            "net": self.net,
+            "boot": self.boot,
+            "corosync": self.corosync,
+            "ceph": self.ceph,
+            "pacemaker": self.pacemaker,
+        }

@@ -1,0 +1,79 @@
+"""What a node's iPXE script loads besides its image: the overlay (public,
+by hostname) and its secrets (with a one-time token), both as extra
+initrds over HTTP. The script is only given them once the overlay has
+rendered; a node whose configuration does not render gets the rescue
+script instead (bootsvc.core.bootscript)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+from weakref import WeakKeyDictionary
+
+from sqlalchemy.orm import Session
+
+from bootsvc.core.nodeconfig import onetime
+from bootsvc.core.nodeconfig.context import BootInfo
+from bootsvc.core.nodeconfig.overlay import Overlays
+from bootsvc.core.nodeconfig.templating import Templates
+from bootsvc.store.db import Database
+
+OVERLAY_NAME = "bootsvc-overlay.cpio.gz"
+SECRETS_NAME = "bootsvc-secrets.cpio.gz"
+
+_OVERLAYS: WeakKeyDictionary[Database, dict[Any, Overlays]] = WeakKeyDictionary()
+
+
+def overlays(db: Database, template_dir: Path | None, agent: Mapping[str, Any]) -> Overlays:
+    """This process's overlay cache for the database, template directory and
+    node agent settings."""
+    by_site = _OVERLAYS.setdefault(db, {})
+    key = (template_dir, tuple(sorted(agent.items())))
+    if key not in by_site:
+        by_site[key] = Overlays(db, Templates(template_dir), agent=agent)
+    return by_site[key]
+
+
+def node_path(hostname: str, name: str) -> str:
+    """Hostnames are letters, digits and '-': nothing to quote."""
+    return f"/boot/nodes/{hostname}/{name}"
+
+
+def overlay_url(boot: BootInfo, hostname: str) -> str:
+    query = {key: value for key, value in vars(boot).items() if key != "url" and value}
+    return f"{boot.url}{node_path(hostname, OVERLAY_NAME)}?{urlencode(query, safe=':')}"
+
+
+def secrets_url(boot: BootInfo, hostname: str, token: onetime.Minted) -> str:
+    return f"{boot.url}{node_path(hostname, SECRETS_NAME)}?{urlencode({'token': token.secret})}"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    overlay_url: str
+    secrets_url: str
+    token: onetime.Minted
+    overlay_name: str = OVERLAY_NAME
+    secrets_name: str = SECRETS_NAME
+
+
+def prepare(
+    db: Database,
+    template_dir: Path | None,
+    agent: Mapping[str, Any],
+    boot: BootInfo,
+    node_id: int,
+    hostname: str,
+    cluster_id: int | None,
+    ip: str | None,
+    token_ttl_s: int,
+    session: Session,
+) -> Delivery:
+    """Render (or find cached) the node's overlay and mint its token;
+    ConfigError when the overlay does not render."""
+    overlays(db, template_dir, agent).get(hostname, boot, cluster_id, session)
+    token = onetime.mint(node_id, boot.mac, ip, token_ttl_s)
+    return Delivery(overlay_url(boot, hostname), secrets_url(boot, hostname, token), token)

@@ -1,0 +1,107 @@
+"""One-time tokens for secrets. Each node script carries a fresh token;
+the node presents it with its secrets request, which must come from the
+address the script went to (and, when bootsvc runs DHCP, one bootsvc leased
+to the node). A token expires, and the first request that presents it
+spends it, whatever else goes wrong after. Only a digest is stored."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from bootsvc.store.models import Node, SecretToken
+from bootsvc.store.types import utcnow
+
+# Spent and expired tokens are kept this long, so that a late request is
+# refused as "used" or "expired" rather than "unknown".
+KEEP_SPENT = timedelta(days=1)
+
+LeaseCheck = Callable[[Session, int, str], bool]
+
+
+class Refused(Exception):
+    """Why a secrets request is refused; said in the log, never to the client."""
+
+
+@dataclass(frozen=True)
+class Minted:
+    secret: str
+    node_id: int
+    mac: str | None
+    ip: str | None
+    expires_at: datetime
+
+    @property
+    def digest(self) -> str:
+        return digest(self.secret)
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def mint(node_id: int, mac: str | None, ip: str | None, ttl_s: int) -> Minted:
+    return Minted(secrets.token_urlsafe(32), node_id, mac, ip, utcnow() + timedelta(seconds=ttl_s))
+
+
+def store(session: Session, minted: Minted) -> None:
+    now = utcnow()
+    session.execute(
+        delete(SecretToken).where(
+            SecretToken.node_id == minted.node_id, SecretToken.expires_at < now - KEEP_SPENT
+        )
+    )
+    session.add(
+        SecretToken(
+            digest=minted.digest,
+            node_id=minted.node_id,
+            mac=minted.mac,
+            ip=minted.ip,
+            created_at=now,
+            expires_at=minted.expires_at,
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Spent:
+    node_id: int
+    mac: str | None
+
+
+def spend(
+    session: Session, hostname: str, secret: str, ip: str | None, leased: LeaseCheck | None
+) -> Spent:
+    """The token's node and MAC once it is checked and spent; Refused otherwise."""
+    if not secret:
+        raise Refused("no token")
+    token = session.scalar(
+        select(SecretToken).where(SecretToken.digest == digest(secret)).with_for_update()
+    )
+    if token is None:
+        raise Refused("unknown token")
+    node_id = session.scalar(select(Node.id).where(Node.hostname == hostname))
+    if node_id != token.node_id:
+        raise Refused("token of another node")
+    if token.used_at is not None:
+        raise Refused("token already used")
+    if token.expires_at <= utcnow():
+        raise Refused("token expired")
+    if token.ip and token.ip != ip:
+        raise Refused("request from another address than the one the script went to")
+    if leased is not None and (ip is None or not leased(session, node_id, ip)):
+        raise Refused("address not leased to this node by bootsvc")
+    spent = session.execute(
+        update(SecretToken)
+        .where(SecretToken.digest == token.digest, SecretToken.used_at.is_(None))
+        .values(used_at=utcnow())
+    )
+    if spent.rowcount != 1:  # type: ignore[attr-defined]
+        raise Refused("token already used")
+    return Spent(node_id, token.mac)

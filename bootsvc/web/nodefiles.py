@@ -1,0 +1,167 @@
+"""A booting node's own files over HTTP, none of them written ahead of time:
+
+- /boot/nodes/HOST/bootsvc-overlay.cpio.gz: its public files, as the extra
+  initrd its iPXE script loads (anyone on the provisioning network may
+  fetch it, like kernels and initrds);
+- /boot/nodes/HOST/bootsvc-secrets.cpio.gz?token=...: its secrets, once, to
+  the address its script went to, with the token in that script; 403 for
+  anything else, with the reason in the log only;
+- /boot/nocloud/HOST/{meta-data,user-data,network-config,vendor-data}: the
+  public files again, for images that run cloud-init.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, request
+
+from bootsvc.core import names
+from bootsvc.core.nodeconfig import (
+    cloudinit,
+    cpio,
+    delivery,
+    inputs,
+    leases,
+    onetime,
+    secretfiles,
+    served,
+)
+from bootsvc.core.nodeconfig.context import BootInfo, NodeContext
+from bootsvc.core.nodeconfig.overlay import Overlays
+from bootsvc.core.nodeconfig.problems import ConfigError
+from bootsvc.core.nodeconfig.templating import Templates
+from bootsvc.core.nodeconfig.vault import Vault
+from bootsvc.errors import Forbidden, InvalidInput, NotFound
+from bootsvc.logs import event
+from bootsvc.net.link import neighbour_mac
+from bootsvc.settings import DhcpMode, Settings
+from bootsvc.store.db import Database
+from bootsvc.web.context import services
+
+log = logging.getLogger("bootsvc.http")
+blueprint = Blueprint("nodefiles", __name__)
+
+_KEY = "bootsvc.nodefiles"
+GZIP = "application/gzip"
+
+
+@dataclass
+class NodeFiles:
+    settings: Settings
+    db: Database
+
+    @property
+    def templates(self) -> Templates:
+        """The overlay cache's, which notices template edits."""
+        return self.overlays.templates
+
+    @property
+    def overlays(self) -> Overlays:
+        site = services().site
+        return delivery.overlays(self.db, site.template_dir, site.agent)
+
+    @property
+    def leased(self) -> onetime.LeaseCheck | None:
+        """With bootsvc's own DHCP, a secrets request must also come from an
+        address bootsvc leased to the node."""
+        if self.settings.dhcp_mode is DhcpMode.AUTHORITATIVE:
+            return leases.leased_to_node
+        return None
+
+    @cached_property
+    def secrets(self) -> secretfiles.SecretStore:
+        """The key file is read (or made) on the first secrets request."""
+        return secretfiles.SecretStore(
+            self.db, Vault.from_file(self.settings.effective_secrets_key_file)
+        )
+
+
+def install(app: Flask, settings: Settings, db: Database) -> None:
+    app.extensions[_KEY] = NodeFiles(settings, db)
+    app.register_blueprint(blueprint)
+
+
+def _nodefiles() -> NodeFiles:
+    found: NodeFiles = current_app.extensions[_KEY]
+    return found
+
+
+def _boot_info() -> BootInfo:
+    args = request.args
+    try:
+        mac = names.mac(args["mac"]) if args.get("mac") else None
+        image = names.object_name(args["image"], "image") if args.get("image") else None
+        version = names.object_name(args["version"], "version") if args.get("version") else None
+    except InvalidInput as exc:
+        raise InvalidInput(f"query: {exc.message}") from None
+    return BootInfo(services().site.api_url, mac, image, version)
+
+
+def _gzip(body: bytes, **headers: str) -> Response:
+    return Response(body, mimetype=GZIP, headers={"Cache-Control": "no-store", **headers})
+
+
+def _where(hostname: str, stage: str, mac: str | None = None) -> dict[str, Any]:
+    ip = request.remote_addr
+    return {
+        "mac": mac or (neighbour_mac(ip) if ip else None),
+        "ip": ip,
+        "stage": stage,
+        "node": hostname,
+    }
+
+
+@blueprint.get(delivery.node_path("<hostname>", delivery.OVERLAY_NAME))
+def overlay(hostname: str) -> Response:
+    ctx = services()
+    boot = _boot_info()
+    where = _where(hostname, "overlay", boot.mac)
+    try:
+        found = _nodefiles().overlays.get(hostname, boot)
+    except ConfigError as exc:
+        event(log, "boot.overlay_failed", logging.WARNING, error=exc.message, **where)
+        raise
+    served.record(ctx.db, found, boot)
+    event(log, "boot.overlay", bytes=len(found.archive), sha256=found.sha256[:16], **where)
+    return _gzip(found.archive, ETag=f'"{found.sha256}"')
+
+
+@blueprint.get(delivery.node_path("<hostname>", delivery.SECRETS_NAME))
+def node_secrets(hostname: str) -> Response:
+    ctx = services()
+    files = _nodefiles()
+    where = _where(hostname, "secrets")
+    try:
+        with ctx.db.write() as session:
+            spent = onetime.spend(
+                session, hostname, request.args.get("token", ""), request.remote_addr, files.leased
+            )
+    except onetime.Refused as exc:
+        event(log, "boot.secrets_refused", logging.WARNING, reason=str(exc), **where)
+        raise Forbidden("secrets are only for the node they belong to") from None
+    where["mac"] = spent.mac or where["mac"]
+    with ctx.db.read() as session:
+        snapshot = inputs.load(session, hostname)
+    context = NodeContext(snapshot, hostname, BootInfo(ctx.site.api_url, spent.mac), ctx.site.agent)
+    found = secretfiles.render(files.templates, context, files.secrets)
+    event(log, "boot.secrets", files=len(found), **where)
+    return _gzip(cpio.pack_gz(found))
+
+
+@blueprint.get("/boot/nocloud/<hostname>/<document>")
+def nocloud(hostname: str, document: str) -> Response:
+    if document not in cloudinit.DOCUMENTS:
+        raise NotFound(f"NoCloud has no document {document!r}")
+    ctx = services()
+    boot = _boot_info()
+    found = _nodefiles().overlays.get(hostname, boot)
+    with ctx.db.read() as session:
+        snapshot = inputs.load(session, hostname)
+    context = NodeContext(snapshot, hostname, boot, ctx.site.agent)
+    text = cloudinit.document(_nodefiles().templates, context, document, found.sha256)
+    event(log, "boot.nocloud", document=document, **_where(hostname, "nocloud", boot.mac))
+    return Response(text, mimetype="text/plain", headers={"Cache-Control": "no-store"})

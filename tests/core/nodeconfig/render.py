@@ -1,0 +1,29 @@
+"""Rendering a node's files the way the overlay does, for tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bootsvc.core.nodeconfig import files, inputs
+from bootsvc.core.nodeconfig.context import BootInfo, NodeContext
+from bootsvc.core.nodeconfig.templating import Templates
+from bootsvc.store.db import Database
+
+BOOT = BootInfo("http://10.0.0.1:8080", "52:54:00:c0:01:00", "hv", "7")
+
+
+def context(db: Database, hostname: str, boot: BootInfo = BOOT) -> NodeContext:
+    with db.read() as session:
+        snapshot = inputs.load(session, hostname)
+    return NodeContext(snapshot, hostname, boot)
+
+
+def rendered(
+    db: Database, hostname: str, template_dir: Path | None = None, boot: BootInfo = BOOT
+) -> dict[str, files.NodeFile]:
+    found = files.public(Templates(template_dir), context(db, hostname, boot))
+    return {file.path: file for file in found}
+
+
+def text(found: dict[str, files.NodeFile], path: str) -> str:
+    return found[path].content.decode()
