@@ -17,6 +17,7 @@ from tests.e2e.test_network_boot import (
     _check_console,
     _check_http_log,
     _check_reports,
+    _expected,
     _log,
     _wait,
 )
@@ -32,6 +33,7 @@ def test_machines_boot_through_bootsvc_as_proxydhcp(
     for machine in MACHINES:
         lab.cli("node", "add", machine.name, "--mac", machine.mac, "--image", machine.assignment)
     token = lab.token("e2e")
+    expected = {m.name: _expected(lab, token, m) for m in MACHINES}
     started = time.monotonic()
     deadline = started + BOOT_TIMEOUT_SECONDS
     vms = {m.name: lab.boot(m.name, m.firmware, m.mac) for m in MACHINES}
@@ -42,9 +44,10 @@ def test_machines_boot_through_bootsvc_as_proxydhcp(
     bootsvc_log = _log(lab.log_path("bootsvc"))
     for machine in MACHINES:
         boot = boots[machine.name]
-        overlay = probe_files[machine.version]
-        _check_console(machine, boot, machine.version, overlay)
-        _check_reports(lab, token, machine, machine.version, overlay)
+        copied = set(probe_files[machine.version]) | set(expected[machine.name])
+        _check_console(machine, boot, machine.version)
+        _check_reports(lab, token, machine, machine.version, copied)
+
         _check_http_log(lab, machine, machine.version)
         # The address came from the site's server...
         assert f"DHCPACK(br0) {boot.fields['ip']} {machine.mac}" in dnsmasq_log
