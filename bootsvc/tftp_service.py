@@ -8,7 +8,6 @@ import signal
 from urllib.parse import urlsplit
 
 from bootsvc.core.bootscript import BootSite
-from bootsvc.core.nodeconfig.context import agent_values
 from bootsvc.core.tftpfiles import BootFiles
 from bootsvc.logs import event
 from bootsvc.net.tftp import TftpServer
@@ -53,14 +52,8 @@ def _check_loaders(settings: Settings) -> None:
 def run(settings: Settings) -> None:
     host, port = parse_host_port(settings.tftp_listen)
     db = Database(settings.effective_database_url)
-    site = BootSite(
-        base_url=tftp_url(settings),
-        template_dir=settings.template_dir,
-        default_image=settings.default_image,
-        http_url=settings.base_url,
-        secret_token_ttl_s=settings.secret_token_ttl_s,
-        agent=agent_values(settings),
-    )
+    site = BootSite.from_settings(settings, tftp_url(settings))
+
     files = BootFiles(db, ArtifactStore(settings.data_dir), site, settings.loader_dir)
     server = TftpServer(files, (host, port))
     signal.signal(signal.SIGTERM, lambda _signum, _frame: server.stop())

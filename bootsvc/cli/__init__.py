@@ -106,6 +106,7 @@ def _register() -> None:
         image_cmd,
         node_cmd,
         node_render_cmd,
+        node_script_cmd,
         serve_cmd,
         token_cmd,
     )
@@ -115,6 +116,7 @@ def _register() -> None:
         image_cmd,
         node_cmd,
         node_render_cmd,
+        node_script_cmd,
         cluster_cmd,
         token_cmd,
         events_cmd,

@@ -21,6 +21,7 @@ from bootsvc.core.nodeconfig.context import BootInfo, agent_values
 from bootsvc.core.nodeconfig.problems import ConfigError
 from bootsvc.errors import Conflict
 from bootsvc.logs import event
+from bootsvc.settings import Settings
 from bootsvc.store.db import Database
 from bootsvc.store.models import Node
 
@@ -66,6 +67,19 @@ class BootSite:
     @property
     def over_tftp(self) -> bool:
         return is_tftp(self.base_url)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, scripts_url: str | None = None) -> BootSite:
+        """The site as `settings` describe it; a service whose scripts point
+        elsewhere than `base_url` (TFTP) gives that as `scripts_url`."""
+        return cls(
+            base_url=scripts_url or settings.base_url,
+            template_dir=settings.template_dir,
+            default_image=settings.default_image,
+            http_url=settings.base_url if scripts_url else "",
+            secret_token_ttl_s=settings.secret_token_ttl_s,
+            agent=agent_values(settings),
+        )
 
 
 @dataclass(frozen=True)

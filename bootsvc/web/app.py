@@ -9,7 +9,6 @@ from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from bootsvc.core.bootscript import BootSite
-from bootsvc.core.nodeconfig.context import agent_values
 from bootsvc.errors import BootsvcError
 from bootsvc.logs import event
 from bootsvc.settings import Settings
@@ -37,13 +36,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Flask:
         settings=settings,
         db=database,
         store=ArtifactStore(settings.data_dir),
-        site=BootSite(
-            base_url=settings.base_url,
-            template_dir=settings.template_dir,
-            default_image=settings.default_image,
-            secret_token_ttl_s=settings.secret_token_ttl_s,
-            agent=agent_values(settings),
-        ),
+        site=BootSite.from_settings(settings),
     )
     app.register_blueprint(api.register_all())
     app.register_blueprint(boot.blueprint)
