@@ -8,11 +8,7 @@ from bootsvc.cli import App
 from bootsvc.cli.node_cmd import node
 from bootsvc.core import bootscript, cmdb, names
 from bootsvc.core.bootscript import BootSite, Machine
-from bootsvc.core.nodeconfig.delivery import Delivery
 from bootsvc.errors import InvalidInput
-
-# Shown where the script carries its secrets token: a preview mints none.
-TOKEN_PLACEHOLDER = "PREVIEW-TOKEN"  # noqa: S105 (a placeholder, not a secret)
 
 
 @node.command()
@@ -22,13 +18,12 @@ TOKEN_PLACEHOLDER = "PREVIEW-TOKEN"  # noqa: S105 (a placeholder, not a secret)
 def script(app: App, hostname: str, mac: str | None) -> None:
     """Show the iPXE script HOSTNAME would get if it booted now.
 
-    A preview: it is not a boot attempt, so it records no report, enlists
-    nothing and spends no secrets token (the script shows a placeholder
-    where the real one goes)."""
-    settings = app.settings
+    A preview: it is not a boot attempt, so it records no report and spends
+    no secrets token (the script shows a placeholder where the real one
+    goes). The same as GET /boot/node.ipxe?mac=MAC&preview=1."""
+    wanted = names.mac(mac) if mac is not None else None
     with app.db.read() as session:
         found = cmdb.get_node(session, hostname)
-        wanted = names.mac(mac) if mac is not None else None
         interface = next(
             (i for i in found.interfaces if i.mac and (wanted is None or i.mac == wanted)), None
         )
@@ -39,11 +34,7 @@ def script(app: App, hostname: str, mac: str | None) -> None:
                 else f"node {hostname!r} has no interface with a MAC to boot from"
             )
         machine = Machine(mac=interface.mac, ip=interface.ip)
-        site = BootSite.from_settings(settings)
-        shown = bootscript.node_script(app.db, site, session, found, machine)
-    text = shown.text
-    if isinstance(shown.config, Delivery):
-        text = text.replace(shown.config.token.secret, TOKEN_PLACEHOLDER)
+    text = bootscript.preview_node_script(app.db, BootSite.from_settings(app.settings), machine)
     click.echo(text, nl=not text.endswith("\n"))
 
 

@@ -19,7 +19,7 @@ from bootsvc.core.bootplan import BootFile, BootPlan, NoBoot
 from bootsvc.core.nodeconfig import delivery, onetime
 from bootsvc.core.nodeconfig.context import BootInfo, agent_values
 from bootsvc.core.nodeconfig.problems import ConfigError
-from bootsvc.errors import Conflict
+from bootsvc.errors import Conflict, NotFound
 from bootsvc.logs import event
 from bootsvc.settings import Settings
 from bootsvc.store.db import Database
@@ -169,6 +169,28 @@ def serve_node_script(db: Database, site: BootSite, machine: Machine) -> NodeScr
     _enlist(db, machine, machine.mac)
     with db.read() as session:
         return node_script(db, site, session, identify(session, machine), machine)
+
+
+# Shown where a previewed script carries its secrets token: a preview mints none.
+TOKEN_PLACEHOLDER = "PREVIEW-TOKEN"  # noqa: S105 (a placeholder, not a secret)
+
+
+def preview_node_script(db: Database, site: BootSite, machine: Machine) -> str:
+    """The script the machine would get if it booted now, without what a
+    boot does: no enlistment, no boot report, no stored token. An admin's
+    look must not count as a boot attempt in the fleet status. NotFound for
+    a machine the CMDB does not know (its first boot would enlist it)."""
+    with db.read() as session:
+        node = identify(session, machine)
+        if node is None:
+            raise NotFound(
+                f"no node has MAC {machine.mac or '(none given)'}; its first boot would enlist it"
+            )
+
+        script = node_script(db, site, session, node, machine)
+    if isinstance(script.config, delivery.Delivery):
+        return script.text.replace(script.config.token.secret, TOKEN_PLACEHOLDER)
+    return script.text
 
 
 def deliver_node_script(

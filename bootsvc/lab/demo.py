@@ -56,7 +56,8 @@ def run(
 
         step(4, f"Registering node {NODE} in the CMDB, and the boot script it will get")
         lab.cli("node", "add", NODE, "--mac", NODE_MAC, "--image", f"{image}@{CHANNEL}", echo=say)
-        lab.cli("node", "script", NODE, echo=say)
+        # A preview: the script as the node will get it, not a boot attempt.
+        lab.fetch(f"/boot/node.ipxe?mac={NODE_MAC.replace(':', '-')}&preview=1", echo=say)
 
         step(5, f"Booting {NODE} in a QEMU VM ({firmware.upper()}, TCG); its serial console:")
         started = time.monotonic()

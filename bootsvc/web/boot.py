@@ -35,6 +35,10 @@ def first_script() -> Response:
 def node_script() -> Response:
     ctx = services()
     machine = machine_from_query(request.args.to_dict(), request.remote_addr)
+    if request.args.get("preview") == "1":
+        # An admin's look (curl), not a boot: see preview_node_script.
+        event(log, "boot.preview", mac=machine.mac, ip=machine.ip, stage="preview")
+        return _script(bootscript.preview_node_script(ctx.db, ctx.site, machine))
     return _script(bootscript.deliver_node_script(ctx.db, ctx.site, machine, log).text)
 
 

@@ -1,0 +1,60 @@
+"""GET /boot/node.ipxe?preview=1: the script a machine would get, for an
+admin's curl. It must not count as a boot: no report, no token, no
+enlistment; the real fetch after it does all three."""
+
+from __future__ import annotations
+
+import re
+
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from bootsvc.core.bootscript import TOKEN_PLACEHOLDER
+from bootsvc.store.artifacts import ArtifactStore
+from bootsvc.store.db import Database
+from bootsvc.store.models import BootReport, Node, SecretToken
+from tests import factory
+
+MAC = "52:54:00:00:61:01"
+IP = "10.1.0.61"
+
+
+def _counts(db: Database) -> dict[str, int]:
+    with db.read() as session:
+        return {
+            model.__name__: session.scalar(select(func.count()).select_from(model)) or 0
+            for model in (BootReport, SecretToken, Node)
+        }
+
+
+def _script(client: FlaskClient, **query: str) -> str:
+    reply = client.get("/boot/node.ipxe", query_string=query, environ_base={"REMOTE_ADDR": IP})
+    assert reply.status_code == 200, reply.get_data(as_text=True)
+    return reply.get_data(as_text=True)
+
+
+def test_preview_is_the_script_without_the_boot(
+    client: FlaskClient, db: Database, store: ArtifactStore
+) -> None:
+    factory.version(db, store, "hv", "1")
+    factory.node(db, hostname="hv1", interfaces=[{"mac": MAC}], image="hv=1")
+    before = _counts(db)
+    preview = _script(client, mac=MAC.replace(":", "-"), preview="1")
+    assert f"secrets.cpio.gz?token={TOKEN_PLACEHOLDER} " in preview, preview
+    assert _counts(db) == before
+
+    real = _script(client, mac=MAC.replace(":", "-"))
+    token = re.search(r"secrets\.cpio\.gz\?token=(\S+) ", real)
+    assert token is not None and token.group(1) != TOKEN_PLACEHOLDER
+    assert real.replace(token.group(1), TOKEN_PLACEHOLDER) == preview
+    after = _counts(db)
+    assert after["BootReport"] == before["BootReport"] + 1
+    assert after["SecretToken"] == before["SecretToken"] + 1
+
+
+def test_preview_of_an_unknown_machine_enlists_nothing(client: FlaskClient, db: Database) -> None:
+    before = _counts(db)
+    reply = client.get("/boot/node.ipxe", query_string={"mac": MAC, "preview": "1"})
+    assert reply.status_code == 404
+    assert reply.get_json()["message"] == f"no node has MAC {MAC}; its first boot would enlist it"
+    assert _counts(db) == before
