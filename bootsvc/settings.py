@@ -30,6 +30,9 @@ from bootsvc.errors import SettingsError
 
 ENV_PREFIX = "BOOTSVC_"
 DEFAULT_CONFIG = Path("/etc/bootsvc/bootsvc.toml")
+# The first-stage loaders bootsvc names in its DHCP replies: BIOS, then the
+# two UEFI x86-64 choices of `uefi_loader`.
+LOADERS = ("undionly.kpxe", "snponly.efi", "ipxe.efi")
 
 
 class LabDhcpTftp(StrEnum):
@@ -313,7 +316,7 @@ class Settings(BaseModel):
     @field_validator("uefi_loader")
     @classmethod
     def _uefi_loader(cls, value: str) -> str:
-        if value not in {"snponly.efi", "ipxe.efi"}:
+        if value not in LOADERS[1:]:
             raise ValueError("must be snponly.efi or ipxe.efi")
         return value
 

@@ -12,14 +12,13 @@ from bootsvc.core.tftpfiles import BootFiles
 from bootsvc.logs import event
 from bootsvc.net.tftp import TftpServer
 from bootsvc.safepath import OutsideRoot, resolve_within
-from bootsvc.settings import Settings, parse_host_port
+from bootsvc.settings import LOADERS, Settings, parse_host_port
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
 
 log = logging.getLogger("bootsvc.tftp")
 
 TFTP_PORT = 69
-LOADERS = ("undionly.kpxe", "snponly.efi", "ipxe.efi")
 
 
 def tftp_url(settings: Settings) -> str:
@@ -32,11 +31,10 @@ def tftp_url(settings: Settings) -> str:
 
 
 def _check_loaders(settings: Settings) -> None:
-    """Say at start which loaders cannot be served. Debian's ipxe.efi is a
-    symlink to /boot/ipxe.efi, outside the directory: it is refused."""
+    """Say at start which loaders cannot be served."""
     for name in LOADERS:
         try:
-            resolve_within(settings.loader_dir, name)
+            resolve_within(settings.loader_dir, name, LOADERS)
         except (OutsideRoot, FileNotFoundError) as exc:
             reason = "outside loader_dir" if isinstance(exc, OutsideRoot) else "missing"
             event(

@@ -42,6 +42,15 @@ def test_names_leaving_the_root_are_refused(root: Path, name: str) -> None:
         resolve_within(root, name)
 
 
+def test_trusted_names_follow_their_link_out_and_nothing_else_does(root: Path) -> None:
+    secret = (root.parent / "secret").resolve()
+    assert resolve_within(root, "link-out", trusted={"link-out"}) == secret
+    assert resolve_within(root, "/link-out", trusted={"link-out"}) == secret
+    for name in ("link-out", "dir-out/secret", "../secret", "efi/../../secret"):
+        with pytest.raises(OutsideRoot):
+            resolve_within(root, name, trusted={"dir-out", "secret", "efi"})
+
+
 @pytest.mark.parametrize("name", ["", "/", "efi", "missing", "efi/missing", "undionly.kpxe/x"])
 def test_no_regular_file_is_not_found(root: Path, name: str) -> None:
     with pytest.raises(FileNotFoundError):

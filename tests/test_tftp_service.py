@@ -86,3 +86,22 @@ def _fetch_when_up(url: str, out: Path) -> bytes:
             return out.read_bytes()
         assert time.monotonic() < deadline, fetched.stderr
         time.sleep(0.3)
+
+
+def test_debian_ipxe_package_is_served_as_installed(tmp_path: Path) -> None:
+    """The default loader_dir is Debian's ipxe package, whose ipxe.efi is a
+    link to /boot/ipxe.efi: all three loaders go out, over TFTP and HTTP."""
+    url = f"sqlite:///{tmp_path / 'bootsvc.db'}"
+    database = Database(url)
+    schema.upgrade(database)
+    database.dispose()
+    package = Path("/usr/lib/ipxe")
+    assert (package / "ipxe.efi").is_symlink()
+    port = _free_udp_port()
+    with live_server(tmp_path, url, env={"BOOTSVC_TFTP_LISTEN": f"127.0.0.1:{port}"}) as server:
+        for name in ("undionly.kpxe", "snponly.efi", "ipxe.efi"):
+            installed = (package / name).read_bytes()
+            tftp = _fetch_when_up(f"tftp://127.0.0.1:{port}/{name}", tmp_path / name)
+            assert tftp == installed, name
+            assert requests.get(f"{server.url}/ipxe/{name}", timeout=10).content == installed
+    assert "tftp.loader-unavailable" not in server.log_text()

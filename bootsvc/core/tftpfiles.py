@@ -18,6 +18,7 @@ from bootsvc.core import bootscript, catalog, names
 from bootsvc.core.bootscript import BootSite, Machine
 from bootsvc.errors import InvalidInput
 from bootsvc.net.tftp import DirectorySource, FileMissing, ReadRequest, Served, in_memory, open_file
+from bootsvc.settings import LOADERS
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
 
@@ -36,7 +37,7 @@ class BootFiles:
         self.db = db
         self.store = store
         self.site = site
-        self.loaders = DirectorySource(loader_dir)
+        self.loaders = DirectorySource(loader_dir, LOADERS)
 
     def open(self, request: ReadRequest) -> Served:
         name = request.filename.lstrip("/")

@@ -1,7 +1,8 @@
 """The iPXE loaders over HTTP, for UEFI HTTP Boot: the firmware is handed
 {base_url}/ipxe/snponly.efi (or ipxe.efi) and sends HEAD, then GET. The files
 come from `loader_dir`, the same directory TFTP serves them from, resolved the
-same way (nothing outside it, not even through a symlink)."""
+same way (nothing outside it, not even through a symlink, but for the
+installation's own links by the loaders' names)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from bootsvc.errors import NotFound
 from bootsvc.logs import event
 from bootsvc.net.link import neighbour_mac
 from bootsvc.safepath import OutsideRoot, resolve_within
+from bootsvc.settings import LOADERS
 from bootsvc.web.context import services
 from bootsvc.web.sendfile import send_slice
 
@@ -43,7 +45,7 @@ def _logged(name: str, status: int, level: int = logging.INFO, **fields: Any) ->
 @blueprint.route("/ipxe/<path:name>", methods=["GET", "HEAD"])
 def loader(name: str) -> Response:
     try:
-        path = resolve_within(services().settings.loader_dir, name)
+        path = resolve_within(services().settings.loader_dir, name, LOADERS)
     except (OutsideRoot, FileNotFoundError):
         _logged(name, 404, logging.WARNING)
         raise NotFound("no such loader") from None

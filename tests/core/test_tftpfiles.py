@@ -34,7 +34,11 @@ def files(db: Database, store: ArtifactStore, tmp_path: Path) -> BootFiles:
     loaders.mkdir()
     (loaders / "undionly.kpxe").write_bytes(b"bios loader")
     (tmp_path / "elsewhere.efi").write_bytes(b"not a loader")
-    (loaders / "ipxe.efi").symlink_to(tmp_path / "elsewhere.efi")
+    (loaders / "other.efi").symlink_to(tmp_path / "elsewhere.efi")
+    # As Debian's ipxe package installs it: a link out, by a loader's name.
+    (tmp_path / "boot").mkdir()
+    (tmp_path / "boot" / "ipxe.efi").write_bytes(b"uefi loader")
+    (loaders / "ipxe.efi").symlink_to(tmp_path / "boot" / "ipxe.efi")
     return BootFiles(db, store, SITE, loaders)
 
 
@@ -82,9 +86,13 @@ def test_unknown_machine_is_enlisted(files: BootFiles, db: Database) -> None:
 
 def test_loaders_come_from_the_loader_directory(files: BootFiles) -> None:
     assert fetch(files, "undionly.kpxe") == (b"bios loader", None)
-    with pytest.raises(AccessDenied):
-        fetch(files, "ipxe.efi")  # a symlink out of the directory
-    for climbing in ("../elsewhere.efi", "artifacts/00/../../elsewhere.efi"):
+    assert fetch(files, "ipxe.efi") == (b"uefi loader", None)
+    for climbing in (
+        "other.efi",  # a symlink out of the directory, by a name bootsvc never hands out
+        "boot/../ipxe.efi",
+        "../elsewhere.efi",
+        "artifacts/00/../../elsewhere.efi",
+    ):
         with pytest.raises(AccessDenied):
             fetch(files, climbing)
 

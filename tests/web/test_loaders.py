@@ -27,7 +27,11 @@ def settings(data_dir: Path, tmp_path: Path) -> Settings:
     (loaders / "snponly.efi").write_bytes(SNP)
     (loaders / "x86_64" / "undionly.kpxe").write_bytes(b"bios")
     (tmp_path / "outside.efi").write_bytes(b"secret")
-    (loaders / "ipxe.efi").symlink_to(tmp_path / "outside.efi")
+    (loaders / "other.efi").symlink_to(tmp_path / "outside.efi")
+    # Debian's layout: the package links ipxe.efi to /boot/ipxe.efi.
+    (tmp_path / "boot").mkdir()
+    (tmp_path / "boot" / "ipxe.efi").write_bytes(b"MZ ipxe")
+    (loaders / "ipxe.efi").symlink_to(tmp_path / "boot" / "ipxe.efi")
     return Settings(data_dir=data_dir, advertise_url="http://192.0.2.1:8080", loader_dir=loaders)
 
 
@@ -47,7 +51,12 @@ def test_subdirectory_and_type(client: FlaskClient) -> None:
     assert response.headers["Content-Type"] == "application/octet-stream"
 
 
-@pytest.mark.parametrize("name", ["missing.efi", "ipxe.efi", "x86_64"])
+def test_a_loader_name_follows_the_installation_link(client: FlaskClient) -> None:
+    response = client.get("/ipxe/ipxe.efi")
+    assert response.status_code == 200 and response.data == b"MZ ipxe"
+
+
+@pytest.mark.parametrize("name", ["missing.efi", "other.efi", "x86_64"])
 def test_missing_directory_and_escaping_symlink_are_404(client: FlaskClient, name: str) -> None:
     response = client.get(f"/ipxe/{name}")
     assert response.status_code == 404

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -74,14 +75,17 @@ def in_memory(data: bytes, mac: str | None = None) -> Served:
 
 
 class DirectorySource:
-    """Files below one directory; nothing outside it, even through symlinks."""
+    """Files below one directory; nothing outside it, even through symlinks,
+    but for the `trusted` names (see bootsvc.safepath)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, trusted: Collection[str] = ()) -> None:
         self.root = root
+        self.trusted = frozenset(trusted)
 
     def open(self, request: ReadRequest) -> Served:
         try:
-            return open_file(resolve_within(self.root, request.filename))
+            return open_file(resolve_within(self.root, request.filename, self.trusted))
+
         except OutsideRoot:
             raise AccessDenied("outside the TFTP root") from None
         except FileNotFoundError:
