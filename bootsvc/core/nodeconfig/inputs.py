@@ -53,8 +53,10 @@ class Network:
 
 
 def _given_addresses(facts: Mapping[str, Any]) -> Mapping[str, Any]:
+    # dict, not Mapping: facts come from JSON, and an ABC check costs more
+    # than the rest of this at a thousand members.
     found = facts.get("addresses", {})
-    return found if isinstance(found, Mapping) else {}
+    return found if isinstance(found, dict) else {}
 
 
 class Member:
