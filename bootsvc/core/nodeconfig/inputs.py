@@ -203,7 +203,13 @@ def _members(connection: Connection, condition: Any) -> tuple[tuple[Member, ...]
 
 def cluster_of(session: Session, hostname: str) -> int | None:
     """The id of the node's cluster; NotFound for an unknown node."""
-    row = session.execute(select(Node.cluster_id).where(Node.hostname == hostname)).first()
+    # Core statements on the session's connection: the ORM's execution path
+    # costs more than these one-row queries.
+    row = (
+        session.connection()
+        .execute(select(Node.cluster_id).where(Node.hostname == hostname))
+        .first()
+    )
     if row is None:
         raise NotFound(f"node {hostname!r} does not exist")
     cluster_id: int | None = row.cluster_id
@@ -211,14 +217,15 @@ def cluster_of(session: Session, hostname: str) -> int | None:
 
 
 def load_cluster(session: Session, cluster_id: int) -> Snapshot:
-    row = session.execute(
+    connection = session.connection()
+    row = connection.execute(
         select(Cluster.id, Cluster.name, Cluster.domain, Cluster.ceph_fsid, Cluster.settings).where(
             Cluster.id == cluster_id
         )
     ).one()
     networks = tuple(
         Network(n.name, n.cidr, n.gateway, n.vlan)
-        for n in session.execute(
+        for n in connection.execute(
             select(
                 ClusterNetwork.name,
                 ClusterNetwork.cidr,
@@ -237,7 +244,7 @@ def load_cluster(session: Session, cluster_id: int) -> Snapshot:
         settings=dict(row.settings or {}),
         networks=networks,
     )
-    members, digest = _members(session.connection(), Node.cluster_id == cluster_id)
+    members, digest = _members(connection, Node.cluster_id == cluster_id)
     return Snapshot(cluster, members, _digest(tuple(row), networks, digest))
 
 
