@@ -262,7 +262,7 @@ def serve(namespace: str) -> None:
     import signal
     import threading
 
-    from bootsvc import dhcpd
+    from bootsvc import dhcpd, gcpolicy
     from bootsvc.logs import setup_logging
     from bootsvc.settings import load_settings
 
@@ -273,7 +273,7 @@ def serve(namespace: str) -> None:
     service = dhcpd.DhcpService(settings)
     service.load()
     nslab.call_in(namespace, service.server.open)
-    dhcpd.quiet_garbage_collector()
+    gcpolicy.quiet_garbage_collector()
     service.run(stop)
     service.db.dispose()
 

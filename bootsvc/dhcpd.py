@@ -5,7 +5,6 @@ reclaims expired ones."""
 
 from __future__ import annotations
 
-import gc
 import logging
 import signal
 import threading
@@ -19,6 +18,7 @@ from bootsvc.core.dhcp.directory import Directory
 from bootsvc.core.dhcp.enlist import Enlister
 from bootsvc.core.dhcp.proxy import ProxyResponder, parse_styles
 from bootsvc.core.dhcp.writer import LeaseWriter
+from bootsvc.gcpolicy import quiet_garbage_collector
 from bootsvc.logs import event
 from bootsvc.net.dhcp.responder import Responder
 from bootsvc.net.dhcp.server import PXE_PORT, SERVER_PORT, DhcpServer
@@ -127,18 +127,6 @@ class DhcpService:
             keeper.join()
             if self.writer is not None:
                 self.writer.stop()
-
-
-def quiet_garbage_collector() -> None:
-    """A full collection walks every tracked object and holds the GIL for
-    it: with tens of thousands of leases that stalls replies for tens of
-    milliseconds. Freeze what start-up loaded (modules, SQLAlchemy, the
-    leases) out of the collector's walks, and run full collections a tenth
-    as often; reference counting frees almost all of this service's garbage
-    anyway."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(10_000, 20, 100)
 
 
 def run(settings: Settings) -> None:

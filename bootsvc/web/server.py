@@ -7,14 +7,18 @@ development server does neither.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
 
-from bootsvc.logs import LogfmtFormatter, setup_logging
+from bootsvc.gcpolicy import quiet_garbage_collector
+from bootsvc.logs import LogfmtFormatter, event, setup_logging
 from bootsvc.settings import Settings
+
+log = logging.getLogger("bootsvc.http")
 
 
 class LogfmtGunicornLogger(Logger):  # type: ignore[misc]
@@ -24,6 +28,12 @@ class LogfmtGunicornLogger(Logger):  # type: ignore[misc]
         super().setup(cfg)
         for handler in self.error_log.handlers:
             handler.setFormatter(LogfmtFormatter())
+
+
+def _worker_ready(worker: Any) -> None:
+    """gunicorn's post_worker_init: the worker has loaded the application
+    and serves nothing yet, so what it holds now is what it keeps."""
+    event(log, "http.worker.ready", pid=worker.pid, frozen=quiet_garbage_collector())
 
 
 class HttpServer(BaseApplication):  # type: ignore[misc]
@@ -49,6 +59,7 @@ class HttpServer(BaseApplication):  # type: ignore[misc]
             "loglevel": self.settings.log_level,
             "logger_class": LogfmtGunicornLogger,
             "proc_name": "bootsvc-http",
+            "post_worker_init": _worker_ready,
         }
         if "control_socket_disable" in self.cfg.settings:
             # gunicorn 25.1+ opens a control socket in $HOME by default; two

@@ -20,14 +20,14 @@ from bootsvc.store.models import AuditEntry
 class ChangeWatch:
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._floor = 0
+        self._floor: int | None = None
 
-    def _read(self, connection: Connection) -> tuple[Any, ...]:
+    def _read(self, connection: Connection, floor: Any) -> tuple[Any, ...]:
         newest = select(func.max(AuditEntry.id)).scalar_subquery()
         at = select(AuditEntry.at).where(AuditEntry.id == newest).scalar_subquery()
         found: tuple[Any, ...] = tuple(
             connection.execute(
-                select(func.max(AuditEntry.id), func.count(), at).where(AuditEntry.id > self._floor)
+                select(func.max(AuditEntry.id), func.count(), at).where(AuditEntry.id > floor)
             ).one()
         )
         return found
@@ -36,9 +36,17 @@ class ChangeWatch:
         """Changes whenever the CMDB does. The window the stamp counts over
         moves up as the log grows; a move changes the stamp once, which
         costs one reload and misses nothing."""
-        stamp = self._read(connection)
+        if self._floor is None:
+            # A new watch (a cold process) counts only the window below the
+            # newest entry, as an older watch does: counting a long-lived
+            # log from its start took 6-15 ms per 100,000 entries.
+            newest = select(func.coalesce(func.max(AuditEntry.id), 0)).scalar_subquery()
+            stamp = self._read(connection, newest - STAMP_WINDOW)
+            self._floor = max(0, (stamp[0] or 0) - STAMP_WINDOW)
+            return stamp
+        stamp = self._read(connection, self._floor)
         top = stamp[0] or 0
         if top - self._floor > 2 * STAMP_WINDOW or top < self._floor:
             self._floor = max(0, top - STAMP_WINDOW)
-            stamp = self._read(connection)
+            stamp = self._read(connection, self._floor)
         return stamp

@@ -17,7 +17,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,11 +113,8 @@ class Overlays:
         self._snapshots: dict[Any, inputs.Snapshot] = {}
         self._where: dict[str, Any] = {}
 
-    def _reading(self, session: Session | None) -> AbstractContextManager[Session]:
-        return nullcontext(session) if session is not None else self.db.read()
-
     def _snapshot(
-        self, hostname: str, cluster_id: int | Unknown | None, session: Session | None
+        self, hostname: str, cluster_id: int | Unknown | None, reading: Session
     ) -> inputs.Snapshot:
         """The node's cluster as read since the last change: read once, for
         all its members. A caller that knows the node's cluster id saves a
@@ -127,17 +124,16 @@ class Overlays:
             found = self._snapshots.get(key) if key is not None else None
         if found is not None:
             return found
-        with self._reading(session) as reading:
-            if isinstance(cluster_id, Unknown):
-                cluster_id = inputs.cluster_of(reading, hostname)
-            key = ("node", hostname) if cluster_id is None else ("cluster", cluster_id)
-            with self._lock:
-                found = self._snapshots.get(key)
-            if found is None:
-                if cluster_id is None:
-                    found = inputs.load_single(reading, hostname)
-                else:
-                    found = inputs.load_cluster(reading, cluster_id)
+        if isinstance(cluster_id, Unknown):
+            cluster_id = inputs.cluster_of(reading, hostname)
+        key = ("node", hostname) if cluster_id is None else ("cluster", cluster_id)
+        with self._lock:
+            found = self._snapshots.get(key)
+        if found is None:
+            if cluster_id is None:
+                found = inputs.load_single(reading, hostname)
+            else:
+                found = inputs.load_cluster(reading, cluster_id)
         with self._lock:
             self._snapshots[key] = found
             self._where.update(dict.fromkeys((m.hostname for m in found.members), key))
@@ -152,9 +148,15 @@ class Overlays:
     ) -> Overlay:
         """The node's overlay; ConfigError when its configuration does not
         render, NotFound for an unknown node. A caller inside a read
-        transaction passes its session, which saves opening another."""
-        with self._reading(session) as reading:
-            changes = self.watch.stamp(reading.connection())
+        transaction passes its session, which saves opening another; a miss
+        reads its stamp and its cluster in one transaction."""
+        with nullcontext(session) if session is not None else self.db.read() as reading:
+            return self._get(hostname, boot, cluster_id, reading)
+
+    def _get(
+        self, hostname: str, boot: BootInfo, cluster_id: int | Unknown | None, reading: Session
+    ) -> Overlay:
+        changes = self.watch.stamp(reading.connection())
         stamp = (changes, self.templates.stamp(self.template_check_s))
         key = (hostname, boot)
         with self._lock:
@@ -167,7 +169,7 @@ class Overlays:
                 self._cache.move_to_end(key)
                 self.hits += 1
                 return entry.result()
-        snapshot = self._snapshot(hostname, cluster_id, session)
+        snapshot = self._snapshot(hostname, cluster_id, reading)
         digest = input_digest(snapshot, hostname, boot, stamp[1], self.agent)
         if entry is None or entry.digest != digest:
             outcome: Overlay | ConfigError
