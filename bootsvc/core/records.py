@@ -6,6 +6,7 @@ bad MAC is refused with the same message wherever it comes from.
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
@@ -209,26 +210,35 @@ def describe(error: ValidationError, prefix: str = "") -> str:
     return f"{where}: {message}" if where else message
 
 
-def refuse_nul(value: Any, where: str = "input") -> None:
-    """NUL characters fit no name and no database text column (PostgreSQL
-    refuses them), so they are refused at the door, wherever they hide."""
+def refuse_unstorable(value: Any, where: str = "input") -> None:
+    """What no database keeps, refused at the door wherever it hides: NUL
+    characters (PostgreSQL refuses them in text), unpaired surrogates (JSON's
+    "\\ud800" makes one; they have no UTF-8), and NaN or infinite numbers
+    (not JSON, though Python's JSON and YAML parsers accept them)."""
     if isinstance(value, str):
         if "\x00" in value:
             raise InvalidInput(f"{where}: contains a NUL character")
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            raise InvalidInput(f"{where}: contains an unpaired UTF-16 surrogate") from None
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidInput(f"{where}: numbers must be finite (NaN and Infinity are not JSON)")
     elif isinstance(value, dict):
         for key, item in value.items():
-            refuse_nul(key, where)
-            refuse_nul(item, where)
+            refuse_unstorable(key, where)
+            refuse_unstorable(item, where)
     elif isinstance(value, list):
         for item in value:
-            refuse_nul(item, where)
+            refuse_unstorable(item, where)
 
 
 def parse(model: type[ModelT], data: Any, prefix: str = "") -> ModelT:
     if not isinstance(data, dict):
         where = prefix.rstrip(".: ") or "body"
         raise InvalidInput(f"{where}: expected an object")
-    refuse_nul(data, prefix.rstrip(".: ") or "body")
+    refuse_unstorable(data, prefix.rstrip(".: ") or "body")
 
     try:
         return model.model_validate(data)

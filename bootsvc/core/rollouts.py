@@ -49,6 +49,10 @@ PENDING, STARTED, HEALTHY, FAILED, LEFT = "pending", "started", "healthy", "fail
 # left the rollout (reassigned, pinned, disabled or moved by an admin).
 _SETTLED = {HEALTHY, LEFT}
 SYSTEM = "bootsvc"
+# Above any cluster's size: a canary or a wave larger than the cluster is all
+# of it, and a number past this is a typo, not a plan.
+MAX_NODES = 100_000
+
 log = logging.getLogger("bootsvc.rollout")
 
 
@@ -90,10 +94,12 @@ def policy(
         max_unavailable = _cluster_number(
             cluster, "rollout_max_unavailable", settings.rollout_max_unavailable
         )
-    if canary < 0:
-        raise InvalidInput(f"canary must be 0 or more, not {canary}")
-    if max_unavailable < 1:
-        raise InvalidInput(f"max-unavailable must be 1 or more, not {max_unavailable}")
+    if not 0 <= canary <= MAX_NODES:
+        raise InvalidInput(f"canary must be between 0 and {MAX_NODES}, not {canary}")
+    if not 1 <= max_unavailable <= MAX_NODES:
+        raise InvalidInput(
+            f"max-unavailable must be between 1 and {MAX_NODES}, not {max_unavailable}"
+        )
     return Policy(
         canary, max_unavailable, settings.rollout_boot_attempts, settings.rollout_health_timeout_s
     )
@@ -479,7 +485,9 @@ def tick(session: Session, default_image: str, now: datetime | None = None) -> l
 
 
 def get(session: Session, rollout_id: int) -> Rollout:
-    found = session.get(Rollout, rollout_id)
+    # Ids are 32-bit; a larger one names nothing (and no database takes it).
+    found = session.get(Rollout, rollout_id) if 0 < rollout_id < 2**31 else None
+
     if found is None:
         raise NotFound(f"rollout {rollout_id} does not exist")
     return found

@@ -73,6 +73,12 @@ def parse(headers: Mapping[str, str], body: bytes) -> Client | Answer:
         return _bad("client_params.id must be a non-empty string")
     if "\x00" in client_id:
         return _bad("client_params.id contains a NUL character")
+    try:
+        client_id.encode()
+    except UnicodeEncodeError:
+        # JSON's "\ud800" escape: a string no database column keeps.
+        return _bad("client_params.id contains an unpaired UTF-16 surrogate")
+
     if not isinstance(group, str) or not _GROUP.fullmatch(group):
         return _bad("client_params.group must match ^[a-zA-Z0-9.-]+$")
     return Client(client_id.strip(), group)

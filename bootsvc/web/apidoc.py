@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, TypeAdapter
 
-from bootsvc.core.records import parse, refuse_nul
+from bootsvc.core.records import parse, refuse_unstorable
 from bootsvc.errors import BootsvcError, InvalidInput
 from bootsvc.web.auth import require_scope
 
@@ -95,7 +95,7 @@ class ApiRegistry:
             def endpoint(**params: str) -> Response:
                 if scope is not None:
                     require_scope(scope)
-                refuse_nul(params, "path")
+                refuse_unstorable(params, "path")
                 if body is not None:
                     params["body"] = parse(body, _json_body())  # type: ignore[assignment]
                 if query is not None:

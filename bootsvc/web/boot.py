@@ -9,7 +9,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from bootsvc.core import bootscript, reports
 from bootsvc.core.names import mac as normal_mac
-from bootsvc.core.records import refuse_nul
+from bootsvc.core.records import refuse_unstorable
 from bootsvc.errors import InvalidInput
 from bootsvc.logs import event
 from bootsvc.web.context import services
@@ -49,7 +49,7 @@ def _report_fields() -> dict[str, Any]:
         data = request.get_json(silent=True, force=True)
         if not isinstance(data, dict):
             raise InvalidInput("report body must be a JSON object")
-    refuse_nul(data, "report")
+    refuse_unstorable(data, "report")
     return dict(data)
 
 

@@ -8,7 +8,7 @@ import re
 
 from bootsvc.core import names
 from bootsvc.core.bootscript import Machine
-from bootsvc.core.records import refuse_nul
+from bootsvc.core.records import refuse_unstorable
 from bootsvc.errors import InvalidInput
 
 _PLACEHOLDER_SERIALS = {
@@ -54,7 +54,7 @@ def _word(value: str | None) -> str | None:
 
 def machine_from_query(args: dict[str, str], client_ip: str | None) -> Machine:
     """Raises InvalidInput for a malformed MAC or a NUL: the rest is best effort."""
-    refuse_nul(args, "query")
+    refuse_unstorable(args, "query")
     raw_mac = args.get("mac", "").strip()
     return Machine(
         mac=names.mac(raw_mac) if raw_mac else None,

@@ -205,8 +205,10 @@ def test_bad_input_is_refused_and_changes_nothing(
         ({"version": "3"}, Conflict, "artifacts missing from the store: vmlinuz"),
         ({"cluster": "c9"}, NotFound, "cluster 'c9' does not exist"),
         ({"max_unavailable": 3}, InvalidInput, "would break the quorum of cluster c1"),
-        ({"max_unavailable": 0}, InvalidInput, "max-unavailable must be 1 or more"),
-        ({"canary": -1}, InvalidInput, "canary must be 0 or more"),
+        ({"max_unavailable": 0}, InvalidInput, "max-unavailable must be between 1 and 100000"),
+        ({"canary": -1}, InvalidInput, "canary must be between 0 and 100000"),
+        # Past any column's range: refused, not a database error.
+        ({"canary": 10**23}, InvalidInput, "canary must be between 0 and 100000"),
         ({"image": "other", "version": "1"}, NotFound, "image 'other' does not exist"),
     ]
     for given, error, message in cases:

@@ -48,6 +48,12 @@ def test_operations_reach_the_locks() -> None:
         (HEADERS, _body(client_id=7), "bad_request", "id must be"),
         (HEADERS, _body(client_id="a" * 256), "bad_request", "id must be"),
         (HEADERS, _body(client_id="a\x00b"), "bad_request", "NUL"),
+        (
+            HEADERS,
+            b'{"client_params": {"id": "\\ud800", "group": "g"}}',
+            "bad_request",
+            "surrogate",
+        ),
         (HEADERS, _body(group="no spaces"), "bad_request", "group must match"),
         (HEADERS, _body(group=""), "bad_request", "group must match"),
         (HEADERS, _body(group=None), "bad_request", "group must match"),

@@ -161,6 +161,36 @@ def test_upload_checks_digest_size_and_emptiness(
             "not a valid file name",
         ),
         ("get", "/api/v1/audit?limit=0", None, 400, "query limit"),
+        # Python's JSON parser takes these; no database keeps them.
+        (
+            "post",
+            "/api/v1/nodes",
+            '{"hostname": "x", "interfaces": [{"mac": "52:54:00:00:00:09"}], "facts": {"a": NaN}}',
+            400,
+            "numbers must be finite",
+        ),
+        (
+            "post",
+            "/api/v1/nodes",
+            '{"hostname": "x", "facts": {"a": 1e999}}',
+            400,
+            "numbers must be finite",
+        ),
+        (
+            "post",
+            "/api/v1/nodes",
+            '{"hostname": "x", "facts": {"\\ud800": 1}}',
+            400,
+            "unpaired UTF-16 surrogate",
+        ),
+        (
+            "post",
+            "/api/v1/clusters",
+            '{"name": "c", "domain": "c.example", "settings": {"a": [-Infinity]}}',
+            400,
+            "numbers must be finite",
+        ),
+        ("get", "/api/v1/rollouts/99999999999999999999999", None, 404, "does not exist"),
     ],
 )
 def test_bad_input_gets_a_json_4xx_and_changes_nothing(
@@ -176,6 +206,7 @@ def test_bad_input_gets_a_json_4xx_and_changes_nothing(
     assert response.is_json and needle in response.get_json()["message"]
     assert client.get("/api/v1/nodes", headers=auth["reader"]).get_json() == []
     assert client.get("/api/v1/images", headers=auth["reader"]).get_json() == []
+    assert client.get("/api/v1/clusters", headers=auth["reader"]).get_json() == []
 
 
 def test_node_upsert_is_idempotent_and_conflicts_name_the_node(

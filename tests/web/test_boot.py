@@ -58,3 +58,15 @@ def test_preview_of_an_unknown_machine_enlists_nothing(client: FlaskClient, db: 
     assert reply.status_code == 404
     assert reply.get_json()["message"] == f"no node has MAC {MAC}; its first boot would enlist it"
     assert _counts(db) == before
+
+
+def test_reports_numbers_and_text_no_database_keeps_are_refused(
+    client: FlaskClient, db: Database
+) -> None:
+    before = _counts(db)
+    for details in ('{"load": NaN}', '{"load": Infinity}', '{"note": "\\udc00"}'):
+        body = f'{{"stage": "up", "mac": "{MAC}", "details": {details}}}'
+        reply = client.post("/boot/report", data=body, content_type="application/json")
+        assert reply.status_code == 400, details
+        assert reply.get_json()["message"].startswith("report: "), reply.get_json()
+    assert _counts(db) == before
