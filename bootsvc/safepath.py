@@ -12,6 +12,7 @@ is the installation's choice, not a client's (Debian's ipxe package links
 
 from __future__ import annotations
 
+import errno
 import stat
 from collections.abc import Collection
 from pathlib import Path
@@ -41,6 +42,11 @@ def resolve_within(root: Path, name: str, trusted: Collection[str] = ()) -> Path
     try:
         mode = real.stat().st_mode
     except (FileNotFoundError, NotADirectoryError):
+        raise FileNotFoundError(name) from None
+    except OSError as exc:
+        # A name longer than the file system takes (ENAMETOOLONG) names no file.
+        if exc.errno != errno.ENAMETOOLONG:
+            raise
         raise FileNotFoundError(name) from None
     if not stat.S_ISREG(mode):
         raise FileNotFoundError(name)

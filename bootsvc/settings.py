@@ -33,6 +33,10 @@ DEFAULT_CONFIG = Path("/etc/bootsvc/bootsvc.toml")
 # The first-stage loaders bootsvc names in its DHCP replies: BIOS, then the
 # two UEFI x86-64 choices of `uefi_loader`.
 LOADERS = ("undionly.kpxe", "snponly.efi", "ipxe.efi")
+# Durations and TTLs: 2**31 - 1 seconds (68 years) is the most a DNS TTL may
+# be (RFC 2181), fits DHCP's 32-bit lease time, and keeps datetimes from
+# overflowing; more is a typo, refused here rather than crashing a server.
+MAX_SECONDS = 2**31 - 1
 
 
 class LabDhcpTftp(StrEnum):
@@ -97,8 +101,8 @@ class Settings(BaseModel):
     database_url: str = ""
     http_listen: str = "0.0.0.0:8080"
     advertise_url: str = ""
-    http_workers: int = 2
-    http_threads: int = 64
+    http_workers: int = Field(default=2, ge=1, le=1024)
+    http_threads: int = Field(default=64, ge=1, le=4096)
 
     tftp_listen: str = ""
     # First-stage iPXE loaders (undionly.kpxe, snponly.efi, ipxe.efi), served
@@ -116,11 +120,11 @@ class Settings(BaseModel):
     dhcp_dns: str = ""
     dhcp_ntp: str = ""
     dhcp_domain: str = ""
-    dhcp_lease_seconds: int = Field(default=3600, ge=10)
+    dhcp_lease_seconds: int = Field(default=3600, ge=10, le=MAX_SECONDS)
     # How long an offered address is held for the client that was offered it.
-    dhcp_offer_seconds: int = Field(default=60, ge=5)
+    dhcp_offer_seconds: int = Field(default=60, ge=5, le=MAX_SECONDS)
     # How long an address a client declined (found in use) stays unused.
-    dhcp_decline_seconds: int = Field(default=3600, ge=0)
+    dhcp_decline_seconds: int = Field(default=3600, ge=0, le=MAX_SECONDS)
     # TFTP server for first-stage loaders (siaddr, option 66); default: the
     # DHCP interface's own address.
     dhcp_next_server: str = ""
@@ -129,7 +133,7 @@ class Settings(BaseModel):
     # exceptions, comma-separated, e.g. "pixiecore,9=smee".
     dhcp_proxy_uefi: str = "pixiecore"
     # How often the DHCP service re-reads the CMDB and other servers' leases.
-    dhcp_refresh_seconds: float = Field(default=5.0, gt=0)
+    dhcp_refresh_seconds: float = Field(default=5.0, gt=0, le=3600, allow_inf_nan=False)
     # First-stage loader for UEFI x86: snponly.efi (uses the firmware's NIC
     # driver) or ipxe.efi (iPXE's own drivers).
     uefi_loader: str = "snponly.efi"
@@ -137,7 +141,7 @@ class Settings(BaseModel):
     # image@channel that unknown and unassigned machines boot; empty means they
     # are enlisted as `new` and exit to local boot until an admin accepts them.
     default_image: str = ""
-    max_upload_bytes: int = 64 * 2**30
+    max_upload_bytes: int = Field(default=64 * 2**30, ge=1)
     log_level: str = "info"
 
     # DNS. Names outside the fleet's zones go to these resolvers ("IP" or
@@ -152,9 +156,9 @@ class Settings(BaseModel):
         "192.168.0.0/16",
         "fc00::/7",
     ]
-    dns_ttl: int = 60
+    dns_ttl: int = Field(default=60, le=MAX_SECONDS)
     # How stale a positive answer may be; negative answers always re-check.
-    dns_refresh_ms: int = 1000
+    dns_refresh_ms: int = Field(default=1000, le=MAX_SECONDS)
     # `bootsvc lab`: where labs keep their state (default: DATA_DIR/lab), where
     # image builds are cached (default: ~/.cache/bootsvc), the lab network, who
     # answers DHCP and TFTP there (dnsmasq, or bootsvc itself), and settings
@@ -172,26 +176,26 @@ class Settings(BaseModel):
     secrets_key_file: Path | None = None
     # How long the one-time token in a node's iPXE script lets it fetch its
     # secrets.
-    secret_token_ttl_s: int = 600
+    secret_token_ttl_s: int = Field(default=600, le=MAX_SECONDS)
 
     # Rollouts. A cluster's own settings `rollout_canary` and
     # `rollout_max_unavailable` override the first two for that cluster.
-    rollout_canary: int = 1
-    rollout_max_unavailable: int = 1
+    rollout_canary: int = Field(default=1, le=100_000)
+    rollout_max_unavailable: int = Field(default=1, le=100_000)
     # Boots of the candidate without a healthy report, after which the node's
     # next boot falls back to its old version and the rollout stops.
-    rollout_boot_attempts: int = 2
+    rollout_boot_attempts: int = Field(default=2, le=1000)
     # From fetching the candidate's script to its healthy report, at most.
-    rollout_health_timeout_s: int = 900
+    rollout_health_timeout_s: int = Field(default=900, le=MAX_SECONDS)
     # How often the rollout service looks for timeouts and finished waves.
-    rollout_tick_s: float = 10.0
+    rollout_tick_s: float = Field(default=10.0, le=3600, allow_inf_nan=False)
     # `fleet status` lists a node as not heard from after this long without a
     # boot report or a poll from its agent.
-    fleet_silent_after_s: int = 900
+    fleet_silent_after_s: int = Field(default=900, le=MAX_SECONDS)
     # How often the node agent asks for its desired version, and how long it
     # waits for Pacemaker to move resources off its node before giving up.
-    agent_interval_s: int = 120
-    agent_drain_timeout_s: int = 1800
+    agent_interval_s: int = Field(default=120, le=MAX_SECONDS)
+    agent_drain_timeout_s: int = Field(default=1800, le=MAX_SECONDS)
 
     @field_validator(
         "rollout_canary",
@@ -386,6 +390,8 @@ def _from_file(path: Path) -> dict[str, Any]:
         raise SettingsError(f"cannot read settings file {path}: {exc.strerror}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"settings file {path}: {exc}") from exc
+    except UnicodeDecodeError:
+        raise SettingsError(f"settings file {path}: not UTF-8 text (TOML is UTF-8)") from None
     unknown = sorted(set(data) - _fields())
     if unknown:
         raise SettingsError(f"settings file {path}: unknown setting {unknown[0]!r}")

@@ -51,7 +51,9 @@ def test_trusted_names_follow_their_link_out_and_nothing_else_does(root: Path) -
             resolve_within(root, name, trusted={"dir-out", "secret", "efi"})
 
 
-@pytest.mark.parametrize("name", ["", "/", "efi", "missing", "efi/missing", "undionly.kpxe/x"])
+@pytest.mark.parametrize(
+    "name", ["", "/", "efi", "missing", "efi/missing", "undionly.kpxe/x", "x" * 300]
+)
 def test_no_regular_file_is_not_found(root: Path, name: str) -> None:
     with pytest.raises(FileNotFoundError):
         resolve_within(root, name)

@@ -40,6 +40,14 @@ def test_network_services_are_off_unless_set(tmp_path: Path) -> None:
         ({"BOOTSVC_DHCP_MODE": "loud"}, "BOOTSVC_DHCP_MODE"),
         ({"BOOTSVC_ADVERTISE_URL": "ftp://x"}, "must start with http://"),
         ({"BOOTSVC_DEFAULT_IMAGE": "hv"}, "IMAGE@CHANNEL"),
+        # Past what timedelta, DNS and DHCP take: a crash at first use before.
+        ({"BOOTSVC_FLEET_SILENT_AFTER_S": "9" * 20}, "FLEET_SILENT_AFTER_S: .* 2147483647"),
+        ({"BOOTSVC_DNS_TTL": str(2**32)}, "BOOTSVC_DNS_TTL: .* 2147483647"),
+        ({"BOOTSVC_DHCP_LEASE_SECONDS": str(2**32)}, "BOOTSVC_DHCP_LEASE_SECONDS"),
+        ({"BOOTSVC_ROLLOUT_TICK_S": "inf"}, "BOOTSVC_ROLLOUT_TICK_S: .* finite"),
+        ({"BOOTSVC_DHCP_REFRESH_SECONDS": "nan"}, "BOOTSVC_DHCP_REFRESH_SECONDS: .* finite"),
+        ({"BOOTSVC_HTTP_WORKERS": "0"}, "BOOTSVC_HTTP_WORKERS: .* greater than or equal to 1"),
+        ({"BOOTSVC_ROLLOUT_BOOT_ATTEMPTS": str(2**31)}, "BOOTSVC_ROLLOUT_BOOT_ATTEMPTS"),
     ],
 )
 def test_bad_values_name_their_source(tmp_path: Path, env: dict[str, str], message: str) -> None:
@@ -51,4 +59,11 @@ def test_unknown_key_in_file_is_refused(tmp_path: Path) -> None:
     config = tmp_path / "bootsvc.toml"
     config.write_text("http_lisen = ':80'\n")
     with pytest.raises(SettingsError, match="unknown setting 'http_lisen'"):
+        load_settings(config, {}, {})
+
+
+def test_a_settings_file_that_is_not_text_is_one_error(tmp_path: Path) -> None:
+    config = tmp_path / "bootsvc.toml"
+    config.write_bytes(b"\xff\xfe\x00binary")
+    with pytest.raises(SettingsError, match="not UTF-8 text"):
         load_settings(config, {}, {})

@@ -56,7 +56,28 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+def _usage_line(exc: click.UsageError) -> click.ClickException:
+    where = exc.ctx.command_path if exc.ctx else "bootsvc"
+    return click.ClickException(f"{_one_line(exc.format_message())} (see {where} --help)")
+
+
 class Cli(click.Group):
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        """The top level's own options (--config, --data-dir) are parsed
+        here, before invoke: their errors are one line too."""
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as exc:
+            raise _usage_line(exc) from None
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -64,11 +85,11 @@ class Cli(click.Group):
             raise click.ClickException(_one_line(exc.message)) from None
         except OperationalError as exc:
             raise click.ClickException("database: " + _one_line(str(exc.orig))) from None
+        except click.exceptions.NoArgsIsHelpError:
+            # `bootsvc node`: the help the user asked for, not an error line.
+            raise
         except click.UsageError as exc:
-            where = exc.ctx.command_path if exc.ctx else "bootsvc"
-            raise click.ClickException(
-                f"{_one_line(exc.format_message())} (see {where} --help)"
-            ) from None
+            raise _usage_line(exc) from None
 
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise

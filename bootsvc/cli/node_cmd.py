@@ -10,7 +10,7 @@ import click
 from bootsvc.cli import App
 from bootsvc.cli.output import json_option, print_fields, print_json, print_table
 from bootsvc.core import boots as boot_history
-from bootsvc.core import cmdb, fleet, names, nodefile
+from bootsvc.core import cmdb, documents, fleet, names, nodefile
 from bootsvc.core.fleetviews import boot_view
 from bootsvc.core.records import NodeRecord, parse
 from bootsvc.core.views import NodeView, node_view
@@ -190,11 +190,7 @@ def set_(
 def import_(app: App, path: Path) -> None:
     """Import nodes from a CSV, YAML or JSON file: all of them, or none."""
     fmt = nodefile.format_for(path.name, None)
-    try:
-        text = path.read_text()
-    except UnicodeDecodeError:
-        raise InvalidInput(f"{path}: not UTF-8 text") from None
-    records = nodefile.parse_nodes(text, fmt)
+    records = nodefile.parse_nodes(documents.read_text(path), fmt)
     with app.db.write() as session:
         results = cmdb.import_nodes(session, records, app.actor)
     created = sum(r.created for r in results)

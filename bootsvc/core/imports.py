@@ -8,18 +8,17 @@ at any point registers nothing.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import Field
 
 from bootsvc.core import catalog, names
 from bootsvc.core.catalog import FileRef
+from bootsvc.core.documents import load_json, load_yaml, read_text
 from bootsvc.core.records import FileName, ObjectName, Record, Sha256, parse
 from bootsvc.core.views import VersionView, version_view
 from bootsvc.errors import Conflict, InvalidInput, NotFound
@@ -80,16 +79,8 @@ def _local(entry: str | ManifestFile, base: Path) -> LocalFile:
 
 
 def read_manifest(path: Path) -> VersionFiles:
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise InvalidInput(f"{path}: {exc.strerror}") from None
-    try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise InvalidInput(
-            f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}"
-        ) from None
+    text = read_text(path)
+    data = load_json(text, str(path)) if path.suffix == ".json" else load_yaml(text, str(path))
     manifest = parse(Manifest, data, prefix=f"{path}: ")
     base = path.parent
     return VersionFiles(

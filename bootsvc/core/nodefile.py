@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from typing import Any
 
-import yaml
-
+from bootsvc.core.documents import load_json, load_yaml
 from bootsvc.core.records import NodeRecord, parse
 from bootsvc.errors import InvalidInput
 
@@ -77,9 +75,12 @@ def _interface(row: dict[str, str]) -> dict[str, Any]:
 
 
 def _csv(text: str) -> list[NodeRecord]:
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-
+    # Spreadsheets save CSV with a byte order mark first.
+    reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
     columns = [name.strip() for name in reader.fieldnames or []]
+    twice = sorted({name for name in columns if columns.count(name) > 1})
+    if twice:
+        raise InvalidInput(f"CSV column {twice[0]!r} appears twice")
     unknown = sorted(set(columns) - set(CSV_COLUMNS))
     if unknown:
         raise InvalidInput(f"unknown CSV column {unknown[0]!r}; known: {', '.join(CSV_COLUMNS)}")
@@ -122,8 +123,5 @@ def parse_nodes(text: str, fmt: str) -> list[NodeRecord]:
             return _csv(text)
         except csv.Error as exc:
             raise InvalidInput(f"not valid CSV: {exc}") from None
-    try:
-        data = json.loads(text) if fmt == "json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise InvalidInput(f"not valid {fmt.upper()}: {exc}") from None
+    data = load_json(text, "file") if fmt == "json" else load_yaml(text, "file")
     return _structured(data)

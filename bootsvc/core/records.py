@@ -7,6 +7,7 @@ bad MAC is refused with the same message wherever it comes from.
 from __future__ import annotations
 
 import math
+from datetime import date
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
@@ -210,11 +211,18 @@ def describe(error: ValidationError, prefix: str = "") -> str:
     return f"{where}: {message}" if where else message
 
 
-def refuse_unstorable(value: Any, where: str = "input") -> None:
+# Deeper than any record needs, and far from where parsers, the recursion
+# limit and the databases' JSON functions give up.
+MAX_DEPTH = 32
+
+
+def refuse_unstorable(value: Any, where: str = "input", depth: int = 0) -> None:
     """What no database keeps, refused at the door wherever it hides: NUL
     characters (PostgreSQL refuses them in text), unpaired surrogates (JSON's
-    "\\ud800" makes one; they have no UTF-8), and NaN or infinite numbers
-    (not JSON, though Python's JSON and YAML parsers accept them)."""
+    "\\ud800" makes one; they have no UTF-8), NaN or infinite numbers (not
+    JSON, though Python's JSON and YAML parsers accept them), and what YAML
+    makes but JSON columns cannot hold: dates, bytes, sets, keys that are not
+    strings, and structures nested past MAX_DEPTH (or into themselves)."""
     if isinstance(value, str):
         if "\x00" in value:
             raise InvalidInput(f"{where}: contains a NUL character")
@@ -225,13 +233,19 @@ def refuse_unstorable(value: Any, where: str = "input") -> None:
     elif isinstance(value, float):
         if not math.isfinite(value):
             raise InvalidInput(f"{where}: numbers must be finite (NaN and Infinity are not JSON)")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            refuse_unstorable(key, where)
-            refuse_unstorable(item, where)
-    elif isinstance(value, list):
-        for item in value:
-            refuse_unstorable(item, where)
+    elif isinstance(value, dict | list):
+        if depth >= MAX_DEPTH:
+            raise InvalidInput(f"{where}: nested more than {MAX_DEPTH} levels deep")
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            if isinstance(value, dict):
+                if not isinstance(key, str):
+                    raise InvalidInput(f"{where}: key {key!r} is not a string")
+                refuse_unstorable(key, where)
+            refuse_unstorable(item, where, depth + 1)
+    elif value is not None and not isinstance(value, bool | int):
+        hint = " (quote it to keep it as text)" if isinstance(value, date) else ""
+        raise InvalidInput(f"{where}: a YAML {type(value).__name__} is not a JSON value{hint}")
 
 
 def parse(model: type[ModelT], data: Any, prefix: str = "") -> ModelT:

@@ -187,6 +187,7 @@ def _members(session: Session, rollout: Rollout) -> list[RolloutMember]:
 
 
 def _lock(session: Session, rollout_id: int) -> Rollout:
+    _refuse_impossible_id(rollout_id)
     found = session.scalar(
         select(Rollout)
         .where(Rollout.id == rollout_id)
@@ -484,10 +485,16 @@ def tick(session: Session, default_image: str, now: datetime | None = None) -> l
     return ids
 
 
-def get(session: Session, rollout_id: int) -> Rollout:
-    # Ids are 32-bit; a larger one names nothing (and no database takes it).
-    found = session.get(Rollout, rollout_id) if 0 < rollout_id < 2**31 else None
+def _refuse_impossible_id(rollout_id: int) -> None:
+    """Ids are 32-bit: a larger one names nothing, and PostgreSQL refuses to
+    compare an integer column with it rather than finding no row."""
+    if not 0 < rollout_id < 2**31:
+        raise NotFound(f"rollout {rollout_id} does not exist")
 
+
+def get(session: Session, rollout_id: int) -> Rollout:
+    _refuse_impossible_id(rollout_id)
+    found = session.get(Rollout, rollout_id)
     if found is None:
         raise NotFound(f"rollout {rollout_id} does not exist")
     return found

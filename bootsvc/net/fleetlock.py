@@ -63,7 +63,8 @@ def parse(headers: Mapping[str, str], body: bytes) -> Client | Answer:
         return _bad(f"the body is over {_MAX_BODY} bytes")
     try:
         data: Any = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):
+        # RecursionError: arrays nested a thousand deep fit in the body.
         return _bad("the body is not JSON")
     params = data.get("client_params") if isinstance(data, dict) else None
     if not isinstance(params, dict):

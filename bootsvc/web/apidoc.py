@@ -14,7 +14,8 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, TypeAdapter
 
-from bootsvc.core.records import parse, refuse_unstorable
+from bootsvc.core.documents import load_json
+from bootsvc.core.records import parse
 from bootsvc.errors import BootsvcError, InvalidInput
 from bootsvc.web.auth import require_scope
 
@@ -95,7 +96,6 @@ class ApiRegistry:
             def endpoint(**params: str) -> Response:
                 if scope is not None:
                     require_scope(scope)
-                refuse_unstorable(params, "path")
                 if body is not None:
                     params["body"] = parse(body, _json_body())  # type: ignore[assignment]
                 if query is not None:
@@ -212,10 +212,7 @@ def _inline(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any
 def _json_body() -> Any:
     if not request.content_length and request.content_length is not None:
         raise InvalidInput("request body is empty; expected JSON")
-    data = request.get_json(silent=True, force=True)
-    if data is None:
-        raise InvalidInput("request body is not valid JSON")
-    return data
+    return load_json(request.get_data(cache=False), "request body")
 
 
 def _serialise(reply: Reply, responses: dict[int, Any]) -> Response:

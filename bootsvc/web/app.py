@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from bootsvc.core.bootscript import BootSite
+from bootsvc.core.records import refuse_unstorable
 from bootsvc.errors import BootsvcError
 from bootsvc.logs import event
 from bootsvc.settings import Settings
@@ -45,6 +47,12 @@ def create_app(settings: Settings, db: Database | None = None) -> Flask:
     app.register_blueprint(agent.blueprint)
     app.register_blueprint(fleetlock.blueprint)
     nodefiles.install(app, settings, database)
+
+    @app.url_value_preprocessor
+    def _path_values(_endpoint: str | None, values: dict[str, Any] | None) -> None:
+        # Every route's path segments (/boot/nodes/HOST/..., /api/v1/nodes/HOST)
+        # end up in a query; a NUL in one fails on PostgreSQL.
+        refuse_unstorable(values or {}, "path")
 
     @app.errorhandler(BootsvcError)
     def _domain_error(error: BootsvcError) -> tuple[Response, int]:

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from bootsvc.core import bootscript, reports
+from bootsvc.core.documents import load_json
 from bootsvc.core.names import mac as normal_mac
 from bootsvc.core.records import refuse_unstorable
 from bootsvc.errors import InvalidInput
@@ -46,7 +47,7 @@ def _report_fields() -> dict[str, Any]:
     if request.method == "GET":
         data: Any = request.args.to_dict()
     else:
-        data = request.get_json(silent=True, force=True)
+        data = load_json(request.get_data(cache=False), "report body")
         if not isinstance(data, dict):
             raise InvalidInput("report body must be a JSON object")
     refuse_unstorable(data, "report")

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from click.testing import CliRunner
 
+from bootsvc.cli import cli
 from tests.cli.conftest import Run
 
 RunProcess = Callable[..., subprocess.CompletedProcess[str]]
@@ -191,6 +193,10 @@ def test_nodes_clusters_and_tokens(run: Run, tmp_path: Path) -> None:
         ),
         (["cluster", "add", "c1", "--domain", "bad_domain!"], "is not a DNS domain"),
         (["token", "create", "t", "--role", "root"], "Invalid value for '--role'"),
+        # A binary file where text belongs, and the top level's own options.
+        (["image", "import", "/bin/true"], "Error: /bin/true: not UTF-8 text"),
+        (["--config", "/bin/true", "node", "list"], "/bin/true: not UTF-8 text"),
+        (["--config", "/", "node", "list"], "Error: Invalid value for '--config'"),
     ],
 )
 def test_errors_are_one_line_and_exit_nonzero(
@@ -235,3 +241,9 @@ def test_serve_refuses_an_outdated_schema(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "database schema is empty" in result.stderr
     assert "run `bootsvc db upgrade`" in result.stderr
+
+
+def test_a_group_without_a_command_shows_its_help() -> None:
+    result = CliRunner().invoke(cli, ["node"], prog_name="bootsvc")
+    assert result.output.startswith("Usage: bootsvc node") and "Commands:" in result.output
+    assert "Error" not in result.output

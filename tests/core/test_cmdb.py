@@ -173,6 +173,16 @@ def test_csv_rows_of_one_node_become_its_interfaces(db: Database) -> None:
         ("{not json", "json", "not valid JSON"),
         ('{"nodes": 3}', "json", "expected a list"),
         ("[1]", "json", "node 1: expected an object"),
+        ("hostname,hostname,mac\nhv1,hv2,52:54:00:00:00:01\n", "csv", "'hostname' appears twice"),
+        # What YAML makes and a JSON column cannot hold.
+        ("- {hostname: hv1, serial: S, facts: {at: 2024-01-01}}", "yaml", "date is not a JSON"),
+        ("- {hostname: hv1, serial: S, facts: {b: !!binary aGk=}}", "yaml", "bytes is not a JSON"),
+        ("- {hostname: hv1, serial: S, facts: {1: x}}", "yaml", "key 1 is not a string"),
+        ("- &n {hostname: hv1, serial: S, facts: {me: *n}}", "yaml", "aliases expand to too many"),
+        ("- {hostname: hv1, facts: {a: 2024-13-45}}", "yaml", "not valid YAML: month"),
+        ('[{"hostname": "hv1", "facts": {"a": ' + "1" * 5000 + "}}]", "json", "not valid JSON"),
+        ("[" * 5000 + "]" * 5000, "json", "nested too deeply"),
+        ("[" * 5000 + "]" * 5000, "yaml", "nested too deeply"),
     ],
 )
 def test_bad_bulk_files_name_the_row(text: str, fmt: str, message: str) -> None:

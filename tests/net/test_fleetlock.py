@@ -42,6 +42,7 @@ def test_operations_reach_the_locks() -> None:
         ({"fleet-lock-protocol": "false"}, _body(), "missing_protocol_header", "needs"),
         (HEADERS, b"{not json", "bad_request", "not JSON"),
         (HEADERS, b"\xff\xfe", "bad_request", "not JSON"),
+        (HEADERS, b"[" * 4000, "bad_request", "not JSON"),
         (HEADERS, b"[]", "bad_request", "client_params"),
         (HEADERS, b'{"client_params": "x"}', "bad_request", "client_params"),
         (HEADERS, _body(client_id=""), "bad_request", "id must be"),

@@ -191,6 +191,17 @@ def test_upload_checks_digest_size_and_emptiness(
             "numbers must be finite",
         ),
         ("get", "/api/v1/rollouts/99999999999999999999999", None, 404, "does not exist"),
+        # Past 32 (and 64) bits, on the routes that lock the rollout too.
+        ("post", "/api/v1/rollouts/2147483648/pause", None, 404, "does not exist"),
+        ("post", "/api/v1/rollouts/9223372036854775808/abort", None, 404, "does not exist"),
+        ("post", "/api/v1/nodes", "[" * 5000 + "]" * 5000, 400, "nested too deeply"),
+        (
+            "post",
+            "/api/v1/clusters",
+            '{"name": "c", "domain": "c.example", "settings": {"a": ' + "[" * 40 + "]" * 40 + "}}",
+            400,
+            "nested more than 32 levels",
+        ),
     ],
 )
 def test_bad_input_gets_a_json_4xx_and_changes_nothing(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
@@ -69,4 +70,22 @@ def test_reports_numbers_and_text_no_database_keeps_are_refused(
         reply = client.post("/boot/report", data=body, content_type="application/json")
         assert reply.status_code == 400, details
         assert reply.get_json()["message"].startswith("report: "), reply.get_json()
+    deep = client.post("/boot/report", data="[" * 5000, content_type="application/json")
+    assert deep.status_code == 400 and "nested too deeply" in deep.get_json()["message"]
+    assert _counts(db) == before
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/boot/nodes/a%00b/bootsvc-overlay.cpio.gz",
+        "/boot/nodes/a%00b/bootsvc-secrets.cpio.gz?token=x",
+        "/boot/nocloud/a%00b/meta-data",
+    ],
+)
+def test_a_nul_in_a_path_segment_is_refused(client: FlaskClient, db: Database, path: str) -> None:
+    before = _counts(db)
+    reply = client.get(path)
+    assert reply.status_code == 400
+    assert reply.get_json()["message"] == "path: contains a NUL character"
     assert _counts(db) == before

@@ -56,7 +56,7 @@ def test_a_loader_name_follows_the_installation_link(client: FlaskClient) -> Non
     assert response.status_code == 200 and response.data == b"MZ ipxe"
 
 
-@pytest.mark.parametrize("name", ["missing.efi", "other.efi", "x86_64"])
+@pytest.mark.parametrize("name", ["missing.efi", "other.efi", "x86_64", "x" * 300])
 def test_missing_directory_and_escaping_symlink_are_404(client: FlaskClient, name: str) -> None:
     response = client.get(f"/ipxe/{name}")
     assert response.status_code == 404
