@@ -128,10 +128,11 @@ class Corosync:
 
     def _nodes(self, ring: Network) -> list[CorosyncNode]:
         found = []
+        setting = f"addresses.{ring.name}"
         for member in self.members:
             if member.nodeid is None:
                 raise Problem(f"member {member.hostname} has no corosync nodeid")
-            address = _address(member, ring, f"addresses.{ring.name}")
+            address = _address(member, ring, setting)
             found.append(CorosyncNode(member.hostname, member.nodeid, address))
         return found
 
