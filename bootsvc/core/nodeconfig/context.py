@@ -109,12 +109,30 @@ class Corosync:
         found: list[CorosyncNode] = self.snapshot.memo[key]
         return found
 
+    @property
+    def nodelist(self) -> str:
+        """The nodelist's `node { }` entries, as text: the built-in
+        corosync.conf prints them instead of looping over `nodes` (a Jinja
+        loop over 1,000 members costs a millisecond or more per render; a
+        site template that loops still works)."""
+        ring = self.ring
+        key = ("corosync.nodelist", ring)
+        if key not in self.snapshot.memo:
+            self.snapshot.memo[key] = "\n".join(
+                f"    node {{\n        name: {name}\n        nodeid: {nodeid}\n"
+                f"        ring0_addr: {address}\n    }}"
+                for name, nodeid, address in self.nodes
+            )
+        found: str = self.snapshot.memo[key]
+        return found
+
     def _nodes(self, ring: Network) -> list[CorosyncNode]:
         found = []
+        setting = f"addresses.{ring.name}"
         for member in self.members:
             if member.nodeid is None:
                 raise Problem(f"member {member.hostname} has no corosync nodeid")
-            address = _address(member, ring, f"addresses.{ring.name}")
+            address = _address(member, ring, setting)
             found.append(CorosyncNode(member.hostname, member.nodeid, address))
         return found
 
@@ -211,6 +229,22 @@ class Pacemaker:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def member_hosts(snapshot: Snapshot, domain: str) -> str:
+    """/etc/hosts lines of every member, as text. The same for every member,
+    so worked out once per snapshot; the built-in hosts template prints it
+    instead of looping over `members`."""
+    key = ("hosts", domain)
+    if key not in snapshot.memo:
+        snapshot.memo[key] = "\n".join(
+            f"{member.main_address}\t{member.hostname}.{domain} {member.hostname}"
+            if member.main_address
+            else f"# {member.hostname}: no address in the CMDB"
+            for member in snapshot.members
+        )
+    found: str = snapshot.memo[key]
+    return found
+
+
 class NodeContext:
     """One node's render: the values every template gets, and the facts the
     file list is decided on."""
@@ -266,6 +300,9 @@ class NodeContext:
 
     def values(self) -> dict[str, Any]:
         return {
+            "member_hosts": member_hosts(self.snapshot, self.cluster.domain)
+            if self.cluster
+            else "",
             "node": self.node,
             "cluster": self.cluster,
             "members": self.members,

@@ -5,8 +5,11 @@ test_tools.py."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
-from bootsvc.core import agentfiles
+from bootsvc.core import agentfiles, cmdb
+from bootsvc.core.records import ClusterRecord
+from bootsvc.core.render import builtin_template_dir
 from bootsvc.store.db import Database
 from tests import factory, nodeclusters
 from tests.core.nodeconfig.render import rendered, text
@@ -111,4 +114,66 @@ def test_node_without_cluster_gets_its_name_and_the_report_unit(db: Database) ->
     assert found[agentfiles.AGENT].mode == 0o755
     assert "ExecStart=/usr/local/sbin/bootsvc-agent check" in text(
         found, "/etc/systemd/system/bootsvc-agent.service"
+    )
+
+
+# The member loops as the built-in templates had them before they printed
+# the lists bootsvc makes once per cluster: a site template that still loops
+# must get the same files.
+LOOPING_HOSTS = """\
+{% for member in members %}
+{% if member.main_address %}
+{{ member.main_address }}	{{ member.hostname }}.{{ cluster.domain }} {{ member.hostname }}
+{% else %}
+# {{ member.hostname }}: no address in the CMDB
+{% endif %}
+{% endfor %}
+"""
+LOOPING_NODELIST = """\
+nodelist {
+{% for member in corosync.nodes %}
+    node {
+        name: {{ member.name }}
+        nodeid: {{ member.nodeid }}
+        ring0_addr: {{ member.ring0_addr }}
+    }
+{% endfor %}
+}
+"""
+
+
+def test_site_templates_that_loop_over_members_get_the_same_files(
+    db: Database, tmp_path: Path
+) -> None:
+    builtin = builtin_template_dir() / "overlay/etc"
+    hosts = (builtin / "hosts.j2").read_text()
+    corosync = (builtin / "corosync/corosync.conf.j2").read_text()
+    assert "{{ member_hosts }}" in hosts and "{{ corosync.nodelist }}" in corosync
+    site = tmp_path / "overlay/etc"
+    (site / "corosync").mkdir(parents=True)
+    (site / "hosts.j2").write_text(hosts.replace("{{ member_hosts }}\n", LOOPING_HOSTS))
+    nodelist = re.search(r"nodelist \{\n.*?\n\}\n", corosync, re.S)
+    assert nodelist is not None
+    (site / "corosync/corosync.conf.j2").write_text(corosync.replace(nodelist[0], LOOPING_NODELIST))
+    nodeclusters.three_node_cluster(db)
+    with db.write() as session:
+        cmdb.upsert_cluster(session, ClusterRecord(name="bare", domain="bare.test"), factory.ACTOR)
+    factory.node(db, hostname="b1", cluster="bare", interfaces=[{"mac": "52:54:00:e0:00:01"}])
+    factory.node(
+        db,
+        hostname="b2",
+        cluster="bare",
+        interfaces=[{"mac": "52:54:00:e0:00:02", "ip": "10.9.0.2"}],
+    )
+    for hostname, paths in (
+        ("hv2", ["/etc/hosts", "/etc/corosync/corosync.conf"]),
+        ("b1", ["/etc/hosts"]),
+    ):
+        ours, theirs = rendered(db, hostname), rendered(db, hostname, tmp_path)
+        for path in paths:
+            assert text(theirs, path) == text(ours, path)
+    bare = text(rendered(db, "b1"), "/etc/hosts")
+    assert bare.endswith("# b1: no address in the CMDB\n10.9.0.2\tb2.bare.test b2\n")
+    assert "nodeid: 3\n        ring0_addr: 10.30.0.13\n    }\n}\n" in text(
+        rendered(db, "hv2"), "/etc/corosync/corosync.conf"
     )
