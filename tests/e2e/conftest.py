@@ -64,15 +64,24 @@ def _with_probe(manifest: Path, directory: Path) -> Path:
 
 
 def _lab(
-    tmp_path_factory: pytest.TempPathFactory, manifests: tuple[Path, ...], mode: LabDhcpTftp
+    tmp_path_factory: pytest.TempPathFactory,
+    manifests: tuple[Path, ...],
+    mode: LabDhcpTftp,
+    name: str = "",
+    **server_settings: str,
 ) -> Iterator[Lab]:
     if os.geteuid() != 0:
         pytest.skip("end-to-end boots need root (network namespaces, tap devices)")
     missing = [tool for tool in TOOLS if shutil.which(tool) is None]
     assert not missing, f"missing {missing}: scripts/test.sh installs scripts/test-packages.txt"
-    base = tmp_path_factory.mktemp(f"e2e-{mode}")
-    settings = Settings(data_dir=base / "data", lab_dir=base / "labs", lab_dhcp_tftp=mode)
-    new = Lab.up(settings, f"e2e{mode.value[0]}{os.getpid()}")
+    base = tmp_path_factory.mktemp(f"e2e-{mode}{name}")
+    settings = Settings(
+        data_dir=base / "data",
+        lab_dir=base / "labs",
+        lab_dhcp_tftp=mode,
+        lab_server_settings=server_settings,
+    )
+    new = Lab.up(settings, f"e2e{name or mode.value[0]}{os.getpid()}")
     try:
         for manifest in manifests:
             new.import_image(_with_probe(manifest, base))
@@ -99,6 +108,13 @@ def proxy_lab(
     """dnsmasq as the site's DHCP server handing out addresses only, bootsvc
     beside it as ProxyDHCP, TFTP and HTTP."""
     yield from _lab(tmp_path_factory, (busybox_test_v1, busybox_test_v2), LabDhcpTftp.PROXY)
+
+
+@pytest.fixture(scope="module")
+def http_boot_lab(tmp_path_factory: pytest.TempPathFactory, busybox_test_v1: Path) -> Iterator[Lab]:
+    """bootsvc as the only DHCP and HTTP server, with no TFTP: UEFI PXE
+    finds no loader, and the firmware falls back to UEFI HTTP Boot."""
+    yield from _lab(tmp_path_factory, (busybox_test_v1,), LabDhcpTftp.BOOTSVC, "h", tftp_listen="")
 
 
 @pytest.fixture(scope="module")
