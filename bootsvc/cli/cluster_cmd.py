@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import click
-import yaml
 
 from bootsvc.cli import App
 from bootsvc.cli.output import json_option, print_fields, print_json, print_table
 from bootsvc.core import assignments, cmdb
+from bootsvc.core.documents import NotYaml, load_yaml
 from bootsvc.core.records import ClusterRecord, NetworkRecord, parse
 from bootsvc.core.views import cluster_view
 from bootsvc.errors import InvalidInput
@@ -42,9 +42,10 @@ def _settings(values: tuple[str, ...]) -> dict[str, Any]:
         if not sep or not key:
             raise InvalidInput(f"--setting {text!r}: expected KEY=VALUE")
         try:
-            found[key] = yaml.safe_load(value) if value else None
-        except yaml.YAMLError:
+            found[key] = load_yaml(value, f"--setting {key}") if value else None
+        except NotYaml:
             found[key] = value
+
     return found
 
 

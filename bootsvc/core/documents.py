@@ -25,6 +25,10 @@ _ALIAS_RATIO = 10
 _ALIAS_FLOOR = 10_000
 
 
+class NotYaml(InvalidInput):
+    """The text does not parse as YAML (as opposed to parsing into too much)."""
+
+
 def read_text(path: Path) -> str:
     """A file a user named, as text: unreadable or not UTF-8 is their error."""
     try:
@@ -52,7 +56,8 @@ def load_yaml(text: str, where: str) -> Any:
     except RecursionError:
         raise InvalidInput(f"{where}: nested too deeply") from None
     except (yaml.YAMLError, ValueError) as exc:
-        raise InvalidInput(f"{where}: not valid YAML: {exc}") from None
+        raise NotYaml(f"{where}: not valid YAML: {exc}") from None
+
     _refuse_alias_bomb(data, _ALIAS_FLOOR + _ALIAS_RATIO * len(text), where)
     return data
 

@@ -134,6 +134,11 @@ def test_nodes_clusters_and_tokens(run: Run, tmp_path: Path) -> None:
     assert shown["roles"] == ["ceph-mon", "hypervisor"] and shown["cluster"] == "c1"
     cluster = json.loads(run("cluster", "show", "c1", "--json").output)
     assert cluster["settings"] == {"two_node": True} and cluster["networks"][0]["vlan"] == 10
+    # A value that is not YAML is kept as the text it is.
+    run("cluster", "set", "c1", "--setting", "note=a: [b")
+    noted = json.loads(run("cluster", "show", "c1", "--json").output)
+    assert noted["settings"] == {"two_node": True, "note": "a: [b"}
+
     assert cluster["members"] == ["hv1"]
     csv_file = tmp_path / "nodes.csv"
     csv_file.write_text(
@@ -197,6 +202,11 @@ def test_nodes_clusters_and_tokens(run: Run, tmp_path: Path) -> None:
         (["image", "import", "/bin/true"], "Error: /bin/true: not UTF-8 text"),
         (["--config", "/bin/true", "node", "list"], "/bin/true: not UTF-8 text"),
         (["--config", "/", "node", "list"], "Error: Invalid value for '--config'"),
+        # A setting's value goes through the same YAML loader as files.
+        (
+            ["cluster", "add", "c1", "--domain", "c1.example", "--setting", "x=" + "[" * 2000],
+            "Error: --setting x: nested too deeply",
+        ),
     ],
 )
 def test_errors_are_one_line_and_exit_nonzero(
