@@ -128,6 +128,13 @@ def test_artifact_names_cannot_escape(
             assert response.status_code == 404, path
 
 
+def threads(pids: list[int]) -> list[int]:
+    """Every thread of the processes: `strace -p` traces only the thread it
+    names, and a gthread worker may already hold pool threads from the
+    readiness probe, which `-f` does not pick up."""
+    return [int(task.name) for pid in pids for task in Path(f"/proc/{pid}/task").iterdir()]
+
+
 def descendants(pid: int) -> list[int]:
     children: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -153,7 +160,8 @@ def test_artifacts_go_out_by_sendfile(
     content = booting["initrd.img"]
     digest = hashlib.sha256(content).hexdigest()
     with live_server(data_dir, db.url) as server:
-        pids = [f"-p{pid}" for pid in descendants(server.process.pid)]
+        pids = [f"-p{tid}" for tid in threads(descendants(server.process.pid))]
+
         command = ["strace", "-f", "-qq", "-e", "trace=sendfile", "-o", str(trace), *pids]
         tracer = subprocess.Popen(command, stderr=subprocess.PIPE)
         try:
