@@ -23,7 +23,7 @@ from bootsvc.core.nodeconfig.clustersettings import (
     PacemakerSettings,
     SettingsView,
 )
-from bootsvc.core.nodeconfig.inputs import ClusterInfo, Member, Network, Snapshot
+from bootsvc.core.nodeconfig.inputs import ClusterInfo, Members, Network, Snapshot
 from bootsvc.core.nodeconfig.problems import Problem
 from bootsvc.errors import NotFound
 from bootsvc.settings import Settings
@@ -61,16 +61,13 @@ def _network(cluster: ClusterInfo, name: str, setting: str) -> Network:
     return found
 
 
-def _address(member: Member, network: Network, setting: str) -> str:
-    ip = member.address_in(network)
-    if ip is None:
-        raise Problem(
-            f"member {member.hostname} has no address in network {network.name} "
-            f"({network.cidr}): give an interface an IP there, or set facts "
-            f"addresses.{network.name}",
-            setting=setting,
-        )
-    return ip
+def _no_address(hostname: str, network: Network, setting: str) -> Problem:
+    return Problem(
+        f"member {hostname} has no address in network {network.name} "
+        f"({network.cidr}): give an interface an IP there, or set facts "
+        f"addresses.{network.name}",
+        setting=setting,
+    )
 
 
 def _value(value: Any) -> str:
@@ -92,7 +89,6 @@ class Corosync:
     def __init__(self, snapshot: Snapshot, cluster: ClusterInfo, settings: Any) -> None:
         self.snapshot = snapshot
         self.cluster = cluster
-        self.members = snapshot.members
         self.settings: CorosyncSettings = settings.corosync
 
     @property
@@ -127,18 +123,21 @@ class Corosync:
         return found
 
     def _nodes(self, ring: Network) -> list[CorosyncNode]:
+        snapshot = self.snapshot
         found = []
-        setting = f"addresses.{ring.name}"
-        for member in self.members:
-            if member.nodeid is None:
-                raise Problem(f"member {member.hostname} has no corosync nodeid")
-            address = _address(member, ring, setting)
-            found.append(CorosyncNode(member.hostname, member.nodeid, address))
+        for hostname, nodeid, address in zip(
+            snapshot.hostnames, snapshot.nodeids, snapshot.addresses_in(ring), strict=True
+        ):
+            if nodeid is None:
+                raise Problem(f"member {hostname} has no corosync nodeid")
+            if address is None:
+                raise _no_address(hostname, ring, f"addresses.{ring.name}")
+            found.append(CorosyncNode(hostname, nodeid, address))
         return found
 
     @property
     def two_node(self) -> bool:
-        return len(self.members) == 2
+        return len(self.snapshot) == 2
 
     @property
     def token_ms(self) -> int | None:
@@ -146,9 +145,9 @@ class Corosync:
 
 
 class Ceph:
-    def __init__(self, cluster: ClusterInfo, members: tuple[Member, ...], settings: Any) -> None:
+    def __init__(self, cluster: ClusterInfo, snapshot: Snapshot, settings: Any) -> None:
         self.cluster = cluster
-        self.members = members
+        self.snapshot = snapshot
         self._settings = settings
 
     @cached_property
@@ -173,10 +172,14 @@ class Ceph:
     def monitors(self) -> list[str]:
         """mon_host entries, v2 and v1 address of each monitor."""
         public = self.public
+        snapshot = self.snapshot
         found = []
-        for member in self.members:
-            if member.has_role("ceph-mon"):
-                ip = _address(member, public, f"addresses.{public.name}")
+        for hostname, roles, ip in zip(
+            snapshot.hostnames, snapshot.roles, snapshot.addresses_in(public), strict=True
+        ):
+            if "ceph-mon" in roles:
+                if ip is None:
+                    raise _no_address(hostname, public, f"addresses.{public.name}")
                 host = f"[{ip}]" if ipaddress.ip_address(ip).version == 6 else ip
                 found.append(f"[v2:{host}:{MON_V2_PORT}/0,v1:{host}:{MON_V1_PORT}/0]")
         if not found:
@@ -236,10 +239,10 @@ def member_hosts(snapshot: Snapshot, domain: str) -> str:
     key = ("hosts", domain)
     if key not in snapshot.memo:
         snapshot.memo[key] = "\n".join(
-            f"{member.main_address}\t{member.hostname}.{domain} {member.hostname}"
-            if member.main_address
-            else f"# {member.hostname}: no address in the CMDB"
-            for member in snapshot.members
+            f"{address}\t{hostname}.{domain} {hostname}"
+            if address
+            else f"# {hostname}: no address in the CMDB"
+            for hostname, address in zip(snapshot.hostnames, snapshot.main_addresses, strict=True)
         )
     found: str = snapshot.memo[key]
     return found
@@ -262,7 +265,7 @@ class NodeContext:
         self.node = node
         self.snapshot = snapshot
         self.cluster = snapshot.cluster
-        self.members = snapshot.members
+        self.members = Members(snapshot)
         self.boot = boot
         self.agent = agent if agent is not None else agent_values()
         self.settings = SettingsView(
@@ -287,7 +290,7 @@ class NodeContext:
         a site may run Ceph by other means.)"""
         if self.cluster is None or not self.settings.has("ceph"):
             return None
-        return Ceph(self.cluster, self.members, self.settings)
+        return Ceph(self.cluster, self.snapshot, self.settings)
 
     @cached_property
     def pacemaker(self) -> Pacemaker:

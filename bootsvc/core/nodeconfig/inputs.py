@@ -7,15 +7,16 @@ input is recognised without rendering anything."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, overload
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Dialect, Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from bootsvc.errors import NotFound
@@ -61,10 +62,8 @@ def _given_addresses(facts: Mapping[str, Any]) -> Mapping[str, Any]:
 
 class Member:
     """A node as templates see it (itself, or another member of its cluster).
-    Read-only by convention. A cold read builds one per member from the
-    parsed rows, so it keeps its interface rows as they came and makes
-    Iface tuples only when asked (the network plan asks for one node), and
-    works out the address every render asks every member for."""
+    Read-only by convention. It keeps its interface rows as they came and
+    makes Iface tuples only when asked."""
 
     __slots__ = (
         "_given",
@@ -139,19 +138,149 @@ class ClusterInfo:
         return next((n for n in self.networks if n.name == name), None)
 
 
-@dataclass(frozen=True)
 class Snapshot:
-    """One cluster (or one node without a cluster) as of one read."""
+    """One cluster (or one node without a cluster) as of one read, kept as
+    the columns it was read in, in hostname order. A render needs every
+    member's name and a few of its addresses (for /etc/hosts, corosync's
+    node list and mon_host), which are worked out column by column; a
+    Member is built only for the node rendered, and for every member only
+    when a template asks for `members`: building a thousand of them was a
+    third of a cold read."""
 
-    cluster: ClusterInfo | None
-    members: tuple[Member, ...]
-    digest: str
-    # What helpers work out once per snapshot rather than once per member
-    # rendered (corosync's node list, say).
-    memo: dict[Any, Any] = field(default_factory=dict, compare=False, hash=False)
+    def __init__(
+        self,
+        cluster: ClusterInfo | None,
+        nodes: list[list[Any]],
+        interfaces: list[list[Any]],
+        digest: str,
+    ) -> None:
+        """`nodes`: json_columns lists of (id, hostname, state, roles, corosync
+        nodeid, facts); `interfaces`: of (node id, name, MAC, IP, VLAN), in
+        any order."""
+        self.cluster = cluster
+        self.digest = digest
+        # What helpers work out once per snapshot rather than once per member
+        # rendered (corosync's node list, say).
+        self.memo: dict[Any, Any] = {}
+        # The order the rows come in is a fact of the database's plan and
+        # collation, not a promise; sorting here makes it the same on both
+        # (and costs little on rows that come sorted).
+        order = sorted(range(len(nodes[1])), key=nodes[1].__getitem__)
+        if order != list(range(len(order))):
+            nodes = [[column[i] for i in order] for column in nodes]
+        self.ids: list[int] = nodes[0]
+        self.hostnames: list[str] = nodes[1]
+        self._states: list[str] = nodes[2]
+        self.roles: list[tuple[str, ...]] = [tuple(roles or ()) for roles in nodes[3]]
+        self.nodeids: list[int | None] = nodes[4]
+        self._facts: list[Mapping[str, Any]] = [facts or {} for facts in nodes[5]]
+        self._interfaces = interfaces
+        self._index = {hostname: i for i, hostname in enumerate(self.hostnames)}
+
+    def __len__(self) -> int:
+        return len(self.hostnames)
+
+    def _interface_rows(self, ident: int) -> list[tuple[Any, ...]]:
+        """The node's interface rows in name order ((node id, name) is
+        unique, so the sort never compares the rest)."""
+        ids = self._interfaces[0]
+        return sorted(
+            tuple(column[i] for column in self._interfaces)
+            for i in range(len(ids))
+            if ids[i] == ident
+        )
+
+    @cached_property
+    def _ips(self) -> list[list[str]]:
+        """Each member's interface IPs, in interface name order."""
+        by_node: dict[int, list[tuple[str, str]]] = {}
+        ids, names, _macs, ips, _vlans = self._interfaces
+        for ident, name, ip in zip(ids, names, ips, strict=True):
+            if ip:
+                by_node.setdefault(ident, []).append((name, ip))
+        empty: list[tuple[str, str]] = []
+        return [
+            [ip for _name, ip in (sorted(found) if len(found) > 1 else found)]
+            for found in (by_node.get(ident, empty) for ident in self.ids)
+        ]
+
+    @cached_property
+    def _given(self) -> list[Mapping[str, Any]]:
+        return [_given_addresses(facts) for facts in self._facts]
+
+    @cached_property
+    def main_addresses(self) -> list[str | None]:
+        """What /etc/hosts gives each member: its first interface's IP, else
+        the first address its facts give."""
+        return [
+            ips[0] if ips else next((ip for ip in given.values() if isinstance(ip, str)), None)
+            for ips, given in zip(self._ips, self._given, strict=True)
+        ]
+
+    def addresses_in(self, network: Network) -> list[str | None]:
+        """Each member's address on `network`, as Member.address_in."""
+        key = ("addresses", network)
+        if key not in self.memo:
+            name = network.name
+            found: list[str | None] = []
+            for ips, given in zip(self._ips, self._given, strict=True):
+                chosen = given.get(name)
+                if not isinstance(chosen, str):
+                    chosen = next((ip for ip in ips if network.holds(ip)), None)
+                found.append(chosen)
+            self.memo[key] = found
+        addresses: list[str | None] = self.memo[key]
+        return addresses
+
+    def _member(self, i: int, interface_rows: Sequence[tuple[Any, ...]]) -> Member:
+        return Member(
+            self.ids[i],
+            self.hostnames[i],
+            self._states[i],
+            self.roles[i],
+            self.nodeids[i],
+            self._facts[i],
+            interface_rows,
+        )
+
+    @cached_property
+    def members(self) -> tuple[Member, ...]:
+        by_node: dict[int, list[tuple[Any, ...]]] = {}
+        for row in sorted(zip(*self._interfaces, strict=True)):
+            by_node.setdefault(row[0], []).append(row)
+        return tuple(self._member(i, by_node.get(ident, [])) for i, ident in enumerate(self.ids))
 
     def member(self, hostname: str) -> Member | None:
-        return next((m for m in self.members if m.hostname == hostname), None)
+        """The node rendered, built on its own unless `members` already is."""
+        i = self._index.get(hostname)
+        if i is None:
+            return None
+        if "members" in self.__dict__:
+            return self.members[i]
+        return self._member(i, self._interface_rows(self.ids[i]))
+
+
+class Members(Sequence[Member]):
+    """Every member of a snapshot, for templates, built the first time one
+    is looked at (a template that does not loop over them costs nothing)."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self._snapshot = snapshot
+
+    def __len__(self) -> int:
+        return len(self._snapshot)
+
+    @overload
+    def __getitem__(self, index: int) -> Member: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[Member, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> Member | tuple[Member, ...]:
+        return self._snapshot.members[index]
+
+    def __iter__(self) -> Iterator[Member]:
+        return iter(self._snapshot.members)
 
 
 def _member_statements(
@@ -164,34 +293,11 @@ def _member_statements(
     )
     interfaces = (
         select(Interface.node_id, Interface.name, Interface.mac, Interface.ip, Interface.vlan)
-        # In no order: _members sorts them (ordering them in the query took
+        # In no order: Snapshot sorts them (ordering them in the query took
         # SQLite 60 % longer, for rows that must be sorted here anyway).
         .where(Interface.node_id.in_(select(Node.id).where(condition)))
     )
     return nodes, interfaces
-
-
-def _hostname(member: Member) -> str:
-    return member.hostname
-
-
-def _members(nodes: list[list[Any]], interfaces: list[list[Any]]) -> tuple[Member, ...]:
-    """Members from json_columns lists, in hostname order, their interfaces
-    in name order. The order the rows come in is a fact of the database's
-    plan and collation, not a promise; sorting here makes it the same on
-    both (and costs little on rows that come sorted)."""
-    by_node: dict[int, list[tuple[Any, ...]]] = {}
-    # (node id, name) is unique, so the sort never compares the rest.
-    for row in sorted(zip(*interfaces, strict=True)):
-        by_node.setdefault(row[0], []).append(row)
-    members = [
-        Member(
-            ident, hostname, state, tuple(roles or ()), nodeid, facts or {}, by_node.get(ident, ())
-        )
-        for ident, hostname, state, roles, nodeid, facts in zip(*nodes, strict=True)
-    ]
-    members.sort(key=_hostname)
-    return tuple(members)
 
 
 def _digest(texts: Sequence[str]) -> str:
@@ -220,7 +326,7 @@ def cluster_of(session: Session, hostname: str) -> int | None:
 
 # The cluster, its networks and its members with their interfaces: one
 # round trip, four JSON texts.
-_CLUSTER = jsonrows.columns(
+CLUSTER_STATEMENT = jsonrows.columns(
     select(Cluster.id, Cluster.name, Cluster.domain, Cluster.ceph_fsid, Cluster.settings).where(
         Cluster.id == bindparam("cluster_id")
     ),
@@ -232,8 +338,20 @@ _CLUSTER = jsonrows.columns(
 _SINGLE = jsonrows.columns(*_member_statements(Node.hostname == bindparam("hostname")))
 
 
-def load_cluster(session: Session, cluster_id: int) -> Snapshot:
-    texts = jsonrows.texts(session.connection(), _CLUSTER, cluster_id=cluster_id)
+def cluster_texts(session: Session, cluster_id: int) -> tuple[str, ...]:
+    """The cluster as JSON texts, read from every member's rows."""
+    return jsonrows.texts(session.connection(), CLUSTER_STATEMENT, cluster_id=cluster_id)
+
+
+@functools.cache
+def statement_tag(dialect: Dialect) -> str:
+    """Names the statement the texts come from, as the dialect runs it: texts
+    kept by an older bootsvc are not read as this one's."""
+    text = str(CLUSTER_STATEMENT.compile(dialect=dialect))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def cluster_snapshot(cluster_id: int, texts: Sequence[str]) -> Snapshot:
     found, networks, nodes, interfaces = (json.loads(text) for text in texts)
     rows = list(zip(*found, strict=True))
     if not rows:
@@ -248,14 +366,18 @@ def load_cluster(session: Session, cluster_id: int) -> Snapshot:
         # A cluster's network names are unique: the sort compares names only.
         networks=tuple(Network(*row) for row in sorted(zip(*networks, strict=True))),
     )
-    return Snapshot(cluster, _members(nodes, interfaces), _digest(texts))
+    return Snapshot(cluster, nodes, interfaces, _digest(texts))
+
+
+def load_cluster(session: Session, cluster_id: int) -> Snapshot:
+    return cluster_snapshot(cluster_id, cluster_texts(session, cluster_id))
 
 
 def load_single(session: Session, hostname: str) -> Snapshot:
     """A node without a cluster: it is its only member."""
     texts = jsonrows.texts(session.connection(), _SINGLE, hostname=hostname)
     nodes, interfaces = (json.loads(text) for text in texts)
-    return Snapshot(None, _members(nodes, interfaces), _digest(texts))
+    return Snapshot(None, nodes, interfaces, _digest(texts))
 
 
 def load(session: Session, hostname: str) -> Snapshot:

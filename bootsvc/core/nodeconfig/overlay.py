@@ -4,9 +4,10 @@ the templates. Nothing is written ahead of time, for any node.
 
 Asking costs one indexed query (has the CMDB changed?) and, at most once a
 second, a stat of the template files; when neither moved, the cached
-overlay is the answer. When
-something did, the node's cluster is read again once per process and the
-node's input digest recomputed: a change elsewhere (another cluster, a
+overlay is the answer. When something did, the node's cluster is read again
+once per process (from its stored document, when another process has
+already read it since the change: bootsvc.core.nodeconfig.clusterdocs) and
+the node's input digest recomputed: a change elsewhere (another cluster, a
 field templates do not see) still ends in a cache hit. Overlays that fail
 to render are cached too, as their error.
 """
@@ -23,8 +24,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bootsvc.core.nodeconfig import cpio, files, inputs
-from bootsvc.core.nodeconfig.changes import ChangeWatch
+from bootsvc.core.nodeconfig import changes, clusterdocs, cpio, files, inputs
 from bootsvc.core.nodeconfig.context import BootInfo, NodeContext, agent_values
 from bootsvc.core.nodeconfig.problems import ConfigError
 from bootsvc.core.nodeconfig.templating import Stamp, Templates
@@ -98,13 +98,14 @@ class Overlays:
         entries: int = CACHE_ENTRIES,
         template_check_s: float = TEMPLATE_CHECK_S,
         agent: Mapping[str, Any] | None = None,
+        documents: clusterdocs.Keeper | None = None,
     ) -> None:
         self.db = db
         self.templates = templates
         self.agent = agent if agent is not None else agent_values()
         self.entries = entries
         self.template_check_s = template_check_s
-        self.watch = ChangeWatch(db)
+        self.documents = documents if documents is not None else clusterdocs.Keeper(db)
         self.hits = 0
         self.builds = 0
         self._lock = threading.Lock()
@@ -113,8 +114,26 @@ class Overlays:
         self._snapshots: dict[Any, inputs.Snapshot] = {}
         self._where: dict[str, Any] = {}
 
+    def _read_cluster(
+        self, cluster_id: int, stamp: changes.Stamp, reading: Session
+    ) -> inputs.Snapshot:
+        """From its document when one is stored under this stamp; otherwise
+        from its members' rows, and the texts kept for the next reader."""
+        label = clusterdocs.label(reading, stamp)
+        texts = clusterdocs.stored(reading, cluster_id, label)
+        if texts is None:
+            texts = inputs.cluster_texts(reading, cluster_id)
+            snapshot = inputs.cluster_snapshot(cluster_id, texts)
+            self.documents.keep(cluster_id, label, texts)
+            return snapshot
+        return inputs.cluster_snapshot(cluster_id, texts)
+
     def _snapshot(
-        self, hostname: str, cluster_id: int | Unknown | None, reading: Session
+        self,
+        hostname: str,
+        cluster_id: int | Unknown | None,
+        stamp: changes.Stamp,
+        reading: Session,
     ) -> inputs.Snapshot:
         """The node's cluster as read since the last change: read once, for
         all its members. A caller that knows the node's cluster id saves a
@@ -133,10 +152,10 @@ class Overlays:
             if cluster_id is None:
                 found = inputs.load_single(reading, hostname)
             else:
-                found = inputs.load_cluster(reading, cluster_id)
+                found = self._read_cluster(cluster_id, stamp, reading)
         with self._lock:
             self._snapshots[key] = found
-            self._where.update(dict.fromkeys((m.hostname for m in found.members), key))
+            self._where.update(dict.fromkeys(found.hostnames, key))
         return found
 
     def get(
@@ -156,8 +175,7 @@ class Overlays:
     def _get(
         self, hostname: str, boot: BootInfo, cluster_id: int | Unknown | None, reading: Session
     ) -> Overlay:
-        changes = self.watch.stamp(reading.connection())
-        stamp = (changes, self.templates.stamp(self.template_check_s))
+        stamp = (changes.stamp(reading.connection()), self.templates.stamp(self.template_check_s))
         key = (hostname, boot)
         with self._lock:
             if stamp != self._stamp:
@@ -169,7 +187,7 @@ class Overlays:
                 self._cache.move_to_end(key)
                 self.hits += 1
                 return entry.result()
-        snapshot = self._snapshot(hostname, cluster_id, reading)
+        snapshot = self._snapshot(hostname, cluster_id, stamp[0], reading)
         digest = input_digest(snapshot, hostname, boot, stamp[1], self.agent)
         if entry is None or entry.digest != digest:
             outcome: Overlay | ConfigError

@@ -73,3 +73,25 @@ def test_the_digest_follows_the_members(db: Database) -> None:
         record = NodeRecord.model_validate({"interfaces": interfaces})
         cmdb.patch_node(session, "c3", record, factory.ACTOR)
     assert _load(db, "a1").digest != first
+
+
+def test_the_columns_agree_with_the_members(db: Database) -> None:
+    """What a render works out column by column (the hosts lines, corosync's
+    and Ceph's addresses) is what each Member says of itself, and the node
+    built alone is the one in the full list."""
+    _cluster(db)
+    snapshot = _load(db, "a1")
+    alone = snapshot.member("b2")
+    assert alone is not None and "members" not in snapshot.__dict__
+    members = snapshot.members
+    assert snapshot.hostnames == [m.hostname for m in members]
+    assert snapshot.main_addresses == [m.main_address for m in members]
+    networks = [
+        inputs.Network("ring", "10.30.0.0/24", None, None),
+        inputs.Network("lan", "10.0.0.0/24", None, None),
+    ]
+    for network in networks:
+        assert snapshot.addresses_in(network) == [m.address_in(network) for m in members]
+    assert snapshot.addresses_in(networks[1]) == [None, "10.0.0.21", None]
+    assert alone.interfaces == members[1].interfaces and alone.ips == members[1].ips
+    assert snapshot.member("b2") is members[1] and snapshot.member("zz") is None

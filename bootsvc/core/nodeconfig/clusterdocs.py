@@ -1,0 +1,117 @@
+"""Cluster documents: the texts a cluster's snapshot is parsed from, stored
+in the database under the CMDB change stamp they were read at, so that a
+process with nothing cached (a restarted worker, another boot server) reads
+one row instead of building the texts from every member's rows again: at
+1,000 members, a fraction of a millisecond against 2 (SQLite) to 6
+(PostgreSQL).
+
+The texts are exactly what the members' rows give, so a node's digest and
+overlay are the same bytes either way. A document is used only under the
+stamp it was stored with: any CMDB change, anywhere, moves the stamp, and
+the first reader after it reads the rows and stores the texts again.
+
+The store is written off the request path, by one thread per process: a
+boot request never waits for a write lock, and a failed write costs only
+the next reader's time."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from bootsvc.core.nodeconfig import changes, inputs
+from bootsvc.logs import event
+from bootsvc.store.db import Database
+from bootsvc.store.models import ClusterDocument
+
+log = logging.getLogger("bootsvc.nodeconfig")
+
+TABLE = cast(Table, ClusterDocument.__table__)
+TEXTS = ("cluster", "networks", "nodes", "interfaces")
+_READ = select(*(TABLE.c[name] for name in TEXTS)).where(
+    TABLE.c.cluster_id == bindparam("cluster_id"), TABLE.c.label == bindparam("label")
+)
+
+
+def label(session: Session, stamp: changes.Stamp) -> str:
+    return f"{inputs.statement_tag(session.get_bind().dialect)}.{changes.label(stamp)}"
+
+
+def stored(session: Session, cluster_id: int, label: str) -> tuple[str, ...] | None:
+    """The cluster's texts as stored under `label`, if they are."""
+    row = session.connection().execute(_READ, {"cluster_id": cluster_id, "label": label}).first()
+    return None if row is None else tuple(row)
+
+
+def store(session: Session, cluster_id: int, label: str, texts: tuple[str, ...]) -> None:
+    values: dict[str, Any] = {"cluster_id": cluster_id, "label": label}
+    values.update(zip(TEXTS, texts, strict=True))
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(TABLE).values(**values)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["cluster_id"],
+            set_={name: statement.excluded[name] for name in ("label", *TEXTS)},
+        )
+    )
+
+
+class Keeper:
+    """Stores documents from a thread of its own, which lives while there is
+    something to store. Several misses of one cluster before the first is
+    written leave one write, of the newest."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._pending: dict[int, tuple[str, tuple[str, ...]]] = {}
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def keep(self, cluster_id: int, label: str, texts: tuple[str, ...]) -> None:
+        with self._wake:
+            self._pending[cluster_id] = (label, texts)
+            # A thread does not survive the fork of an HTTP worker: one
+            # started before it is not this process's.
+            if self._thread is None or self._pid != os.getpid():
+                self._pid = os.getpid()
+                self._thread = threading.Thread(
+                    target=self._run, name="cluster-documents", daemon=True
+                )
+                self._thread.start()
+
+    def wait(self) -> None:
+        """Until everything kept so far is written (or has failed)."""
+        with self._wake:
+            self._wake.wait_for(lambda: self._thread is None or self._pid != os.getpid())
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                if not self._pending:
+                    self._thread = None
+                    self._wake.notify_all()
+                    return
+                batch, self._pending = self._pending, {}
+            self._write(batch)
+
+    def _write(self, batch: dict[int, tuple[str, tuple[str, ...]]]) -> None:
+        for cluster_id, (label, texts) in batch.items():
+            try:
+                with self.db.write() as session:
+                    store(session, cluster_id, label, texts)
+            # A cache write that fails must not end the thread.
+            except Exception as exc:
+                event(
+                    log,
+                    "config.cluster_document_not_stored",
+                    level=logging.WARNING,
+                    cluster_id=cluster_id,
+                    error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+                )

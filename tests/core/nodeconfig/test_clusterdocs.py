@@ -1,0 +1,134 @@
+"""Cluster documents: a process with nothing cached reads its cluster from
+the stored document, not from the members' rows, and gets the very bytes a
+read of the rows gives; a CMDB change anywhere retires every document; a
+document that cannot be stored is logged and costs the next reader only."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+from sqlalchemy import event, select, update
+
+from bootsvc.core import cmdb
+from bootsvc.core.nodeconfig import clusterdocs
+from bootsvc.core.nodeconfig.overlay import Overlays
+from bootsvc.core.nodeconfig.templating import Templates
+from bootsvc.core.records import NodeRecord
+from bootsvc.store.db import Database
+from bootsvc.store.models import Cluster, ClusterDocument
+from tests import factory, nodeclusters
+from tests.core.nodeconfig.render import BOOT
+from tests.core.nodeconfig.test_overlay import files_of
+
+
+class Statements:
+    """The SQL a block sends."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.sent: list[str] = []
+
+    def _seen(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        self.sent.append(statement)
+
+    def __enter__(self) -> Statements:
+        event.listen(self.db.engine, "before_cursor_execute", self._seen)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        event.remove(self.db.engine, "before_cursor_execute", self._seen)
+
+    def read_interfaces(self) -> bool:
+        return any("FROM interface" in statement for statement in self.sent)
+
+
+def _documents(db: Database) -> list[tuple[int, str]]:
+    with db.read() as session:
+        rows = session.execute(select(ClusterDocument.cluster_id, ClusterDocument.label))
+        return [tuple(row) for row in rows]
+
+
+def _fresh(db: Database, keeper: clusterdocs.Keeper) -> Overlays:
+    return Overlays(db, Templates(None), documents=keeper)
+
+
+def test_a_cold_process_reads_the_stored_document(db: Database) -> None:
+    nodeclusters.three_node_cluster(db)
+    nodeclusters.two_node_cluster(db)
+    keeper = clusterdocs.Keeper(db)
+    with Statements(db) as first:
+        built = _fresh(db, keeper).get("hv1", BOOT)
+    assert first.read_interfaces()
+    keeper.wait()
+    stored = _documents(db)
+    assert len(stored) == 1
+    # Another process, nothing cached: one row, no member rows, same bytes.
+    with Statements(db) as second:
+        again = _fresh(db, keeper).get("hv2", BOOT)
+        same = _fresh(db, keeper).get("hv1", BOOT)
+    assert not second.read_interfaces()
+    assert same.archive == built.archive and again.archive != built.archive
+    assert _documents(db) == stored
+
+
+def test_a_change_retires_every_document(db: Database) -> None:
+    nodeclusters.three_node_cluster(db)
+    nodeclusters.two_node_cluster(db)
+    keeper = clusterdocs.Keeper(db)
+    _fresh(db, keeper).get("hv1", BOOT)
+    _fresh(db, keeper).get("pair1", BOOT)
+    keeper.wait()
+    before = dict(_documents(db))
+    assert len(before) == 2
+    with db.write() as session:
+        record = NodeRecord.model_validate(
+            {"interfaces": [{"name": "eth0", "mac": "52:54:00:c0:00:33", "ip": "10.0.0.99"}]}
+        )
+        cmdb.patch_node(session, "hv3", record, factory.ACTOR)
+    with Statements(db) as after:
+        hosts = files_of(_fresh(db, keeper), "hv1")["/etc/hosts"]
+    assert after.read_interfaces()
+    assert b"10.0.0.99\thv3." in hosts
+    keeper.wait()
+    now = dict(_documents(db))
+    # hv1's cluster is stored again under the new stamp; the pair keeps its
+    # old document, which no reader will use, until it is read again.
+    lab, pair = _cluster_id(db, "lab"), _cluster_id(db, "pair")
+    assert now[lab] != before[lab] and now[pair] == before[pair]
+
+
+def _cluster_id(db: Database, name: str) -> int:
+    with db.read() as session:
+        found: int = session.scalars(select(Cluster.id).where(Cluster.name == name)).one()
+        return found
+
+
+def test_a_document_under_another_label_is_never_read(db: Database) -> None:
+    """A document left by another stamp (or another bootsvc's statement)
+    holds texts this reader must not take, however they look."""
+    nodeclusters.three_node_cluster(db)
+    keeper = clusterdocs.Keeper(db)
+    built = _fresh(db, keeper).get("hv1", BOOT)
+    keeper.wait()
+    with db.write() as session:
+        session.execute(update(ClusterDocument).values(label="other", nodes="[[], []]"))
+    assert _fresh(db, keeper).get("hv1", BOOT).archive == built.archive
+
+
+def test_a_document_that_cannot_be_stored_is_logged(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    nodeclusters.three_node_cluster(db)
+    keeper = clusterdocs.Keeper(db)
+    lab = _cluster_id(db, "lab")
+    with caplog.at_level(logging.WARNING, "bootsvc.nodeconfig"):
+        keeper.keep(lab + 1000, "x", ("[]", "[]", "[]", "[]"))
+        keeper.wait()
+    assert [r.getMessage() for r in caplog.records] == ["config.cluster_document_not_stored"]
+    assert caplog.records[0].__dict__["fields"]["cluster_id"] == lab + 1000
+    # The thread goes on.
+    _fresh(db, keeper).get("hv1", BOOT)
+    keeper.wait()
+    assert [cluster for cluster, _label in _documents(db)] == [lab]
