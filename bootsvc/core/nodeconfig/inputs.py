@@ -191,18 +191,16 @@ class Snapshot:
         )
 
     @cached_property
-    def _ips(self) -> list[list[str]]:
-        """Each member's interface IPs, in interface name order."""
-        by_node: dict[int, list[tuple[str, str]]] = {}
+    def _ips(self) -> dict[int, list[str]]:
+        """Each member's interface IPs (by node id), in interface name order."""
         ids, names, _macs, ips, _vlans = self._interfaces
-        for ident, name, ip in zip(ids, names, ips, strict=True):
-            if ip:
-                by_node.setdefault(ident, []).append((name, ip))
-        empty: list[tuple[str, str]] = []
-        return [
-            [ip for _name, ip in (sorted(found) if len(found) > 1 else found)]
-            for found in (by_node.get(ident, empty) for ident in self.ids)
-        ]
+        by_node: dict[int, list[str]] = {}
+        # (node id, name) is unique, so the sort never compares the IPs.
+        for ident, _name, ip in sorted(
+            (ident, name, ip) for ident, name, ip in zip(ids, names, ips, strict=True) if ip
+        ):
+            by_node.setdefault(ident, []).append(ip)
+        return by_node
 
     @cached_property
     def _given(self) -> list[Mapping[str, Any]]:
@@ -212,9 +210,12 @@ class Snapshot:
     def main_addresses(self) -> list[str | None]:
         """What /etc/hosts gives each member: its first interface's IP, else
         the first address its facts give."""
+        by_node = self._ips
         return [
-            ips[0] if ips else next((ip for ip in given.values() if isinstance(ip, str)), None)
-            for ips, given in zip(self._ips, self._given, strict=True)
+            ips[0]
+            if (ips := by_node.get(ident))
+            else next((ip for ip in given.values() if isinstance(ip, str)), None)
+            for ident, given in zip(self.ids, self._given, strict=True)
         ]
 
     def addresses_in(self, network: Network) -> list[str | None]:
@@ -222,12 +223,11 @@ class Snapshot:
         key = ("addresses", network)
         if key not in self.memo:
             name = network.name
-            found: list[str | None] = []
-            for ips, given in zip(self._ips, self._given, strict=True):
-                chosen = given.get(name)
+            found: list[str | None] = [given.get(name) for given in self._given]
+            for i, chosen in enumerate(found):
                 if not isinstance(chosen, str):
-                    chosen = next((ip for ip in ips if network.holds(ip)), None)
-                found.append(chosen)
+                    ips = self._ips.get(self.ids[i], ())
+                    found[i] = next((ip for ip in ips if network.holds(ip)), None)
             self.memo[key] = found
         addresses: list[str | None] = self.memo[key]
         return addresses
