@@ -47,7 +47,7 @@ class Statements:
 def _documents(db: Database) -> list[tuple[int, str]]:
     with db.read() as session:
         rows = session.execute(select(ClusterDocument.cluster_id, ClusterDocument.label))
-        return [tuple(row) for row in rows]
+        return [(row.cluster_id, row.label) for row in rows]
 
 
 def _fresh(db: Database, keeper: clusterdocs.Keeper) -> Overlays:
