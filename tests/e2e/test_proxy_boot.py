@@ -5,21 +5,18 @@ through it at once."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from bootsvc.lab.lab import Lab
 from bootsvc.lab.qemu import Firmware
 from tests.e2e.test_network_boot import (
-    BOOT_TIMEOUT_SECONDS,
     MACHINES,
     _check_console,
     _check_http_log,
     _check_reports,
     _expected,
     _log,
-    _wait,
+    power_on_together,
 )
 
 pytestmark = pytest.mark.e2e
@@ -34,11 +31,7 @@ def test_machines_boot_through_bootsvc_as_proxydhcp(
         lab.cli("node", "add", machine.name, "--mac", machine.mac, "--image", machine.assignment)
     token = lab.token("e2e")
     expected = {m.name: _expected(lab, token, m) for m in MACHINES}
-    started = time.monotonic()
-    deadline = started + BOOT_TIMEOUT_SECONDS
-    vms = {m.name: lab.boot(m.name, m.firmware, m.mac) for m in MACHINES}
-    boots = {m.name: _wait(vms[m.name], 1, deadline) for m in MACHINES}
-    print(f"both machines up {time.monotonic() - started:.1f} s after power-on")
+    _vms, boots = power_on_together(lab)
 
     dnsmasq_log = lab.log_path("dnsmasq").read_text()
     bootsvc_log = _log(lab.log_path("bootsvc"))
