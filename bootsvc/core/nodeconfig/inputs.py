@@ -60,6 +60,23 @@ def _given_addresses(facts: Mapping[str, Any]) -> Mapping[str, Any]:
     return found if isinstance(found, dict) else {}
 
 
+def _main_address(ips: Sequence[str], given: Mapping[str, Any]) -> str | None:
+    """What /etc/hosts gives a member: its first interface's IP, else the
+    first address its facts give."""
+    if ips:
+        return ips[0]
+    return next((ip for ip in given.values() if isinstance(ip, str)), None)
+
+
+def _address_in(network: Network, ips: Sequence[str], given: Mapping[str, Any]) -> str | None:
+    """A member's address on `network`: the one its facts give (`addresses:
+    {network: IP}`, for virtual ports), else an interface's IP inside it."""
+    chosen = given.get(network.name)
+    if isinstance(chosen, str):
+        return chosen
+    return next((ip for ip in ips if network.holds(ip)), None)
+
+
 class Member:
     """A node as templates see it (itself, or another member of its cluster).
     Read-only by convention. It keeps its interface rows as they came and
@@ -98,13 +115,7 @@ class Member:
         self._interface_rows = interface_rows
         self._given = _given_addresses(facts)
         self.ips: list[str] = [row[3] for row in interface_rows if row[3]]
-        # /etc/hosts gives the member its first interface's IP, else the
-        # first address its facts give.
-        self.main_address: str | None = (
-            self.ips[0]
-            if self.ips
-            else next((ip for ip in self._given.values() if isinstance(ip, str)), None)
-        )
+        self.main_address = _main_address(self.ips, self._given)
 
     @property
     def interfaces(self) -> tuple[Iface, ...]:
@@ -117,12 +128,7 @@ class Member:
         return self._given
 
     def address_in(self, network: Network) -> str | None:
-        """The member's address on `network`: an interface's IP inside it, or
-        the one its facts give (`addresses: {network: IP}`) for virtual ports."""
-        given = self._given.get(network.name)
-        if isinstance(given, str):
-            return given
-        return next((ip for ip in self.ips if network.holds(ip)), None)
+        return _address_in(network, self.ips, self._given)
 
 
 @dataclass(frozen=True)
@@ -208,27 +214,21 @@ class Snapshot:
 
     @cached_property
     def main_addresses(self) -> list[str | None]:
-        """What /etc/hosts gives each member: its first interface's IP, else
-        the first address its facts give."""
         by_node = self._ips
         return [
-            ips[0]
-            if (ips := by_node.get(ident))
-            else next((ip for ip in given.values() if isinstance(ip, str)), None)
+            _main_address(by_node.get(ident, ()), given)
             for ident, given in zip(self.ids, self._given, strict=True)
         ]
 
     def addresses_in(self, network: Network) -> list[str | None]:
-        """Each member's address on `network`, as Member.address_in."""
+        """Each member's address on `network`."""
         key = ("addresses", network)
         if key not in self.memo:
-            name = network.name
-            found: list[str | None] = [given.get(name) for given in self._given]
-            for i, chosen in enumerate(found):
-                if not isinstance(chosen, str):
-                    ips = self._ips.get(self.ids[i], ())
-                    found[i] = next((ip for ip in ips if network.holds(ip)), None)
-            self.memo[key] = found
+            by_node = self._ips
+            self.memo[key] = [
+                _address_in(network, by_node.get(ident, ()), given)
+                for ident, given in zip(self.ids, self._given, strict=True)
+            ]
         addresses: list[str | None] = self.memo[key]
         return addresses
 

@@ -121,12 +121,14 @@ class Overlays:
         from its members' rows, and the texts kept for the next reader."""
         label = clusterdocs.label(reading, stamp)
         texts = clusterdocs.stored(reading, cluster_id, label)
+        fresh = texts is None
         if texts is None:
             texts = inputs.cluster_texts(reading, cluster_id)
-            snapshot = inputs.cluster_snapshot(cluster_id, texts)
+        # Parsed before it is kept: a cluster that is gone raises NotFound.
+        snapshot = inputs.cluster_snapshot(cluster_id, texts)
+        if fresh:
             self.documents.keep(cluster_id, label, texts)
-            return snapshot
-        return inputs.cluster_snapshot(cluster_id, texts)
+        return snapshot
 
     def _snapshot(
         self,
