@@ -323,7 +323,6 @@ def node_script(
             boot,
             node.id,
             node.hostname,
-            node.cluster_id,
             machine.ip,
             site.secret_token_ttl_s,
             session,

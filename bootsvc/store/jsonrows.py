@@ -12,6 +12,7 @@ from sqlalchemy import JSON, Connection, Select, Text, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.sql.selectable import ScalarSelect
 
 
 class json_columns(FunctionElement[str]):
@@ -51,18 +52,24 @@ def _postgresql_columns(element: json_columns, compiler: SQLCompiler, **kw: Any)
     return f"json_build_array({', '.join(parts)})::text"
 
 
-def columns(*statements: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, ...]]:
-    """One statement that selects each statement's rows as json_columns
-    text, for one round trip. Build it once and run it with parameters
-    (`texts`): building and caching a statement of subqueries costs more
-    client time than running it.
+def column_texts(*statements: Select[*tuple[Any, ...]]) -> list[ScalarSelect[str]]:
+    """Each statement's rows as json_columns text, a scalar subquery each,
+    for a statement that selects them with other columns.
 
     Each statement's ORDER BY is kept as the order of its lists in practice
     (the aggregate reads an ordered subquery, which both databases follow
     though neither promises to), so the text of the same rows is the same
     from one read to the next; a reader that needs an order must sort."""
     ordered = [statement.subquery() for statement in statements]
-    return select(*(select(json_columns(*sub.c)).scalar_subquery() for sub in ordered))
+    return [select(json_columns(*sub.c)).scalar_subquery() for sub in ordered]
+
+
+def columns(*statements: Select[*tuple[Any, ...]]) -> Select[*tuple[Any, ...]]:
+    """One statement that selects each statement's rows as json_columns
+    text, for one round trip. Build it once and run it with parameters
+    (`texts`): building and caching a statement of subqueries costs more
+    client time than running it."""
+    return select(*column_texts(*statements))
 
 
 def texts(

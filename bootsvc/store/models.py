@@ -298,11 +298,12 @@ class SecretToken(Base):
 class ClusterDocument(Base):
     """A cluster as the overlay renderer reads it (bootsvc.core.nodeconfig.
     inputs: the JSON texts of the cluster, its networks, members and their
-    interfaces), kept so that a process with nothing cached reads one row
-    instead of building the texts from every member again. It is a cache:
-    `label` names the CMDB change stamp and the statement it was read at,
-    and a row whose label is not the reader's own is never used. A data
-    migration that edits CMDB rows without an audit entry must empty it."""
+    interfaces, and the roster worked out from them), kept so that a process
+    with nothing cached reads one row instead of building the texts from
+    every member again. It is a cache: `label` names the CMDB change stamp
+    and the statement it was read at, and a row whose label is not the
+    reader's own is never used. A data migration that edits CMDB rows
+    without an audit entry must empty it."""
 
     __tablename__ = "cluster_document"
     cluster_id: Mapped[int] = mapped_column(
@@ -313,6 +314,7 @@ class ClusterDocument(Base):
     networks: Mapped[str] = mapped_column(Text)
     nodes: Mapped[str] = mapped_column(Text)
     interfaces: Mapped[str] = mapped_column(Text)
+    roster: Mapped[str] = mapped_column(Text)
 
 
 class ServedOverlay(Base):

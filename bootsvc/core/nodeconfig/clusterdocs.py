@@ -6,7 +6,10 @@ one row instead of building the texts from every member's rows again: at
 (PostgreSQL).
 
 The texts are exactly what the members' rows give, so a node's digest and
-overlay are the same bytes either way. A document is used only under the
+overlay are the same bytes either way. With them goes the cluster's roster
+(inputs.Roster: every member's name, roles and addresses), so that a cold
+render parses neither the members' facts nor their interfaces: it reads
+the rendered node's own rows in the same round trip. A document is used only under the
 stamp it was stored with: any CMDB change, anywhere, moves the stamp, and
 the first reader after it reads the rows and stores the texts again.
 
@@ -19,23 +22,36 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import Table, and_, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bootsvc.core.nodeconfig import changes, inputs
+from bootsvc.errors import NotFound
 from bootsvc.logs import event
 from bootsvc.store.db import Database
-from bootsvc.store.models import ClusterDocument
+from bootsvc.store.models import ClusterDocument, Node
 
 log = logging.getLogger("bootsvc.nodeconfig")
 
 TABLE = cast(Table, ClusterDocument.__table__)
 TEXTS = ("cluster", "networks", "nodes", "interfaces")
-_READ = select(*(TABLE.c[name] for name in TEXTS)).where(
-    TABLE.c.cluster_id == bindparam("cluster_id"), TABLE.c.label == bindparam("label")
+# The node by hostname, its cluster's id, and that cluster's document when
+# one is stored under the label: one round trip for a cold process.
+_LOOKUP = (
+    select(
+        Node.cluster_id,
+        *inputs.NODE_TEXTS,
+        *(TABLE.c[name] for name in TEXTS),
+        TABLE.c.roster,
+    )
+    .select_from(Node)
+    .outerjoin(
+        TABLE, and_(TABLE.c.cluster_id == Node.cluster_id, TABLE.c.label == bindparam("label"))
+    )
+    .where(Node.hostname == bindparam("hostname"))
 )
 
 
@@ -43,21 +59,49 @@ def label(session: Session, stamp: changes.Stamp) -> str:
     return f"{inputs.statement_tag(session.get_bind().dialect)}.{changes.label(stamp)}"
 
 
-def stored(session: Session, cluster_id: int, label: str) -> tuple[str, ...] | None:
-    """The cluster's texts as stored under `label`, if they are."""
-    row = session.connection().execute(_READ, {"cluster_id": cluster_id, "label": label}).first()
-    return None if row is None else tuple(row)
+class Lookup(NamedTuple):
+    label: str
+    cluster_id: int | None
+    # The node's own texts (inputs.NODE_TEXTS).
+    node: tuple[str, str]
+    # Its cluster's texts and roster, when stored under the label.
+    texts: tuple[str, ...] | None
+    roster: inputs.Roster | None
 
 
-def store(session: Session, cluster_id: int, label: str, texts: tuple[str, ...]) -> None:
-    values: dict[str, Any] = {"cluster_id": cluster_id, "label": label}
-    values.update(zip(TEXTS, texts, strict=True))
+def lookup(session: Session, hostname: str, label: str) -> Lookup:
+    """NotFound for an unknown node."""
+    row = session.connection().execute(_LOOKUP, {"hostname": hostname, "label": label}).first()
+    if row is None:
+        raise NotFound(f"node {hostname!r} does not exist")
+    cluster_id, nodes, interfaces, *texts, roster = row
+    if roster is None:
+        return Lookup(label, cluster_id, (nodes, interfaces), None, None)
+    return Lookup(label, cluster_id, (nodes, interfaces), tuple(texts), inputs.Roster.parse(roster))
+
+
+class Document(NamedTuple):
+    """A cluster read from its members' rows, to be stored for the next
+    reader."""
+
+    cluster_id: int
+    label: str
+    texts: tuple[str, ...]
+    snapshot: inputs.Snapshot
+
+
+def store(session: Session, document: Document) -> None:
+    """Works out the roster the render has not already (a network no
+    template used, say)."""
+    values: dict[str, Any] = {"cluster_id": document.cluster_id, "label": document.label}
+    values.update(zip(TEXTS, document.texts, strict=True))
+    values["roster"] = document.snapshot.roster().text()
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     statement = dialect.insert(TABLE).values(**values)
     session.execute(
         statement.on_conflict_do_update(
             index_elements=["cluster_id"],
-            set_={name: statement.excluded[name] for name in ("label", *TEXTS)},
+            set_={name: statement.excluded[name] for name in ("label", *TEXTS, "roster")},
         )
     )
 
@@ -69,14 +113,14 @@ class Keeper:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._pending: dict[int, tuple[str, tuple[str, ...]]] = {}
+        self._pending: dict[int, Document] = {}
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
         self._pid = 0
 
-    def keep(self, cluster_id: int, label: str, texts: tuple[str, ...]) -> None:
+    def keep(self, document: Document) -> None:
         with self._wake:
-            self._pending[cluster_id] = (label, texts)
+            self._pending[document.cluster_id] = document
             # A thread does not survive the fork of an HTTP worker: one
             # started before it is not this process's.
             if self._thread is None or self._pid != os.getpid():
@@ -101,11 +145,11 @@ class Keeper:
                 batch, self._pending = self._pending, {}
             self._write(batch)
 
-    def _write(self, batch: dict[int, tuple[str, tuple[str, ...]]]) -> None:
-        for cluster_id, (label, texts) in batch.items():
+    def _write(self, batch: dict[int, Document]) -> None:
+        for cluster_id, document in batch.items():
             try:
                 with self.db.write() as session:
-                    store(session, cluster_id, label, texts)
+                    store(session, document)
             # A cache write that fails must not end the thread.
             except Exception as exc:
                 event(

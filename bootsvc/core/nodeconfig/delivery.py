@@ -67,13 +67,12 @@ def prepare(
     boot: BootInfo,
     node_id: int,
     hostname: str,
-    cluster_id: int | None,
     ip: str | None,
     token_ttl_s: int,
     session: Session,
 ) -> Delivery:
     """Render (or find cached) the node's overlay and mint its token;
     ConfigError when the overlay does not render."""
-    overlays(db, template_dir, agent).get(hostname, boot, cluster_id, session)
+    overlays(db, template_dir, agent).get(hostname, boot, session)
     token = onetime.mint(node_id, boot.mac, ip, token_ttl_s)
     return Delivery(overlay_url(boot, hostname), secrets_url(boot, hostname, token), token)

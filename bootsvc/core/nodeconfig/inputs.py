@@ -19,6 +19,7 @@ from typing import Any, NamedTuple, overload
 from sqlalchemy import Dialect, Select, bindparam, select
 from sqlalchemy.orm import Session
 
+from bootsvc import __version__
 from bootsvc.errors import NotFound
 from bootsvc.store import jsonrows
 from bootsvc.store.models import Cluster, ClusterNetwork, Interface, Node
@@ -144,30 +145,35 @@ class ClusterInfo:
         return next((n for n in self.networks if n.name == name), None)
 
 
-class Snapshot:
-    """One cluster (or one node without a cluster) as of one read, kept as
-    the columns it was read in, in hostname order. A render needs every
-    member's name and a few of its addresses (for /etc/hosts, corosync's
-    node list and mon_host), which are worked out column by column; a
-    Member is built only for the node rendered, and for every member only
-    when a template asks for `members`: building a thousand of them was a
-    third of a cold read."""
+class Roster(NamedTuple):
+    """What every member's render needs of the whole cluster: each member's
+    name, roles and corosync nodeid, the address /etc/hosts gives it, and its
+    address on each of the cluster's networks, in hostname order. Stored
+    with a cluster's document, it spares a cold render parsing every
+    member's facts and interfaces (which grow with the CMDB's inventory)
+    and working the addresses out again."""
 
-    def __init__(
-        self,
-        cluster: ClusterInfo | None,
-        nodes: list[list[Any]],
-        interfaces: list[list[Any]],
-        digest: str,
-    ) -> None:
+    hostnames: list[str]
+    roles: list[list[str]]
+    nodeids: list[int | None]
+    main_addresses: list[str | None]
+    addresses: dict[str, list[str | None]]
+
+    def text(self) -> str:
+        return json.dumps(self, separators=(",", ":"))
+
+    @classmethod
+    def parse(cls, text: str) -> Roster:
+        return cls(*json.loads(text))
+
+
+class _Columns:
+    """The members' rows as parsed, nodes in hostname order."""
+
+    def __init__(self, nodes: list[list[Any]], interfaces: list[list[Any]]) -> None:
         """`nodes`: json_columns lists of (id, hostname, state, roles, corosync
         nodeid, facts); `interfaces`: of (node id, name, MAC, IP, VLAN), in
         any order."""
-        self.cluster = cluster
-        self.digest = digest
-        # What helpers work out once per snapshot rather than once per member
-        # rendered (corosync's node list, say).
-        self.memo: dict[Any, Any] = {}
         # The order the rows come in is a fact of the database's plan and
         # collation, not a promise; sorting here makes it the same on both
         # (and costs little on rows that come sorted).
@@ -176,30 +182,77 @@ class Snapshot:
             nodes = [[column[i] for i in order] for column in nodes]
         self.ids: list[int] = nodes[0]
         self.hostnames: list[str] = nodes[1]
-        self._states: list[str] = nodes[2]
-        self.roles: list[tuple[str, ...]] = [tuple(roles or ()) for roles in nodes[3]]
+        self.states: list[str] = nodes[2]
+        self.roles: list[list[str]] = [roles or [] for roles in nodes[3]]
         self.nodeids: list[int | None] = nodes[4]
-        self._facts: list[Mapping[str, Any]] = [facts or {} for facts in nodes[5]]
-        self._interfaces = interfaces
+        self.facts: list[Mapping[str, Any]] = [facts or {} for facts in nodes[5]]
+        self.interfaces = interfaces
+
+    @classmethod
+    def parse(cls, nodes: str, interfaces: str) -> _Columns:
+        return cls(json.loads(nodes), json.loads(interfaces))
+
+
+class Snapshot:
+    """One cluster (or one node without a cluster) as of one read, kept as
+    the columns it was read in, in hostname order. A render needs every
+    member's name and a few of its addresses (for /etc/hosts, corosync's
+    node list and mon_host), which are worked out column by column, or come
+    with the stored roster; a Member is built only for the node rendered,
+    and for every member only when a template asks for `members`: building
+    a thousand of them was a third of a cold read. The members' texts are
+    parsed only when something needs more than the roster."""
+
+    def __init__(
+        self,
+        cluster: ClusterInfo | None,
+        texts: tuple[str, str],
+        digest: str,
+        roster: Roster | None = None,
+    ) -> None:
+        """`texts`: the members' nodes and interfaces as json_columns text."""
+        self.cluster = cluster
+        self.digest = digest
+        # What helpers work out once per snapshot rather than once per member
+        # rendered (corosync's node list, say).
+        self.memo: dict[Any, Any] = {}
+        self._texts = texts
+        self._known: dict[str, Member] = {}
+        self.hostnames: list[str]
+        self.nodeids: list[int | None]
+        if roster is None:
+            columns = self._columns
+            self.hostnames = columns.hostnames
+            roles, self.nodeids = columns.roles, columns.nodeids
+        else:
+            self.hostnames, roles, self.nodeids = roster.hostnames, roster.roles, roster.nodeids
+            self.__dict__["main_addresses"] = roster.main_addresses
+            for network in cluster.networks if cluster else ():
+                if network.name in roster.addresses:
+                    self.memo["addresses", network] = roster.addresses[network.name]
+        self.roles: list[tuple[str, ...]] = [tuple(names) for names in roles]
         self._index = {hostname: i for i, hostname in enumerate(self.hostnames)}
 
     def __len__(self) -> int:
         return len(self.hostnames)
 
+    @cached_property
+    def _columns(self) -> _Columns:
+        return _Columns.parse(*self._texts)
+
     def _interface_rows(self, ident: int) -> list[tuple[Any, ...]]:
         """The node's interface rows in name order ((node id, name) is
         unique, so the sort never compares the rest)."""
-        ids = self._interfaces[0]
+        interfaces = self._columns.interfaces
+        ids = interfaces[0]
         return sorted(
-            tuple(column[i] for column in self._interfaces)
-            for i in range(len(ids))
-            if ids[i] == ident
+            tuple(column[i] for column in interfaces) for i in range(len(ids)) if ids[i] == ident
         )
 
     @cached_property
     def _ips(self) -> dict[int, list[str]]:
         """Each member's interface IPs (by node id), in interface name order."""
-        ids, names, _macs, ips, _vlans = self._interfaces
+        ids, names, _macs, ips, _vlans = self._columns.interfaces
         by_node: dict[int, list[str]] = {}
         # (node id, name) is unique, so the sort never compares the IPs.
         for ident, _name, ip in sorted(
@@ -210,14 +263,14 @@ class Snapshot:
 
     @cached_property
     def _given(self) -> list[Mapping[str, Any]]:
-        return [_given_addresses(facts) for facts in self._facts]
+        return [_given_addresses(facts) for facts in self._columns.facts]
 
     @cached_property
     def main_addresses(self) -> list[str | None]:
         by_node = self._ips
         return [
             _main_address(by_node.get(ident, ()), given)
-            for ident, given in zip(self.ids, self._given, strict=True)
+            for ident, given in zip(self._columns.ids, self._given, strict=True)
         ]
 
     def addresses_in(self, network: Network) -> list[str | None]:
@@ -227,37 +280,59 @@ class Snapshot:
             by_node = self._ips
             self.memo[key] = [
                 _address_in(network, by_node.get(ident, ()), given)
-                for ident, given in zip(self.ids, self._given, strict=True)
+                for ident, given in zip(self._columns.ids, self._given, strict=True)
             ]
         addresses: list[str | None] = self.memo[key]
         return addresses
 
+    def roster(self) -> Roster:
+        networks = self.cluster.networks if self.cluster else ()
+        return Roster(
+            self.hostnames,
+            [list(names) for names in self.roles],
+            self.nodeids,
+            self.main_addresses,
+            {network.name: self.addresses_in(network) for network in networks},
+        )
+
     def _member(self, i: int, interface_rows: Sequence[tuple[Any, ...]]) -> Member:
+        columns = self._columns
         return Member(
-            self.ids[i],
+            columns.ids[i],
             self.hostnames[i],
-            self._states[i],
+            columns.states[i],
             self.roles[i],
             self.nodeids[i],
-            self._facts[i],
+            columns.facts[i],
             interface_rows,
         )
 
     @cached_property
     def members(self) -> tuple[Member, ...]:
         by_node: dict[int, list[tuple[Any, ...]]] = {}
-        for row in sorted(zip(*self._interfaces, strict=True)):
+        for row in sorted(zip(*self._columns.interfaces, strict=True)):
             by_node.setdefault(row[0], []).append(row)
-        return tuple(self._member(i, by_node.get(ident, [])) for i, ident in enumerate(self.ids))
+        return tuple(
+            self._member(i, by_node.get(ident, [])) for i, ident in enumerate(self._columns.ids)
+        )
+
+    def know(self, member: Member) -> None:
+        """A member read on its own (the node a cold process renders, read
+        with the document): asking for it then parses no one else's rows."""
+        if member.hostname in self._index:
+            self._known.setdefault(member.hostname, member)
 
     def member(self, hostname: str) -> Member | None:
         """The node rendered, built on its own unless `members` already is."""
         i = self._index.get(hostname)
         if i is None:
             return None
+        known = self._known.get(hostname)
+        if known is not None:
+            return known
         if "members" in self.__dict__:
             return self.members[i]
-        return self._member(i, self._interface_rows(self.ids[i]))
+        return self._member(i, self._interface_rows(self._columns.ids[i]))
 
 
 class Members(Sequence[Member]):
@@ -335,7 +410,10 @@ CLUSTER_STATEMENT = jsonrows.columns(
     .order_by(ClusterNetwork.name),
     *_member_statements(Node.cluster_id == bindparam("cluster_id")),
 )
-_SINGLE = jsonrows.columns(*_member_statements(Node.hostname == bindparam("hostname")))
+# One node (by `hostname`) and its interfaces as the cluster's texts give
+# them: two JSON texts, for a statement to select with what else it reads.
+NODE_TEXTS = jsonrows.column_texts(*_member_statements(Node.hostname == bindparam("hostname")))
+_SINGLE = select(*NODE_TEXTS)
 
 
 def cluster_texts(session: Session, cluster_id: int) -> tuple[str, ...]:
@@ -345,14 +423,19 @@ def cluster_texts(session: Session, cluster_id: int) -> tuple[str, ...]:
 
 @functools.cache
 def statement_tag(dialect: Dialect) -> str:
-    """Names the statement the texts come from, as the dialect runs it: texts
-    kept by an older bootsvc are not read as this one's."""
-    text = str(CLUSTER_STATEMENT.compile(dialect=dialect))
+    """Names the statement the texts come from, as the dialect runs it, and
+    the roster worked out from them: texts kept by an older bootsvc are not
+    read as this one's."""
+    text = f"{CLUSTER_STATEMENT.compile(dialect=dialect)}\0{Roster._fields}\0{__version__}"
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def cluster_snapshot(cluster_id: int, texts: Sequence[str]) -> Snapshot:
-    found, networks, nodes, interfaces = (json.loads(text) for text in texts)
+def cluster_snapshot(
+    cluster_id: int, texts: Sequence[str], roster: Roster | None = None
+) -> Snapshot:
+    """From the four texts of CLUSTER_STATEMENT, and the roster when it was
+    stored with them."""
+    found, networks = json.loads(texts[0]), json.loads(texts[1])
     rows = list(zip(*found, strict=True))
     if not rows:
         raise NotFound(f"cluster {cluster_id} does not exist")
@@ -366,18 +449,22 @@ def cluster_snapshot(cluster_id: int, texts: Sequence[str]) -> Snapshot:
         # A cluster's network names are unique: the sort compares names only.
         networks=tuple(Network(*row) for row in sorted(zip(*networks, strict=True))),
     )
-    return Snapshot(cluster, nodes, interfaces, _digest(texts))
+    return Snapshot(cluster, (texts[2], texts[3]), _digest(texts), roster)
 
 
 def load_cluster(session: Session, cluster_id: int) -> Snapshot:
     return cluster_snapshot(cluster_id, cluster_texts(session, cluster_id))
 
 
+def single_snapshot(texts: tuple[str, str]) -> Snapshot:
+    """A node as its own only member, from the two texts of NODE_TEXTS."""
+    return Snapshot(None, texts, _digest(texts))
+
+
 def load_single(session: Session, hostname: str) -> Snapshot:
     """A node without a cluster: it is its only member."""
-    texts = jsonrows.texts(session.connection(), _SINGLE, hostname=hostname)
-    nodes, interfaces = (json.loads(text) for text in texts)
-    return Snapshot(None, nodes, interfaces, _digest(texts))
+    nodes, interfaces = jsonrows.texts(session.connection(), _SINGLE, hostname=hostname)
+    return single_snapshot((nodes, interfaces))
 
 
 def load(session: Session, hostname: str) -> Snapshot:

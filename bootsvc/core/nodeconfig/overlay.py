@@ -5,11 +5,11 @@ the templates. Nothing is written ahead of time, for any node.
 Asking costs one indexed query (has the CMDB changed?) and, at most once a
 second, a stat of the template files; when neither moved, the cached
 overlay is the answer. When something did, the node's cluster is read again
-once per process (from its stored document, when another process has
-already read it since the change: bootsvc.core.nodeconfig.clusterdocs) and
-the node's input digest recomputed: a change elsewhere (another cluster, a
-field templates do not see) still ends in a cache hit. Overlays that fail
-to render are cached too, as their error.
+once per process (from its stored document, with the node's own rows, when
+another process has already read it since the change: bootsvc.core.
+nodeconfig.clusterdocs) and the node's input digest recomputed: a change
+elsewhere (another cluster, a field templates do not see) still ends in a
+cache hit. Overlays that fail to render are cached too, as their error.
 """
 
 from __future__ import annotations
@@ -33,11 +33,6 @@ from bootsvc.store.db import Database
 CACHE_ENTRIES = 2048
 
 
-class Unknown:
-    """No cluster id given (None means: the node has no cluster)."""
-
-
-UNKNOWN = Unknown()
 # Template edits are noticed within this long; the CMDB is checked on every
 # request.
 TEMPLATE_CHECK_S = 1.0
@@ -115,56 +110,52 @@ class Overlays:
         self._where: dict[str, Any] = {}
 
     def _read_cluster(
-        self, cluster_id: int, stamp: changes.Stamp, reading: Session
-    ) -> inputs.Snapshot:
-        """From its document when one is stored under this stamp; otherwise
-        from its members' rows, and the texts kept for the next reader."""
-        label = clusterdocs.label(reading, stamp)
-        texts = clusterdocs.stored(reading, cluster_id, label)
-        fresh = texts is None
-        if texts is None:
-            texts = inputs.cluster_texts(reading, cluster_id)
-        # Parsed before it is kept: a cluster that is gone raises NotFound.
+        self, cluster_id: int, found: clusterdocs.Lookup, hostname: str, reading: Session
+    ) -> tuple[inputs.Snapshot, clusterdocs.Document | None]:
+        """From its document when one is stored under the label, with the
+        node's own rows; otherwise from its members' rows, with the document
+        to store for the next reader."""
+        if found.texts is not None:
+            snapshot = inputs.cluster_snapshot(cluster_id, found.texts, found.roster)
+            member = inputs.single_snapshot(found.node).member(hostname)
+            if member is not None:
+                snapshot.know(member)
+            return snapshot, None
+        texts = inputs.cluster_texts(reading, cluster_id)
         snapshot = inputs.cluster_snapshot(cluster_id, texts)
-        if fresh:
-            self.documents.keep(cluster_id, label, texts)
-        return snapshot
+        return snapshot, clusterdocs.Document(cluster_id, found.label, texts, snapshot)
 
     def _snapshot(
-        self,
-        hostname: str,
-        cluster_id: int | Unknown | None,
-        stamp: changes.Stamp,
-        reading: Session,
-    ) -> inputs.Snapshot:
+        self, hostname: str, stamp: changes.Stamp, reading: Session
+    ) -> tuple[inputs.Snapshot, clusterdocs.Document | None]:
         """The node's cluster as read since the last change: read once, for
-        all its members. A caller that knows the node's cluster id saves a
-        query."""
+        all its members."""
         with self._lock:
             key = self._where.get(hostname)
-            found = self._snapshots.get(key) if key is not None else None
-        if found is not None:
-            return found
-        if isinstance(cluster_id, Unknown):
-            cluster_id = inputs.cluster_of(reading, hostname)
-        key = ("node", hostname) if cluster_id is None else ("cluster", cluster_id)
-        with self._lock:
-            found = self._snapshots.get(key)
-        if found is None:
-            if cluster_id is None:
-                found = inputs.load_single(reading, hostname)
+            cached = self._snapshots.get(key) if key is not None else None
+        if cached is not None:
+            return cached, None
+        found = clusterdocs.lookup(reading, hostname, clusterdocs.label(reading, stamp))
+        document = None
+        if found.cluster_id is None:
+            key, snapshot = ("node", hostname), inputs.single_snapshot(found.node)
+        else:
+            key = ("cluster", found.cluster_id)
+            with self._lock:
+                cached = self._snapshots.get(key)
+            if cached is None:
+                snapshot, document = self._read_cluster(found.cluster_id, found, hostname, reading)
             else:
-                found = self._read_cluster(cluster_id, stamp, reading)
+                snapshot = cached
         with self._lock:
-            self._snapshots[key] = found
-            self._where.update(dict.fromkeys(found.hostnames, key))
-        return found
+            self._snapshots[key] = snapshot
+            self._where.update(dict.fromkeys(snapshot.hostnames, key))
+        return snapshot, document
 
     def get(
         self,
         hostname: str,
         boot: BootInfo,
-        cluster_id: int | Unknown | None = UNKNOWN,
         session: Session | None = None,
     ) -> Overlay:
         """The node's overlay; ConfigError when its configuration does not
@@ -172,11 +163,9 @@ class Overlays:
         transaction passes its session, which saves opening another; a miss
         reads its stamp and its cluster in one transaction."""
         with nullcontext(session) if session is not None else self.db.read() as reading:
-            return self._get(hostname, boot, cluster_id, reading)
+            return self._get(hostname, boot, reading)
 
-    def _get(
-        self, hostname: str, boot: BootInfo, cluster_id: int | Unknown | None, reading: Session
-    ) -> Overlay:
+    def _get(self, hostname: str, boot: BootInfo, reading: Session) -> Overlay:
         stamp = (changes.stamp(reading.connection()), self.templates.stamp(self.template_check_s))
         key = (hostname, boot)
         with self._lock:
@@ -189,7 +178,7 @@ class Overlays:
                 self._cache.move_to_end(key)
                 self.hits += 1
                 return entry.result()
-        snapshot = self._snapshot(hostname, cluster_id, stamp[0], reading)
+        snapshot, document = self._snapshot(hostname, stamp[0], reading)
         digest = input_digest(snapshot, hostname, boot, stamp[1], self.agent)
         if entry is None or entry.digest != digest:
             outcome: Overlay | ConfigError
@@ -209,4 +198,7 @@ class Overlays:
             self._cache.move_to_end(key)
             while len(self._cache) > self.entries:
                 self._cache.popitem(last=False)
+        if document is not None:
+            # After the render, which has worked out most of its roster.
+            self.documents.keep(document)
         return entry.result()

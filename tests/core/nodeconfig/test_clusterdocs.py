@@ -12,10 +12,11 @@ import pytest
 from sqlalchemy import event, select, update
 
 from bootsvc.core import cmdb
-from bootsvc.core.nodeconfig import clusterdocs
+from bootsvc.core.nodeconfig import changes, clusterdocs, inputs
 from bootsvc.core.nodeconfig.overlay import Overlays
 from bootsvc.core.nodeconfig.templating import Templates
 from bootsvc.core.records import NodeRecord
+from bootsvc.errors import NotFound
 from bootsvc.store.db import Database
 from bootsvc.store.models import Cluster, ClusterDocument
 from tests import factory, nodeclusters
@@ -40,8 +41,10 @@ class Statements:
     def __exit__(self, *_exc: object) -> None:
         event.remove(self.db.engine, "before_cursor_execute", self._seen)
 
-    def read_interfaces(self) -> bool:
-        return any("FROM interface" in statement for statement in self.sent)
+    def read_members(self) -> bool:
+        """Read the cluster from its members' rows (the statement that also
+        reads its networks)."""
+        return any("FROM cluster_network" in statement for statement in self.sent)
 
 
 def _documents(db: Database) -> list[tuple[int, str]]:
@@ -54,21 +57,40 @@ def _fresh(db: Database, keeper: clusterdocs.Keeper) -> Overlays:
     return Overlays(db, Templates(None), documents=keeper)
 
 
-def test_a_cold_process_reads_the_stored_document(db: Database) -> None:
+def _count_parses(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many members each parse of members' texts held."""
+    counts: list[int] = []
+    parse = inputs._Columns.parse
+
+    def counted(nodes: str, interfaces: str) -> Any:
+        columns = parse(nodes, interfaces)
+        counts.append(len(columns.hostnames))
+        return columns
+
+    monkeypatch.setattr(inputs._Columns, "parse", counted)
+    return counts
+
+
+def test_a_cold_process_reads_the_stored_document(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
     nodeclusters.three_node_cluster(db)
     nodeclusters.two_node_cluster(db)
     keeper = clusterdocs.Keeper(db)
     with Statements(db) as first:
         built = _fresh(db, keeper).get("hv1", BOOT)
-    assert first.read_interfaces()
+    assert first.read_members()
     keeper.wait()
     stored = _documents(db)
     assert len(stored) == 1
-    # Another process, nothing cached: one row, no member rows, same bytes.
+    # Another process, nothing cached: one row, no member rows, same bytes;
+    # and of the members' texts only the rendered node's own are parsed.
+    parsed = _count_parses(monkeypatch)
     with Statements(db) as second:
         again = _fresh(db, keeper).get("hv2", BOOT)
         same = _fresh(db, keeper).get("hv1", BOOT)
-    assert not second.read_interfaces()
+    assert not second.read_members()
+    assert parsed == [1, 1]
     assert same.archive == built.archive and again.archive != built.archive
     assert _documents(db) == stored
 
@@ -89,7 +111,7 @@ def test_a_change_retires_every_document(db: Database) -> None:
         cmdb.patch_node(session, "hv3", record, factory.ACTOR)
     with Statements(db) as after:
         hosts = files_of(_fresh(db, keeper), "hv1")["/etc/hosts"]
-    assert after.read_interfaces()
+    assert after.read_members()
     assert b"10.0.0.99\thv3." in hosts
     keeper.wait()
     now = dict(_documents(db))
@@ -113,7 +135,11 @@ def test_a_document_under_another_label_is_never_read(db: Database) -> None:
     built = _fresh(db, keeper).get("hv1", BOOT)
     keeper.wait()
     with db.write() as session:
-        session.execute(update(ClusterDocument).values(label="other", nodes="[[], []]"))
+        session.execute(
+            update(ClusterDocument).values(
+                label="other", nodes="[[], []]", roster="[[], [], [], [], {}]"
+            )
+        )
     assert _fresh(db, keeper).get("hv1", BOOT).archive == built.archive
 
 
@@ -124,7 +150,9 @@ def test_a_document_that_cannot_be_stored_is_logged(
     keeper = clusterdocs.Keeper(db)
     lab = _cluster_id(db, "lab")
     with caplog.at_level(logging.WARNING, "bootsvc.nodeconfig"):
-        keeper.keep(lab + 1000, "x", ("[]", "[]", "[]", "[]"))
+        snapshot = inputs.single_snapshot(("[[], [], [], [], [], []]", "[[], [], [], [], []]"))
+        texts = ("[]", "[]", "[]", "[]")
+        keeper.keep(clusterdocs.Document(lab + 1000, "x", texts, snapshot))
         keeper.wait()
     assert [r.getMessage() for r in caplog.records] == ["config.cluster_document_not_stored"]
     assert caplog.records[0].__dict__["fields"]["cluster_id"] == lab + 1000
@@ -132,3 +160,37 @@ def test_a_document_that_cannot_be_stored_is_logged(
     _fresh(db, keeper).get("hv1", BOOT)
     keeper.wait()
     assert [cluster for cluster, _label in _documents(db)] == [lab]
+
+
+def test_the_lookup_finds_the_node_and_its_document(db: Database) -> None:
+    """One statement: the node's own rows, its cluster, and the cluster's
+    document with the roster its rows give, when one is stored under the
+    label asked for."""
+    nodeclusters.three_node_cluster(db)
+    factory.node(db, hostname="loner", interfaces=[{"mac": "52:54:00:00:09:01"}])
+    keeper = clusterdocs.Keeper(db)
+    with db.read() as session:
+        label = clusterdocs.label(session, changes.stamp(session.connection()))
+        with pytest.raises(NotFound, match="'nobody'"):
+            clusterdocs.lookup(session, "nobody", label)
+        loner = clusterdocs.lookup(session, "loner", label)
+        before = clusterdocs.lookup(session, "hv2", label)
+    assert loner.cluster_id is None and loner.texts is None
+    assert inputs.single_snapshot(loner.node).hostnames == ["loner"]
+    assert before.cluster_id == _cluster_id(db, "lab") and before.texts is None
+    _fresh(db, keeper).get("hv1", BOOT)
+    keeper.wait()
+    with db.read() as session:
+        found = clusterdocs.lookup(session, "hv2", label)
+        other = clusterdocs.lookup(session, "hv2", label + "x")
+        rows = inputs.load(session, "hv2")
+    assert found.texts is not None and found.roster == rows.roster()
+    assert other.texts is None and other.roster is None
+    own = inputs.single_snapshot(found.node).member("hv2")
+    from_rows = rows.member("hv2")
+    assert own is not None and from_rows is not None
+    assert (own.id, own.facts, own.interfaces) == (
+        from_rows.id,
+        from_rows.facts,
+        from_rows.interfaces,
+    )

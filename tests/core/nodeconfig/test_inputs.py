@@ -95,3 +95,53 @@ def test_the_columns_agree_with_the_members(db: Database) -> None:
     assert snapshot.addresses_in(networks[1]) == [None, "10.0.0.21", None]
     assert alone.interfaces == members[1].interfaces and alone.ips == members[1].ips
     assert snapshot.member("b2") is members[1] and snapshot.member("zz") is None
+
+
+def test_a_roster_stands_for_the_members_texts(db: Database) -> None:
+    """A snapshot given the roster its texts give (as a stored document
+    carries it) says the same of every member without parsing their rows,
+    and parses them only when a template asks for more."""
+    _cluster(db)
+    with db.write() as session:
+        cmdb.upsert_cluster(
+            session,
+            ClusterRecord.model_validate(
+                {
+                    "name": "c",
+                    "domain": "c.example.org",
+                    "networks": [
+                        {"name": "lan", "cidr": "10.0.0.0/24"},
+                        {"name": "ring", "cidr": "10.30.0.0/24"},
+                    ],
+                }
+            ),
+            factory.ACTOR,
+        )
+    with db.read() as session:
+        cluster_id = inputs.cluster_of(session, "a1")
+        assert cluster_id is not None
+        texts = inputs.cluster_texts(session, cluster_id)
+    full = inputs.cluster_snapshot(cluster_id, texts)
+    roster = inputs.Roster.parse(full.roster().text())
+    assert roster.addresses == {"lan": [None, "10.0.0.21", None], "ring": [None, "10.30.0.2", None]}
+    stored = inputs.cluster_snapshot(cluster_id, texts, roster)
+    assert stored.digest == full.digest and stored.cluster == full.cluster
+    assert (stored.hostnames, stored.roles, stored.nodeids) == (
+        full.hostnames,
+        full.roles,
+        full.nodeids,
+    )
+    assert stored.main_addresses == full.main_addresses
+    assert full.cluster is not None
+    for network in full.cluster.networks:
+        assert stored.addresses_in(network) == full.addresses_in(network)
+    assert "_columns" not in stored.__dict__
+    # The node rendered, read on its own, spares the parse too.
+    with db.read() as session:
+        alone = inputs.load_single(session, "b2").member("b2")
+    assert alone is not None
+    stored.know(alone)
+    assert stored.member("b2") is alone and "_columns" not in stored.__dict__
+    assert [m.hostname for m in stored.members] == ["a1", "b2", "c3"]
+    assert [m.interfaces for m in stored.members] == [m.interfaces for m in full.members]
+    assert stored.member("c3") is stored.members[2]
