@@ -68,6 +68,18 @@ class Database:
         self.engine = make_engine(url, pool_size)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
+        # PostgreSQL gives each statement of a READ COMMITTED transaction a
+        # snapshot of its own: for a reader that locks nothing, BEGIN and
+        # COMMIT are two round trips that change nothing. A SQLite read
+        # transaction costs no round trip and does hold one snapshot.
+        self._statement_reader = (
+            self._reader
+            if self.is_sqlite
+            else sessionmaker(
+                self.engine.execution_options(isolation_level="AUTOCOMMIT"),
+                expire_on_commit=False,
+            )
+        )
         writer_bind = (
             self.engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
             if self.is_sqlite
@@ -78,6 +90,13 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Session]:
         with self._reader() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read_statements(self) -> Iterator[Session]:
+        """Reads whose statements need no snapshot in common, and lock
+        nothing (no FOR UPDATE): on PostgreSQL, without a transaction."""
+        with self._statement_reader() as session, session.begin():
             yield session
 
     @contextmanager

@@ -90,12 +90,19 @@ class Document(NamedTuple):
     snapshot: inputs.Snapshot
 
 
-def store(session: Session, document: Document) -> None:
-    """Works out the roster the render has not already (a network no
-    template used, say)."""
-    values: dict[str, Any] = {"cluster_id": document.cluster_id, "label": document.label}
-    values.update(zip(TEXTS, document.texts, strict=True))
-    values["roster"] = document.snapshot.roster().text()
+class Row(NamedTuple):
+    """A document as stored."""
+
+    cluster_id: int
+    label: str
+    texts: tuple[str, ...]
+    roster: str
+
+
+def store(session: Session, row: Row) -> None:
+    values: dict[str, Any] = {"cluster_id": row.cluster_id, "label": row.label}
+    values.update(zip(TEXTS, row.texts, strict=True))
+    values["roster"] = row.roster
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     statement = dialect.insert(TABLE).values(**values)
     session.execute(
@@ -113,14 +120,20 @@ class Keeper:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._pending: dict[int, Document] = {}
+        self._pending: dict[int, Row] = {}
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
         self._pid = 0
 
     def keep(self, document: Document) -> None:
+        """Works out the roster here, in the reader's thread, once its render
+        has worked out most of it: the writer thread then only waits on the
+        database, and takes the GIL from requests as little as it can."""
+        roster = document.snapshot.roster().text()
         with self._wake:
-            self._pending[document.cluster_id] = document
+            self._pending[document.cluster_id] = Row(
+                document.cluster_id, document.label, document.texts, roster
+            )
             # A thread does not survive the fork of an HTTP worker: one
             # started before it is not this process's.
             if self._thread is None or self._pid != os.getpid():
@@ -145,11 +158,11 @@ class Keeper:
                 batch, self._pending = self._pending, {}
             self._write(batch)
 
-    def _write(self, batch: dict[int, Document]) -> None:
-        for cluster_id, document in batch.items():
+    def _write(self, batch: dict[int, Row]) -> None:
+        for cluster_id, row in batch.items():
             try:
                 with self.db.write() as session:
-                    store(session, document)
+                    store(session, row)
             # A cache write that fails must not end the thread.
             except Exception as exc:
                 event(

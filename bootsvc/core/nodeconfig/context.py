@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from bootsvc.core import agentfiles
 from bootsvc.core.nodeconfig import network as netplan
@@ -85,6 +85,11 @@ class CorosyncNode(NamedTuple):
     ring0_addr: str
 
 
+_NODELIST_ENTRY = (
+    "    node {{\n        name: {}\n        nodeid: {}\n        ring0_addr: {}\n    }}"
+)
+
+
 class Corosync:
     def __init__(self, snapshot: Snapshot, cluster: ClusterInfo, settings: Any) -> None:
         self.snapshot = snapshot
@@ -101,7 +106,10 @@ class Corosync:
         ring = self.ring
         key = ("corosync.nodes", ring)
         if key not in self.snapshot.memo:
-            self.snapshot.memo[key] = self._nodes(ring)
+            snapshot = self.snapshot
+            self.snapshot.memo[key] = list(
+                map(CorosyncNode, snapshot.hostnames, *self._complete(ring))
+            )
         found: list[CorosyncNode] = self.snapshot.memo[key]
         return found
 
@@ -114,26 +122,27 @@ class Corosync:
         ring = self.ring
         key = ("corosync.nodelist", ring)
         if key not in self.snapshot.memo:
+            snapshot = self.snapshot
             self.snapshot.memo[key] = "\n".join(
-                f"    node {{\n        name: {name}\n        nodeid: {nodeid}\n"
-                f"        ring0_addr: {address}\n    }}"
-                for name, nodeid, address in self.nodes
+                map(_NODELIST_ENTRY.format, snapshot.hostnames, *self._complete(ring))
             )
         found: str = self.snapshot.memo[key]
         return found
 
-    def _nodes(self, ring: Network) -> list[CorosyncNode]:
+    def _complete(self, ring: Network) -> tuple[list[int], list[str]]:
+        """Each member's nodeid and ring address, once every member is known
+        to have both (a Problem names the first that does not)."""
         snapshot = self.snapshot
-        found = []
-        for hostname, nodeid, address in zip(
-            snapshot.hostnames, snapshot.nodeids, snapshot.addresses_in(ring), strict=True
-        ):
-            if nodeid is None:
-                raise Problem(f"member {hostname} has no corosync nodeid")
-            if address is None:
-                raise _no_address(hostname, ring, f"addresses.{ring.name}")
-            found.append(CorosyncNode(hostname, nodeid, address))
-        return found
+        addresses = snapshot.addresses_in(ring)
+        if None in snapshot.nodeids or None in addresses:
+            for hostname, nodeid, address in zip(
+                snapshot.hostnames, snapshot.nodeids, addresses, strict=True
+            ):
+                if nodeid is None:
+                    raise Problem(f"member {hostname} has no corosync nodeid")
+                if address is None:
+                    raise _no_address(hostname, ring, f"addresses.{ring.name}")
+        return cast(list[int], snapshot.nodeids), cast(list[str], addresses)
 
     @property
     def two_node(self) -> bool:
@@ -173,15 +182,14 @@ class Ceph:
         """mon_host entries, v2 and v1 address of each monitor."""
         public = self.public
         snapshot = self.snapshot
+        addresses = snapshot.addresses_in(public)
         found = []
-        for hostname, roles, ip in zip(
-            snapshot.hostnames, snapshot.roles, snapshot.addresses_in(public), strict=True
-        ):
-            if "ceph-mon" in roles:
-                if ip is None:
-                    raise _no_address(hostname, public, f"addresses.{public.name}")
-                host = f"[{ip}]" if ipaddress.ip_address(ip).version == 6 else ip
-                found.append(f"[v2:{host}:{MON_V2_PORT}/0,v1:{host}:{MON_V1_PORT}/0]")
+        for i in [i for i, roles in enumerate(snapshot.roles) if "ceph-mon" in roles]:
+            ip = addresses[i]
+            if ip is None:
+                raise _no_address(snapshot.hostnames[i], public, f"addresses.{public.name}")
+            host = f"[{ip}]" if ipaddress.ip_address(ip).version == 6 else ip
+            found.append(f"[v2:{host}:{MON_V2_PORT}/0,v1:{host}:{MON_V1_PORT}/0]")
         if not found:
             raise Problem(
                 f"cluster {self.cluster.name} has ceph settings but no member with role ceph-mon"

@@ -13,7 +13,6 @@ from __future__ import annotations
 import gzip
 import stat
 from collections.abc import Iterable
-from pathlib import PurePosixPath
 
 from bootsvc.core.nodeconfig.files import NodeFile
 
@@ -34,12 +33,14 @@ def _entry(name: str, mode: int, uid: int, gid: int, nlink: int, data: bytes, in
 
 
 def _directories(files: list[NodeFile]) -> list[str]:
-    """Every parent directory, each once, parents before children."""
+    """Every parent directory, each once, parents before children. (By
+    string: PurePosixPath.parents took a third of the packing.)"""
     found: set[str] = set()
     for file in files:
-        for parent in PurePosixPath(file.path).parents:
-            if str(parent) != "/":
-                found.add(str(parent))
+        parent = file.path.rpartition("/")[0]
+        while parent and parent not in found:
+            found.add(parent)
+            parent = parent.rpartition("/")[0]
     return sorted(found, key=lambda path: (path.count("/"), path))
 
 

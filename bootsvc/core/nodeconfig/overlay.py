@@ -160,9 +160,12 @@ class Overlays:
     ) -> Overlay:
         """The node's overlay; ConfigError when its configuration does not
         render, NotFound for an unknown node. A caller inside a read
-        transaction passes its session, which saves opening another; a miss
-        reads its stamp and its cluster in one transaction."""
-        with nullcontext(session) if session is not None else self.db.read() as reading:
+        transaction passes its session, which saves opening another. A read
+        of its own locks nothing and needs no snapshot shared by its
+        statements (a cluster read after the stamp is at least as new as
+        the stamp), so on PostgreSQL it runs without BEGIN and COMMIT."""
+        reader = nullcontext(session) if session is not None else self.db.read_statements()
+        with reader as reading:
             return self._get(hostname, boot, reading)
 
     def _get(self, hostname: str, boot: BootInfo, reading: Session) -> Overlay:

@@ -4,6 +4,8 @@ that stays put while nothing changes and moves when a member does."""
 
 from __future__ import annotations
 
+import ipaddress
+
 from bootsvc.core import cmdb
 from bootsvc.core.nodeconfig import inputs
 from bootsvc.core.nodeconfig.inputs import Iface
@@ -145,3 +147,37 @@ def test_a_roster_stands_for_the_members_texts(db: Database) -> None:
     assert [m.hostname for m in stored.members] == ["a1", "b2", "c3"]
     assert [m.interfaces for m in stored.members] == [m.interfaces for m in full.members]
     assert stored.member("c3") is stored.members[2]
+
+
+def test_a_network_holds_what_ipaddress_says_it_does() -> None:
+    """holds() parses by inet_pton, for speed; it answers as ipaddress does,
+    and an address of the other family or none at all is not held."""
+    networks = [
+        inputs.Network("v4", "10.0.0.0/16", None, None),
+        inputs.Network("v6", "fd00::/64", None, None),
+    ]
+    candidates = [
+        "10.0.0.0",
+        "10.0.3.4",
+        "10.0.255.255",
+        "10.1.0.0",
+        "9.255.255.255",
+        "fd00::1",
+        "fd00::ffff:ffff:ffff:ffff",
+        "fd00:0:0:1::",
+        "::ffff:10.0.0.1",
+        "10.0.0.01",
+        "1.2.3",
+        "bogus",
+        "",
+        "10.0.0.1\0",
+    ]
+    for network in networks:
+        cidr = ipaddress.ip_network(network.cidr)
+        for candidate in candidates:
+            try:
+                expected = ipaddress.ip_address(candidate) in cidr
+            except ValueError:
+                expected = False
+            assert network.holds(candidate) == expected, (network.cidr, candidate)
+    assert [c for c in candidates if networks[0].holds(c)] == candidates[:3]
