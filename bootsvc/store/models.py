@@ -312,9 +312,11 @@ class ClusterDocument(Base):
     label: Mapped[str] = mapped_column(String(128))
     cluster: Mapped[str] = mapped_column(Text)
     networks: Mapped[str] = mapped_column(Text)
-    nodes: Mapped[str] = mapped_column(Text)
-    interfaces: Mapped[str] = mapped_column(Text)
     roster: Mapped[str] = mapped_column(Text)
+    # Of the four texts, as the members' rows give them.
+    digest: Mapped[str] = mapped_column(String(64))
+    # The members' nodes and interfaces texts, zlib-compressed.
+    members: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class ServedOverlay(Base):

@@ -12,7 +12,7 @@ import hashlib
 import ipaddress
 import json
 import socket
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, NamedTuple, overload
@@ -218,11 +218,12 @@ class Snapshot:
     def __init__(
         self,
         cluster: ClusterInfo | None,
-        texts: tuple[str, str],
+        texts: Callable[[], tuple[str, str]],
         digest: str,
         roster: Roster | None = None,
     ) -> None:
-        """`texts`: the members' nodes and interfaces as json_columns text."""
+        """`texts`: gives the members' nodes and interfaces as json_columns
+        text (a stored document keeps them compressed until asked)."""
         self.cluster = cluster
         self.digest = digest
         # What helpers work out once per snapshot rather than once per member
@@ -250,7 +251,7 @@ class Snapshot:
 
     @cached_property
     def _columns(self) -> _Columns:
-        return _Columns.parse(*self._texts)
+        return _Columns.parse(*self._texts())
 
     def _interface_rows(self, ident: int) -> list[tuple[Any, ...]]:
         """The node's interface rows in name order ((node id, name) is
@@ -387,7 +388,7 @@ def _member_statements(
     return nodes, interfaces
 
 
-def _digest(texts: Sequence[str]) -> str:
+def digest_of(texts: Sequence[str]) -> str:
     """Of the text as read: the same database content, the same digest."""
     digest = hashlib.sha256()
     for text in texts:
@@ -442,26 +443,28 @@ def statement_tag(dialect: Dialect) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def cluster_snapshot(
-    cluster_id: int, texts: Sequence[str], roster: Roster | None = None
-) -> Snapshot:
-    """From the four texts of CLUSTER_STATEMENT, and the roster when it was
-    stored with them."""
-    found, networks = json.loads(texts[0]), json.loads(texts[1])
-    rows = list(zip(*found, strict=True))
+def cluster_info(cluster_id: int, cluster: str, networks: str) -> ClusterInfo:
+    """From the first two texts of CLUSTER_STATEMENT; NotFound for a cluster
+    that is gone."""
+    rows = list(zip(*json.loads(cluster), strict=True))
     if not rows:
         raise NotFound(f"cluster {cluster_id} does not exist")
     ident, name, domain, fsid, settings = rows[0]
-    cluster = ClusterInfo(
+    return ClusterInfo(
         id=ident,
         name=name,
         domain=domain,
         fsid=fsid,
         settings=settings or {},
         # A cluster's network names are unique: the sort compares names only.
-        networks=tuple(Network(*row) for row in sorted(zip(*networks, strict=True))),
+        networks=tuple(Network(*row) for row in sorted(zip(*json.loads(networks), strict=True))),
     )
-    return Snapshot(cluster, (texts[2], texts[3]), _digest(texts), roster)
+
+
+def cluster_snapshot(cluster_id: int, texts: Sequence[str]) -> Snapshot:
+    """From the four texts of CLUSTER_STATEMENT."""
+    members = (texts[2], texts[3])
+    return Snapshot(cluster_info(cluster_id, texts[0], texts[1]), lambda: members, digest_of(texts))
 
 
 def load_cluster(session: Session, cluster_id: int) -> Snapshot:
@@ -470,7 +473,7 @@ def load_cluster(session: Session, cluster_id: int) -> Snapshot:
 
 def single_snapshot(texts: tuple[str, str]) -> Snapshot:
     """A node as its own only member, from the two texts of NODE_TEXTS."""
-    return Snapshot(None, texts, _digest(texts))
+    return Snapshot(None, lambda: texts, digest_of(texts))
 
 
 def load_single(session: Session, hostname: str) -> Snapshot:

@@ -115,8 +115,8 @@ class Overlays:
         """From its document when one is stored under the label, with the
         node's own rows; otherwise from its members' rows, with the document
         to store for the next reader."""
-        if found.texts is not None:
-            snapshot = inputs.cluster_snapshot(cluster_id, found.texts, found.roster)
+        if found.document is not None:
+            snapshot = clusterdocs.snapshot(cluster_id, found.document)
             member = inputs.single_snapshot(found.node).member(hostname)
             if member is not None:
                 snapshot.know(member)

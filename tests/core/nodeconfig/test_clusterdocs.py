@@ -137,7 +137,7 @@ def test_a_document_under_another_label_is_never_read(db: Database) -> None:
     with db.write() as session:
         session.execute(
             update(ClusterDocument).values(
-                label="other", nodes="[[], []]", roster="[[], [], [], [], {}]"
+                label="other", members=b"", roster="[[], [], [], [], {}]", digest="0"
             )
         )
     assert _fresh(db, keeper).get("hv1", BOOT).archive == built.archive
@@ -175,17 +175,26 @@ def test_the_lookup_finds_the_node_and_its_document(db: Database) -> None:
             clusterdocs.lookup(session, "nobody", label)
         loner = clusterdocs.lookup(session, "loner", label)
         before = clusterdocs.lookup(session, "hv2", label)
-    assert loner.cluster_id is None and loner.texts is None
+    assert loner.cluster_id is None and loner.document is None
     assert inputs.single_snapshot(loner.node).hostnames == ["loner"]
-    assert before.cluster_id == _cluster_id(db, "lab") and before.texts is None
+    assert before.cluster_id == _cluster_id(db, "lab") and before.document is None
     _fresh(db, keeper).get("hv1", BOOT)
     keeper.wait()
     with db.read() as session:
         found = clusterdocs.lookup(session, "hv2", label)
         other = clusterdocs.lookup(session, "hv2", label + "x")
         rows = inputs.load(session, "hv2")
-    assert found.texts is not None and found.roster == rows.roster()
-    assert other.texts is None and other.roster is None
+    assert other.document is None
+    # The document gives what the rows give: digest, roster and members,
+    # the members' texts parsed only when asked for.
+    assert found.document is not None and found.cluster_id is not None
+    stored = clusterdocs.snapshot(found.cluster_id, found.document)
+    assert stored.digest == rows.digest and stored.cluster == rows.cluster
+    assert stored.roster() == rows.roster()
+    assert "_columns" not in stored.__dict__
+    assert [(m.hostname, m.facts, m.interfaces) for m in stored.members] == [
+        (m.hostname, m.facts, m.interfaces) for m in rows.members
+    ]
     own = inputs.single_snapshot(found.node).member("hv2")
     from_rows = rows.member("hv2")
     assert own is not None and from_rows is not None

@@ -126,7 +126,7 @@ def test_a_roster_stands_for_the_members_texts(db: Database) -> None:
     full = inputs.cluster_snapshot(cluster_id, texts)
     roster = inputs.Roster.parse(full.roster().text())
     assert roster.addresses == {"lan": [None, "10.0.0.21", None], "ring": [None, "10.30.0.2", None]}
-    stored = inputs.cluster_snapshot(cluster_id, texts, roster)
+    stored = inputs.Snapshot(full.cluster, lambda: (texts[2], texts[3]), full.digest, roster)
     assert stored.digest == full.digest and stored.cluster == full.cluster
     assert (stored.hostnames, stored.roles, stored.nodeids) == (
         full.hostnames,

@@ -1,4 +1,4 @@
-"""cluster documents carry the cluster's roster
+"""cluster documents carry the roster, the digest, and the members compressed
 
 Revision ID: 0006
 Revises: 0005
@@ -14,15 +14,8 @@ down_revision = "0005"
 branch_labels = None
 depends_on = None
 
-_TEXTS = ("cluster", "networks", "nodes", "interfaces")
 
-
-def _create(with_roster: bool) -> None:
-    """The table is a cache: it is made again, empty, rather than altered
-    (SQLite adds a NOT NULL column only with a default)."""
-    columns = [sa.Column(name, sa.Text(), nullable=False) for name in _TEXTS]
-    if with_roster:
-        columns.append(sa.Column("roster", sa.Text(), nullable=False))
+def _create(columns: list[sa.Column[object]]) -> None:
     op.create_table(
         "cluster_document",
         sa.Column("cluster_id", sa.Integer(), nullable=False),
@@ -39,10 +32,25 @@ def _create(with_roster: bool) -> None:
 
 
 def upgrade() -> None:
+    """The table is a cache: it is made again, empty, rather than altered
+    (SQLite adds a NOT NULL column only with a default)."""
     op.drop_table("cluster_document")
-    _create(with_roster=True)
+    _create(
+        [
+            sa.Column("cluster", sa.Text(), nullable=False),
+            sa.Column("networks", sa.Text(), nullable=False),
+            sa.Column("roster", sa.Text(), nullable=False),
+            sa.Column("digest", sa.String(length=64), nullable=False),
+            sa.Column("members", sa.LargeBinary(), nullable=False),
+        ]
+    )
 
 
 def downgrade() -> None:
     op.drop_table("cluster_document")
-    _create(with_roster=False)
+    _create(
+        [
+            sa.Column(name, sa.Text(), nullable=False)
+            for name in ("cluster", "networks", "nodes", "interfaces")
+        ]
+    )
