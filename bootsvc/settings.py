@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from bootsvc import digits
 from bootsvc.errors import SettingsError
 
 ENV_PREFIX = "BOOTSVC_"
@@ -68,10 +69,10 @@ def default_lab_cache_dir() -> Path:
 def parse_host_port(value: str, default_host: str = "0.0.0.0") -> tuple[str, int]:
     """Accept "host:port", ":port" or "[v6]:port"."""
     host, sep, port_text = value.rpartition(":")
-    if not sep or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+    port = digits.number(port_text)
+    if not sep or port is None or not 0 < port < 65536:
         raise ValueError(f"{value!r} is not host:port")
-    host = host.strip("[]") or default_host
-    return host, int(port_text)
+    return host.strip("[]") or default_host, port
 
 
 def parse_upstream(value: str) -> tuple[str, int]:

@@ -37,6 +37,7 @@ def test_network_services_are_off_unless_set(tmp_path: Path) -> None:
     ("env", "message"),
     [
         ({"BOOTSVC_HTTP_LISTEN": "nowhere"}, "BOOTSVC_HTTP_LISTEN: 'nowhere' is not host:port"),
+        ({"BOOTSVC_HTTP_LISTEN": ":8³"}, "BOOTSVC_HTTP_LISTEN: ':8³' is not host:port"),
         ({"BOOTSVC_DHCP_MODE": "loud"}, "BOOTSVC_DHCP_MODE"),
         ({"BOOTSVC_ADVERTISE_URL": "ftp://x"}, "must start with http://"),
         ({"BOOTSVC_DEFAULT_IMAGE": "hv"}, "IMAGE@CHANNEL"),

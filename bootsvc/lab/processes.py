@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from bootsvc import digits
 from bootsvc.lab.system import LabError, clean_environment, in_netns, run
 
 STOP_GRACE_SECONDS = 10.0
@@ -70,7 +71,7 @@ def netns_pids(netns: str) -> set[int]:
         text = run(["ip", "netns", "pids", netns])
     except LabError:
         return set()
-    return {int(word) for word in text.split() if word.isdigit()}
+    return {pid for word in text.split() if (pid := digits.number(word)) is not None}
 
 
 def _cmdline(pid: int) -> list[bytes]:

@@ -191,6 +191,9 @@ def test_upload_checks_digest_size_and_emptiness(
             "numbers must be finite",
         ),
         ("get", "/api/v1/rollouts/99999999999999999999999", None, 404, "does not exist"),
+        # Digits that int() refuses (found by the OpenAPI fuzzing).
+        ("get", "/api/v1/rollouts/%C2%B3", None, 404, "does not exist"),
+        ("post", "/api/v1/rollouts/%D9%A1/pause", None, 404, "does not exist"),
         # Past 32 (and 64) bits, on the routes that lock the rollout too.
         ("post", "/api/v1/rollouts/2147483648/pause", None, 404, "does not exist"),
         ("post", "/api/v1/rollouts/9223372036854775808/abort", None, 404, "does not exist"),

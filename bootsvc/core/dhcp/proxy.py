@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from bootsvc import digits
 from bootsvc.core.dhcp.boot import Loaders, choose, fields
 from bootsvc.net.dhcp import options as opt
 from bootsvc.net.dhcp.classify import Client, Firmware
@@ -65,10 +66,11 @@ def parse_styles(text: str) -> Styles:
         if not item:
             continue
         key, sep, value = item.rpartition("=")
+        arch = digits.number(key.strip())
         if not sep:
             default = _style(item)
-        elif key.strip().isdigit():
-            by_arch[int(key)] = _style(value)
+        elif arch is not None:
+            by_arch[arch] = _style(value)
         elif key.strip():
             by_vendor.append((key.strip(), _style(value)))
         else:

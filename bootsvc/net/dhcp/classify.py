@@ -9,6 +9,7 @@ import uuid as uuidlib
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bootsvc import digits
 from bootsvc.net.dhcp import options as opt
 from bootsvc.net.dhcp.codec import Packet
 
@@ -45,8 +46,8 @@ class Client:
 
 def _arch_from_vendor(vendor: str) -> int | None:
     parts = vendor.split(":")
-    if len(parts) >= 3 and parts[1] == "Arch" and parts[2].isdigit():
-        return int(parts[2])
+    if len(parts) >= 3 and parts[1] == "Arch":
+        return digits.number(parts[2])
     return None
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bootsvc import digits
+
 MIN_BLKSIZE = 8
 MAX_BLKSIZE = 65464  # RFC 2348
 DEFAULT_BLKSIZE = 512
@@ -30,9 +32,10 @@ class Wanted:
 
 
 def _number(name: str, value: str) -> int:
-    if not value.isascii() or not value.isdigit() or len(value) > _MAX_DIGITS:
+    found = digits.number(value, _MAX_DIGITS)
+    if found is None:
         raise BadOption(f"{name} {value!r} is not a number")
-    return int(value)
+    return found
 
 
 def parse(options: dict[str, str]) -> Wanted:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from bootsvc import digits
 from bootsvc.core import rollouts
 from bootsvc.core.fleetviews import RolloutView, rollout_view
 from bootsvc.core.records import ObjectName, Record
@@ -30,9 +31,10 @@ class RolloutQuery(BaseModel):
 
 
 def _id(rollout: str) -> int:
-    if not rollout.isdigit():
+    found = digits.number(rollout)
+    if found is None:
         raise NotFound(f"rollout {rollout!r} does not exist")
-    return int(rollout)
+    return found
 
 
 @registry.route(
