@@ -179,8 +179,17 @@ class Ceph:
 
     @property
     def monitors(self) -> list[str]:
-        """mon_host entries, v2 and v1 address of each monitor."""
+        """mon_host entries, v2 and v1 address of each monitor. The same for
+        every member: worked out once per snapshot."""
         public = self.public
+        snapshot = self.snapshot
+        key = ("ceph.monitors", public)
+        if key not in snapshot.memo:
+            snapshot.memo[key] = self._monitors(public)
+        found: list[str] = snapshot.memo[key]
+        return found
+
+    def _monitors(self, public: Network) -> list[str]:
         snapshot = self.snapshot
         addresses = snapshot.addresses_in(public)
         found = []
