@@ -72,13 +72,10 @@ class Database:
         # snapshot of its own: for a reader that locks nothing, BEGIN and
         # COMMIT are two round trips that change nothing. A SQLite read
         # transaction costs no round trip and does hold one snapshot.
-        self._statement_reader = (
-            self._reader
+        self._statement_engine = (
+            self.engine
             if self.is_sqlite
-            else sessionmaker(
-                self.engine.execution_options(isolation_level="AUTOCOMMIT"),
-                expire_on_commit=False,
-            )
+            else self.engine.execution_options(isolation_level="AUTOCOMMIT")
         )
         writer_bind = (
             self.engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
@@ -92,12 +89,11 @@ class Database:
         with self._reader() as session, session.begin():
             yield session
 
-    @contextmanager
-    def read_statements(self) -> Iterator[Session]:
-        """Reads whose statements need no snapshot in common, and lock
-        nothing (no FOR UPDATE): on PostgreSQL, without a transaction."""
-        with self._statement_reader() as session, session.begin():
-            yield session
+    def connect_for_statements(self) -> Connection:
+        """A connection for reads whose statements need no snapshot in
+        common, and lock nothing (no FOR UPDATE): its `begin()` sends no
+        BEGIN on PostgreSQL."""
+        return self._statement_engine.connect()
 
     @contextmanager
     def write(self) -> Iterator[Session]:

@@ -28,7 +28,7 @@ import threading
 import zlib
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, and_, bindparam, select
+from sqlalchemy import Connection, Table, and_, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -67,8 +67,8 @@ _SEPARATOR = b"\0"
 _COMPRESS_LEVEL = 1
 
 
-def label(session: Session, stamp: changes.Stamp) -> str:
-    return f"{inputs.statement_tag(session.get_bind().dialect)}.{changes.label(stamp)}"
+def label(connection: Connection, stamp: changes.Stamp) -> str:
+    return f"{inputs.statement_tag(connection.dialect)}.{changes.label(stamp)}"
 
 
 class Stored(NamedTuple):
@@ -91,9 +91,9 @@ class Lookup(NamedTuple):
     document: Stored | None
 
 
-def lookup(session: Session, hostname: str, label: str) -> Lookup:
+def lookup(connection: Connection, hostname: str, label: str) -> Lookup:
     """NotFound for an unknown node."""
-    row = session.connection().execute(_LOOKUP, {"hostname": hostname, "label": label}).first()
+    row = connection.execute(_LOOKUP, {"hostname": hostname, "label": label}).first()
     if row is None:
         raise NotFound(f"node {hostname!r} does not exist")
     cluster_id, nodes, interfaces, *stored = row

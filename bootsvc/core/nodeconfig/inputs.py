@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, NamedTuple, overload
 
-from sqlalchemy import Dialect, Select, bindparam, select
+from sqlalchemy import Connection, Dialect, Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from bootsvc import __version__
@@ -429,9 +429,9 @@ NODE_TEXTS = jsonrows.column_texts(*_member_statements(Node.hostname == bindpara
 _SINGLE = select(*NODE_TEXTS)
 
 
-def cluster_texts(session: Session, cluster_id: int) -> tuple[str, ...]:
+def cluster_texts(connection: Connection, cluster_id: int) -> tuple[str, ...]:
     """The cluster as JSON texts, read from every member's rows."""
-    return jsonrows.texts(session.connection(), CLUSTER_STATEMENT, cluster_id=cluster_id)
+    return jsonrows.texts(connection, CLUSTER_STATEMENT, cluster_id=cluster_id)
 
 
 @functools.cache
@@ -468,7 +468,7 @@ def cluster_snapshot(cluster_id: int, texts: Sequence[str]) -> Snapshot:
 
 
 def load_cluster(session: Session, cluster_id: int) -> Snapshot:
-    return cluster_snapshot(cluster_id, cluster_texts(session, cluster_id))
+    return cluster_snapshot(cluster_id, cluster_texts(session.connection(), cluster_id))
 
 
 def single_snapshot(texts: tuple[str, str]) -> Snapshot:

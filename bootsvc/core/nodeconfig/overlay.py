@@ -18,10 +18,10 @@ import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
-from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from bootsvc.core.nodeconfig import changes, clusterdocs, cpio, files, inputs
@@ -29,6 +29,7 @@ from bootsvc.core.nodeconfig.context import BootInfo, NodeContext, agent_values
 from bootsvc.core.nodeconfig.problems import ConfigError
 from bootsvc.core.nodeconfig.templating import Stamp, Templates
 from bootsvc.store.db import Database
+from bootsvc.store.kept import KeptConnections
 
 CACHE_ENTRIES = 2048
 
@@ -101,6 +102,7 @@ class Overlays:
         self.entries = entries
         self.template_check_s = template_check_s
         self.documents = documents if documents is not None else clusterdocs.Keeper(db)
+        self._readers = KeptConnections(db)
         self.hits = 0
         self.builds = 0
         self._lock = threading.Lock()
@@ -110,7 +112,7 @@ class Overlays:
         self._where: dict[str, Any] = {}
 
     def _read_cluster(
-        self, cluster_id: int, found: clusterdocs.Lookup, hostname: str, reading: Session
+        self, cluster_id: int, found: clusterdocs.Lookup, hostname: str, reading: Connection
     ) -> tuple[inputs.Snapshot, clusterdocs.Document | None]:
         """From its document when one is stored under the label, with the
         node's own rows; otherwise from its members' rows, with the document
@@ -126,7 +128,7 @@ class Overlays:
         return snapshot, clusterdocs.Document(cluster_id, found.label, texts, snapshot)
 
     def _snapshot(
-        self, hostname: str, stamp: changes.Stamp, reading: Session
+        self, hostname: str, stamp: changes.Stamp, reading: Connection
     ) -> tuple[inputs.Snapshot, clusterdocs.Document | None]:
         """The node's cluster as read since the last change: read once, for
         all its members."""
@@ -163,13 +165,14 @@ class Overlays:
         transaction passes its session, which saves opening another. A read
         of its own locks nothing and needs no snapshot shared by its
         statements (a cluster read after the stamp is at least as new as
-        the stamp), so on PostgreSQL it runs without BEGIN and COMMIT."""
-        reader = nullcontext(session) if session is not None else self.db.read_statements()
-        with reader as reading:
-            return self._get(hostname, boot, reading)
+        the stamp): it runs on a kept connection, without BEGIN and COMMIT
+        on PostgreSQL."""
+        if session is not None:
+            return self._get(hostname, boot, session.connection())
+        return self._readers.run(lambda reading: self._get(hostname, boot, reading))
 
-    def _get(self, hostname: str, boot: BootInfo, reading: Session) -> Overlay:
-        stamp = (changes.stamp(reading.connection()), self.templates.stamp(self.template_check_s))
+    def _get(self, hostname: str, boot: BootInfo, reading: Connection) -> Overlay:
+        stamp = (changes.stamp(reading), self.templates.stamp(self.template_check_s))
         key = (hostname, boot)
         with self._lock:
             if stamp != self._stamp:

@@ -170,19 +170,19 @@ def test_the_lookup_finds_the_node_and_its_document(db: Database) -> None:
     factory.node(db, hostname="loner", interfaces=[{"mac": "52:54:00:00:09:01"}])
     keeper = clusterdocs.Keeper(db)
     with db.read() as session:
-        label = clusterdocs.label(session, changes.stamp(session.connection()))
+        label = clusterdocs.label(session.connection(), changes.stamp(session.connection()))
         with pytest.raises(NotFound, match="'nobody'"):
-            clusterdocs.lookup(session, "nobody", label)
-        loner = clusterdocs.lookup(session, "loner", label)
-        before = clusterdocs.lookup(session, "hv2", label)
+            clusterdocs.lookup(session.connection(), "nobody", label)
+        loner = clusterdocs.lookup(session.connection(), "loner", label)
+        before = clusterdocs.lookup(session.connection(), "hv2", label)
     assert loner.cluster_id is None and loner.document is None
     assert inputs.single_snapshot(loner.node).hostnames == ["loner"]
     assert before.cluster_id == _cluster_id(db, "lab") and before.document is None
     _fresh(db, keeper).get("hv1", BOOT)
     keeper.wait()
     with db.read() as session:
-        found = clusterdocs.lookup(session, "hv2", label)
-        other = clusterdocs.lookup(session, "hv2", label + "x")
+        found = clusterdocs.lookup(session.connection(), "hv2", label)
+        other = clusterdocs.lookup(session.connection(), "hv2", label + "x")
         rows = inputs.load(session, "hv2")
     assert other.document is None
     # The document gives what the rows give: digest, roster and members,

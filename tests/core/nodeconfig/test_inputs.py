@@ -122,7 +122,7 @@ def test_a_roster_stands_for_the_members_texts(db: Database) -> None:
     with db.read() as session:
         cluster_id = inputs.cluster_of(session, "a1")
         assert cluster_id is not None
-        texts = inputs.cluster_texts(session, cluster_id)
+        texts = inputs.cluster_texts(session.connection(), cluster_id)
     full = inputs.cluster_snapshot(cluster_id, texts)
     roster = inputs.Roster.parse(full.roster().text())
     assert roster.addresses == {"lan": [None, "10.0.0.21", None], "ring": [None, "10.30.0.2", None]}
