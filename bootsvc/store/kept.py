@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from bootsvc.store.db import Database
 
@@ -71,6 +71,14 @@ class KeptConnections:
         try:
             with connection.begin():
                 result = read(connection)
+        except SQLAlchemyError:
+            connection.close()
+            raise
+        except Exception:
+            # The reader's own refusal (an unknown node, say): the read
+            # ended cleanly, and the connection is as good as before.
+            self._give_back(connection)
+            raise
         except BaseException:
             connection.close()
             raise

@@ -1,7 +1,7 @@
 """Kept connections: reads reuse a few connections without the pool's ping;
 a connection the server cut off costs one more try, not an error; a read
-that fails otherwise is not retried and leaves no connection behind; a
-forked child never uses its parent's."""
+that fails otherwise is not retried, and a database error leaves no
+connection behind; a forked child never uses its parent's."""
 
 from __future__ import annotations
 
@@ -45,6 +45,20 @@ def test_a_failed_read_is_not_retried(db: Database) -> None:
         readers.run(failing)
     assert len(calls) == 1
     assert readers.run(lambda c: c.execute(select(1)).scalar()) == 1
+
+
+def test_a_readers_own_refusal_keeps_the_connection(db: Database) -> None:
+    """An unknown node is the reader's answer, not a broken connection."""
+    readers = KeptConnections(db)
+    kept = readers.run(_raw_id)
+
+    def refusing(connection: Connection) -> None:
+        raise LookupError(_raw_id(connection))
+
+    with pytest.raises(LookupError) as refused:
+        readers.run(refusing)
+    assert refused.value.args == (kept,)
+    assert readers.run(_raw_id) == kept
 
 
 def test_a_connection_cut_off_is_replaced(db: Database) -> None:
