@@ -104,14 +104,10 @@ class Corosync:
     def nodes(self) -> list[CorosyncNode]:
         """The same for every member: worked out once per snapshot."""
         ring = self.ring
-        key = ("corosync.nodes", ring)
-        if key not in self.snapshot.memo:
-            snapshot = self.snapshot
-            self.snapshot.memo[key] = list(
-                map(CorosyncNode, snapshot.hostnames, *self._complete(ring))
-            )
-        found: list[CorosyncNode] = self.snapshot.memo[key]
-        return found
+        return self.snapshot.remember(
+            ("corosync.nodes", ring),
+            lambda: list(map(CorosyncNode, self.snapshot.hostnames, *self._complete(ring))),
+        )
 
     @property
     def nodelist(self) -> str:
@@ -120,14 +116,12 @@ class Corosync:
         loop over 1,000 members costs a millisecond or more per render; a
         site template that loops still works)."""
         ring = self.ring
-        key = ("corosync.nodelist", ring)
-        if key not in self.snapshot.memo:
-            snapshot = self.snapshot
-            self.snapshot.memo[key] = "\n".join(
-                map(_NODELIST_ENTRY.format, snapshot.hostnames, *self._complete(ring))
-            )
-        found: str = self.snapshot.memo[key]
-        return found
+        return self.snapshot.remember(
+            ("corosync.nodelist", ring),
+            lambda: "\n".join(
+                map(_NODELIST_ENTRY.format, self.snapshot.hostnames, *self._complete(ring))
+            ),
+        )
 
     def _complete(self, ring: Network) -> tuple[list[int], list[str]]:
         """Each member's nodeid and ring address, once every member is known
@@ -182,12 +176,7 @@ class Ceph:
         """mon_host entries, v2 and v1 address of each monitor. The same for
         every member: worked out once per snapshot."""
         public = self.public
-        snapshot = self.snapshot
-        key = ("ceph.monitors", public)
-        if key not in snapshot.memo:
-            snapshot.memo[key] = self._monitors(public)
-        found: list[str] = snapshot.memo[key]
-        return found
+        return self.snapshot.remember(("ceph.monitors", public), lambda: self._monitors(public))
 
     def _monitors(self, public: Network) -> list[str]:
         snapshot = self.snapshot
@@ -253,16 +242,15 @@ def member_hosts(snapshot: Snapshot, domain: str) -> str:
     """/etc/hosts lines of every member, as text. The same for every member,
     so worked out once per snapshot; the built-in hosts template prints it
     instead of looping over `members`."""
-    key = ("hosts", domain)
-    if key not in snapshot.memo:
-        snapshot.memo[key] = "\n".join(
+    return snapshot.remember(
+        ("hosts", domain),
+        lambda: "\n".join(
             f"{address}\t{hostname}.{domain} {hostname}"
             if address
             else f"# {hostname}: no address in the CMDB"
             for hostname, address in zip(snapshot.hostnames, snapshot.main_addresses, strict=True)
-        )
-    found: str = snapshot.memo[key]
-    return found
+        ),
+    )
 
 
 class NodeContext:

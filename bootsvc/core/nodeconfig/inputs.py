@@ -12,10 +12,10 @@ import hashlib
 import ipaddress
 import json
 import socket
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, NamedTuple, overload
+from typing import Any, NamedTuple, TypeVar, overload
 
 from sqlalchemy import Connection, Dialect, Select, bindparam, select
 from sqlalchemy.orm import Session
@@ -24,6 +24,8 @@ from bootsvc import __version__
 from bootsvc.errors import NotFound
 from bootsvc.store import jsonrows
 from bootsvc.store.models import Cluster, ClusterNetwork, Interface, Node
+
+T = TypeVar("T")
 
 
 class Iface(NamedTuple):
@@ -226,9 +228,8 @@ class Snapshot:
         text (a stored document keeps them compressed until asked)."""
         self.cluster = cluster
         self.digest = digest
-        # What helpers work out once per snapshot rather than once per member
-        # rendered (corosync's node list, say).
-        self.memo: dict[Any, Any] = {}
+        # What `remember` has worked out, by key.
+        self._memo: dict[Any, Any] = {}
         self._texts = texts
         self._known: dict[str, Member] = {}
         self.hostnames: list[str]
@@ -242,7 +243,7 @@ class Snapshot:
             self.__dict__["main_addresses"] = roster.main_addresses
             for network in cluster.networks if cluster else ():
                 if network.name in roster.addresses:
-                    self.memo["addresses", network] = roster.addresses[network.name]
+                    self._memo["addresses", network] = roster.addresses[network.name]
         self.roles: list[tuple[str, ...]] = [tuple(names) for names in roles]
         self._index = {hostname: i for i, hostname in enumerate(self.hostnames)}
 
@@ -286,17 +287,25 @@ class Snapshot:
             for ident, given in zip(self._columns.ids, self._given, strict=True)
         ]
 
+    def remember(self, key: Hashable, work: Callable[[], T]) -> T:
+        """What `work` gives, worked out once per snapshot: for what is the
+        same for every member rendered (corosync's node list, say)."""
+        if key not in self._memo:
+            self._memo[key] = work()
+        found: T = self._memo[key]
+        return found
+
     def addresses_in(self, network: Network) -> list[str | None]:
         """Each member's address on `network`."""
-        key = ("addresses", network)
-        if key not in self.memo:
+
+        def work() -> list[str | None]:
             by_node = self._ips
-            self.memo[key] = [
+            return [
                 _address_in(network, by_node.get(ident, ()), given)
                 for ident, given in zip(self._columns.ids, self._given, strict=True)
             ]
-        addresses: list[str | None] = self.memo[key]
-        return addresses
+
+        return self.remember(("addresses", network), work)
 
     def roster(self) -> Roster:
         networks = self.cluster.networks if self.cluster else ()
