@@ -73,6 +73,9 @@ class ImageVersion(Base):
     notes: Mapped[str] = mapped_column(Text, default="")
     imported_by: Mapped[str] = mapped_column(String(128))
     imported_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # What the build recorded (recipe hash, packages, sizes, host, time);
+    # None for a version imported without one.
+    build: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
     image: Mapped[Image] = relationship(back_populates="versions")
     files: Mapped[list[VersionFile]] = relationship(
         back_populates="version",
@@ -202,6 +205,11 @@ class Node(Base):
     # The node's corosync nodeid in its cluster: the lowest free one when it
     # joined, kept while it stays (bootsvc.core.cmdb allocates it).
     corosync_nodeid: Mapped[int | None] = mapped_column(Integer)
+    # Consent to format the node's local disks: "new" lets its first boot
+    # make the state partition on a blank device, "in-use" once it has.
+    disks: Mapped[str] = mapped_column(String(16), default="new", server_default="new")
+    # The audit entry of a factory reset the node has not yet carried out.
+    reset_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     cluster: Mapped[Cluster | None] = relationship(back_populates="nodes")
