@@ -80,7 +80,9 @@ def _three_node(number: int) -> dict[str, Any]:
                 "storage": f"10.20.0.{10 + number}",
                 "ring": f"10.30.0.{10 + number}",
                 "backup": f"10.40.0.{10 + number}",
-            }
+            },
+            "state": {"device": "/dev/sda"},
+            "ceph": {"osd_devices": ["/dev/sdb", "/dev/sdc"]},
         },
     }
 

@@ -72,6 +72,13 @@ def image(app: App, lab_name: str, recipe: str, version_name: str, channel: str 
 @firmware_option
 @click.option("--mac", help="MAC address (default: derived from the VM name).")
 @click.option("--memory", default=512, show_default=True, help="Memory in MiB.")
+@click.option(
+    "--disk",
+    "disks",
+    type=click.IntRange(1, 1024),
+    multiple=True,
+    help="A local disk of this many GiB (sparse; repeat for more: /dev/vda, /dev/vdb, ...).",
+)
 @click.option("--detach", is_flag=True, help="Start the VM and return.")
 @click.option("--until-up", is_flag=True, help="Return once the VM reports up; it keeps running.")
 @click.option("--timeout", default=300.0, show_default=True, help="Seconds --until-up waits.")
@@ -83,6 +90,7 @@ def boot(
     firmware: str,
     mac: str | None,
     memory: int,
+    disks: tuple[int, ...],
     detach: bool,
     until_up: bool,
     timeout: float,
@@ -90,7 +98,7 @@ def boot(
     """Start VM on the lab network and follow its serial console
     (Ctrl-C stops the VM)."""
     current = labs.Lab.load(app.settings, lab_name)
-    machine = current.boot(vm, Firmware(firmware), mac, memory)
+    machine = current.boot(vm, Firmware(firmware), mac, memory, disks)
     click.echo(f"VM {vm} ({firmware}, MAC {machine.mac}); console in {machine.files.console}")
     if detach:
         return

@@ -250,7 +250,12 @@ class Lab:
         return self.cli("token", "create", name, "--role", role).strip()
 
     def boot(
-        self, name: str, firmware: qemu.Firmware, mac: str | None = None, memory_mb: int = 512
+        self,
+        name: str,
+        firmware: qemu.Firmware,
+        mac: str | None = None,
+        memory_mb: int = 512,
+        disks_gib: tuple[int, ...] = (),
     ) -> Vm:
         """Start a VM on the lab network; it boots from the network at once."""
         require("qemu-system-x86_64")
@@ -258,7 +263,7 @@ class Lab:
         if name in self.state.vms:
             raise LabError(f"lab {self.name} already has a VM {name!r}")
         spec = qemu.VmSpec(
-            name, firmware, names.mac(mac or vm_mac(name)), tap_name(name), memory_mb
+            name, firmware, names.mac(mac or vm_mac(name)), tap_name(name), memory_mb, disks_gib
         )
         files = qemu.VmFiles(self.dir / "vms" / name)
         qemu.prepare(spec, files)

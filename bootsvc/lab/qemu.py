@@ -37,6 +37,8 @@ class VmSpec:
     mac: str
     tap: str
     memory_mb: int = 512
+    # Local disks by size, attached as virtio disks (/dev/vda, /dev/vdb, ...).
+    disks_gib: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,10 @@ class VmFiles:
     def log(self) -> Path:
         return self.directory / "qemu.log"
 
+    def disk(self, index: int) -> Path:
+        """A local disk: sparse, kept while the VM is reset or started again."""
+        return self.directory / f"disk{index}.raw"
+
 
 def prepare(spec: VmSpec, files: VmFiles) -> None:
     files.directory.mkdir(parents=True, exist_ok=True)
@@ -72,6 +78,11 @@ def prepare(spec: VmSpec, files: VmFiles) -> None:
             if not needed.exists():
                 raise LabError(f"{needed} is missing: apt-get install ovmf")
         shutil.copyfile(OVMF_VARS, files.uefi_vars)
+    for index, size in enumerate(spec.disks_gib):
+        disk = files.disk(index)
+        if not disk.exists():
+            with disk.open("wb") as sparse:
+                sparse.truncate(size << 30)
 
 
 def argv(spec: VmSpec, files: VmFiles) -> list[str]:
@@ -105,6 +116,11 @@ def argv(spec: VmSpec, files: VmFiles) -> list[str]:
             f"if=pflash,format=raw,unit=1,file={files.uefi_vars}",
         ]
         nic += ",romfile="
+    for index in range(len(spec.disks_gib)):
+        command += [
+            "-drive",
+            f"file={files.disk(index)},if=virtio,format=raw,cache=unsafe,discard=unmap",
+        ]
     return [*command, "-device", nic]
 
 

@@ -1,15 +1,19 @@
 #!/bin/bash
 # Builds the debian-hypervisor image: a Debian bookworm live system (kernel,
-# live-boot initramfs, squashfs root) with the cluster and virtualisation
-# stack of a diskless KVM hypervisor, booted with `boot=live fetch=URL`.
-# Needs root, mmdebstrap and squashfs-tools, and a Debian mirror; takes
-# several minutes, so it is built by hand, not in the test suite.
+# live-boot initramfs, squashfs root) with the cluster, storage and
+# virtualisation stack of a diskless KVM hypervisor (packages.txt), booted
+# with `boot=live fetch=URL`. Needs root, mmdebstrap and squashfs-tools, and
+# a Debian mirror.
 #
-#   build.sh --version 1 --out DIR [--mirror URL] [--kernel-package IGNORED] [--debs IGNORED]
+#   build.sh --version V --out DIR [--mirror URL] [--cache DIR]
+#            [--extra-package NAME]... [--kernel-package IGNORED] [--debs IGNORED]
 #
-# Writes DIR/vmlinuz, DIR/initrd.img, DIR/root.squashfs and DIR/manifest.yaml.
-# (--kernel-package and --debs are accepted so that `bootsvc lab image` can
-# drive every recipe the same way; this one takes the kernel from the mirror.)
+# Writes DIR/vmlinuz, DIR/initrd.img, DIR/root.squashfs, DIR/packages.tsv
+# and DIR/manifest.yaml. With --cache, the installed root is kept there as a
+# tar keyed by everything but the version, so another version of the same
+# recipe costs only its squashfs. (--kernel-package and --debs are accepted
+# so that every recipe is driven the same way; this one takes the kernel from
+# the mirror.)
 set -euo pipefail
 
 recipe=$(cd "$(dirname "$0")" && pwd)
@@ -17,60 +21,78 @@ common="$recipe/../common"
 image=debian-hypervisor
 version=""
 out=""
+cache=""
 mirror=http://deb.debian.org/debian
 suite=bookworm
+extra=()
 
 while [ $# -gt 0 ]; do
     case "$1" in
     --version) version="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --mirror) mirror="$2"; shift 2 ;;
+    --cache) cache="$2"; shift 2 ;;
+    --extra-package) extra+=("$2"); shift 2 ;;
     --kernel-package | --debs) shift 2 ;;
     *) echo "build.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
 [ -n "$version" ] && [ -n "$out" ] || {
-    echo "usage: build.sh --version V --out DIR [--mirror URL]" >&2
+    echo "usage: build.sh --version V --out DIR [--mirror URL] [--cache DIR]" >&2
     exit 2
 }
 [ "$(id -u)" = 0 ] || { echo "build.sh: mmdebstrap needs root here" >&2; exit 1; }
 
-packages=(
-    # boot: the kernel, and an initramfs that fetches the root over HTTP
-    linux-image-amd64 live-boot initramfs-tools busybox systemd-sysv udev dbus
-    # cluster membership and resources
-    corosync pacemaker pacemaker-cli-utils
-    # networking of the VMs
-    openvswitch-switch
-    # storage: the Ceph client (RBD for VM disks)
-    ceph-common
-    # virtualisation (bookworm has no qemu-kvm package: qemu-system-x86 runs KVM)
-    libvirt-daemon-system libvirt-clients qemu-system-x86
-    # management and reporting
-    openssh-server chrony curl ca-certificates iproute2 procps less
-)
+mapfile -t packages < <(grep -v '^\s*#' "$recipe/packages.txt" | grep -v '^\s*$')
+packages+=("${extra[@]}")
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 root="$work/root"
 mkdir -p "$out"
 
-mmdebstrap --variant=minbase --include="$(IFS=,; echo "${packages[*]}")" \
-    --customize-hook="copy-in '$common/bootsvc-overlay' /etc/initramfs-tools/scripts/init-bottom/" \
-    --customize-hook="copy-in '$recipe/files/bootsvc-report' /usr/local/sbin/" \
-    --customize-hook="copy-in '$recipe/files/bootsvc-report.service' /etc/systemd/system/" \
-    --customize-hook="copy-in '$recipe/files/10-boot.network' /etc/systemd/network/" \
-    --customize-hook='mkdir -p "$1/etc/systemd/system/ssh.service.d"' \
-    --customize-hook="copy-in '$recipe/files/ssh-host-keys.conf' /etc/systemd/system/ssh.service.d/" \
-    --customize-hook="echo 'IMAGE=$image' > \"\$1/etc/bootsvc-image\"; echo 'VERSION=$version' >> \"\$1/etc/bootsvc-image\"" \
-    --customize-hook='echo debian-hypervisor > "$1/etc/hostname"' \
-    --customize-hook='chmod 0755 "$1/usr/local/sbin/bootsvc-report" "$1/etc/initramfs-tools/scripts/init-bottom/bootsvc-overlay"' \
-    --customize-hook='chroot "$1" systemctl enable systemd-networkd bootsvc-report.service' \
-    --customize-hook='chroot "$1" update-initramfs -u -k all' \
-    --customize-hook='rm -f "$1"/etc/ssh/ssh_host_*; : > "$1/etc/machine-id"; rm -rf "$1"/var/lib/apt/lists/*' \
-    "$suite" "$root" \
-    "deb $mirror $suite main" "deb $mirror $suite-updates main" \
-    "deb http://deb.debian.org/debian-security $suite-security main"
+install_root() {
+    mmdebstrap --variant=minbase --include="$(IFS=,; echo "${packages[*]}")" \
+        --customize-hook="copy-in '$common/bootsvc-overlay' /etc/initramfs-tools/scripts/init-bottom/" \
+        --customize-hook="copy-in '$recipe/files/bootsvc-report' /usr/local/sbin/" \
+        --customize-hook="copy-in '$recipe/files/bootsvc-report.service' /etc/systemd/system/" \
+        --customize-hook="copy-in '$recipe/files/10-boot.network' /etc/systemd/network/" \
+        --customize-hook='mkdir -p "$1/etc/systemd/system/ssh.service.d"' \
+        --customize-hook="copy-in '$recipe/files/ssh-host-keys.conf' /etc/systemd/system/ssh.service.d/" \
+        --customize-hook='echo debian-hypervisor > "$1/etc/hostname"' \
+        --customize-hook='chmod 0755 "$1/usr/local/sbin/bootsvc-report" "$1/etc/initramfs-tools/scripts/init-bottom/bootsvc-overlay"' \
+        --customize-hook='chroot "$1" systemctl enable systemd-networkd bootsvc-report.service' \
+        --customize-hook='chroot "$1" update-initramfs -u -k all' \
+        --customize-hook='rm -f "$1"/etc/ssh/ssh_host_*; : > "$1/etc/machine-id"; rm -rf "$1"/var/lib/apt/lists/*' \
+        "$suite" "$root" \
+        "deb $mirror $suite main" "deb $mirror $suite-updates main" \
+        "deb http://deb.debian.org/debian-security $suite-security main"
+}
+
+if [ -n "$cache" ]; then
+    # Everything that goes into the root, but not the version.
+    key=$( { printf '%s\n' "$mirror" "$suite" "${packages[@]}"; cat "$0";
+             find "$recipe/files" "$common" -type f -print0 | sort -z | xargs -0 sha256sum; } |
+           sha256sum | cut -c1-20)
+    cached="$cache/root-$key.tar"
+    mkdir -p "$cache"
+    if [ -f "$cached" ]; then
+        echo "build.sh: root from $cached" >&2
+        mkdir -p "$root"
+        tar -C "$root" --numeric-owner --xattrs -xpf "$cached"
+    else
+        install_root
+        tar -C "$root" --numeric-owner --xattrs -cf "$cached.partial-$$" .
+        mv "$cached.partial-$$" "$cached"
+        find "$cache" -maxdepth 1 -name 'root-*.tar' ! -name "root-$key.tar" -delete
+    fi
+else
+    install_root
+fi
+
+# The version, baked in: a node reports what it really runs.
+printf 'IMAGE=%s\nVERSION=%s\n' "$image" "$version" > "$root/etc/bootsvc-image"
+dpkg-query --admindir="$root/var/lib/dpkg" -W -f='${Package}\t${Version}\n' > "$out/packages.tsv"
 
 kver=$(ls "$root/lib/modules" | sort -V | tail -n 1)
 cp "$root/boot/vmlinuz-$kver" "$out/vmlinuz"
@@ -83,5 +105,5 @@ mksquashfs "$root" "$out/root.squashfs" -noappend -quiet -comp xz -e boot >/dev/
 
 sh "$common/write-manifest" "$out" "$image" "$version" \
     "boot=live fetch={{ rootfs_url }} console=ttyS0" \
-    "Debian $suite hypervisor $version: kernel $kver, corosync, pacemaker, openvswitch, ceph-common, libvirt"
+    "Debian $suite hypervisor $version: kernel $kver, corosync, pacemaker, pcs, openvswitch, ceph mon/mgr/osd, libvirt"
 echo "built $image $version in $out (kernel $kver)"

@@ -43,5 +43,5 @@ def test_report_unit_reports_up_with_its_services(
         report = reports.recent(session, "hv2")[0]
     assert (report.stage, report.mac, report.image, report.version) == ("up", MAC, "hv", "7")
     # Not a node: systemd is not running here, so no service is active.
-    assert set(report.details["services"]) == {"corosync", "pacemaker", "ceph", "ovs"}
+    assert set(report.details["services"]) == {"corosync", "pacemaker", "disks", "ceph", "ovs"}
     assert "active" not in report.details["services"].values()

@@ -104,12 +104,31 @@ class CephSettings(Section):
     overrides: dict[Word, dict[Word, Scalar]] = Field(default_factory=dict)
 
 
+def _absolute(value: str) -> str:
+    if not _PATH.fullmatch(value) or "/../" in f"{value}/":
+        raise InvalidInput(f"{value!r} is not an absolute path")
+    return value
+
+
+_PATH = re.compile(r"/[A-Za-z0-9_.+@-][A-Za-z0-9/_.+@-]*")
+STATE_PATHS = ("/var/lib/ceph", "/etc/libvirt/qemu", "/var/lib/libvirt")
+
+
+class StateSettings(Section):
+    """`state`: what a node keeps on its state partition across reboots."""
+
+    paths: list[Annotated[str, AfterValidator(_absolute)]] = Field(
+        default_factory=lambda: list(STATE_PATHS)
+    )
+
+
 SECTIONS: dict[str, type[Section]] = {
     "time": TimeSettings,
     "ssh": SshSettings,
     "corosync": CorosyncSettings,
     "pacemaker": PacemakerSettings,
     "ceph": CephSettings,
+    "state": StateSettings,
 }
 
 

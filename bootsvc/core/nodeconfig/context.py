@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -22,8 +23,9 @@ from bootsvc.core.nodeconfig.clustersettings import (
     CorosyncSettings,
     PacemakerSettings,
     SettingsView,
+    StateSettings,
 )
-from bootsvc.core.nodeconfig.inputs import ClusterInfo, Members, Network, Snapshot
+from bootsvc.core.nodeconfig.inputs import ClusterInfo, Member, Members, Network, Snapshot
 from bootsvc.core.nodeconfig.problems import Problem
 from bootsvc.errors import NotFound
 from bootsvc.settings import Settings
@@ -179,6 +181,16 @@ class Ceph:
         return self.snapshot.remember(("ceph.monitors", public), lambda: self._monitors(public))
 
     def _monitors(self, public: Network) -> list[str]:
+        return [address for _, address in self.monmap]
+
+    @property
+    def monmap(self) -> list[tuple[str, str]]:
+        """Each monitor's name (its hostname) and addresses, as a first
+        monmap names them: the monitors make their stores from it."""
+        public = self.public
+        return self.snapshot.remember(("ceph.monmap", public), lambda: self._monmap(public))
+
+    def _monmap(self, public: Network) -> list[tuple[str, str]]:
         snapshot = self.snapshot
         addresses = snapshot.addresses_in(public)
         found = []
@@ -187,7 +199,8 @@ class Ceph:
             if ip is None:
                 raise _no_address(snapshot.hostnames[i], public, f"addresses.{public.name}")
             host = f"[{ip}]" if ipaddress.ip_address(ip).version == 6 else ip
-            found.append(f"[v2:{host}:{MON_V2_PORT}/0,v1:{host}:{MON_V1_PORT}/0]")
+            address = f"[v2:{host}:{MON_V2_PORT}/0,v1:{host}:{MON_V1_PORT}/0]"
+            found.append((snapshot.hostnames[i], address))
         if not found:
             raise Problem(
                 f"cluster {self.cluster.name} has ceph settings but no member with role ceph-mon"
@@ -206,6 +219,52 @@ class Ceph:
     @property
     def libvirt_pool(self) -> str:
         return self.settings.libvirt_pool
+
+
+STATE_LABEL = "bootsvc-state"
+_DEVICE = re.compile(r"/dev/[A-Za-z0-9][A-Za-z0-9/_.:+-]*")
+
+
+def _device(hostname: str, fact: str, value: Any) -> str:
+    if not isinstance(value, str) or not _DEVICE.fullmatch(value) or "/../" in f"{value}/":
+        raise Problem(f"node {hostname}: fact {fact} {value!r} is not a device path (/dev/...)")
+    return value
+
+
+class Disks:
+    """The node's local disks as its facts name them: the device its state
+    partition is made on (`state: {device: ...}`) and, on `ceph-osd` nodes,
+    its OSD devices (`ceph: {osd_devices: [...]}`)."""
+
+    def __init__(self, node: Member, settings: Any) -> None:
+        self.node = node
+        self._settings = settings
+
+    @property
+    def label(self) -> str:
+        return STATE_LABEL
+
+    @property
+    def state_device(self) -> str | None:
+        given = self.node.facts.get("state")
+        if not isinstance(given, dict) or given.get("device") is None:
+            return None
+        return _device(self.node.hostname, "state.device", given["device"])
+
+    @property
+    def osd_devices(self) -> list[str]:
+        given = self.node.facts.get("ceph")
+        if not self.node.has_role("ceph-osd") or not isinstance(given, dict):
+            return []
+        devices = given.get("osd_devices", [])
+        if not isinstance(devices, list):
+            raise Problem(f"node {self.node.hostname}: fact ceph.osd_devices must be a list")
+        return [_device(self.node.hostname, "ceph.osd_devices", d) for d in devices]
+
+    @property
+    def state_paths(self) -> list[str]:
+        chosen: StateSettings = self._settings.state
+        return chosen.paths
 
 
 class Pacemaker:
@@ -298,6 +357,16 @@ class NodeContext:
         return Ceph(self.cluster, self.snapshot, self.settings)
 
     @cached_property
+    def disks(self) -> Disks | None:
+        """A node keeps local state when its facts name a state device, or
+        when it runs Ceph daemons, which need it (and say so when it is not
+        there)."""
+        ceph_daemon = self.node.has_role("ceph-mon") or self.node.has_role("ceph-osd")
+        if "state" in self.node.facts or (self.ceph is not None and ceph_daemon):
+            return Disks(self.node, self.settings)
+        return None
+
+    @cached_property
     def pacemaker(self) -> Pacemaker:
         return Pacemaker(self.settings)
 
@@ -319,5 +388,6 @@ class NodeContext:
             "boot": self.boot,
             "corosync": self.corosync,
             "ceph": self.ceph,
+            "disks": self.disks,
             "pacemaker": self.pacemaker,
         }

@@ -104,8 +104,13 @@ def public_files(ctx: NodeContext) -> list[FileSpec]:
     if ctx.corosync is not None:
         specs.append(FileSpec.overlay("/etc/corosync/corosync.conf"))
         specs += _unit("bootsvc-pacemaker-properties.service", "pacemaker-properties")
+    if ctx.disks is not None:
+        specs.append(FileSpec.overlay("/etc/bootsvc/disks.env"))
+        specs += _unit("bootsvc-disks.service", "disks")
     if ctx.ceph is not None:
         specs.append(FileSpec.overlay("/etc/ceph/ceph.conf"))
+        if ctx.disks is not None:
+            specs += _unit("bootsvc-ceph.service", "ceph")
     if ctx.settings.has("time"):
         specs.append(FileSpec.overlay("/etc/chrony/chrony.conf"))
     if ctx.settings.has("ssh"):

@@ -4,8 +4,9 @@ secrets generated once and kept, sealed, in the database.
 - every node: its SSH host keys, made for it on first boot and kept, so a
   reboot does not change them;
 - members of a corosync cluster: /etc/corosync/authkey, one per cluster;
-- Ceph: client.admin only on `ceph-admin` nodes, mon. (and bootstrap-osd,
-  which the monitors must know) on `ceph-mon` nodes, bootstrap-osd on
+- Ceph: client.admin only on `ceph-admin` nodes; on `ceph-mon` nodes the
+  monitors' keyring, with every key the monitors must know from the start
+  (mon., client.admin, bootstrap-osd, client.libvirt); bootstrap-osd on
   `ceph-osd` nodes, and a client.libvirt key on `hypervisor` nodes.
 
 Secrets are generated outside any transaction (an RSA key takes a while)
@@ -45,6 +46,11 @@ CEPH_CAPS: dict[str, tuple[tuple[str, str], ...]] = {
     "client.libvirt": (("mon", "profile rbd"), ("osd", "profile rbd pool={pool}")),
 }
 
+# A monitor's store is made from this keyring: the keys in it are the ones
+# the cluster knows when it first forms.
+MON_KEYRING = ("mon.", "client.admin", "client.bootstrap-osd", "client.libvirt")
+BOOTSTRAP_OSD = ("client.bootstrap-osd",)
+
 GENERATORS: dict[str, Callable[[], bytes]] = {
     "corosync/authkey": keys.corosync_authkey,
     **{f"ceph/{entity}": keys.ceph_key for entity in CEPH_CAPS},
@@ -82,12 +88,11 @@ def secret_files(ctx: NodeContext) -> list[SecretFile]:
         if node.has_role("ceph-admin"):
             keyrings.append(("/etc/ceph/ceph.client.admin.keyring", ("client.admin",)))
         if node.has_role("ceph-mon"):
-            entities: tuple[str, ...] = ("mon.", "client.bootstrap-osd")
-            if node.has_role("ceph-admin"):
-                entities += ("client.admin",)
-            keyrings.append(("/etc/ceph/ceph.mon.keyring", entities))
+            keyrings.append(("/etc/ceph/ceph.mon.keyring", MON_KEYRING))
         if node.has_role("ceph-osd"):
-            keyrings.append(("/var/lib/ceph/bootstrap-osd/ceph.keyring", ("client.bootstrap-osd",)))
+            # Not under /var/lib/ceph, which the state partition covers:
+            # bootsvc-ceph puts it where ceph-volume looks.
+            keyrings.append(("/etc/ceph/ceph.client.bootstrap-osd.keyring", BOOTSTRAP_OSD))
         if node.has_role("hypervisor"):
             keyrings.append(("/etc/ceph/ceph.client.libvirt.keyring", ("client.libvirt",)))
         for path, entities in keyrings:

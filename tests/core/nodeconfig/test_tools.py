@@ -121,12 +121,12 @@ def test_keyrings_by_role(clusters: Database, tmp_path: Path) -> None:
                 assert printed == key
     assert keyrings["hv1"] == {
         "/etc/ceph/ceph.client.admin.keyring": "client.admin",
-        "/etc/ceph/ceph.mon.keyring": "client.admin client.bootstrap-osd mon.",
-        "/var/lib/ceph/bootstrap-osd/ceph.keyring": "client.bootstrap-osd",
+        "/etc/ceph/ceph.mon.keyring": "client.admin client.bootstrap-osd client.libvirt mon.",
+        "/etc/ceph/ceph.client.bootstrap-osd.keyring": "client.bootstrap-osd",
         "/etc/ceph/ceph.client.libvirt.keyring": "client.libvirt",
     }
     assert keyrings["hv3"] == {
-        "/etc/ceph/ceph.mon.keyring": "client.bootstrap-osd mon.",
+        "/etc/ceph/ceph.mon.keyring": "client.admin client.bootstrap-osd client.libvirt mon.",
         "/etc/ceph/ceph.client.libvirt.keyring": "client.libvirt",
     }
 
@@ -221,6 +221,21 @@ def test_units_pass_systemd_analyze_verify(clusters: Database, tmp_path: Path) -
         assert checked.returncode == 0 and checked.stderr == "", checked.stderr
         for unit in ("bootsvc-up", "bootsvc-pacemaker-properties", "bootsvc-agent"):
             assert f"/{unit}.service" in units
+        assert ("/bootsvc-ceph.service" in units) is (hostname == "hv1")
+
+
+def test_node_scripts_pass_shellcheck(clusters: Database, tmp_path: Path) -> None:
+    """What runs on a node at boot: the disks, Ceph, OVS and report scripts
+    of a monitor with OSDs, of a monitor without, and of a plain member."""
+    need("shellcheck")
+    for hostname in ("hv1", "hv3", "pair1"):
+        scripts = sorted(
+            (node_root(clusters, hostname, tmp_path) / "usr/local/lib/bootsvc").iterdir()
+        )
+        checked = run("shellcheck", "--shell=sh", "--severity=warning", *map(str, scripts))
+        assert checked.returncode == 0, checked.stdout
+        names = {path.name for path in scripts}
+        assert {"disks", "ceph"} <= names or hostname == "pair1"
 
 
 HOLD_TAP = """
