@@ -37,6 +37,7 @@ def status(app: App, cluster: str | None, as_json: bool) -> None:
         ("waiting to reboot into their version", view.pending_reboot),
         ("failed", view.failed),
         (f"not heard from in {view.silent_after_s} s", view.not_heard_from),
+        ("pending factory resets", view.pending_reset),
     ):
         click.echo(f"{title}: {', '.join(hosts) if hosts else 'none'}")
     for r in view.rollouts:

@@ -1,4 +1,4 @@
-"""node add|import|list|show|set|accept|remove."""
+"""node add|import|list|show|set|accept|reset|remove."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import click
 from bootsvc.cli import App
 from bootsvc.cli.output import json_option, print_fields, print_json, print_table
 from bootsvc.core import boots as boot_history
-from bootsvc.core import cmdb, documents, fleet, names, nodefile
+from bootsvc.core import cmdb, disks, documents, fleet, names, nodefile
 from bootsvc.core.fleetviews import boot_view
 from bootsvc.core.records import NodeRecord, parse
-from bootsvc.core.views import NodeView, node_view
+from bootsvc.core.views import NodeView, ResetView, node_view
 from bootsvc.errors import InvalidInput
 from bootsvc.store.models import ImageVersion
 
@@ -38,11 +38,21 @@ def _interface(
     return [item]
 
 
+def _reset_text(reset: ResetView | None) -> str | None:
+    if reset is None:
+        return None
+    asked = f" by {reset.requested_by}" if reset.requested_by else ""
+    when = f" at {reset.requested_at:%Y-%m-%d %H:%M:%S}" if reset.requested_at else ""
+    return f"pending at its next boot (audit {reset.id}{asked}{when})"
+
+
 def _show(view: NodeView) -> None:
     print_fields(
         [
             ("hostname", view.hostname),
             ("state", view.state),
+            ("disks", view.disks),
+            ("factory reset", _reset_text(view.reset)),
             ("cluster", view.cluster),
             ("nodeid", view.corosync_nodeid),
             ("roles", view.roles),
@@ -297,6 +307,50 @@ def accept(app: App, hostname: str) -> None:
     with app.db.write() as session:
         _node, changed = cmdb.set_state(session, hostname, "active", app.actor)
     click.echo(f"node {hostname} {'accepted' if changed else 'was already active'}")
+
+
+def _confirm_reset(app: App, hostname: str) -> None:
+    """Name what will be wiped and ask; anything but yes changes nothing."""
+    with app.db.read() as session:
+        node = cmdb.get_node(session, hostname)
+        if node.reset_id is not None:
+            return
+        name, wipe = node.hostname, disks.Wipe.of(node)
+    prompt = f"Factory-reset {name}? Its next boot wipes {wipe.describe()}"
+    try:
+        confirmed = click.confirm(prompt, default=False, err=True)
+    except click.Abort:
+        confirmed = False
+    if not confirmed:
+        raise click.ClickException(f"node {name}: no reset requested; nothing changed")
+
+
+@node.command()
+@click.argument("hostname")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--cancel", is_flag=True, help="Cancel a pending reset instead.")
+@json_option
+@click.pass_obj
+def reset(app: App, hostname: str, yes: bool, cancel: bool, as_json: bool) -> None:
+    """Reset a node to factory state at its next boot: its state partition
+    and Ceph OSD devices are wiped and it comes back like a new node."""
+    if not cancel and not yes:
+        _confirm_reset(app, hostname)
+    with app.db.write() as session:
+        if cancel:
+            change = disks.cancel_reset(session, hostname, app.actor)
+        else:
+            change = disks.request_reset(session, hostname, app.actor)
+        view = node_view(change.node)
+    if as_json:
+        print_json(view)
+        return
+    if cancel:
+        said = "reset cancelled" if change.changed else "no reset was pending"
+    else:
+        said = "factory reset " + ("requested" if change.changed else "already pending")
+        said += f" (audit {change.node.reset_id}), at its next boot"
+    click.echo(f"node {view.hostname}: {said}")
 
 
 @node.command()

@@ -14,7 +14,7 @@ from urllib.parse import quote, urlencode
 
 from sqlalchemy.orm import Session
 
-from bootsvc.core import bootplan, cmdb, cmdline, render, reports
+from bootsvc.core import bootplan, cmdb, cmdline, disks, render, reports
 from bootsvc.core.bootplan import BootFile, BootPlan, NoBoot
 from bootsvc.core.nodeconfig import delivery, onetime
 from bootsvc.core.nodeconfig.context import BootInfo, agent_values
@@ -274,6 +274,7 @@ def kernel_cmdline(
     parts += [f"initrd={name}" for name in (*(i.name for i in plan.initrds), *extra_initrds)]
     if mac:
         parts.append("BOOTIF=01-" + mac.replace(":", "-"))
+    parts.append(f"{disks.ARGUMENT}={disks.consent(node)}")
     parts.append(f"bootsvc.url={site.api_url}")
     return " ".join(part for part in parts if part)
 

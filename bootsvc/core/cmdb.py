@@ -42,8 +42,11 @@ class ClusterResult:
     changed: bool
 
 
-def get_node(session: Session, hostname: str) -> Node:
-    node = session.scalar(select(Node).where(Node.hostname == hostname.lower()))
+def get_node(session: Session, hostname: str, lock: bool = False) -> Node:
+    """`lock`: take the node's row for this transaction (PostgreSQL; SQLite
+    writers already hold the database's write lock)."""
+    query = select(Node).where(Node.hostname == hostname.lower())
+    node = session.scalar(query.with_for_update() if lock else query)
     if node is None:
         raise NotFound(f"node {hostname!r} does not exist")
     return node
@@ -85,6 +88,7 @@ NODE_VIEW_LOAD = (
     joinedload(Node.cluster),
     joinedload(Node.image),
     joinedload(Node.pinned_version).joinedload(ImageVersion.image),
+    selectinload(Node.reset_request),
 )
 
 

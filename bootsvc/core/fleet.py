@@ -105,6 +105,7 @@ def node_statuses(
                 status=_status(last.get(node.id), now, stuck_after),
                 failures=failures.get(node.id, 0),
                 last_seen=seen.get(node.id),
+                reset=node.reset_id,
             )
         )
     return views
@@ -150,6 +151,7 @@ def status(
         not_heard_from=[
             v.hostname for v in active if v.last_seen is None or now - v.last_seen > silent_after
         ],
+        pending_reset=[v.hostname for v in views if v.reset is not None],
         rollouts=[rollout_view(r, with_members=False) for r in session.scalars(rollouts)],
         reboot_slots=[slot_view(slot, name) for slot, name in session.execute(slots).all()],
         nodes=views,

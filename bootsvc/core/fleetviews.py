@@ -80,6 +80,8 @@ class NodeStatusView(BaseModel):
     status: str
     failures: int
     last_seen: datetime | None
+    # The audit id of a factory reset its next boot carries out.
+    reset: int | None
 
 
 class SlotView(BaseModel):
@@ -97,6 +99,7 @@ class FleetView(BaseModel):
     pending_reboot: list[str]
     failed: list[str]
     not_heard_from: list[str]
+    pending_reset: list[str]
     rollouts: list[RolloutView]
     reboot_slots: list[SlotView]
     nodes: list[NodeStatusView]

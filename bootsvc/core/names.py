@@ -26,6 +26,18 @@ def mac(value: str) -> str:
     return ":".join(digits[i : i + 2] for i in range(0, 12, 2))
 
 
+def unicast_mac(value: str) -> str:
+    """`mac`, refusing what cannot be one machine's own address: all zeros,
+    and group addresses (broadcast, multicast: the first octet's low bit)."""
+    address = mac(value)
+    if address == "00:00:00:00:00:00":
+        raise InvalidInput(f"{value!r} is the all-zero MAC address, not a machine's own")
+    if int(address[:2], 16) & 1:
+        kind = "broadcast" if address == "ff:ff:ff:ff:ff:ff" else "multicast"
+        raise InvalidInput(f"{value!r} is a {kind} MAC address, not a machine's own")
+    return address
+
+
 def ip(value: str) -> str:
     try:
         return str(ipaddress.ip_address(value.strip()))

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bootsvc.core import boots, cmdb, rollouts
+from bootsvc.core import boots, cmdb, disks, rollouts
 from bootsvc.core.views import BootReportView
 from bootsvc.store.models import BootReport, Image, ImageVersion, Node
 from bootsvc.store.types import utcnow
@@ -41,6 +41,8 @@ def record(
     boot = boots.track(session, report, now)
     if boot is not None:
         rollouts.observe(session, stage, boot, now)
+    if stage == "up" and node_id is not None:
+        disks.observe(session, node_id, report.details)
     return report
 
 

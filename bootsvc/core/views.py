@@ -68,6 +68,14 @@ class InterfaceView(BaseModel):
     vlan: int | None
 
 
+class ResetView(BaseModel):
+    """A factory reset asked for and not yet carried out."""
+
+    id: int
+    requested_by: str | None
+    requested_at: datetime | None
+
+
 class NodeView(BaseModel):
     hostname: str
     state: str
@@ -80,6 +88,9 @@ class NodeView(BaseModel):
     roles: list[str]
     facts: dict[str, Any]
     image: str | None
+    # "new": its next boot may make its state partition; "in-use": it has one.
+    disks: str
+    reset: ResetView | None
     created_at: datetime
     updated_at: datetime
 
@@ -198,8 +209,21 @@ def node_view(node: Node) -> NodeView:
         roles=list(node.roles),
         facts=dict(node.facts),
         image=assignment_text(node),
+        disks=node.disks,
+        reset=reset_view(node),
         created_at=node.created_at,
         updated_at=node.updated_at,
+    )
+
+
+def reset_view(node: Node) -> ResetView | None:
+    if node.reset_id is None:
+        return None
+    entry = node.reset_request
+    return ResetView(
+        id=node.reset_id,
+        requested_by=entry.actor if entry else None,
+        requested_at=entry.at if entry else None,
     )
 
 

@@ -215,6 +215,10 @@ class Node(Base):
     cluster: Mapped[Cluster | None] = relationship(back_populates="nodes")
     image: Mapped[Image | None] = relationship()
     pinned_version: Mapped[ImageVersion | None] = relationship()
+    # That audit entry: who asked for the reset, and when.
+    reset_request: Mapped[AuditEntry | None] = relationship(
+        primaryjoin="foreign(Node.reset_id) == AuditEntry.id"
+    )
     interfaces: Mapped[list[Interface]] = relationship(
         back_populates="node",
         cascade="all, delete-orphan",

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from bootsvc.core import bootscript, reports
 from bootsvc.core.documents import load_json
-from bootsvc.core.names import mac as normal_mac
+from bootsvc.core.names import unicast_mac
 from bootsvc.core.records import refuse_unstorable
 from bootsvc.errors import InvalidInput
 from bootsvc.logs import event
@@ -61,7 +61,18 @@ def report() -> Response:
     stage = str(fields.get("stage", ""))
     if stage not in reports.STAGES:
         raise InvalidInput(f"stage must be one of {', '.join(reports.STAGES)}")
-    mac = normal_mac(str(fields.get("mac", "")))
+    try:
+        mac = unicast_mac(str(fields.get("mac", "")))
+    except InvalidInput as exc:
+        event(
+            log,
+            "boot.report_refused",
+            logging.WARNING,
+            ip=request.remote_addr,
+            stage=stage,
+            error=exc.message[:200],
+        )
+        raise
     details = fields.get("details") or {}
     if not isinstance(details, dict):
         raise InvalidInput("details must be a JSON object")

@@ -7,7 +7,7 @@ from typing import Literal
 from flask import request
 from pydantic import BaseModel
 
-from bootsvc.core import cmdb, nodefile
+from bootsvc.core import cmdb, disks, nodefile
 from bootsvc.core.records import NodeRecord
 from bootsvc.core.views import NodeView, node_view
 from bootsvc.errors import InvalidInput
@@ -141,3 +141,30 @@ def accept_node(hostname: str) -> Reply:
     with services().db.write() as session:
         node, _changed = cmdb.set_state(session, hostname, "active", actor())
         return Reply(node_view(node))
+
+
+@registry.route(
+    "POST",
+    "/nodes/{hostname}/reset",
+    summary="Factory-reset a node at its next boot: its state partition and OSD devices "
+    "are wiped (idempotent while pending)",
+    scope="admin",
+    responses={200: NodeView},
+)
+def request_reset(hostname: str) -> Reply:
+    with services().db.write() as session:
+        change = disks.request_reset(session, hostname, actor())
+        return Reply(node_view(change.node))
+
+
+@registry.route(
+    "DELETE",
+    "/nodes/{hostname}/reset",
+    summary="Cancel a node's pending factory reset",
+    scope="admin",
+    responses={200: NodeView},
+)
+def cancel_reset(hostname: str) -> Reply:
+    with services().db.write() as session:
+        change = disks.cancel_reset(session, hostname, actor())
+        return Reply(node_view(change.node))
