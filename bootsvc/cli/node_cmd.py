@@ -320,6 +320,8 @@ def _confirm_reset(app: App, hostname: str) -> None:
     try:
         confirmed = click.confirm(prompt, default=False, err=True)
     except click.Abort:
+        # No answer (end of input): end the question's line before the error.
+        click.echo(err=True)
         confirmed = False
     if not confirmed:
         raise click.ClickException(f"node {name}: no reset requested; nothing changed")

@@ -4,6 +4,7 @@ enlistment; the real fetch after it does all three."""
 
 from __future__ import annotations
 
+import logging
 import re
 
 import pytest
@@ -88,4 +89,30 @@ def test_a_nul_in_a_path_segment_is_refused(client: FlaskClient, db: Database, p
     reply = client.get(path)
     assert reply.status_code == 400
     assert reply.get_json()["message"] == "path: contains a NUL character"
+    assert _counts(db) == before
+
+
+@pytest.mark.parametrize(
+    ("mac", "says"),
+    [
+        ("00:00:00:00:00:00", "is the all-zero MAC address"),
+        ("ff:ff:ff:ff:ff:ff", "is a broadcast MAC address"),
+        ("01:00:5e:00:00:fb", "is a multicast MAC address"),
+        ("33-33-00-00-00-01", "is a multicast MAC address"),
+    ],
+)
+def test_a_report_from_no_machine_s_own_mac_is_refused(
+    client: FlaskClient, db: Database, caplog: pytest.LogCaptureFixture, mac: str, says: str
+) -> None:
+    caplog.set_level(logging.INFO, "bootsvc.http")
+    before = _counts(db)
+    posted = client.post("/boot/report", json={"stage": "up", "mac": mac})
+    got = client.get("/boot/report", query_string={"stage": "kernel-loaded", "mac": mac})
+    for reply in (posted, got):
+        assert reply.status_code == 400
+        body = reply.get_json()
+        assert body["error"] == "invalid"
+        assert body["message"] == f"{mac!r} {says}, not a machine's own"
+    refused = [r for r in caplog.records if r.getMessage() == "boot.report_refused"]
+    assert len(refused) == 2 and [r.levelno for r in refused] == [logging.WARNING] * 2
     assert _counts(db) == before
