@@ -45,8 +45,8 @@ def _fact(facts: dict[str, Any], *path: str) -> Any:
 
 @dataclass(frozen=True)
 class Wipe:
-    """What a reset wipes, as the node's facts list it (`state.device`,
-    `ceph.osd_devices`)."""
+    """What a reset wipes, as the node's facts list it: `state.device`, and
+    `ceph.osd_devices` on a `ceph-osd` node (the only ones that use them)."""
 
     state_device: str | None
     osd_devices: list[str]
@@ -54,7 +54,7 @@ class Wipe:
     @classmethod
     def of(cls, node: Node) -> Wipe:
         device = _fact(node.facts, "state", "device")
-        osds = _fact(node.facts, "ceph", "osd_devices")
+        osds = _fact(node.facts, "ceph", "osd_devices") if "ceph-osd" in node.roles else None
         return cls(
             state_device=device if isinstance(device, str) and device else None,
             osd_devices=[d for d in osds if isinstance(d, str)] if isinstance(osds, list) else [],
@@ -112,21 +112,24 @@ class DisksReport(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    state: Literal["created", "mounted", "reset", "absent", "refused"]
+    state: Literal["created", "mounted", "reset", "absent", "refused", "failed"]
     reset: StrictStr | StrictInt | None = None
     reason: StrictStr | None = None
 
 
 # What the node found or made leaves its disks holding its state.
 _HOLDING = ("created", "mounted", "reset")
+# A reset reported with these was not carried out: it stays pending.
+_NOT_DONE = ("refused", "failed")
 
 
 def observe(session: Session, node_id: int, details: dict[str, Any]) -> None:
     """Spend an `up` report's consent: disks that now hold the node's state
-    are in use, and a reset whose id matches the pending one is done. A
-    stale or foreign id, or a malformed `details.disks`, changes nothing
-    (the report itself is kept as sent). Conditional updates, so that most
-    reports write nothing and two at once finish a reset once."""
+    are in use, and a reset whose id matches the pending one is done unless
+    the node refused or failed it. A stale or foreign id, or a malformed
+    `details.disks`, changes nothing (the report itself is kept as sent).
+    Conditional updates: most reports write nothing, and two at once finish
+    a reset once."""
     raw = details.get("disks")
     if raw is None:
         return
@@ -145,14 +148,14 @@ def observe(session: Session, node_id: int, details: dict[str, Any]) -> None:
     pending = node.reset_id
     if pending is None or report.reset is None or str(report.reset) != str(pending):
         return
-    if report.state == "refused":
-        # The node would not wipe: the admin's request stays pending.
+    if report.state in _NOT_DONE:
         event(
             log,
-            "node.reset-refused",
+            "node.reset-not-done",
             logging.WARNING,
             node=node.hostname,
             reset=pending,
+            state=report.state,
             reason=report.reason,
         )
         return

@@ -30,7 +30,7 @@ def test_answering_no_changes_nothing(run: Run) -> None:
 
 
 def test_reset_asked_shown_carried_out(run: Run, db: Database) -> None:
-    factory.node(db, hostname="hv1", interfaces=[{"mac": MAC}], facts=FACTS)
+    factory.node(db, hostname="hv1", interfaces=[{"mac": MAC}], roles=["ceph-osd"], facts=FACTS)
     factory.node(db, hostname="hv2", interfaces=[{"mac": "52:54:00:00:72:02"}])
     asked = run("node", "reset", "hv1", input="y\n")
     assert (
@@ -60,7 +60,7 @@ def test_reset_asked_shown_carried_out(run: Run, db: Database) -> None:
 
 
 def test_yes_skips_the_question_and_cancel_undoes(run: Run, db: Database) -> None:
-    factory.node(db, hostname="hv1", interfaces=[{"mac": MAC}], facts=FACTS)
+    factory.node(db, hostname="hv1", interfaces=[{"mac": MAC}], roles=["ceph-osd"], facts=FACTS)
     asked = json.loads(run("node", "reset", "hv1", "--yes", "--json").stdout)
     assert asked["reset"]["id"] > 0 and asked["reset"]["requested_by"].startswith("cli:")
     assert run("node", "reset", "hv1", "--cancel").stdout == "node hv1: reset cancelled\n"

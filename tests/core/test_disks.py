@@ -25,7 +25,9 @@ FACTS = {"state": {"device": "/dev/sda3"}, "ceph": {"osd_devices": ["/dev/sdb", 
 @pytest.fixture
 def hv1(db: Database, store: ArtifactStore) -> str:
     factory.version(db, store, "hv", "1")
-    factory.node(db, hostname="hv1", interfaces=[{"mac": MAC}], image="hv=1", facts=FACTS)
+    factory.node(
+        db, hostname="hv1", interfaces=[{"mac": MAC}], image="hv=1", roles=["ceph-osd"], facts=FACTS
+    )
     return "hv1"
 
 
@@ -92,10 +94,13 @@ def test_an_unknown_node_cannot_be_reset(db: Database) -> None:
 
 
 def test_what_a_reset_wipes_is_named_from_the_facts() -> None:
-    assert disks.Wipe.of(Node(facts=FACTS)).describe() == (
+    osd = ["ceph-osd"]
+    assert disks.Wipe.of(Node(roles=osd, facts=FACTS)).describe() == (
         "state partition /dev/sda3 and OSD devices /dev/sdb, /dev/sdc"
     )
-    assert disks.Wipe.of(Node(facts={"ceph": {"osd_devices": "sdb"}})).describe() == (
+    # Only ceph-osd nodes use their OSD devices.
+    assert disks.Wipe.of(Node(roles=[], facts=FACTS)).describe() == "state partition /dev/sda3"
+    assert disks.Wipe.of(Node(roles=osd, facts={"ceph": {"osd_devices": "sdb"}})).describe() == (
         "its state partition and OSD devices (none listed in its facts)"
     )
 
@@ -106,10 +111,11 @@ def test_disks_holding_the_state_are_in_use(db: Database, hv1: str, state: str) 
     assert node(db).disks == "in-use"
 
 
-@pytest.mark.parametrize("state", ["absent", "refused"])
+@pytest.mark.parametrize("state", ["absent", "refused", "failed"])
 def test_disks_without_the_state_stay_new(db: Database, hv1: str, state: str) -> None:
-    report(db, disks={"state": state, "reason": "no blank device"})
+    report(db, disks={"state": state, "reason": "no blank device", "reset": ""})
     assert node(db).disks == "new"
+    assert actions(db) == []
 
 
 @pytest.mark.parametrize("as_number", [True, False])
@@ -125,7 +131,7 @@ def test_a_report_of_the_pending_reset_spends_it(db: Database, hv1: str, as_numb
     assert [a for a, _, _ in actions(db)] == ["node.reset", "node.reset-done"]
 
 
-def test_a_stale_or_refused_reset_leaves_the_pending_one(db: Database, hv1: str) -> None:
+def test_a_stale_refused_or_failed_reset_leaves_the_pending_one(db: Database, hv1: str) -> None:
     with db.write() as session:
         stale = disks.request_reset(session, hv1, "admin").node.reset_id
     with db.write() as session:
@@ -134,6 +140,7 @@ def test_a_stale_or_refused_reset_leaves_the_pending_one(db: Database, hv1: str)
         pending = disks.request_reset(session, hv1, "admin").node.reset_id
     report(db, disks={"state": "reset", "reset": str(stale)})
     report(db, disks={"state": "refused", "reset": str(pending), "reason": "device busy"})
+    report(db, disks={"state": "failed", "reset": str(pending), "reason": "could not wipe"})
     report(db, stage="failed", disks={"state": "reset", "reset": str(pending)})
     assert node(db).reset_id == pending
     assert "node.reset-done" not in [a for a, _, _ in actions(db)]
