@@ -125,6 +125,7 @@ def _register() -> None:
         dhcp_cmd,
         events_cmd,
         image_cmd,
+        kickstart_cmd,
         node_cmd,
         node_render_cmd,
         node_script_cmd,
@@ -135,6 +136,7 @@ def _register() -> None:
     for module in (
         serve_cmd,
         image_cmd,
+        kickstart_cmd,
         node_cmd,
         node_render_cmd,
         node_script_cmd,
