@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import IO, cast
 
 from bootsvc.core import names
+from bootsvc.errors import BootsvcError
 from bootsvc.hosttools import require_tools
 from bootsvc.images import BuildError, buildrecord, failures, recipes
 
@@ -150,6 +151,8 @@ def _run(argv: Sequence[str], log_path: Path, progress: Progress | None) -> int:
 def _failure(what: str, status: int, log_path: Path, mirror: str | None) -> BuildError:
     lines = log_path.read_text(errors="replace").splitlines()
     reason = failures.cause(lines, mirror)
+    if reason is None and status == 0:
+        reason = f"build.sh wrote no {MANIFEST}"
     if reason is None:
         last = next((line.strip() for line in reversed(lines) if line.strip()), "no output")
         reason = f"exit status {status}: {last}"
@@ -176,7 +179,7 @@ def build(
     what = f"{recipe.name} {request.version}"
     if echo is not None:
         echo(f"building image {what} (cached afterwards in {target})")
-    partial = target.with_name(f"{target.name}.partial-{os.getpid()}")
+    partial = cache_dir / "partial" / f"{recipe.name}-{target.name}-{os.getpid()}"
     log_path = cache_dir / "logs" / f"{recipe.name}-{request.version}.log"
     recipe_cache = cache_dir / "recipes" / recipe.name
     argv = [
@@ -198,14 +201,15 @@ def build(
     try:
         with _sigterm_interrupts():
             shutil.rmtree(partial, ignore_errors=True)
-            for directory in (log_path.parent, recipe_cache):
+            for directory in (log_path.parent, recipe_cache, partial.parent):
                 directory.mkdir(parents=True, exist_ok=True)
             status = _run(argv, log_path, progress)
-            if status != 0:
+            if status != 0 or not (partial / MANIFEST).is_file():
                 raise _failure(what, status, log_path, request.mirror)
-            if not (partial / MANIFEST).is_file():
-                raise BuildError(f"building {what} failed: build.sh wrote no {MANIFEST}")
-            buildrecord.add_to_manifest(partial / MANIFEST, recipe.name, key)
+            try:
+                buildrecord.add_to_manifest(partial / MANIFEST, recipe.name, key)
+            except BootsvcError as exc:
+                raise BuildError(f"building {what} failed: {exc.message}") from None
             log_path.replace(partial / LOG)
             _publish(partial, target)
     except (KeyboardInterrupt, _Terminated):
