@@ -32,7 +32,8 @@ def fakes(env: dict[str, str], tmp_path: Path) -> Path:
 
 
 def _catalog(run: Run) -> list[object]:
-    return json.loads(run("image", "list", "--json").stdout)
+    images: list[object] = json.loads(run("image", "list", "--json").stdout)
+    return images
 
 
 def test_busybox_test_is_built_recorded_imported_and_promoted(run: Run) -> None:
