@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import IO, cast
 
 from bootsvc.core import names
-from bootsvc.errors import BootsvcError
+from bootsvc.errors import BootsvcError, InvalidInput
 from bootsvc.hosttools import require_tools
 from bootsvc.images import BuildError, buildrecord, failures, recipes
 
@@ -32,6 +33,9 @@ LOG = "build.log"
 TICK_SECONDS = 0.25
 # How long a build's processes get to exit after SIGTERM before SIGKILL.
 STOP_SECONDS = 10.0
+
+_URL = re.compile(r"^[a-z][a-z0-9+.-]*://[^\s,]+$")
+_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
 
 # Called with the seconds a build has run and the last line it printed.
 Progress = Callable[[float, str], None]
@@ -44,6 +48,16 @@ class BuildRequest:
     kernel_package: str | None = None
     mirror: str | None = None
     extra_packages: tuple[str, ...] = ()
+
+    def check(self) -> None:
+        """Refuse what a recipe would misread: its options go to build.sh,
+        then to apt or mmdebstrap lists."""
+        names.object_name(self.version, "version")
+        if self.mirror is not None and not _URL.match(self.mirror):
+            raise InvalidInput(f"--mirror {self.mirror!r}: not a URL")
+        for package in self.extra_packages:
+            if not _PACKAGE.match(package):
+                raise InvalidInput(f"--extra-package {package!r}: not a Debian package name")
 
     def recipe_options(self) -> list[str]:
         """The options forwarded to build.sh only when given."""
@@ -167,7 +181,7 @@ def build(
     progress: Progress | None = None,
 ) -> Build:
     """The build of `request`, made now or found in the cache."""
-    names.object_name(request.version, "version")
+    request.check()
     recipe = recipes.find(request.recipe, recipes_dir or recipes.default_dir())
     require_tools(recipes.TOOLS.get(recipe.name, {}))
     kernel = request.kernel_package or recipes.kernel_package()

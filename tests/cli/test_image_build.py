@@ -85,6 +85,35 @@ def test_channel_without_import_is_refused(run: Run, fakes: Path) -> None:
     assert fakerecipes.leftovers(fakes) == []
 
 
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--extra-package", "-o=evil"], "--extra-package '-o=evil': not a Debian package name"),
+        (["--mirror", "deb.debian.org"], "--mirror 'deb.debian.org': not a URL"),
+        (["--version", "../1"], "version"),
+    ],
+)
+def test_options_a_recipe_would_misread_are_refused(
+    run: Run, fakes: Path, options: list[str], message: str
+) -> None:
+    result = run("image", "build", "tiny", "--version", "1", *options, code=1)
+    [line] = result.stderr.strip().splitlines()
+    assert message in line
+    assert fakerecipes.leftovers(fakes) == []
+
+
+def test_out_in_a_place_that_cannot_be_written_is_one_line(
+    run: Run, fakes: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "file").write_text("")
+    result = run(
+        "image", "build", "tiny", "--version", "1", "--out", str(tmp_path / "file" / "d"), code=1
+    )
+    assert result.stderr.strip().splitlines() == [
+        f"Error: {tmp_path / 'file' / 'd'}: Not a directory"
+    ]
+
+
 def test_an_unknown_recipe_names_the_known_ones(run: Run, fakes: Path) -> None:
     result = run("image", "build", "nosuch", "--version", "1", "--import", code=1)
     [line] = result.stderr.strip().splitlines()
