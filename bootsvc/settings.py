@@ -61,7 +61,7 @@ def _default_data_dir() -> Path:
     return Path.home() / ".local" / "share" / "bootsvc"
 
 
-def default_lab_cache_dir() -> Path:
+def default_image_cache_dir() -> Path:
     cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(cache) / "bootsvc"
 
@@ -160,12 +160,15 @@ class Settings(BaseModel):
     dns_ttl: int = Field(default=60, le=MAX_SECONDS)
     # How stale a positive answer may be; negative answers always re-check.
     dns_refresh_ms: int = Field(default=1000, le=MAX_SECONDS)
-    # `bootsvc lab`: where labs keep their state (default: DATA_DIR/lab), where
-    # image builds are cached (default: ~/.cache/bootsvc), the lab network, who
-    # answers DHCP and TFTP there (dnsmasq, or bootsvc itself), and settings
-    # added to the lab's own bootsvc.
+    # Image builds (`bootsvc image build`, `bootsvc lab image`): the recipes
+    # (default: images/ of this checkout or installation) and where builds
+    # are cached (default: ~/.cache/bootsvc).
+    image_recipes_dir: Path | None = None
+    image_cache_dir: Path | None = None
+    # `bootsvc lab`: where labs keep their state (default: DATA_DIR/lab), the
+    # lab network, who answers DHCP and TFTP there (dnsmasq, or bootsvc
+    # itself), and settings added to the lab's own bootsvc.
     lab_dir: Path | None = None
-    lab_cache_dir: Path | None = None
     lab_subnet: IPv4Network = IPv4Network("10.77.0.0/24")
     lab_dhcp_tftp: LabDhcpTftp = LabDhcpTftp.BOOTSVC
     lab_server_settings: dict[str, Any] = {}
@@ -349,8 +352,8 @@ class Settings(BaseModel):
         return self.lab_dir or self.data_dir / "lab"
 
     @property
-    def effective_lab_cache_dir(self) -> Path:
-        return self.lab_cache_dir or default_lab_cache_dir()
+    def effective_image_cache_dir(self) -> Path:
+        return self.image_cache_dir or default_image_cache_dir()
 
     @property
     def effective_database_url(self) -> str:

@@ -104,10 +104,11 @@ def settings(data_dir: Path, db: Database) -> Settings:
 def _busybox_test_image(version: str) -> Path:
     """The manifest of the busybox-test image recipe at `version`, built now
     or found in the lab build cache (~/.cache/bootsvc, kept across runs)."""
-    from bootsvc.lab import images
-    from bootsvc.settings import default_lab_cache_dir
+    from bootsvc.images import builder, recipes
+    from bootsvc.settings import default_image_cache_dir
 
-    return images.build(images.SAMPLE_IMAGE, version, default_lab_cache_dir())
+    request = builder.BuildRequest(recipes.SAMPLE_IMAGE, version)
+    return builder.build(request, default_image_cache_dir()).manifest
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""image import|list|show|promote|rollback|delete."""
+"""image build|import|list|show|promote|rollback|delete."""
 
 from __future__ import annotations
 
@@ -10,10 +10,18 @@ from pathlib import Path
 import click
 
 from bootsvc.cli import App
-from bootsvc.cli.output import json_option, print_fields, print_json, print_table, size_text
+from bootsvc.cli.output import (
+    StatusLine,
+    json_option,
+    print_fields,
+    print_json,
+    print_table,
+    size_text,
+)
 from bootsvc.core import catalog, imports, releases
-from bootsvc.core.views import channel_move_view, image_view, version_view
+from bootsvc.core.views import VersionView, channel_move_view, image_view, version_view
 from bootsvc.errors import InvalidInput
+from bootsvc.images import builder, export
 
 _FILE = click.Path(path_type=Path, dir_okay=False)
 # Below this, a progress bar would only flicker; a pipe has no size to show.
@@ -32,6 +40,64 @@ def _progress(label: str, size: int | None) -> Iterator[Callable[[int], None]]:
 @click.group()
 def image() -> None:
     """Image catalog: versions and channels."""
+
+
+@image.command()
+@click.argument("recipe")
+@click.option("--version", "version_name", required=True, help="Version to build.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Also put the build's files in this directory (hard links or copies).",
+)
+@click.option("--import", "import_", is_flag=True, help="Import the build into the catalog.")
+@click.option("--channel", help="With --import: point this channel at the version.")
+@click.option("--mirror", help="Debian mirror for recipes that install packages.")
+@click.option(
+    "--extra-package",
+    "extra_packages",
+    multiple=True,
+    help="Also install this package (repeatable; recipes that install packages).",
+)
+@click.pass_obj
+def build(
+    app: App,
+    recipe: str,
+    version_name: str,
+    out: Path | None,
+    import_: bool,
+    channel: str | None,
+    mirror: str | None,
+    extra_packages: tuple[str, ...],
+) -> None:
+    """Build image RECIPE (images/RECIPE/build.sh) at --version, or find the
+    same build in the cache; print where it is."""
+    if channel and not import_:
+        raise click.UsageError("--channel needs --import")
+    request = builder.BuildRequest(
+        recipe, version_name, mirror=mirror, extra_packages=extra_packages
+    )
+    status = StatusLine(f"building {recipe} {version_name}") if sys.stderr.isatty() else None
+    try:
+        done = builder.build(
+            request,
+            app.settings.effective_image_cache_dir,
+            app.settings.image_recipes_dir,
+            progress=status,
+        )
+    finally:
+        if status is not None:
+            status.clear()
+    manifest = done.manifest
+    if out is not None:
+        export.export(done.directory, out)
+        manifest = out / builder.MANIFEST
+    how = "found in the build cache" if done.cached else f"built in {done.seconds:.0f} s"
+    click.echo(f"{recipe} {version_name} {how}: {manifest}")
+    if import_:
+        view = _import(app, imports.read_manifest(manifest))
+        if channel:
+            _promote(app, view.image, view.version, channel)
 
 
 @image.command("import")
@@ -95,12 +161,17 @@ def import_(
             cmdline=cmdline,
             notes=notes,
         )
+    _import(app, files, as_json)
+
+
+def _import(app: App, files: imports.VersionFiles, as_json: bool = False) -> VersionView:
     view = imports.import_version(app.db, app.store, files, app.actor, progress=_progress)
     if as_json:
         print_json(view)
     else:
         summary = f"{size_text(view.size)}, {len(view.files)} files"
         click.echo(f"imported {view.image} {view.version} ({summary})")
+    return view
 
 
 @image.command("list")
@@ -120,6 +191,17 @@ def list_(app: App, as_json: bool) -> None:
             for v in views
         ],
     )
+
+
+def _build_fields(view: VersionView) -> list[tuple[str, str]]:
+    if view.build is None:
+        return [("built", "(no build record)")]
+    build = view.build
+    return [
+        ("built", f"{build.built_at:%Y-%m-%d %H:%M:%S} UTC on {build.host}"),
+        ("recipe", f"{build.recipe}, inputs {build.recipe_hash}"),
+        ("packages", f"{len(build.packages)} (--json lists them)"),
+    ]
 
 
 @image.command()
@@ -147,6 +229,7 @@ def show(app: App, name: str, version: str | None, as_json: bool) -> None:
                 ("size", size_text(one.size)),
                 ("cmdline", one.cmdline),
                 ("notes", one.notes),
+                *_build_fields(one),
             ]
         )
         print_table(
@@ -211,6 +294,17 @@ def promote(
 ) -> None:
     """Point CHANNEL of image NAME at VERSION; each cluster following it gets
     a rollout."""
+    _promote(app, name, version, channel, canary, max_unavailable)
+
+
+def _promote(
+    app: App,
+    name: str,
+    version: str,
+    channel: str,
+    canary: int | None = None,
+    max_unavailable: int | None = None,
+) -> None:
     with app.db.write() as session:
         release = releases.promote(
             session,

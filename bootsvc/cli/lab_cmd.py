@@ -7,9 +7,10 @@ import sys
 import click
 
 from bootsvc.cli import App
+from bootsvc.images import builder, recipes
 from bootsvc.lab import demo as lab_demo
-from bootsvc.lab import images, processes
 from bootsvc.lab import lab as labs
+from bootsvc.lab import processes
 from bootsvc.lab.console import printable
 from bootsvc.lab.qemu import Firmware
 from bootsvc.lab.system import LabError
@@ -52,16 +53,19 @@ def up(app: App, lab_name: str, interface: str | None, fresh: bool) -> None:
 
 @lab.command()
 @lab_option
-@click.option("--recipe", default=images.SAMPLE_IMAGE, show_default=True)
+@click.option("--recipe", default=recipes.SAMPLE_IMAGE, show_default=True)
 @click.option("--version", "version_name", default="1", show_default=True)
 @click.option("--channel", help="Also point this channel at the version.")
 @click.pass_obj
 def image(app: App, lab_name: str, recipe: str, version_name: str, channel: str | None) -> None:
     """Build an image recipe (cached) and import it into the lab."""
     current = labs.Lab.load(app.settings, lab_name)
-    manifest = images.build(
-        recipe, version_name, app.settings.effective_lab_cache_dir, echo=click.echo
-    )
+    manifest = builder.build(
+        builder.BuildRequest(recipe, version_name),
+        app.settings.effective_image_cache_dir,
+        app.settings.image_recipes_dir,
+        echo=click.echo,
+    ).manifest
     name, version = current.import_image(manifest, channel)
     click.echo(f"{name} {version} is in lab {lab_name} (built in {manifest.parent})")
 

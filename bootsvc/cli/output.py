@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -51,3 +53,22 @@ def size_text(size: int) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{size} B"
+
+
+class StatusLine:
+    """One line on a terminal's stderr, rewritten in place as a long step
+    goes on: what runs, for how long, and the last thing it printed."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.width = shutil.get_terminal_size().columns
+
+    def __call__(self, elapsed: float, detail: str) -> None:
+        shown = "".join(char for char in detail if char.isprintable())
+        text = f"{self.label} {elapsed:4.0f} s  {shown}"[: self.width - 1]
+        sys.stderr.write(f"\r\x1b[K{text}")
+        sys.stderr.flush()
+
+    def clear(self) -> None:
+        sys.stderr.write("\r\x1b[K")
+        sys.stderr.flush()

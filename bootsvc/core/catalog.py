@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bootsvc.core import audit, cmdline, names
+from bootsvc.core.records import BuildRecord
 from bootsvc.errors import Conflict, InvalidInput, NotFound
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.models import (
@@ -97,8 +98,10 @@ def add_version(
     cmdline_template: str,
     notes: str,
     actor: str,
+    build: BuildRecord | None = None,
 ) -> ImageVersion:
-    """Register a version whose files are already in the artifact store."""
+    """Register a version whose files are already in the artifact store,
+    with what its build recorded when there is a record."""
     names.object_name(version, "version")
     if not initrds:
         raise InvalidInput("a version needs at least one initrd")
@@ -109,6 +112,8 @@ def add_version(
     file_names = [names.file_name(ref.name) for _role, _pos, ref in files]
     if len(set(file_names)) != len(file_names):
         raise InvalidInput(f"file names must differ within a version: {file_names}")
+    if build is not None:
+        _check_build_sizes(build, [ref for _role, _pos, ref in files])
     image = _ensure_image(session, image_name)
     exists = session.scalar(
         select(ImageVersion.id).where(
@@ -120,7 +125,12 @@ def add_version(
     for _role, _position, ref in files:
         register_artifact(session, ref.sha256, ref.size)
     row = ImageVersion(
-        image=image, version=version, cmdline=cmdline_template, notes=notes, imported_by=actor
+        image=image,
+        version=version,
+        cmdline=cmdline_template,
+        notes=notes,
+        imported_by=actor,
+        build=build.model_dump(mode="json") if build else None,
     )
     session.add(row)
     row.files.extend(
@@ -137,6 +147,22 @@ def add_version(
         files={ref.name: ref.sha256 for _role, _pos, ref in files},
     )
     return row
+
+
+def _check_build_sizes(build: BuildRecord, files: Sequence[FileRef]) -> None:
+    """The build's sizes must describe exactly these files: a record of some
+    other build would mislead whoever reads it."""
+    actual = {ref.name: ref.size for ref in files}
+    for name in sorted(set(actual) | set(build.sizes)):
+        if name not in build.sizes:
+            raise InvalidInput(f"build.sizes: no size for {name}")
+        if name not in actual:
+            raise InvalidInput(f"build.sizes: {name} is not a file of this version")
+        if build.sizes[name] != actual[name]:
+            raise InvalidInput(
+                f"build.sizes: {name} has {actual[name]} bytes, the build recorded "
+                f"{build.sizes[name]}"
+            )
 
 
 def register_artifact(session: Session, sha256: str, size: int) -> None:

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from bootsvc.core import catalog, names
 from bootsvc.core.catalog import FileRef
 from bootsvc.core.documents import load_json, load_yaml, read_text
-from bootsvc.core.records import FileName, ObjectName, Record, Sha256, parse
+from bootsvc.core.records import BuildRecord, FileName, ObjectName, Record, Sha256, parse
 from bootsvc.core.views import VersionView, version_view
 from bootsvc.errors import Conflict, InvalidInput, NotFound
 from bootsvc.store.artifacts import ArtifactStore
@@ -59,6 +59,24 @@ class Manifest(Record):
     rootfs: str | ManifestFile | None = None
     cmdline: str = ""
     notes: str = ""
+    build: BuildRecord | None = None
+
+    def served_names(self) -> list[str]:
+        entries = [self.kernel, *self.initrds, *([self.rootfs] if self.rootfs else [])]
+        return [_local(entry, Path()).served_name for entry in entries]
+
+    @model_validator(mode="after")
+    def _sizes_name_the_files(self) -> Manifest:
+        if self.build is not None:
+            files, sized = set(self.served_names()), set(self.build.sizes)
+            if files != sized:
+                missing = sorted(files - sized)
+                raise InvalidInput(
+                    f"build.sizes: no size for {missing[0]}"
+                    if missing
+                    else f"build.sizes: {sorted(sized - files)[0]} is not a file of this manifest"
+                )
+        return self
 
 
 @dataclass(frozen=True)
@@ -70,6 +88,7 @@ class VersionFiles:
     rootfs: LocalFile | None
     cmdline: str
     notes: str
+    build: BuildRecord | None = None
 
 
 def _local(entry: str | ManifestFile, base: Path) -> LocalFile:
@@ -91,6 +110,7 @@ def read_manifest(path: Path) -> VersionFiles:
         rootfs=_local(manifest.rootfs, base) if manifest.rootfs else None,
         cmdline=manifest.cmdline,
         notes=manifest.notes,
+        build=manifest.build,
     )
 
 
@@ -147,5 +167,6 @@ def import_version(
             files.cmdline,
             files.notes,
             actor,
+            files.build,
         )
         return version_view(row)

@@ -7,15 +7,18 @@ bad MAC is refused with the same message wherever it comes from.
 from __future__ import annotations
 
 import math
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    NonNegativeInt,
+    StringConstraints,
     ValidationError,
     WithJsonSchema,
     field_validator,
@@ -172,6 +175,35 @@ class FileRecord(Record):
     name: FileName
 
 
+# Debian's rules (Policy 5.6.1 and 5.6.12), with dpkg's ":arch" of a
+# multiarch package allowed after a name.
+PackageName = Annotated[
+    str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9+.-]+(:[a-z0-9-]+)?$", max_length=128)
+]
+PackageVersion = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9.+~:_-]*$", max_length=128)
+]
+
+
+def _utc(value: Any) -> Any:
+    if hasattr(value, "utcoffset") and value.utcoffset() != timedelta(0):
+        raise InvalidInput("must be in UTC (end it with Z)")
+    return value
+
+
+class BuildRecord(Record):
+    """What an image build recorded: which recipe inputs, where and when,
+    every package in the image with its version, and the size of each file
+    (by its name in the version)."""
+
+    recipe: ObjectName
+    recipe_hash: Sha256
+    built_at: Annotated[AwareDatetime, AfterValidator(_utc)]
+    host: str = Field(min_length=1, max_length=255)
+    packages: dict[PackageName, PackageVersion]
+    sizes: dict[FileName, NonNegativeInt] = Field(min_length=1)
+
+
 class VersionRecord(Record):
     """A version built from artifacts already uploaded to the store."""
 
@@ -181,6 +213,7 @@ class VersionRecord(Record):
     rootfs: FileRecord | None = None
     cmdline: str = Field(default="", max_length=4096)
     notes: str = Field(default="", max_length=65536)
+    build: BuildRecord | None = None
 
 
 class TokenRecord(Record):

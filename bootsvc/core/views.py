@@ -27,6 +27,17 @@ class FileView(BaseModel):
     size: int
 
 
+class BuildView(BaseModel):
+    """What the image build recorded (see records.BuildRecord)."""
+
+    recipe: str
+    recipe_hash: str
+    built_at: datetime
+    host: str
+    packages: dict[str, str]
+    sizes: dict[str, int]
+
+
 class VersionView(BaseModel):
     image: str
     version: str
@@ -36,6 +47,7 @@ class VersionView(BaseModel):
     imported_at: datetime
     size: int
     files: list[FileView]
+    build: BuildView | None = None
 
 
 class ChannelView(BaseModel):
@@ -155,6 +167,7 @@ def version_view(version: ImageVersion) -> VersionView:
         imported_at=version.imported_at,
         size=sum(f.size for f in files),
         files=files,
+        build=BuildView.model_validate(version.build) if version.build else None,
     )
 
 

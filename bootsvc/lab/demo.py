@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from bootsvc.lab import images
+from bootsvc.images import builder, recipes
 from bootsvc.lab.console import printable
 from bootsvc.lab.lab import Lab, down
 from bootsvc.lab.qemu import Firmware
@@ -39,8 +39,13 @@ def run(
     def step(number: int, text: str) -> None:
         say(f"\n== {number}/{steps} {text}")
 
-    step(1, f"Building the sample image {images.SAMPLE_IMAGE} (cached after the first time)")
-    manifest = images.build(images.SAMPLE_IMAGE, "1", settings.effective_lab_cache_dir, echo=say)
+    step(1, f"Building the sample image {recipes.SAMPLE_IMAGE} (cached after the first time)")
+    manifest = builder.build(
+        builder.BuildRequest(recipes.SAMPLE_IMAGE, "1"),
+        settings.effective_image_cache_dir,
+        settings.image_recipes_dir,
+        echo=say,
+    ).manifest
     say(f"manifest: {manifest}")
 
     step(

@@ -4,11 +4,11 @@ lab's network namespace when it has one."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from collections.abc import Sequence
 
 from bootsvc.errors import BootsvcError
+from bootsvc.hosttools import require_tools
 
 
 class LabError(BootsvcError):
@@ -50,13 +50,6 @@ LAB_PACKAGES = {
 
 def require(*tools: str) -> None:
     require_tools({tool: LAB_PACKAGES[tool] for tool in tools})
-
-
-def require_tools(packages: dict[str, str]) -> None:
-    """Raise LabError naming the Debian packages of the commands that are missing."""
-    missing = sorted({package for tool, package in packages.items() if shutil.which(tool) is None})
-    if missing:
-        raise LabError(f"missing commands; on Debian: apt-get install {' '.join(missing)}")
 
 
 def require_root() -> None:

@@ -5,9 +5,14 @@
 # unpacked with dpkg-deb. Needs busybox-static, squashfs-tools, cpio, kmod.
 #
 #   build.sh --version 1 --out DIR [--kernel-package linux-image-X-amd64] [--debs DIR]
+#            [--cache DIR]
 #
-# Writes DIR/vmlinuz, DIR/initrd.img, DIR/root.squashfs and DIR/manifest.yaml
-# (format bootsvc-image/1, for `bootsvc image import DIR/manifest.yaml`).
+# Writes DIR/vmlinuz, DIR/initrd.img, DIR/root.squashfs, DIR/manifest.yaml
+# (format bootsvc-image/1, for `bootsvc image import DIR/manifest.yaml`) and
+# DIR/packages.tsv (the kernel package and busybox-static, name TAB version).
+# --cache is accepted like every recipe's and unused (the .debs go to --debs).
+# --mirror and --extra-package are refused: the kernel comes from the host's
+# apt sources and the image holds nothing but that kernel and busybox.
 # The same inputs give the same bytes (timestamps and owners are fixed), so an
 # import of a rebuild changes nothing. Callers cache by inputs (bootsvc lab does).
 set -euo pipefail
@@ -30,11 +35,15 @@ while [ $# -gt 0 ]; do
     --out) out="$2"; shift 2 ;;
     --kernel-package) kernel_package="$2"; shift 2 ;;
     --debs) debs="$2"; shift 2 ;;
+    --cache) shift 2 ;;
+    --mirror | --extra-package)
+        echo "build.sh: busybox-test takes no $1: it packs only the host's kernel package and busybox" >&2
+        exit 2 ;;
     *) echo "build.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
 [ -n "$version" ] && [ -n "$out" ] || {
-    echo "usage: build.sh --version V --out DIR [--kernel-package P] [--debs DIR]" >&2
+    echo "usage: build.sh --version V --out DIR [--kernel-package P] [--debs DIR] [--cache DIR]" >&2
     exit 2
 }
 if [ -z "$kernel_package" ]; then
@@ -110,6 +119,10 @@ cp "$work/kernel/boot/vmlinuz-$kver" "$out/vmlinuz"
 truncate -s %4 "$out/initrd.img"
 
 busybox_version=$(dpkg-query -W -f='${Version}' busybox-static)
+{
+    dpkg-deb -W --showformat='${Package}\t${Version}\n' "$deb"
+    dpkg-query -W -f='${Package}\t${Version}\n' busybox-static
+} >"$out/packages.tsv"
 sh "$common/write-manifest" "$out" "$image" "$version" \
     "console=ttyS0 quiet panic=10 fetch={{ rootfs_url }}" \
     "busybox test image $version: Debian kernel $kver ($kernel_package), busybox $busybox_version"

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from bootsvc.core import catalog, imports
-from bootsvc.errors import ChecksumMismatch, Conflict
+from bootsvc.errors import ChecksumMismatch, Conflict, InvalidInput
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
 from bootsvc.store.models import Artifact
@@ -126,3 +126,80 @@ def test_existing_version_is_refused_before_copying(
     with pytest.raises(Conflict, match="already has a version '1'"):
         imports.import_version(db, store, files, "t")
     assert len(list(store.blobs())) == 2
+
+
+BUILD = """
+build:
+  recipe: hv-recipe
+  recipe_hash: %s
+  built_at: '2026-12-01T10:00:00Z'
+  host: builder1
+  packages: {corosync: 3.1.7-1, libc6:amd64: '2.36-9'}
+  sizes: {vmlinuz: 6, initrd.img: 6}
+""" % ("ab" * 32)
+
+
+def _manifest(tmp_path: Path, build: str) -> Path:
+    (tmp_path / "vmlinuz").write_bytes(b"kernel")
+    (tmp_path / "initrd.img").write_bytes(b"initrd")
+    manifest = tmp_path / "manifest.yaml"
+    manifest.write_text(
+        "format: bootsvc-image/1\nname: hv\nversion: '1'\nkernel: vmlinuz\n"
+        "initrds: [initrd.img]\n" + build
+    )
+    return manifest
+
+
+def test_the_build_record_is_stored_with_the_version(
+    db: Database, store: ArtifactStore, tmp_path: Path
+) -> None:
+    view = imports.import_version(db, store, imports.read_manifest(_manifest(tmp_path, BUILD)), "t")
+    assert view.build is not None
+    assert view.build.packages == {"corosync": "3.1.7-1", "libc6:amd64": "2.36-9"}
+    assert view.build.sizes == {"vmlinuz": 6, "initrd.img": 6}
+    assert view.build.recipe_hash == "ab" * 32 and view.build.host == "builder1"
+    with db.read() as session:
+        stored = catalog.get_version(session, "hv", "1").build
+    assert stored is not None and stored["built_at"] == "2026-12-01T10:00:00Z"
+
+
+def test_a_manifest_without_a_build_record_still_imports(
+    db: Database, store: ArtifactStore, tmp_path: Path
+) -> None:
+    view = imports.import_version(db, store, imports.read_manifest(_manifest(tmp_path, "")), "t")
+    assert view.build is None
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (("host: builder1", "host: ''"), "build.host: String should have at least 1 character"),
+        (("T10:00:00Z", "T10:00:00+02:00"), "build.built_at: must be in UTC"),
+        (("T10:00:00Z", "T10:00:00"), "build.built_at: Input should have timezone info"),
+        (("corosync:", "Corosync:"), "build.packages.Corosync.[key]: String should match"),
+        (("3.1.7-1", "'3.1 7'"), "build.packages.corosync: String should match"),
+        (("initrd.img: 6", "initrd.img: -1"), "build.sizes.initrd.img: Input should be greater"),
+        (("vmlinuz: 6, ", ""), "build.sizes: no size for vmlinuz"),
+        (("initrd.img: 6}", "initrd.img: 6, rootfs: 9}"), "rootfs is not a file of this manifest"),
+        (("recipe_hash: ", "recipe_hash: x"), "build.recipe_hash: "),
+        (("  host: builder1\n", ""), "build.host: Field required"),
+        (("  host: builder1\n", "  host: builder1\n  tool: x\n"), "build.tool: Extra inputs"),
+    ],
+)
+def test_a_bad_build_record_is_refused_in_one_line(
+    tmp_path: Path, change: tuple[str, str], message: str
+) -> None:
+    manifest = _manifest(tmp_path, BUILD.replace(*change))
+    with pytest.raises(InvalidInput) as refused:
+        imports.read_manifest(manifest)
+    assert message in refused.value.message and "\n" not in refused.value.message
+
+
+def test_sizes_that_do_not_match_the_files_are_refused(
+    db: Database, store: ArtifactStore, tmp_path: Path
+) -> None:
+    manifest = _manifest(tmp_path, BUILD.replace("vmlinuz: 6", "vmlinuz: 7"))
+    with pytest.raises(InvalidInput, match="vmlinuz has 6 bytes, the build recorded 7"):
+        imports.import_version(db, store, imports.read_manifest(manifest), "t")
+    with db.read() as session:
+        assert catalog.list_images(session) == []

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 from bootsvc.core import imports
-from bootsvc.lab import images
+from bootsvc.images import builder, recipes
 
 EXPECTED_MODULES = ("virtio_net.ko", "virtio_pci.ko", "squashfs.ko", "loop.ko", "overlay.ko")
 
@@ -51,7 +51,7 @@ def test_initramfs_carries_init_modules_and_the_overlay_hook(
     assert all(path.lstrip("/") in listing for path in load_order)
     names = [path.rsplit("/", 1)[1] for path in load_order]
     assert names.index("virtio.ko") < names.index("virtio_net.ko")
-    hook = (images.recipes_dir() / "common" / "bootsvc-overlay").read_bytes()
+    hook = (recipes.default_dir() / "common" / "bootsvc-overlay").read_bytes()
     assert (root / "scripts" / "init-bottom" / "bootsvc-overlay").read_bytes() == hook
     assert "switch_root /newroot /sbin/init" in (root / "init").read_text()
 
@@ -87,26 +87,30 @@ def test_builds_are_reproducible_across_versions(
 def test_a_second_build_of_the_same_inputs_is_a_cache_hit(busybox_test_v1: Path) -> None:
     before = busybox_test_v1.stat().st_mtime_ns
     cache = busybox_test_v1.parents[3]
-    again = images.build(images.SAMPLE_IMAGE, "1", cache)
-    assert again == busybox_test_v1
-    assert again.stat().st_mtime_ns == before
+    again = builder.build(builder.BuildRequest(recipes.SAMPLE_IMAGE, "1"), cache)
+    assert again.cached
+    assert again.manifest == busybox_test_v1
+    assert again.manifest.stat().st_mtime_ns == before
 
 
 def test_cache_key_follows_every_input(tmp_path: Path) -> None:
-    recipe = tmp_path / "images" / "busybox-test"
-    shutil.copytree(images.recipe_path(images.SAMPLE_IMAGE), recipe)
-    shutil.copytree(images.recipes_dir() / "common", tmp_path / "images" / "common")
-    key = images.input_key(recipe, "1", "linux-image-6.1.0-1-amd64")
-    assert images.input_key(recipe, "1", "linux-image-6.1.0-1-amd64") == key
-    assert images.input_key(recipe, "2", "linux-image-6.1.0-1-amd64") != key
-    assert images.input_key(recipe, "1", "linux-image-6.1.0-2-amd64") != key
-    init = recipe / "rootfs" / "sbin" / "init"
+    path = tmp_path / "images" / "busybox-test"
+    shutil.copytree(recipes.find(recipes.SAMPLE_IMAGE, recipes.default_dir()).path, path)
+    shutil.copytree(recipes.default_dir() / "common", tmp_path / "images" / "common")
+    recipe = recipes.find(recipes.SAMPLE_IMAGE, tmp_path / "images")
+    kernel = "linux-image-6.1.0-1-amd64"
+    key = recipes.input_key(recipe, "1", kernel)
+    assert recipes.input_key(recipe, "1", kernel) == key
+    assert recipes.input_key(recipe, "2", kernel) != key
+    assert recipes.input_key(recipe, "1", "linux-image-6.1.0-2-amd64") != key
+    assert recipes.input_key(recipe, "1", kernel, ["--extra-package", "vim"]) != key
+    init = path / "rootfs" / "sbin" / "init"
     init.write_text(init.read_text() + "\n")
-    changed = images.input_key(recipe, "1", "linux-image-6.1.0-1-amd64")
+    changed = recipes.input_key(recipe, "1", kernel)
     assert changed != key
     hook = tmp_path / "images" / "common" / "bootsvc-overlay"
     hook.chmod(0o644)
-    assert images.input_key(recipe, "1", "linux-image-6.1.0-1-amd64") != changed
+    assert recipes.input_key(recipe, "1", kernel) != changed
 
 
 def test_initrd_is_padded_so_an_overlay_after_it_unpacks_on_uefi(busybox_test_v1: Path) -> None:

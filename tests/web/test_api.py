@@ -22,7 +22,7 @@ def upload(client: FlaskClient, auth: Headers, content: bytes, **query: str) -> 
     )
 
 
-def create_version(client: FlaskClient, auth: Headers, version: str = "1") -> Any:
+def create_version(client: FlaskClient, auth: Headers, version: str = "1", **extra: Any) -> Any:
     kernel = upload(client, auth, b"kernel " + version.encode()).get_json()["sha256"]
     initrd = upload(client, auth, b"initrd " + version.encode()).get_json()["sha256"]
     body = {
@@ -30,6 +30,7 @@ def create_version(client: FlaskClient, auth: Headers, version: str = "1") -> An
         "kernel": {"sha256": kernel, "name": "vmlinuz"},
         "initrds": [{"sha256": initrd, "name": "initrd.img"}],
         "cmdline": "console=ttyS0",
+        **extra,
     }
     return client.post("/api/v1/images/hv/versions", json=body, headers=auth["admin"])
 
@@ -74,6 +75,26 @@ def test_tokens_are_stored_hashed(client: FlaskClient, auth: Headers, db: Databa
     with db.read() as session:
         stored = session.scalar(select(ApiToken.token_hash).where(ApiToken.name == "x"))
     assert stored == hashlib.sha256(secret.encode()).hexdigest()
+
+
+BUILD = {
+    "recipe": "debian-hypervisor",
+    "recipe_hash": "cd" * 32,
+    "built_at": "2026-12-01T10:00:00Z",
+    "host": "builder1",
+    "packages": {"corosync": "3.1.7-1"},
+    "sizes": {"vmlinuz": 8, "initrd.img": 8},
+}
+
+
+def test_a_version_keeps_the_record_of_its_build(client: FlaskClient, auth: Headers) -> None:
+    assert create_version(client, auth, "1", build=BUILD).status_code == 201
+    shown = client.get("/api/v1/images/hv/versions/1", headers=auth["reader"]).get_json()
+    assert shown["build"] == BUILD
+    wrong = create_version(client, auth, "2", build={**BUILD, "sizes": {"vmlinuz": 8}})
+    assert wrong.status_code == 400
+    assert wrong.get_json()["message"] == "build.sizes: no size for initrd.img"
+    assert create_version(client, auth, "3").get_json()["build"] is None
 
 
 def test_version_upload_promote_rollback(client: FlaskClient, auth: Headers) -> None:

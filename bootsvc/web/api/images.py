@@ -101,6 +101,7 @@ def create_version(image: str, body: VersionRecord) -> Reply:
             body.cmdline,
             body.notes,
             actor(),
+            body.build,
         )
         return Reply(version_view(row), 201)
 

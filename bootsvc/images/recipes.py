@@ -1,0 +1,110 @@
+"""Finding image recipes and the inputs that identify a build of one.
+
+A build is identified by a hash of what goes into it: every file of the
+recipe and of images/common, the version string, the kernel package, the
+busybox it packs and the options forwarded to the recipe. The same inputs
+reuse the earlier build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bootsvc.core import names
+from bootsvc.images import BuildError
+
+SAMPLE_IMAGE = "busybox-test"
+COMMON = "common"
+
+# Host commands a recipe runs, by the Debian package that has them.
+TOOLS = {
+    "busybox-test": {
+        "apt-get": "apt",
+        "dpkg-deb": "dpkg",
+        "modprobe": "kmod",
+        "cpio": "cpio",
+        "mksquashfs": "squashfs-tools",
+        "busybox": "busybox-static",
+    },
+    "debian-hypervisor": {"mmdebstrap": "mmdebstrap", "mksquashfs": "squashfs-tools"},
+}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str
+    path: Path
+
+    @property
+    def script(self) -> Path:
+        return self.path / "build.sh"
+
+
+def default_dir() -> Path:
+    """images/ beside the package in a checkout, or share/bootsvc/images when
+    installed from a wheel."""
+    source = Path(__file__).resolve().parents[2] / "images"
+    if source.is_dir():
+        return source
+    return Path(sys.prefix) / "share" / "bootsvc" / "images"
+
+
+def available(root: Path) -> list[str]:
+    if not root.is_dir():
+        return []
+    return sorted(path.parent.name for path in root.glob("*/build.sh"))
+
+
+def find(name: str, root: Path) -> Recipe:
+    names.object_name(name, "recipe")
+    recipe = Recipe(name, root / name)
+    if not recipe.script.is_file():
+        known = ", ".join(available(root)) or "none"
+        raise BuildError(f"no image recipe {name!r} in {root} (recipes: {known})")
+    return recipe
+
+
+def _query(argv: list[str]) -> str | None:
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def kernel_package() -> str:
+    """The kernel package Debian's linux-image-amd64 points at now."""
+    for line in (_query(["apt-cache", "depends", "linux-image-amd64"]) or "").splitlines():
+        kind, _, package = line.strip().partition(": ")
+        if kind == "Depends" and package.startswith("linux-image-"):
+            return package
+    raise BuildError("apt-cache knows no linux-image-amd64: run apt-get update")
+
+
+def installed_version(package: str) -> str:
+    return _query(["dpkg-query", "-W", "-f=${Version}", package]) or "absent"
+
+
+def _tree_digest(digest: hashlib._Hash, root: Path) -> None:
+    if not root.is_dir():
+        return
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(root.parent)).encode() + b"\0")
+        digest.update(b"x" if os.access(path, os.X_OK) else b"-")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+
+
+def input_key(recipe: Recipe, version: str, kernel: str, options: Sequence[str] = ()) -> str:
+    """The sha256 of every input of a build, as hex."""
+    digest = hashlib.sha256()
+    for part in (version, kernel, installed_version("busybox-static"), *options):
+        digest.update(part.encode() + b"\0")
+    _tree_digest(digest, recipe.path)
+    _tree_digest(digest, recipe.path.parent / COMMON)
+    return digest.hexdigest()
