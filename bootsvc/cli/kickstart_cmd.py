@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from bootsvc import kickstart
 from bootsvc.cli.image_cmd import image
+from bootsvc.images import kickstart
 
 
 @image.command("kickstart")

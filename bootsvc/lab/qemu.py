@@ -93,6 +93,10 @@ def argv(spec: VmSpec, files: VmFiles) -> list[str]:
         spec.name,
         "-accel",
         "tcg",
+        # Every instruction set extension TCG emulates, as a server CPU has
+        # them: Ceph's erasure-code library dies of SIGILL on the default model.
+        "-cpu",
+        "max",
         "-machine",
         "q35,graphics=off",
         "-m",

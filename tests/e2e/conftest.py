@@ -7,15 +7,17 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
+from bootsvc.images import builder
 from bootsvc.lab.lab import Lab
 from bootsvc.lab.system import LabError
-from bootsvc.settings import LabDhcpTftp, Settings
+from bootsvc.settings import LabDhcpTftp, Settings, default_image_cache_dir
 
 TOOLS = ("ip", "qemu-system-x86_64", "curl", "cpio", "dnsmasq")
 
@@ -63,13 +65,16 @@ def _with_probe(manifest: Path, directory: Path) -> Path:
     return out
 
 
-def _lab(
+def lab_up(
     tmp_path_factory: pytest.TempPathFactory,
     manifests: tuple[Path, ...],
     mode: LabDhcpTftp,
     name: str = "",
+    probes: bool = True,
     **server_settings: str,
 ) -> Iterator[Lab]:
+    """A lab with `manifests` imported, each version with its probe overlay
+    unless `probes` is false (an image that brings bootsvc's own)."""
     if os.geteuid() != 0:
         pytest.skip("end-to-end boots need root (network namespaces, tap devices)")
     missing = [tool for tool in TOOLS if shutil.which(tool) is None]
@@ -84,7 +89,7 @@ def _lab(
     new = Lab.up(settings, f"e2e{name or mode.value[0]}{os.getpid()}")
     try:
         for manifest in manifests:
-            new.import_image(_with_probe(manifest, base))
+            new.import_image(_with_probe(manifest, base) if probes else manifest)
         yield new
     finally:
         try:
@@ -98,7 +103,7 @@ def lab(
     tmp_path_factory: pytest.TempPathFactory, busybox_test_v1: Path, busybox_test_v2: Path
 ) -> Iterator[Lab]:
     """bootsvc as the lab's only DHCP, TFTP and HTTP server."""
-    yield from _lab(tmp_path_factory, (busybox_test_v1, busybox_test_v2), LabDhcpTftp.BOOTSVC)
+    yield from lab_up(tmp_path_factory, (busybox_test_v1, busybox_test_v2), LabDhcpTftp.BOOTSVC)
 
 
 @pytest.fixture(scope="module")
@@ -107,17 +112,48 @@ def proxy_lab(
 ) -> Iterator[Lab]:
     """dnsmasq as the site's DHCP server handing out addresses only, bootsvc
     beside it as ProxyDHCP, TFTP and HTTP."""
-    yield from _lab(tmp_path_factory, (busybox_test_v1, busybox_test_v2), LabDhcpTftp.PROXY)
+    yield from lab_up(tmp_path_factory, (busybox_test_v1, busybox_test_v2), LabDhcpTftp.PROXY)
 
 
 @pytest.fixture(scope="module")
 def http_boot_lab(tmp_path_factory: pytest.TempPathFactory, busybox_test_v1: Path) -> Iterator[Lab]:
     """bootsvc as the only DHCP and HTTP server, with no TFTP: UEFI PXE
     finds no loader, and the firmware falls back to UEFI HTTP Boot."""
-    yield from _lab(tmp_path_factory, (busybox_test_v1,), LabDhcpTftp.BOOTSVC, "h", tftp_listen="")
+    yield from lab_up(
+        tmp_path_factory, (busybox_test_v1,), LabDhcpTftp.BOOTSVC, "h", tftp_listen=""
+    )
 
 
 @pytest.fixture(scope="module")
 def probe_files() -> dict[str, dict[str, str]]:
     """By version, the files of its probe overlay, by path in the final root."""
     return {version: _probe_files(version) for version in ("1", "2")}
+
+
+@pytest.fixture(scope="module")
+def hypervisor_manifests() -> tuple[Path, Path]:
+    """debian-hypervisor versions 1 and 2, built once per machine (the
+    second reuses the first's installed root)."""
+    started = time.monotonic()
+    cache = default_image_cache_dir()
+    v1, v2 = (
+        builder.build(builder.BuildRequest("debian-hypervisor", v), cache) for v in ("1", "2")
+    )
+    print(f"cluster step build or take from the cache: {time.monotonic() - started:.0f} s")
+    return v1.manifest, v2.manifest
+
+
+@pytest.fixture(scope="module")
+def cluster_lab(
+    tmp_path_factory: pytest.TempPathFactory, hypervisor_manifests: tuple[Path, Path]
+) -> Iterator[Lab]:
+    """bootsvc as the only DHCP, TFTP and HTTP server of a hypervisor
+    cluster, its agents asking every 10 s what to boot."""
+    yield from lab_up(
+        tmp_path_factory,
+        hypervisor_manifests,
+        LabDhcpTftp.BOOTSVC,
+        "c",
+        probes=False,
+        agent_interval_s="10",
+    )

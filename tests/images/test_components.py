@@ -11,10 +11,9 @@ import yaml
 from pykickstart.parser import KickstartParser
 from pykickstart.version import RHEL9, makeVersion
 
-from bootsvc import kickstart
-from bootsvc.lab import images
+from bootsvc.images import kickstart, recipes
 
-COMPONENTS = images.recipes_dir() / "components.yaml"
+COMPONENTS = recipes.default_dir() / "components.yaml"
 
 
 def _components() -> dict[str, dict[str, str]]:
@@ -51,7 +50,7 @@ def test_every_component_names_a_package_in_every_family() -> None:
 
 
 def test_debian_family_carries_every_component() -> None:
-    packages = images.recipes_dir() / "debian-hypervisor" / "packages.txt"
+    packages = recipes.default_dir() / "debian-hypervisor" / "packages.txt"
     assert missing("debian", debian_packages(packages)) == []
 
 
@@ -62,7 +61,7 @@ def test_el9_family_carries_every_component() -> None:
 @pytest.mark.parametrize("family", ["debian", "el9"])
 def test_a_family_that_drops_a_component_is_caught(family: str) -> None:
     if family == "debian":
-        packages = debian_packages(images.recipes_dir() / "debian-hypervisor" / "packages.txt")
+        packages = debian_packages(recipes.default_dir() / "debian-hypervisor" / "packages.txt")
     else:
         packages = el9_packages(kickstart.render("el9-hypervisor", "1"))
     dropped = _components()["pacemaker"][family]

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from bootsvc.lab import images
+from bootsvc.images import recipes
 
-MODULE = images.recipes_dir() / "common" / "dracut" / "95bootsvc"
+MODULE = recipes.default_dir() / "common" / "dracut" / "95bootsvc"
 BUSYBOX = Path("/bin/busybox")
 
 # The helpers dracut gives module-setup.sh, as stand-ins that do what they
@@ -66,7 +66,7 @@ def test_module_scripts_pass_shellcheck() -> None:
 
 
 def test_module_carries_the_shared_hook_itself() -> None:
-    shared = images.recipes_dir() / "common" / "bootsvc-overlay"
+    shared = recipes.default_dir() / "common" / "bootsvc-overlay"
     assert (MODULE / "bootsvc-overlay").read_bytes() == shared.read_bytes()
 
 

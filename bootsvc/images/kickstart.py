@@ -13,7 +13,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from bootsvc.core import names
 from bootsvc.errors import InvalidInput
-from bootsvc.lab import images
+from bootsvc.images import recipes
 
 FAMILIES = {"el9-hypervisor": "el9-hypervisor.ks.j2"}
 # CentOS Stream's SIG repositories (Ceph, Open vSwitch), which EL9 rebuilds use too.
@@ -26,7 +26,7 @@ _URL = re.compile(r"https?://[^\s\"'%]+")
 def kickstart_dir() -> Path:
     """kickstart/ beside the package in a checkout, or share/bootsvc/kickstart
     when installed from a wheel."""
-    source = Path(__file__).resolve().parents[1] / "kickstart"
+    source = Path(__file__).resolve().parents[2] / "kickstart"
     if source.is_dir():
         return source
     return Path(sys.prefix) / "share" / "bootsvc" / "kickstart"
@@ -34,7 +34,7 @@ def kickstart_dir() -> Path:
 
 def embedded_files() -> dict[str, Path]:
     """The files each kickstart writes into the image, by the name its template uses."""
-    common = images.recipes_dir() / "common"
+    common = recipes.default_dir() / "common"
     module = common / "dracut" / "95bootsvc"
     files = kickstart_dir() / "files"
     return {

@@ -14,8 +14,8 @@ import pytest
 from pykickstart.parser import KickstartParser
 from pykickstart.version import RHEL9, makeVersion
 
-from bootsvc import kickstart
 from bootsvc.errors import InvalidInput
+from bootsvc.images import kickstart
 
 KSVALIDATOR = Path(sys.executable).parent / "ksvalidator"
 BUSYBOX = Path("/bin/busybox")

@@ -1,0 +1,227 @@
+"""The whole promise, on three diskless VMs of images/debian-hypervisor
+booted from bootsvc under TCG: they form one cluster (corosync quorate with
+three votes, Pacemaker with three nodes online, the CMDB's Open vSwitch
+bridge, Ceph with three monitors in quorum and an OSD each on their local
+disks), move to a promoted version one reboot at a time without losing
+quorum, and one of them comes back from a factory reset as a new node of
+its cluster, with a new OSD. Checked over SSH as an admin would, with the
+key from the cluster's ssh setting. Each step's time is printed (pytest -s)
+for docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from bootsvc.lab import server
+from bootsvc.lab.lab import Lab
+from bootsvc.lab.qemu import Firmware
+
+pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
+
+IMAGE = "debian-hypervisor"
+NODES = {
+    "hv1": ("52:54:00:c1:00:01", "10.77.0.11"),
+    "hv2": ("52:54:00:c1:00:02", "10.77.0.12"),
+    "hv3": ("52:54:00:c1:00:03", "10.77.0.13"),
+}
+MEMORY_MB = 3072
+# A state disk (/dev/vda) and an OSD disk (/dev/vdb), sparse.
+DISKS_GIB = (2, 6)
+FIRST_BOOT_S = 1500.0
+REBOOT_S = 1200.0
+STEPS: dict[str, float] = {}
+
+
+def _ssh_key(directory: Path) -> tuple[Path, str]:
+    key = directory / "admin"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    return key, key.with_suffix(".pub").read_text().strip()
+
+
+class Admin:
+    """Commands on the nodes over SSH, from inside the lab network."""
+
+    def __init__(self, lab: Lab, key: Path) -> None:
+        self.lab = lab
+        self.key = key
+
+    def run(self, host: str, command: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        assert self.lab.network.netns is not None
+        argv = ["ip", "netns", "exec", self.lab.network.netns, "ssh", "-i", str(self.key)]
+        argv += ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
+        argv += ["-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR", f"root@{NODES[host][1]}"]
+        try:
+            return subprocess.run(
+                [*argv, command], capture_output=True, text=True, timeout=timeout, check=False
+            )
+        except subprocess.TimeoutExpired:
+            return subprocess.CompletedProcess(argv, 255, "", "timed out")
+
+    def out(self, host: str, command: str) -> str:
+        done = self.run(host, command)
+        assert done.returncode == 0, f"{host}: {command}: {done.stderr}"
+        return done.stdout
+
+    def ceph(self, host: str) -> dict[str, Any]:
+        found: dict[str, Any] = json.loads(self.out(host, "ceph -s --format json"))
+        return found
+
+    def quorate(self, host: str) -> bool | None:
+        """Whether `host` sees a quorate membership; None when it does not answer."""
+        done = self.run(host, "corosync-quorumtool -s", timeout=15)
+        if "Quorate:" not in done.stdout:
+            return None
+        return "Quorate:          Yes" in done.stdout
+
+
+def _wait(what: str, timeout: float, check: Callable[[], bool], every: float = 5) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"{what}: not within {timeout:.0f} s"
+        time.sleep(every)
+
+
+def _status(lab: Lab, token: str, host: str) -> dict[str, Any]:
+    found: dict[str, Any] = server.api(lab.network, f"/nodes/{host}/status", token)
+    return found
+
+
+def _up_on(lab: Lab, token: str, version: str) -> Callable[[], bool]:
+    def check() -> bool:
+        return all(
+            (s["booted"], s["status"]) == (f"{IMAGE} {version}", "up")
+            for s in (_status(lab, token, host) for host in NODES)
+        )
+
+    return check
+
+
+def _register(lab: Lab, directory: Path, public_key: str) -> None:
+    settings = {
+        "corosync": {"ring": "ring"},
+        "pacemaker": {"stonith_enabled": False},
+        "ssh": {"authorized_keys": [public_key]},
+        "ceph": {
+            "public_network": "ring",
+            "overrides": {
+                "global": {"osd_pool_default_size": 3, "mon_clock_drift_allowed": 2},
+                "osd": {"osd_memory_target": 939524096},
+            },
+        },
+        "network": {"bridges": {"br-ring": {"ports": ["enp0s1"], "networks": ["ring"]}}},
+    }
+    lab.cli("image", "promote", IMAGE, "1", "--channel", "stable")
+    lab.cli("cluster", "add", "hv", "--domain", "hv.lab", "--network", "ring=10.77.0.0/24")
+    for key, value in settings.items():
+        lab.cli("cluster", "set", "hv", "--setting", f"{key}={json.dumps(value)}")
+    nodes = [
+        {
+            "hostname": host,
+            "cluster": "hv",
+            "roles": ["ceph-mon", "ceph-osd", "ceph-admin", "hypervisor"],
+            "image": f"{IMAGE}@stable",
+            "interfaces": [{"name": "enp0s1", "mac": mac, "ip": ip}],
+            "facts": {"state": {"device": "/dev/vda"}, "ceph": {"osd_devices": ["/dev/vdb"]}},
+        }
+        for host, (mac, ip) in NODES.items()
+    ]
+    listing = directory / "nodes.yaml"
+    listing.write_text(yaml.safe_dump(nodes))
+    lab.cli("node", "import", str(listing))
+
+
+def _osd_ids(admin: Admin, host: str) -> dict[str, str]:
+    """Each host's OSD id, from the cluster's own OSD tree."""
+    tree = json.loads(admin.out(host, "ceph osd tree --format json"))
+    by_id = {node["id"]: node for node in tree["nodes"]}
+    return {
+        node["name"]: str(by_id[child]["id"])
+        for node in tree["nodes"]
+        if node["type"] == "host"
+        for child in node.get("children", [])
+    }
+
+
+def _step(name: str, started: float) -> float:
+    STEPS[name] = time.monotonic() - started
+    print(f"cluster step {name}: {STEPS[name]:.0f} s")
+    return time.monotonic()
+
+
+def test_three_hypervisors_form_a_cluster_update_and_reset(
+    cluster_lab: Lab, tmp_path: Path
+) -> None:
+    lab = cluster_lab
+    key, public_key = _ssh_key(tmp_path)
+    admin = Admin(lab, key)
+    token = lab.token("e2e-cluster", "admin")
+    _register(lab, tmp_path, public_key)
+
+    started = time.monotonic()
+    vms = {
+        host: lab.boot(host, Firmware.BIOS, mac, memory_mb=MEMORY_MB, disks_gib=DISKS_GIB)
+        for host, (mac, _) in NODES.items()
+    }
+    _wait("three nodes up on version 1", FIRST_BOOT_S, _up_on(lab, token, "1"))
+    started = _step("first boot of three nodes to healthy", started)
+
+    quorum = admin.out("hv1", "corosync-quorumtool -s")
+    assert "Quorate:          Yes" in quorum and "Total votes:      3" in quorum
+    online = admin.out("hv2", "crm_mon -1")
+    assert "Online: [ hv1 hv2 hv3 ]" in online
+    for host in NODES:
+        assert "br-ring" in admin.out(host, "ovs-vsctl list-br").split()
+        assert "enp0s1" in admin.out(host, "ovs-vsctl list-ports br-ring").split()
+    ceph = admin.ceph("hv3")
+    assert sorted(ceph["quorum_names"]) == sorted(NODES)
+    osds = ceph["osdmap"]
+    assert (osds["num_osds"], osds["num_up_osds"], osds["num_in_osds"]) == (3, 3, 3)
+    assert "rbd" in admin.out("hv1", "ceph osd pool ls").split()
+    before = _osd_ids(admin, "hv1")
+    assert sorted(before) == sorted(NODES)
+    started = _step("checks over SSH", started)
+
+    # Version 2: the agents reboot the nodes one at a time; quorum holds.
+    lab.cli("image", "promote", IMAGE, "2", "--channel", "stable")
+    lost: list[str] = []
+
+    def moved() -> bool:
+        seen = [admin.quorate(host) for host in NODES]
+        if False in seen:
+            lost.append(f"{time.monotonic() - started:.0f} s: {seen}")
+        return _up_on(lab, token, "2")()
+
+    _wait("three nodes up on version 2", 3 * REBOOT_S, moved, every=3)
+    assert not lost, f"quorum lost during the rollout: {lost}"
+    assert "Total votes:      3" in admin.out("hv1", "corosync-quorumtool -s")
+    started = _step("rolling update to version 2", started)
+
+    # A factory reset of hv3: it comes back as a new node of its cluster.
+    assert "wiped" in lab.cli("node", "reset", "hv3", "--yes")
+    vms["hv3"].reset()
+    _wait(
+        "hv3 back after its reset",
+        REBOOT_S,
+        lambda: _status(lab, token, "hv3")["reset"] is None and _up_on(lab, token, "2")(),
+    )
+    started = _step("factory reset of one node", started)
+    assert "Total votes:      3" in admin.out("hv1", "corosync-quorumtool -s")
+    ceph = admin.ceph("hv1")
+    assert sorted(ceph["quorum_names"]) == sorted(NODES)
+    after = _osd_ids(admin, "hv1")
+    assert after["hv1"] == before["hv1"] and after["hv2"] == before["hv2"]
+    assert after["hv3"] != before["hv3"]
+    _wait(
+        "every OSD up and in",
+        300,
+        lambda: admin.ceph("hv1")["osdmap"]["num_up_osds"] == 3,
+    )
+    print("cluster steps:", json.dumps({k: round(v) for k, v in STEPS.items()}))
