@@ -4,23 +4,18 @@ template directory, which is searched first."""
 
 from __future__ import annotations
 
-import sys
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 
+from bootsvc import datafiles
 from bootsvc.errors import InvalidInput
 
 
 def builtin_template_dir() -> Path:
-    """templates/ beside the package in a checkout, or share/bootsvc/templates
-    when installed from a wheel."""
-    source = Path(__file__).resolve().parents[2] / "templates"
-    if source.is_dir():
-        return source
-    return Path(sys.prefix) / "share" / "bootsvc" / "templates"
+    return datafiles.shipped("templates")
 
 
 @lru_cache(maxsize=8)

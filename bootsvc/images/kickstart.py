@@ -6,11 +6,11 @@ needs on the build host."""
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from bootsvc import datafiles
 from bootsvc.core import names
 from bootsvc.errors import InvalidInput
 from bootsvc.images import recipes
@@ -24,12 +24,7 @@ _URL = re.compile(r"https?://[^\s\"'%]+")
 
 
 def kickstart_dir() -> Path:
-    """kickstart/ beside the package in a checkout, or share/bootsvc/kickstart
-    when installed from a wheel."""
-    source = Path(__file__).resolve().parents[2] / "kickstart"
-    if source.is_dir():
-        return source
-    return Path(sys.prefix) / "share" / "bootsvc" / "kickstart"
+    return datafiles.shipped("kickstart")
 
 
 def embedded_files() -> dict[str, Path]:

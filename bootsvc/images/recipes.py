@@ -11,11 +11,11 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from bootsvc import datafiles
 from bootsvc.core import names
 from bootsvc.images import BuildError
 
@@ -47,12 +47,7 @@ class Recipe:
 
 
 def default_dir() -> Path:
-    """images/ beside the package in a checkout, or share/bootsvc/images when
-    installed from a wheel."""
-    source = Path(__file__).resolve().parents[2] / "images"
-    if source.is_dir():
-        return source
-    return Path(sys.prefix) / "share" / "bootsvc" / "images"
+    return datafiles.shipped("images")
 
 
 def available(root: Path) -> list[str]:

@@ -9,9 +9,9 @@
 #            [--extra-package NAME]... [--kernel-package IGNORED] [--debs IGNORED]
 #
 # Writes DIR/vmlinuz, DIR/initrd.img, DIR/root.squashfs, DIR/packages.tsv
-# and DIR/manifest.yaml. With --cache, the installed root is kept there as a
-# tar keyed by everything but the version, so another version of the same
-# recipe costs only its squashfs. (--kernel-package and --debs are accepted
+# and DIR/manifest.yaml. With --cache, the root's artifacts are kept there,
+# keyed by everything but the version; the version lives in a few bytes
+# appended to the initrd. (--kernel-package and --debs are accepted
 # so that every recipe is driven the same way; this one takes the kernel from
 # the mirror.)
 set -euo pipefail
@@ -62,6 +62,7 @@ install_root() {
         --customize-hook='echo debian-hypervisor > "$1/etc/hostname"' \
         --customize-hook='chmod 0755 "$1/usr/local/sbin/bootsvc-report" "$1/etc/initramfs-tools/scripts/init-bottom/bootsvc-overlay"' \
         --customize-hook='chroot "$1" systemctl enable systemd-networkd bootsvc-report.service' \
+        --customize-hook='chroot "$1" systemctl disable pcsd.service pcsd-ruby.service' \
         --customize-hook='chroot "$1" update-initramfs -u -k all' \
         --customize-hook='rm -f "$1"/etc/ssh/ssh_host_*; : > "$1/etc/machine-id"; rm -rf "$1"/var/lib/apt/lists/*' \
         "$suite" "$root" \
@@ -69,39 +70,54 @@ install_root() {
         "deb http://deb.debian.org/debian-security $suite-security main"
 }
 
+# The kernel, initramfs, squashfs and package list of the installed root, in
+# $1: everything a version has but its version stamp.
+make_base() {
+    install_root
+    kver=$(ls "$root/lib/modules" | sort -V | tail -n 1)
+    mkdir -p "$1"
+    cp "$root/boot/vmlinuz-$kver" "$1/vmlinuz"
+    cp "$root/boot/initrd.img-$kver" "$1/initrd.img"
+    echo "$kver" > "$1/kernel-version"
+    dpkg-query --admindir="$root/var/lib/dpkg" -W -f='${Package}\t${Version}\n' > "$1/packages.tsv"
+    mksquashfs "$root" "$1/root.squashfs" -noappend -quiet -comp xz -e boot >/dev/null
+}
+
+base="$work/base"
 if [ -n "$cache" ]; then
-    # Everything that goes into the root, but not the version.
+    # Everything that goes into the root, but not the version: another
+    # version of the same root costs only its stamp.
     key=$( { printf '%s\n' "$mirror" "$suite" "${packages[@]}"; cat "$0";
              find "$recipe/files" "$common" -type f -print0 | sort -z | xargs -0 sha256sum; } |
            sha256sum | cut -c1-20)
-    cached="$cache/root-$key.tar"
-    mkdir -p "$cache"
-    if [ -f "$cached" ]; then
-        echo "build.sh: root from $cached" >&2
-        mkdir -p "$root"
-        tar -C "$root" --numeric-owner --xattrs -xpf "$cached"
+    base="$cache/root-$key"
+    if [ -f "$base/root.squashfs" ]; then
+        echo "build.sh: root from $base" >&2
     else
-        install_root
-        tar -C "$root" --numeric-owner --xattrs -cf "$cached.partial-$$" .
-        mv "$cached.partial-$$" "$cached"
-        find "$cache" -maxdepth 1 -name 'root-*.tar' ! -name "root-$key.tar" -delete
+        make_base "$base.partial-$$"
+        rm -rf "$base" && mv "$base.partial-$$" "$base"
+        find "$cache" -maxdepth 1 -name 'root-*' ! -name "root-$key" -exec rm -rf {} +
     fi
 else
-    install_root
+    make_base "$base"
 fi
+kver=$(cat "$base/kernel-version")
+for file in vmlinuz initrd.img root.squashfs packages.tsv; do
+    cp "$base/$file" "$out/$file"
+done
 
-# The version, baked in: a node reports what it really runs.
-printf 'IMAGE=%s\nVERSION=%s\n' "$image" "$version" > "$root/etc/bootsvc-image"
-dpkg-query --admindir="$root/var/lib/dpkg" -W -f='${Package}\t${Version}\n' > "$out/packages.tsv"
-
-kver=$(ls "$root/lib/modules" | sort -V | tail -n 1)
-cp "$root/boot/vmlinuz-$kver" "$out/vmlinuz"
-cp "$root/boot/initrd.img-$kver" "$out/initrd.img"
-# The kernel unpacks an initrd that follows this one (the bootsvc overlay)
-# only from a 4-byte aligned offset, and the EFI stub of UEFI boots joins
-# initrd= files without padding: pad with zeros, which the unpacker skips.
+# The version, baked into the version's initrd as a file under the overlay
+# hook's prefix, which puts it in the root: a node reports what it really
+# runs. The kernel unpacks an archive that follows another (this one, then
+# the bootsvc overlay) only from a 4-byte aligned offset, and the EFI stub of
+# UEFI boots joins initrd= files without padding: pad with zeros, which the
+# unpacker skips.
+stamp="$work/stamp"
+mkdir -p "$stamp/bootsvc/root/etc"
+printf 'IMAGE=%s\nVERSION=%s\n' "$image" "$version" > "$stamp/bootsvc/root/etc/bootsvc-image"
 truncate -s %4 "$out/initrd.img"
-mksquashfs "$root" "$out/root.squashfs" -noappend -quiet -comp xz -e boot >/dev/null
+(cd "$stamp" && find bootsvc | cpio -o -H newc -R 0:0 --quiet) >> "$out/initrd.img"
+truncate -s %4 "$out/initrd.img"
 
 sh "$common/write-manifest" "$out" "$image" "$version" \
     "boot=live fetch={{ rootfs_url }} console=ttyS0" \
