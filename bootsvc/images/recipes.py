@@ -32,7 +32,11 @@ TOOLS = {
         "mksquashfs": "squashfs-tools",
         "busybox": "busybox-static",
     },
-    "debian-hypervisor": {"mmdebstrap": "mmdebstrap", "mksquashfs": "squashfs-tools"},
+    "debian-hypervisor": {
+        "mmdebstrap": "mmdebstrap",
+        "mksquashfs": "squashfs-tools",
+        "cpio": "cpio",
+    },
 }
 
 

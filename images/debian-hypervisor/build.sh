@@ -47,7 +47,8 @@ mapfile -t packages < <(grep -v '^\s*#' "$recipe/packages.txt" | grep -v '^\s*$'
 packages+=("${extra[@]}")
 
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+partial=""
+trap 'rm -rf "$work" ${partial:+"$partial"}' EXIT
 root="$work/root"
 mkdir -p "$out"
 
@@ -94,9 +95,13 @@ if [ -n "$cache" ]; then
     if [ -f "$base/root.squashfs" ]; then
         echo "build.sh: root from $base" >&2
     else
-        make_base "$base.partial-$$"
-        rm -rf "$base" && mv "$base.partial-$$" "$base"
-        find "$cache" -maxdepth 1 -name 'root-*' ! -name "root-$key" -exec rm -rf {} +
+        partial="$base.partial-$$"
+        make_base "$partial"
+        rm -rf "$base" && mv "$partial" "$base"
+        partial=""
+        # Roots of earlier inputs; not the partial root of a build still running.
+        find "$cache" -maxdepth 1 -name 'root-*' ! -name "root-$key" ! -name '*.partial-*' \
+            -exec rm -rf {} +
     fi
 else
     make_base "$base"

@@ -58,13 +58,19 @@ class Admin:
         assert self.lab.network.netns is not None
         argv = ["ip", "netns", "exec", self.lab.network.netns, "ssh", "-i", str(self.key)]
         argv += ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
-        argv += ["-o", "ConnectTimeout=5", "-o", "LogLevel=ERROR", f"root@{NODES[host][1]}"]
-        try:
-            return subprocess.run(
-                [*argv, command], capture_output=True, text=True, timeout=timeout, check=False
-            )
-        except subprocess.TimeoutExpired:
-            return subprocess.CompletedProcess(argv, 255, "", "timed out")
+        argv += ["-o", "ConnectTimeout=30", "-o", "LogLevel=ERROR", f"root@{NODES[host][1]}"]
+        # sshd on a busy TCG guest can miss a connection's first seconds:
+        # ssh's own failures (255) are tried again, the command's are not.
+        for _ in range(3):
+            try:
+                done = subprocess.run(
+                    [*argv, command], capture_output=True, text=True, timeout=timeout, check=False
+                )
+            except subprocess.TimeoutExpired:
+                done = subprocess.CompletedProcess(argv, 255, "", "timed out")
+            if done.returncode != 255:
+                break
+        return done
 
     def out(self, host: str, command: str) -> str:
         done = self.run(host, command)
@@ -74,6 +80,25 @@ class Admin:
     def ceph(self, host: str) -> dict[str, Any]:
         found: dict[str, Any] = json.loads(self.out(host, "ceph -s --format json"))
         return found
+
+    def osds_up(self, host: str) -> int:
+        up: int = self.ceph(host)["osdmap"]["num_up_osds"]
+        return up
+
+    def osds(self, host: str) -> dict[str, str]:
+        """Each node's OSD, by the OSD's uuid (an id may be given again
+        once its OSD is purged), from the cluster's own maps."""
+        tree = json.loads(self.out(host, "ceph osd tree --format json"))
+        uuids = {
+            osd["osd"]: osd["uuid"]
+            for osd in json.loads(self.out(host, "ceph osd dump --format json"))["osds"]
+        }
+        return {
+            node["name"]: uuids[child]
+            for node in tree["nodes"]
+            if node["type"] == "host"
+            for child in node.get("children", [])
+        }
 
     def quorate(self, host: str) -> bool | None:
         """Whether `host` sees a quorate membership; None when it does not answer."""
@@ -146,18 +171,6 @@ def _register(lab: Lab, directory: Path, public_key: str) -> None:
     lab.cli("node", "import", str(listing))
 
 
-def _osd_ids(admin: Admin, host: str) -> dict[str, str]:
-    """Each host's OSD id, from the cluster's own OSD tree."""
-    tree = json.loads(admin.out(host, "ceph osd tree --format json"))
-    by_id = {node["id"]: node for node in tree["nodes"]}
-    return {
-        node["name"]: str(by_id[child]["id"])
-        for node in tree["nodes"]
-        if node["type"] == "host"
-        for child in node.get("children", [])
-    }
-
-
 def _step(name: str, started: float) -> float:
     STEPS[name] = time.monotonic() - started
     print(f"cluster step {name}: {STEPS[name]:.0f} s")
@@ -185,12 +198,12 @@ def test_three_hypervisors_form_a_cluster_update_and_reset(
     for host in NODES:
         assert "br-ring" in admin.out(host, "ovs-vsctl list-br").split()
         assert "enp0s1" in admin.out(host, "ovs-vsctl list-ports br-ring").split()
+    _wait("every OSD up", REBOOT_S, lambda: admin.osds_up("hv3") == 3)
     ceph = admin.ceph("hv3")
     assert sorted(ceph["quorum_names"]) == sorted(NODES)
-    osds = ceph["osdmap"]
-    assert (osds["num_osds"], osds["num_up_osds"], osds["num_in_osds"]) == (3, 3, 3)
+    assert (ceph["osdmap"]["num_osds"], ceph["osdmap"]["num_in_osds"]) == (3, 3)
     assert "rbd" in admin.out("hv1", "ceph osd pool ls").split()
-    before = _osd_ids(admin, "hv1")
+    before = admin.osds("hv1")
     assert sorted(before) == sorted(NODES)
     started = _step("checks over SSH", started)
 
@@ -215,9 +228,10 @@ def test_three_hypervisors_form_a_cluster_update_and_reset(
 
     assert admin.votes("hv1") == 3
     assert sorted(admin.ceph("hv1")["quorum_names"]) == sorted(NODES)
-    after = _osd_ids(admin, "hv1")
+    _wait("every OSD up", REBOOT_S, lambda: admin.osds_up("hv1") == 3)
+    after = admin.osds("hv1")
     assert after["hv1"] == before["hv1"] and after["hv2"] == before["hv2"]
     assert after["hv3"] != before["hv3"]
-    _wait("every OSD up", REBOOT_S, lambda: admin.ceph("hv1")["osdmap"]["num_up_osds"] == 3)
+    assert admin.ceph("hv1")["osdmap"]["num_osds"] == 3
     _step("the new OSD of hv3 up", started)
     print("cluster steps:", json.dumps({k: round(v) for k, v in STEPS.items()}))
