@@ -146,6 +146,10 @@ def test_the_agent_reboots_its_node_when_bootsvc_and_fleetlock_say_so(
     for tool in ("ceph", "systemctl"):
         (shims / tool).write_text(RECORDER)
         (shims / tool).chmod(0o755)
+    # As systemd on a node whose bootsvc units all came up: none is failed.
+    (shims / "systemctl").write_text(
+        RECORDER.replace("#!/bin/sh\n", '#!/bin/sh\n[ "$1" = is-failed ] && exit 1\n')
+    )
     calls = tmp_path / "calls"
     calls.touch()
     image_file = tmp_path / "bootsvc-image"
