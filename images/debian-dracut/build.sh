@@ -48,15 +48,13 @@ done
 
 packages=(
     # boot: the kernel, and dracut with its network and live-root modules
-    # (dhclient for network-legacy, curl for livenet's download)
+    # (network-legacy needs dhclient and pgrep, livenet curl)
     linux-image-amd64 dracut dracut-core dracut-network dracut-live
-    isc-dhcp-client curl
+    isc-dhcp-client procps curl
     # the root: systemd with networkd, and what the boot report runs
     systemd-sysv udev iproute2
 )
 packages+=("${extra[@]}")
-# dracut's modules for a network live root, and the overlay hook.
-modules="bootsvc livenet dmsquash-live network-legacy"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -68,16 +66,23 @@ module="$work/95bootsvc"
 cp -rL "$common/dracut/95bootsvc" "$module"
 
 install_root() {
+    # The module and dracut's configuration are in place before the kernel
+    # is installed, whose postinst makes the initrd.
     mmdebstrap --variant=minbase --include="$(IFS=,; echo "${packages[*]}")" \
-        --customize-hook="copy-in '$module' /usr/lib/dracut/modules.d/" \
+        --essential-hook='mkdir -p "$1/usr/lib/dracut/modules.d" "$1/etc/dracut.conf.d"' \
+        --essential-hook="copy-in '$module' /usr/lib/dracut/modules.d/" \
+        --essential-hook="upload '$recipe/dracut.conf' /etc/dracut.conf.d/50-bootsvc.conf" \
         --customize-hook="copy-in '$shared/bootsvc-report' /usr/local/sbin/" \
         --customize-hook="copy-in '$shared/bootsvc-report.service' /etc/systemd/system/" \
         --customize-hook="copy-in '$shared/10-boot.network' /etc/systemd/network/" \
         --customize-hook='echo debian-dracut > "$1/etc/hostname"' \
         --customize-hook='chmod 0755 "$1/usr/local/sbin/bootsvc-report"' \
         --customize-hook='chroot "$1" systemctl enable systemd-networkd bootsvc-report.service' \
-        --customize-hook="kver=\$(ls \"\$1/lib/modules\" | sort -V | tail -n 1);
-            chroot \"\$1\" dracut --force --no-hostonly --add '$modules' --kver \"\$kver\" \"/boot/initrd.img-\$kver\"" \
+        --customize-hook='chroot "$1" sh -c "lsinitrd /boot/initrd.img-*" > "$1/../initrd.list"
+            for part in usr/lib/bootsvc/bootsvc-overlay livenetroot dmsquash-live-root dhclient; do
+                grep -q "$part" "$1/../initrd.list" ||
+                    { echo "build.sh: the initrd has no $part" >&2; exit 1; }
+            done' \
         --customize-hook=': > "$1/etc/machine-id"; rm -rf "$1"/var/lib/apt/lists/*' \
         "$suite" "$root" \
         "deb $mirror $suite main" "deb $mirror $suite-updates main" \
@@ -86,8 +91,9 @@ install_root() {
 
 if [ -n "$cache" ]; then
     # Everything that goes into the root, but not the version.
-    key=$( { printf '%s\n' "$mirror" "$suite" "$modules" "${packages[@]}"; cat "$0";
-             find "$shared" "$common" -type f -print0 | sort -z | xargs -0 sha256sum; } |
+    key=$( { printf '%s\n' "$mirror" "$suite" "${packages[@]}"; cat "$0";
+             find "$recipe/dracut.conf" "$shared" "$common" -type f -print0 | sort -z |
+             xargs -0 sha256sum; } |
            sha256sum | cut -c1-20)
     cached="$cache/root-$key.tar"
     mkdir -p "$cache"
@@ -112,6 +118,8 @@ dpkg-query --admindir="$root/var/lib/dpkg" -W -f='${Package}\t${Version}\n' > "$
 kver=$(ls "$root/lib/modules" | sort -V | tail -n 1)
 cp "$root/boot/vmlinuz-$kver" "$out/vmlinuz"
 cp "$root/boot/initrd.img-$kver" "$out/initrd.img"
+# dracut writes it for root only; it is served to every node.
+chmod 0644 "$out/initrd.img"
 # The kernel unpacks an initrd that follows this one (the bootsvc overlay)
 # only from a 4-byte aligned offset, and the EFI stub of UEFI boots joins
 # initrd= files without padding: pad with zeros, which the unpacker skips.
