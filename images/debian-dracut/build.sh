@@ -66,11 +66,12 @@ module="$work/95bootsvc"
 cp -rL "$common/dracut/95bootsvc" "$module"
 
 install_root() {
-    # The module and dracut's configuration are in place before the kernel
+    # The modules (bootsvc's, and this recipe's fix for dracut 059's live
+    # overlayfs) and dracut's configuration are in place before the kernel
     # is installed, whose postinst makes the initrd.
     mmdebstrap --variant=minbase --include="$(IFS=,; echo "${packages[*]}")" \
         --essential-hook='mkdir -p "$1/usr/lib/dracut/modules.d" "$1/etc/dracut.conf.d"' \
-        --essential-hook="copy-in '$module' /usr/lib/dracut/modules.d/" \
+        --essential-hook="copy-in '$module' '$recipe/dracut/90overlayfs-dirs' /usr/lib/dracut/modules.d/" \
         --essential-hook="upload '$recipe/dracut.conf' /etc/dracut.conf.d/50-bootsvc.conf" \
         --customize-hook="copy-in '$shared/bootsvc-report' /usr/local/sbin/" \
         --customize-hook="copy-in '$shared/bootsvc-report.service' /etc/systemd/system/" \
@@ -79,7 +80,8 @@ install_root() {
         --customize-hook='chmod 0755 "$1/usr/local/sbin/bootsvc-report"' \
         --customize-hook='chroot "$1" systemctl enable systemd-networkd bootsvc-report.service' \
         --customize-hook='chroot "$1" sh -c "lsinitrd /boot/initrd.img-*" > "$1/../initrd.list"
-            for part in usr/lib/bootsvc/bootsvc-overlay livenetroot dmsquash-live-root dhclient; do
+            for part in usr/lib/bootsvc/bootsvc-overlay overlayfs-dirs.sh livenetroot \
+                dmsquash-live-root dhclient; do
                 grep -q "$part" "$1/../initrd.list" ||
                     { echo "build.sh: the initrd has no $part" >&2; exit 1; }
             done' \
@@ -92,7 +94,8 @@ install_root() {
 if [ -n "$cache" ]; then
     # Everything that goes into the root, but not the version.
     key=$( { printf '%s\n' "$mirror" "$suite" "${packages[@]}"; cat "$0";
-             find "$recipe/dracut.conf" "$shared" "$common" -type f -print0 | sort -z |
+             find "$recipe/dracut.conf" "$recipe/dracut" "$shared" "$common" -type f -print0 |
+             sort -z |
              xargs -0 sha256sum; } |
            sha256sum | cut -c1-20)
     cached="$cache/root-$key.tar"
