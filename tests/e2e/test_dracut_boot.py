@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bootsvc.lab import server
-from bootsvc.lab.console import printable
+from bootsvc.lab.console import Boot, printable
 from bootsvc.lab.lab import Lab
 from bootsvc.lab.qemu import Firmware
 
@@ -26,6 +26,9 @@ MEMORY_MB = 1536
 # TCG on a shared 2-core machine; the boot itself takes a minute or two.
 BOOT_TIMEOUT_SECONDS = 900.0
 _LOGFMT = re.compile(r'(\w[\w.-]*)=("(?:[^"\\]|\\.)*"|\S*)')
+# What the serial getty may print on the console between a file's lines:
+# its issue line and its login prompt.
+_GETTY = re.compile(r"^(Debian GNU/Linux .*|\S+ login: ?)")
 
 
 def _log(path: Path) -> list[dict[str, str]]:
@@ -33,6 +36,16 @@ def _log(path: Path) -> list[dict[str, str]]:
         {key: value.strip('"') for key, value in _LOGFMT.findall(line)}
         for line in path.read_text().splitlines()
     ]
+
+
+def _printed(boot: Boot, path: str) -> list[str]:
+    """A file's non-blank lines as the console printed them, without the getty's."""
+    lines = (_GETTY.sub("", line) for line in boot.files[path].splitlines())
+    return [line for line in lines if line]
+
+
+def _lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line]
 
 
 def test_dracut_image_boots_with_the_nodes_own_files(dracut_lab: Lab) -> None:
@@ -56,8 +69,9 @@ def test_dracut_image_boots_with_the_nodes_own_files(dracut_lab: Lab) -> None:
     assert (boot.fields["mac"], boot.fields["firmware"]) == (MAC, "bios")
     assert boot.fields["report"] == "ok"
     # The pre-pivot hook put bootsvc's files into the final root.
-    assert boot.files["/etc/hostname"] == delivered["/etc/hostname"] == f"{HOST}\n"
-    assert boot.files["/etc/hosts"] == delivered["/etc/hosts"]
+    assert delivered["/etc/hostname"] == f"{HOST}\n"
+    assert _printed(boot, "/etc/hostname") == [HOST]
+    assert _printed(boot, "/etc/hosts") == _lines(delivered["/etc/hosts"])
 
     status = server.api(lab.network, f"/nodes/{HOST}/status", token)
     assert (status["booted"], status["status"]) == (f"{IMAGE} 1", "up"), status
