@@ -1,9 +1,9 @@
 """Finding image recipes and the inputs that identify a build of one.
 
 A build is identified by a hash of what goes into it: every file of the
-recipe and of images/common, the version string, the kernel package, the
-busybox it packs and the options forwarded to the recipe. The same inputs
-reuse the earlier build.
+recipe, of images/common and of the other recipes' files it copies in, the
+version string, the kernel package, the busybox it packs and the options
+forwarded to the recipe. The same inputs reuse the earlier build.
 """
 
 from __future__ import annotations
@@ -37,7 +37,12 @@ TOOLS = {
         "mksquashfs": "squashfs-tools",
         "cpio": "cpio",
     },
+    "debian-dracut": {"mmdebstrap": "mmdebstrap", "mksquashfs": "squashfs-tools"},
 }
+
+# Folders of other recipes (under the recipes' root) whose files a recipe
+# copies into its image: inputs of its builds as much as its own files.
+SHARED_INPUTS = {"debian-dracut": ("debian-hypervisor/files",)}
 
 
 @dataclass(frozen=True)
@@ -106,4 +111,6 @@ def input_key(recipe: Recipe, version: str, kernel: str, options: Sequence[str] 
         digest.update(part.encode() + b"\0")
     _tree_digest(digest, recipe.path)
     _tree_digest(digest, recipe.path.parent / COMMON)
+    for shared in SHARED_INPUTS.get(recipe.name, ()):
+        _tree_digest(digest, recipe.path.parent / shared)
     return digest.hexdigest()

@@ -157,3 +157,13 @@ def cluster_lab(
         probes=False,
         agent_interval_s="10",
     )
+
+
+@pytest.fixture(scope="module")
+def dracut_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """bootsvc as the only DHCP, TFTP and HTTP server, with debian-dracut
+    version 1 (built once per machine) and only bootsvc's own overlay."""
+    started = time.monotonic()
+    build = builder.build(builder.BuildRequest("debian-dracut", "1"), default_image_cache_dir())
+    print(f"debian-dracut build or take from the cache: {time.monotonic() - started:.0f} s")
+    yield from lab_up(tmp_path_factory, (build.manifest,), LabDhcpTftp.BOOTSVC, "d", probes=False)
