@@ -55,6 +55,8 @@ def _probe_overlay(version: str, directory: Path) -> Path:
 def _with_probe(manifest: Path, directory: Path) -> Path:
     """A copy of a built manifest whose version also loads its probe overlay."""
     data = yaml.safe_load(manifest.read_text())
+    # Not what the build made any more: its record would name the wrong files.
+    data.pop("build", None)
     for key in ("kernel", "rootfs"):
         data[key]["path"] = str(manifest.parent / data[key]["path"])
     for entry in data["initrds"]:
