@@ -307,6 +307,35 @@ class SecretToken(Base):
     used_at: Mapped[datetime | None] = mapped_column()
 
 
+class BootToken(Base):
+    """The credential of a node's current boot, minted into its iPXE script
+    when the script went to the node's own address: its boot reports, agent
+    and FleetLock requests must carry it, from `ip`. One per node; a new
+    script replaces it. Only its sha256 is stored."""
+
+    __tablename__ = "boot_token"
+    node_id: Mapped[int] = mapped_column(
+        ForeignKey("node.id", ondelete="CASCADE"), primary_key=True
+    )
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    ip: Mapped[str | None] = mapped_column(String(45))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class NodeTpm(Base):
+    """A node's TPM 2.0 endorsement key (public part, PEM). Secrets are
+    sealed to it once `state` is "accepted"; a key first seen at boot waits
+    as "pending" until an admin accepts it."""
+
+    __tablename__ = "node_tpm"
+    node_id: Mapped[int] = mapped_column(
+        ForeignKey("node.id", ondelete="CASCADE"), primary_key=True
+    )
+    ek_public: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class ClusterDocument(Base):
     """A cluster as the overlay renderer reads it (bootsvc.core.nodeconfig.
     inputs: the JSON texts of the cluster, its networks, members and their

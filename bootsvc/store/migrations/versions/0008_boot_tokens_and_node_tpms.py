@@ -1,0 +1,48 @@
+"""boot tokens bind reports to a node's boot; nodes may register a TPM
+
+Revision ID: 0008
+Revises: 0007
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+import bootsvc.store.types
+
+revision = "0008"
+down_revision = "0007"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "boot_token",
+        sa.Column("node_id", sa.Integer(), nullable=False),
+        sa.Column("digest", sa.String(length=64), nullable=False),
+        sa.Column("ip", sa.String(length=45), nullable=True),
+        sa.Column("created_at", bootsvc.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["node_id"], ["node.id"], name=op.f("fk_boot_token_node_id_node"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("node_id", name=op.f("pk_boot_token")),
+        sa.UniqueConstraint("digest", name=op.f("uq_boot_token_digest")),
+    )
+    op.create_table(
+        "node_tpm",
+        sa.Column("node_id", sa.Integer(), nullable=False),
+        sa.Column("ek_public", sa.Text(), nullable=False),
+        sa.Column("state", sa.String(length=16), nullable=False),
+        sa.Column("updated_at", bootsvc.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["node_id"], ["node.id"], name=op.f("fk_node_tpm_node_id_node"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("node_id", name=op.f("pk_node_tpm")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("node_tpm")
+    op.drop_table("boot_token")
