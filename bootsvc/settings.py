@@ -179,8 +179,13 @@ class Settings(BaseModel):
     # secrets.key in data_dir.
     secrets_key_file: Path | None = None
     # How long the one-time token in a node's iPXE script lets it fetch its
-    # secrets.
-    secret_token_ttl_s: int = Field(default=600, le=MAX_SECONDS)
+    # secrets: long enough to download its kernel and initrds first.
+    secret_token_ttl_s: int = Field(default=600, le=3600)
+    # A node's secrets and boot token go only to a script fetched from its own
+    # address: the one bootsvc leased to its MAC, or an IP on its CMDB
+    # interfaces. With neither, they are withheld, unless this is on: then
+    # anyone who knows the node's MAC can take its secrets and report for it.
+    secrets_without_address_check: bool = False
 
     # Rollouts. A cluster's own settings `rollout_canary` and
     # `rollout_max_unavailable` override the first two for that cluster.

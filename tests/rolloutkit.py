@@ -15,7 +15,7 @@ from bootsvc.core.bootscript import BootSite, Machine
 from bootsvc.core.records import ClusterRecord
 from bootsvc.settings import Settings
 from bootsvc.store.db import Database
-from bootsvc.store.models import AuditEntry
+from bootsvc.store.models import AuditEntry, Interface
 from tests import factory
 
 SITE = BootSite(base_url="http://192.0.2.1:8080", template_dir=None, default_image="")
@@ -60,9 +60,13 @@ def make_cluster(
 def boot(
     db: Database, mac_address: str, outcome: str | None = "up", healthy: bool = True
 ) -> BootPlan:
-    """Serve the node its script (as iPXE would fetch it), then report the
+    """Serve the node its script (as iPXE would fetch it from the node's
+    CMDB address), then report the
     system `outcome` ("up" or "failed"; None: the boot hangs)."""
-    script = bootscript.deliver_node_script(db, SITE, Machine(mac=mac_address, ip=None), log)
+    with db.read() as session:
+        address = session.scalar(select(Interface.ip).where(Interface.mac == mac_address))
+    machine = Machine(mac=mac_address, ip=address)
+    script = bootscript.deliver_node_script(db, SITE, machine, log)
     plan = script.plan
     assert isinstance(plan, BootPlan), plan
     if outcome is not None:

@@ -14,8 +14,9 @@ from urllib.parse import quote, urlencode
 
 from sqlalchemy.orm import Session
 
-from bootsvc.core import bootplan, cmdb, cmdline, disks, render, reports
+from bootsvc.core import bootplan, cmdb, cmdline, disks, nodeaccess, render, reports
 from bootsvc.core.bootplan import BootFile, BootPlan, NoBoot
+from bootsvc.core.nodeaccess import Verdict
 from bootsvc.core.nodeconfig import delivery, onetime
 from bootsvc.core.nodeconfig.context import BootInfo, agent_values
 from bootsvc.core.nodeconfig.problems import ConfigError
@@ -25,6 +26,8 @@ from bootsvc.settings import Settings
 from bootsvc.store.db import Database
 from bootsvc.store.models import Node
 
+# The kernel argument that hands a booted node its boot token.
+BOOT_TOKEN_ARGUMENT = "bootsvc.token"  # noqa: S105 (a name, not a secret)
 RETRY_DELAY_SECONDS = 5
 MAX_ATTEMPTS = 10
 # A node whose configuration does not render asks again this often.
@@ -57,6 +60,9 @@ class BootSite:
     default_image: str
     http_url: str = ""
     secret_token_ttl_s: int = 600
+    # Secrets and boot tokens for a node whose address bootsvc cannot know
+    # go to whoever fetches its script (bootsvc.core.nodeaccess).
+    secrets_without_address_check: bool = False
     # The node agent's settings, for its files in the overlay.
     agent: Mapping[str, Any] = field(default_factory=agent_values, hash=False, compare=False)
 
@@ -78,6 +84,7 @@ class BootSite:
             default_image=settings.default_image,
             http_url=settings.base_url if scripts_url else "",
             secret_token_ttl_s=settings.secret_token_ttl_s,
+            secrets_without_address_check=settings.secrets_without_address_check,
             agent=agent_values(settings),
         )
 
@@ -114,6 +121,8 @@ class NodeScript:
     plan: BootPlan | NoBoot
     # The node's overlay and secrets, or why its configuration does not render.
     config: delivery.Delivery | ConfigError | None = None
+    # Whether the script went to the node's own address.
+    verdict: Verdict | None = None
 
 
 def node_script_url(site: BootSite) -> str:
@@ -187,18 +196,23 @@ def preview_node_script(db: Database, site: BootSite, machine: Machine) -> str:
                 f"no node has MAC {machine.mac or '(none given)'}; its first boot would enlist it"
             )
 
-        script = node_script(db, site, session, node, machine)
+        script = node_script(db, site, session, node, machine, preview=True)
+    text = script.text
     if isinstance(script.config, delivery.Delivery):
-        return script.text.replace(script.config.token.secret, TOKEN_PLACEHOLDER)
-    return script.text
+        config = script.config
+        for secret in (config.token.secret if config.token else None, config.boot_token):
+            if secret:
+                text = text.replace(secret, TOKEN_PLACEHOLDER)
+    return text
 
 
 def deliver_node_script(
     db: Database, site: BootSite, machine: Machine, log: logging.Logger
 ) -> NodeScript:
-    """The script for the machine asking, logged, and recorded as the
-    `script` stage of its boot (`failed` when its configuration does not
-    render), with its secrets token; the same over HTTP and TFTP."""
+    """The script for the machine asking, logged, and, when it went to the
+    node's own address, recorded as the `script` stage of its boot (`failed`
+    when its configuration does not render) with its tokens; the same over
+    HTTP and TFTP."""
     script = serve_node_script(db, site, machine)
     plan = script.plan
     where: dict[str, Any] = {
@@ -227,6 +241,13 @@ def deliver_node_script(
             arch=machine.arch,
             **where,
         )
+    ip = script.verdict.ip if script.verdict else None
+    node_id = script.node_id
+    if ip is None or node_id is None:
+        # Not the node's own address: no tokens, and nothing counts as its boot.
+        reason = script.verdict.reason if script.verdict else "node unknown"
+        event(log, "boot.secrets_withheld", logging.WARNING, reason=reason, **where)
+        return script
     with db.write() as session:
         reports.record(
             session,
@@ -237,8 +258,12 @@ def deliver_node_script(
             node_id=script.node_id,
             details=details,
         )
-        if isinstance(script.config, delivery.Delivery):
-            onetime.store(session, script.config.token)
+        config = script.config
+        if isinstance(config, delivery.Delivery):
+            if config.token is not None:
+                onetime.store(session, config.token)
+            if config.boot_token is not None:
+                nodeaccess.store_boot_token(session, node_id, config.boot_token, ip)
     return script
 
 
@@ -257,6 +282,7 @@ def kernel_cmdline(
     mac: str | None,
     ip: str | None,
     extra_initrds: tuple[str, ...] = (),
+    boot_token: str | None = None,
 ) -> str:
     values = {
         "base_url": site.api_url,
@@ -276,6 +302,8 @@ def kernel_cmdline(
         parts.append("BOOTIF=01-" + mac.replace(":", "-"))
     parts.append(f"{disks.ARGUMENT}={disks.consent(node)}")
     parts.append(f"bootsvc.url={site.api_url}")
+    if boot_token:
+        parts.append(f"{BOOT_TOKEN_ARGUMENT}={boot_token}")
     return " ".join(part for part in parts if part)
 
 
@@ -291,7 +319,12 @@ _IPXE_UNSAFE = re.compile(r"[^A-Za-z0-9 .,:;/_=()'+@-]")
 
 
 def _rescue(
-    site: BootSite, node: Node, machine: Machine, plan: BootPlan, failure: ConfigError
+    site: BootSite,
+    node: Node,
+    machine: Machine,
+    plan: BootPlan,
+    failure: ConfigError,
+    verdict: Verdict,
 ) -> NodeScript:
     """Hold the node in iPXE, saying why, and ask again now and then: it
     boots by itself once the CMDB, settings or templates are fixed."""
@@ -304,18 +337,31 @@ def _rescue(
         "script_url": node_script_url(site),
     }
     text = render.render(site.template_dir, "ipxe/rescue.ipxe.j2", context)
-    return NodeScript(text, node.hostname, node.id, plan, failure)
+    return NodeScript(text, node.hostname, node.id, plan, failure, verdict)
 
 
 def node_script(
-    db: Database, site: BootSite, session: Session, node: Node | None, machine: Machine
+    db: Database,
+    site: BootSite,
+    session: Session,
+    node: Node | None,
+    machine: Machine,
+    preview: bool = False,
 ) -> NodeScript:
+    """An admin's `preview` shows the script as the node would get it from
+    its own address."""
     if node is None:
         return _noboot(site, None, machine, NoBoot("machine is unknown and sent no MAC address"))
     plan = bootplan.resolve(session, node, site.default_image)
     if isinstance(plan, NoBoot):
         return _noboot(site, node, machine, plan)
     boot = BootInfo(site.api_url, machine.mac, plan.image, plan.version)
+    if preview:
+        verdict = Verdict(machine.ip or "preview", "preview")
+    else:
+        verdict = nodeaccess.verify(
+            session, node, machine.mac, machine.ip, site.secrets_without_address_check
+        )
     try:
         config = delivery.prepare(
             db,
@@ -324,14 +370,15 @@ def node_script(
             boot,
             node.id,
             node.hostname,
-            machine.ip,
+            verdict,
             site.secret_token_ttl_s,
             session,
         )
     except ConfigError as exc:
-        return _rescue(site, node, machine, plan, exc)
-    extra = (config.overlay_name, config.secrets_name)
+        return _rescue(site, node, machine, plan, exc, verdict)
     report = {"mac": machine.mac or "", "image": plan.image, "version": plan.version}
+    if config.boot_token:
+        report["token"] = config.boot_token
     context = {
         "base_url": site.base_url,
         "hostname": node.hostname,
@@ -345,12 +392,15 @@ def node_script(
             {"name": initrd.name, "url": artifact_url(site.base_url, initrd, machine.mac)}
             for initrd in plan.initrds
         ],
-        "cmdline": kernel_cmdline(site, plan, node, machine.mac, machine.ip, extra),
+        "cmdline": kernel_cmdline(
+            site, plan, node, machine.mac, machine.ip, config.extra_initrds, config.boot_token
+        ),
         "config": config,
         "script_url": node_script_url(site),
         "report_url": f"{site.api_url}/boot/report?{urlencode(report, safe=':')}",
+        "withheld": _IPXE_UNSAFE.sub(" ", config.withheld)[:200],
         "retry_delay": RETRY_DELAY_SECONDS,
         "max_attempts": MAX_ATTEMPTS,
     }
     text = render.render(site.template_dir, "ipxe/node.ipxe.j2", context)
-    return NodeScript(text, node.hostname, node.id, plan, config)
+    return NodeScript(text, node.hostname, node.id, plan, config, verdict)

@@ -294,8 +294,8 @@ class NodeSecret(Base):
 
 class SecretToken(Base):
     """A one-time token minted into a node's iPXE script: it lets that node,
-    from the address that fetched the script, fetch its secrets once before
-    `expires_at`. Only its sha256 is stored."""
+    from its own address, fetch its secrets once before `expires_at`. One per
+    node; spent and expired ones are deleted. Only its sha256 is stored."""
 
     __tablename__ = "secret_token"
     digest: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -304,7 +304,6 @@ class SecretToken(Base):
     ip: Mapped[str | None] = mapped_column(String(45))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column()
-    used_at: Mapped[datetime | None] = mapped_column()
 
 
 class BootToken(Base):

@@ -1,7 +1,7 @@
-"""GET /boot/desired?mac=...: what a node's agent asks every few minutes,
-"which version should I run, and where do I ask for a reboot slot?". Public
-like the rest of /boot: it says what a node boots, which its iPXE script
-says too, and nothing secret.
+"""GET /boot/desired?mac=...&token=...: what a node's agent asks every few
+minutes, "which version should I run, and where do I ask for a reboot
+slot?". Only the node itself asks, with its boot token (bootsvc.web.nodeauth):
+the question counts as hearing from it.
 
 The answer is `key=value` lines, one per field, so that a shell script reads
 it without a JSON parser; `Accept: application/json` gets JSON."""
@@ -13,16 +13,17 @@ import logging
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
 
-from bootsvc.core import bootplan, boots, cmdb
+from bootsvc.core import bootplan, boots
 from bootsvc.core.bootplan import SessionFacts, Target
 from bootsvc.core.fleetlock import group_of
 from bootsvc.core.names import mac as normal_mac
-from bootsvc.errors import InvalidInput, NotFound
+from bootsvc.errors import InvalidInput
 from bootsvc.logs import event
 from bootsvc.store.models import NodeSeen
 from bootsvc.store.types import utcnow
 from bootsvc.web.context import services
 from bootsvc.web.fleetlock import PREFIX as FLEETLOCK_PREFIX
+from bootsvc.web.nodeauth import booted_node
 
 log = logging.getLogger("bootsvc.http")
 blueprint = Blueprint("agent", __name__)
@@ -42,9 +43,7 @@ def desired() -> Response:
     mac = normal_mac(raw)
     now = utcnow()
     with ctx.db.read() as session:
-        node = cmdb.find_by_mac(session, mac)
-        if node is None:
-            raise NotFound(f"no node has MAC {mac}")
+        node = booted_node(session, "agent", mac)
         decided = bootplan.decide(node, SessionFacts(session), ctx.settings.default_image)
         target = decided if isinstance(decided, Target) else None
         node_id, hostname, group = node.id, node.hostname, group_of(node)

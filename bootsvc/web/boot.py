@@ -15,6 +15,7 @@ from bootsvc.errors import InvalidInput
 from bootsvc.logs import event
 from bootsvc.web.context import services
 from bootsvc.web.identity import machine_from_query
+from bootsvc.web.nodeauth import booted_node
 
 log = logging.getLogger("bootsvc.http")
 blueprint = Blueprint("boot", __name__)
@@ -78,24 +79,30 @@ def report() -> Response:
         raise InvalidInput("details must be a JSON object")
     image, version = fields.get("image"), fields.get("version")
     with ctx.db.write() as session:
+        node = booted_node(session, stage, mac)
         version_id = (
             reports.version_id_of(session, str(image), str(version)) if image and version else None
         )
-        row = reports.record(
-            session, stage, mac, request.remote_addr, version_id=version_id, details=details
+        reports.record(
+            session,
+            stage,
+            mac,
+            request.remote_addr,
+            node_id=node.id,
+            version_id=version_id,
+            details=details,
         )
-        session.flush()
-        known = row.node_id is not None
+        hostname = node.hostname
     event(
         log,
         "boot.report",
         mac=mac,
         ip=request.remote_addr,
         stage=stage,
+        node=hostname,
         image=image,
         version=version,
-        known=known,
     )
     if request.method == "GET":
         return Response("ok\n", mimetype="text/plain")
-    return jsonify({"recorded": True, "known_node": known})
+    return jsonify({"recorded": True, "node": hostname})

@@ -20,6 +20,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, request
 
 from bootsvc.core import names
+from bootsvc.core.nodeaccess import Refused
 from bootsvc.core.nodeconfig import (
     cloudinit,
     cpio,
@@ -140,7 +141,7 @@ def node_secrets(hostname: str) -> Response:
             spent = onetime.spend(
                 session, hostname, request.args.get("token", ""), request.remote_addr, files.leased
             )
-    except onetime.Refused as exc:
+    except Refused as exc:
         event(log, "boot.secrets_refused", logging.WARNING, reason=str(exc), **where)
         raise Forbidden("secrets are only for the node they belong to") from None
     where["mac"] = spent.mac or where["mac"]

@@ -2,7 +2,9 @@
 by hostname) and its secrets (with a one-time token), both as extra
 initrds over HTTP. The script is only given them once the overlay has
 rendered; a node whose configuration does not render gets the rescue
-script instead (bootsvc.core.bootscript)."""
+script instead (bootsvc.core.bootscript). The secrets, and the boot token
+its reports carry, are withheld from a script that did not go to the node's
+own address (bootsvc.core.nodeaccess)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from weakref import WeakKeyDictionary
 
 from sqlalchemy.orm import Session
 
+from bootsvc.core.nodeaccess import Verdict, new_boot_token
 from bootsvc.core.nodeconfig import onetime
 from bootsvc.core.nodeconfig.context import BootInfo
 from bootsvc.core.nodeconfig.overlay import Overlays
@@ -53,11 +56,23 @@ def secrets_url(boot: BootInfo, hostname: str, token: onetime.Minted) -> str:
 
 @dataclass(frozen=True)
 class Delivery:
+    """`token` and `secrets_url` are None when the secrets are withheld, and
+    `withheld` says why; `boot_token` is None when the script did not go to
+    the node's own address."""
+
     overlay_url: str
-    secrets_url: str
-    token: onetime.Minted
+    secrets_url: str | None
+    token: onetime.Minted | None
+    boot_token: str | None
+    withheld: str = ""
     overlay_name: str = OVERLAY_NAME
     secrets_name: str = SECRETS_NAME
+
+    @property
+    def extra_initrds(self) -> tuple[str, ...]:
+        if self.secrets_url is None:
+            return (self.overlay_name,)
+        return (self.overlay_name, self.secrets_name)
 
 
 def prepare(
@@ -67,12 +82,16 @@ def prepare(
     boot: BootInfo,
     node_id: int,
     hostname: str,
-    ip: str | None,
+    verdict: Verdict,
     token_ttl_s: int,
     session: Session,
 ) -> Delivery:
-    """Render (or find cached) the node's overlay and mint its token;
-    ConfigError when the overlay does not render."""
+    """Render (or find cached) the node's overlay and, for a script going to
+    the node's own address, mint its tokens; ConfigError when the overlay
+    does not render."""
     overlays(db, template_dir, agent).get(hostname, boot, session)
-    token = onetime.mint(node_id, boot.mac, ip, token_ttl_s)
-    return Delivery(overlay_url(boot, hostname), secrets_url(boot, hostname, token), token)
+    url = overlay_url(boot, hostname)
+    if verdict.ip is None:
+        return Delivery(url, None, None, None, withheld=verdict.reason)
+    token = onetime.mint(node_id, boot.mac, verdict.ip, token_ttl_s)
+    return Delivery(url, secrets_url(boot, hostname, token), token, new_boot_token())

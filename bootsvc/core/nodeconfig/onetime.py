@@ -1,8 +1,10 @@
-"""One-time tokens for secrets. Each node script carries a fresh token;
-the node presents it with its secrets request, which must come from the
-address the script went to (and, when bootsvc runs DHCP, one bootsvc leased
-to the node). A token expires, and the first request that presents it
-spends it, whatever else goes wrong after. Only a digest is stored."""
+"""One-time tokens for secrets. A node script fetched from the node's own
+address (bootsvc.core.nodeaccess) carries a fresh token and revokes the
+node's older ones; the node presents it with its secrets request, which must
+come from that address (and, when bootsvc runs DHCP, one bootsvc still
+leases to the node). A token expires, and the first request that presents it
+spends it, whatever else goes wrong after. Spent and expired tokens are
+deleted; only a digest is stored."""
 
 from __future__ import annotations
 
@@ -12,21 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from bootsvc.core.nodeaccess import Refused
 from bootsvc.store.models import Node, SecretToken
 from bootsvc.store.types import utcnow
 
-# Spent and expired tokens are kept this long, so that a late request is
-# refused as "used" or "expired" rather than "unknown".
-KEEP_SPENT = timedelta(days=1)
-
 LeaseCheck = Callable[[Session, int, str], bool]
-
-
-class Refused(Exception):
-    """Why a secrets request is refused; said in the log, never to the client."""
 
 
 @dataclass(frozen=True)
@@ -51,10 +46,11 @@ def mint(node_id: int, mac: str | None, ip: str | None, ttl_s: int) -> Minted:
 
 
 def store(session: Session, minted: Minted) -> None:
+    """Keep `minted` as the node's one live token."""
     now = utcnow()
     session.execute(
         delete(SecretToken).where(
-            SecretToken.node_id == minted.node_id, SecretToken.expires_at < now - KEEP_SPENT
+            (SecretToken.node_id == minted.node_id) | (SecretToken.expires_at <= now)
         )
     )
     session.add(
@@ -85,23 +81,17 @@ def spend(
         select(SecretToken).where(SecretToken.digest == digest(secret)).with_for_update()
     )
     if token is None:
-        raise Refused("unknown token")
+        raise Refused("unknown, spent or replaced token")
     node_id = session.scalar(select(Node.id).where(Node.hostname == hostname))
     if node_id != token.node_id:
         raise Refused("token of another node")
-    if token.used_at is not None:
-        raise Refused("token already used")
     if token.expires_at <= utcnow():
         raise Refused("token expired")
     if token.ip and token.ip != ip:
         raise Refused("request from another address than the one the script went to")
     if leased is not None and (ip is None or not leased(session, node_id, ip)):
         raise Refused("address not leased to this node by bootsvc")
-    spent = session.execute(
-        update(SecretToken)
-        .where(SecretToken.digest == token.digest, SecretToken.used_at.is_(None))
-        .values(used_at=utcnow())
-    )
+    spent = session.execute(delete(SecretToken).where(SecretToken.digest == token.digest))
     if spent.rowcount != 1:  # type: ignore[attr-defined]
-        raise Refused("token already used")
+        raise Refused("unknown, spent or replaced token")
     return Spent(node_id, token.mac)

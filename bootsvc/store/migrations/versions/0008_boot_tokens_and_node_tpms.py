@@ -1,4 +1,5 @@
-"""boot tokens bind reports to a node's boot; nodes may register a TPM
+"""boot tokens bind reports to a node's boot; nodes may register a TPM;
+spent secret tokens are deleted, not marked
 
 Revision ID: 0008
 Revises: 0007
@@ -18,6 +19,9 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.execute("DELETE FROM secret_token WHERE used_at IS NOT NULL")
+    with op.batch_alter_table("secret_token", schema=None) as batch_op:
+        batch_op.drop_column("used_at")
     op.create_table(
         "boot_token",
         sa.Column("node_id", sa.Integer(), nullable=False),
@@ -44,5 +48,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("secret_token", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("used_at", bootsvc.store.types.UTCDateTime(timezone=True), nullable=True)
+        )
     op.drop_table("node_tpm")
     op.drop_table("boot_token")

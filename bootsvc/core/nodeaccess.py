@@ -1,0 +1,118 @@
+"""Is a request really from the node it names? A MAC, serial or UUID finds a
+node but proves nothing: anyone can send them. What bootsvc trusts is the
+node's own address, the one it leased to one of the node's MACs or, without
+such a lease, an IP on the node's CMDB interfaces. Secrets and the boot token
+only go to a script fetched from there, and the boot token then answers for
+that boot's reports, agent and FleetLock requests from that address.
+
+Only a sha256 of a boot token is stored; a new script replaces it."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from bootsvc.core.dhcp.leases import BOUND
+from bootsvc.store.models import BootToken, DhcpLease, Interface, Node
+from bootsvc.store.types import utcnow
+
+# The setting that lets a node whose address bootsvc cannot know get its
+# secrets from wherever its script is fetched.
+UNVERIFIED_SETTING = "secrets_without_address_check"
+
+
+class Refused(Exception):
+    """Why a node's request is refused; said in the log, never to the client."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a script request comes from the node's own address: `ip` is
+    the address its tokens are bound to, None when it does not."""
+
+    ip: str | None
+    reason: str
+
+    @property
+    def verified(self) -> bool:
+        return self.ip is not None
+
+
+def own_addresses(session: Session, node_id: int) -> set[str]:
+    macs = select(Interface.mac).where(Interface.node_id == node_id)
+    leased = set(
+        session.scalars(
+            select(DhcpLease.ip).where(
+                DhcpLease.mac.in_(macs),
+                DhcpLease.state == BOUND,
+                DhcpLease.expires > time.time(),
+            )
+        )
+    )
+    if leased:
+        return leased
+    return set(
+        session.scalars(
+            select(Interface.ip).where(Interface.node_id == node_id, Interface.ip.is_not(None))
+        )
+    )
+
+
+def verify(
+    session: Session, node: Node, mac: str | None, ip: str | None, allow_unknown: bool
+) -> Verdict:
+    """Whether the machine at `ip`, asking with `mac`, is `node` booting."""
+    node_macs = set(session.scalars(select(Interface.mac).where(Interface.node_id == node.id)))
+    if mac not in node_macs:
+        return Verdict(None, "found by serial or UUID, not by one of the node's MACs")
+    if ip is None:
+        return Verdict(None, "request address unknown")
+    addresses = own_addresses(session, node.id)
+    if ip in addresses:
+        return Verdict(ip, "request from the node's own address")
+    if addresses:
+        return Verdict(None, f"request from {ip}, the node's address is {min(addresses)}")
+    if allow_unknown:
+        return Verdict(ip, f"no address known for the node; {UNVERIFIED_SETTING} is on")
+    return Verdict(
+        None,
+        f"no address known for the node (no lease, no IP in the CMDB); see {UNVERIFIED_SETTING}",
+    )
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_boot_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def store_boot_token(session: Session, node_id: int, secret: str, ip: str) -> None:
+    """Keep `secret` as the node's boot token, bound to `ip`; the previous one dies."""
+    session.execute(delete(BootToken).where(BootToken.node_id == node_id))
+    session.add(BootToken(node_id=node_id, digest=_digest(secret), ip=ip, created_at=utcnow()))
+
+
+def boot_caller(session: Session, secret: str, ip: str | None, mac: str | None = None) -> Node:
+    """The node whose current boot token `secret` is, when the request comes
+    from the address it is bound to (and names one of its MACs, if any);
+    Refused otherwise."""
+    if not secret:
+        raise Refused("no boot token")
+    token = session.scalar(select(BootToken).where(BootToken.digest == _digest(secret)))
+    if token is None:
+        raise Refused("unknown or replaced boot token")
+    if ip is None or token.ip != ip:
+        raise Refused(f"boot token of another address than {ip}")
+    node = session.get(Node, token.node_id)
+    if node is None:
+        raise Refused("unknown or replaced boot token")
+    if mac is not None and mac not in {interface.mac for interface in node.interfaces}:
+        raise Refused(f"MAC {mac} is not one of {node.hostname}'s")
+    return node
