@@ -21,6 +21,7 @@ def config(
     loader_dir: Path,
     uefi_loader: str,
     lease_file: Path,
+    hosts_dir: Path,
     template_dir: Path | None = None,
     boot_files: bool = True,
 ) -> str:
@@ -35,6 +36,7 @@ def config(
             "pool_end": end,
             "netmask": str(network.server.netmask),
             "lease_file": lease_file,
+            "hosts_dir": hosts_dir,
             "loader_dir": loader_dir,
             "uefi_loader": uefi_loader,
             "base_url": base_url,

@@ -183,6 +183,7 @@ class Lab:
             if boot_files:
                 dnsmasq.check_loaders(self.settings.loader_dir, self.settings.uefi_loader)
             config_file = self.dir / "dnsmasq.conf"
+            self.dhcp_hosts_dir.mkdir(exist_ok=True)
             config_file.write_text(
                 dnsmasq.config(
                     self.name,
@@ -191,6 +192,7 @@ class Lab:
                     self.settings.loader_dir,
                     self.settings.uefi_loader,
                     self.dir / "dnsmasq.leases",
+                    self.dhcp_hosts_dir,
                     self.settings.template_dir,
                     boot_files=boot_files,
                 )
@@ -208,6 +210,16 @@ class Lab:
         self.children[service] = process
         self.state.pids[service] = process.pid
         self.save()
+
+    @property
+    def dhcp_hosts_dir(self) -> Path:
+        return self.dir / "dhcp-hosts"
+
+    def reserve(self, mac: str, ip: str) -> None:
+        """Have the lab's dnsmasq (the site's DHCP server) always give `mac`
+        the address `ip`; it reads the directory as it changes."""
+        path = self.dhcp_hosts_dir / mac.replace(":", "-")
+        path.write_text(f"{mac},{ip}\n")
 
     def cli(self, *args: str, echo: Callable[[str], None] | None = None) -> str:
         """Run a bootsvc command against this lab's bootsvc; `echo` is shown

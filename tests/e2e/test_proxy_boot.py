@@ -1,7 +1,8 @@
 """ProxyDHCP beside a site's DHCP server: dnsmasq hands out addresses only,
 bootsvc answers as ProxyDHCP (ports 67 and 4011) with what to boot, serves
 the loader over TFTP and the rest over HTTP. A BIOS and a UEFI machine boot
-through it at once."""
+through it at once. As at a site, the DHCP server keeps each node's address
+fixed and the CMDB lists it: that is the address bootsvc gives secrets to."""
 
 from __future__ import annotations
 
@@ -27,8 +28,21 @@ def test_machines_boot_through_bootsvc_as_proxydhcp(
 ) -> None:
     lab = proxy_lab
     lab.cli("image", "promote", "busybox-test", "1", "--channel", "stable")
-    for machine in MACHINES:
-        lab.cli("node", "add", machine.name, "--mac", machine.mac, "--image", machine.assignment)
+    addresses = {}
+    for index, machine in enumerate(MACHINES):
+        ip = addresses[machine.name] = str(lab.network.server.network.network_address + 20 + index)
+        lab.reserve(machine.mac, ip)
+        lab.cli(
+            "node",
+            "add",
+            machine.name,
+            "--mac",
+            machine.mac,
+            "--ip",
+            ip,
+            "--image",
+            machine.assignment,
+        )
     token = lab.token("e2e")
     expected = {m.name: _expected(lab, token, m) for m in MACHINES}
     _vms, boots = power_on_together(lab)
@@ -44,6 +58,7 @@ def test_machines_boot_through_bootsvc_as_proxydhcp(
         _check_http_log(lab, machine, machine.version)
         # The address came from the site's server...
         assert f"DHCPACK(br0) {boot.fields['ip']} {machine.mac}" in dnsmasq_log
+        assert boot.fields["ip"] == addresses[machine.name]
         mine = [line for line in bootsvc_log if line.get("mac") == machine.mac]
         dhcp = [line for line in mine if line.get("svc") == "dhcp"]
         # ... and what to boot from bootsvc, which never offered an address.

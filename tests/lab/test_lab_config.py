@@ -39,7 +39,7 @@ def test_pool_is_in_the_subnet_and_clear_of_the_server() -> None:
 
 def test_dnsmasq_accepts_the_config(tmp_path: Path) -> None:
     text = dnsmasq.config(
-        "t", NETWORK, "http://10.77.0.1:8080", Path("/usr/lib/ipxe"), "snponly.efi", tmp_path / "l"
+        "t", NETWORK, "http://10.77.0.1:8080", Path("/usr/lib/ipxe"), "snponly.efi", tmp_path / "l", tmp_path
     )
     config = tmp_path / "dnsmasq.conf"
     config.write_text(text)
@@ -50,6 +50,7 @@ def test_dnsmasq_accepts_the_config(tmp_path: Path) -> None:
     assert "dhcp-boot=tag:ipxe,http://10.77.0.1:8080/boot.ipxe" in text
     assert "dhcp-boot=tag:!ipxe,tag:efi64,snponly.efi" in text
     assert "dhcp-boot=tag:!ipxe,tag:!efi64,undionly.kpxe" in text
+    assert f"dhcp-hostsdir={tmp_path}" in text
 
 
 def test_uefi_machines_use_the_firmware_pxe_and_bios_ones_the_ipxe_rom(tmp_path: Path) -> None:
