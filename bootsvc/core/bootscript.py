@@ -14,8 +14,9 @@ from urllib.parse import quote, urlencode
 
 from sqlalchemy.orm import Session
 
-from bootsvc.core import bootplan, cmdb, cmdline, disks, render, reports
+from bootsvc.core import bootplan, cmdb, cmdline, disks, enlistment, render, reports
 from bootsvc.core.bootplan import BootFile, BootPlan, NoBoot
+from bootsvc.core.enlistment import Enlistment
 from bootsvc.core.nodeconfig import delivery, onetime
 from bootsvc.core.nodeconfig.context import BootInfo, agent_values
 from bootsvc.core.nodeconfig.problems import ConfigError
@@ -59,6 +60,8 @@ class BootSite:
     secret_token_ttl_s: int = 600
     # The node agent's settings, for its files in the overlay.
     agent: Mapping[str, Any] = field(default_factory=agent_values, hash=False, compare=False)
+    # The limits on enlisting unknown machines, with this process's rate buckets.
+    enlistment: Enlistment = field(default_factory=Enlistment, hash=False, compare=False)
 
     @property
     def api_url(self) -> str:
@@ -79,6 +82,7 @@ class BootSite:
             http_url=settings.base_url if scripts_url else "",
             secret_token_ttl_s=settings.secret_token_ttl_s,
             agent=agent_values(settings),
+            enlistment=Enlistment.from_settings(settings),
         )
 
 
@@ -142,12 +146,16 @@ def identify(session: Session, machine: Machine) -> Node | None:
     return None
 
 
-def _enlist(db: Database, machine: Machine, mac: str) -> None:
-    """Record a first boot. Two first boots at once race on the MAC's unique
-    index; the loser finds the winner's row."""
+def _enlist(db: Database, site: BootSite, machine: Machine, mac: str) -> str | None:
+    """Record a first boot, unless the enlistment limits refuse it: then
+    say why. Two first boots at once race on the MAC's unique index; the
+    loser finds the winner's row."""
     try:
         with db.write() as session:
             if identify(session, machine) is None:
+                refused = site.enlistment.admit(session, mac, machine.ip)
+                if refused:
+                    return refused
                 cmdb.enlist(
                     session,
                     mac,
@@ -158,15 +166,20 @@ def _enlist(db: Database, machine: Machine, mac: str) -> None:
                 )
     except Conflict:
         pass
+    return None
 
 
 def serve_node_script(db: Database, site: BootSite, machine: Machine) -> NodeScript:
-    """The script for the machine asking, enlisting it on its first boot."""
+    """The script for the machine asking, enlisting it on its first boot
+    (a refused machine boots nothing); a `new` node asking is heard from."""
     with db.read() as session:
         node = identify(session, machine)
         if node is not None or not machine.mac:
+            enlistment.heard(db, session, node)
             return node_script(db, site, session, node, machine)
-    _enlist(db, machine, machine.mac)
+    refused = _enlist(db, site, machine, machine.mac)
+    if refused:
+        return _noboot(site, None, machine, NoBoot(refused))
     with db.read() as session:
         return node_script(db, site, session, identify(session, machine), machine)
 
