@@ -98,7 +98,8 @@ class Enlistment:
         enlisting at the same moment may each pass the cap by one."""
         if not self.limiter.allow(ip or ""):
             limit = f"{self.limiter.burst:.0f} then {self.limiter.per_second * 60:.0f}/min"
-            return _refuse(session, RATE, mac, ip, f"more enlistments from {ip} than {limit}")
+            source = ip or "an unknown address"
+            return _refuse(session, RATE, mac, ip, f"more enlistments from {source} than {limit}")
         waiting = count_new(session)
         if waiting >= self.max_new:
             return _refuse(session, CAP, mac, ip, f"{waiting} nodes already wait as new")
