@@ -1,7 +1,8 @@
 """The rollout clock, a service process of its own: every `rollout_tick_s`
 it stops rollouts whose nodes took too long to report healthy, drops nodes
-that left them, and starts waves that are due. Everything else moves with the
-nodes' own reports; this is for what happens when nothing is heard."""
+that left them, and starts waves that are due; and it removes `new` nodes
+that never came back (bootsvc.core.enlistment). Everything else moves with
+the nodes' own reports; this is for what happens when nothing is heard."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import signal
 import threading
 from types import FrameType
 
-from bootsvc.core import rollouts
+from bootsvc.core import enlistment, rollouts
 from bootsvc.logs import event
 from bootsvc.settings import Settings
 from bootsvc.store.db import Database
@@ -34,6 +35,8 @@ def run(settings: Settings, stop: threading.Event | None = None) -> None:
             try:
                 with db.write() as session:
                     rollouts.tick(session, settings.default_image)
+                with db.write() as session:
+                    enlistment.expire(session, settings.enlist_new_expire_s)
             except Exception as exc:
                 # A database that is briefly away must not end the clock.
                 event(log, "rollout.tick-failed", level=logging.ERROR, error=repr(exc))

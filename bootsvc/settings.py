@@ -206,6 +206,21 @@ class Settings(BaseModel):
     agent_interval_s: int = Field(default=120, le=MAX_SECONDS)
     agent_drain_timeout_s: int = Field(default=1800, le=MAX_SECONDS)
 
+    # Enlistment of machines nobody registered (bootsvc.core.enlistment). At
+    # most this many nodes wait in state `new`: more than any delivery of
+    # racks an admin accepts at once, and few enough that a flood of made-up
+    # MACs cannot bury the real fleet in the node list and DNS and DHCP
+    # views. 0 enlists nothing.
+    enlist_max_new: int = Field(default=1000, ge=0, le=1_000_000)
+    # Enlistments per source address and minute, after a burst: a machine
+    # enlists once, a rack behind one relay a few at a time. Each server
+    # process keeps its own count.
+    enlist_rate_per_minute: int = Field(default=30, ge=1, le=1_000_000)
+    enlist_burst: int = Field(default=10, ge=1, le=1_000_000)
+    # A `new` node no admin touched and not heard from (no script request,
+    # boot report or agent poll) for this long is deleted.
+    enlist_new_expire_s: int = Field(default=86_400, ge=60, le=MAX_SECONDS)
+
     @field_validator(
         "rollout_canary",
         "rollout_boot_attempts",

@@ -3,18 +3,22 @@ hangs is noticed by the clock alone, with no report to move things."""
 
 from __future__ import annotations
 
+import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import requests
+from sqlalchemy import select
 
-from bootsvc.core import rollouts
+from bootsvc import rollout_service
+from bootsvc.core import cmdb, rollouts
 from bootsvc.serve import services_for
 from bootsvc.settings import Settings
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
-from bootsvc.store.models import Rollout
+from bootsvc.store.models import Node, Rollout
 from tests import factory
 from tests.live import live_server
 from tests.rolloutkit import make_cluster
@@ -67,3 +71,28 @@ def test_a_hung_canary_halts_the_rollout_by_the_clock(
     assert state == "halted"
     assert reason == "c1n0: no healthy report within 1 s of its boot"
     assert "event=rollout.halt" in log and "service=rollouts" in log
+
+
+def test_the_clock_removes_new_nodes_that_never_came_back(db: Database, settings: Settings) -> None:
+    with db.write() as session:
+        for n, days in ((1, 2), (2, 0)):
+            node = cmdb.enlist(session, f"52:54:00:00:63:0{n}", {})
+            node.created_at = node.updated_at = node.created_at - timedelta(days=days)
+    stop = threading.Event()
+    clock = threading.Thread(
+        target=rollout_service.run,
+        args=(settings.model_copy(update={"rollout_tick_s": 0.05}), stop),
+    )
+    clock.start()
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with db.read() as session:
+                left = set(session.scalars(select(Node.hostname)))
+            if len(left) < 2:
+                break
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        clock.join(10)
+    assert left == {"node-525400006302"}

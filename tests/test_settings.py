@@ -49,6 +49,10 @@ def test_network_services_are_off_unless_set(tmp_path: Path) -> None:
         ({"BOOTSVC_DHCP_REFRESH_SECONDS": "nan"}, "BOOTSVC_DHCP_REFRESH_SECONDS: .* finite"),
         ({"BOOTSVC_HTTP_WORKERS": "0"}, "BOOTSVC_HTTP_WORKERS: .* greater than or equal to 1"),
         ({"BOOTSVC_ROLLOUT_BOOT_ATTEMPTS": str(2**31)}, "BOOTSVC_ROLLOUT_BOOT_ATTEMPTS"),
+        ({"BOOTSVC_ENLIST_MAX_NEW": "-1"}, "BOOTSVC_ENLIST_MAX_NEW: .* greater than or equal to 0"),
+        ({"BOOTSVC_ENLIST_RATE_PER_MINUTE": "0"}, "BOOTSVC_ENLIST_RATE_PER_MINUTE: .* 1"),
+        ({"BOOTSVC_ENLIST_BURST": "0"}, "BOOTSVC_ENLIST_BURST: .* 1"),
+        ({"BOOTSVC_ENLIST_NEW_EXPIRE_S": "5"}, "BOOTSVC_ENLIST_NEW_EXPIRE_S: .* 60"),
     ],
 )
 def test_bad_values_name_their_source(tmp_path: Path, env: dict[str, str], message: str) -> None:

@@ -7,10 +7,32 @@ import click
 from bootsvc.cli import App
 from bootsvc.cli.output import json_option, print_json, print_table
 from bootsvc.core import fleet, fleetlock
+from bootsvc.core.fleetviews import EnlistmentView
 
 
 def _when(value: object) -> str:
     return f"{value:%Y-%m-%d %H:%M:%S}" if value is not None else "never"
+
+
+_TALLY_TITLES = {
+    "cap": "not enlisted, at the cap",
+    "rate": "not enlisted, over the rate",
+    "expired": "new nodes expired",
+}
+
+
+def _echo_enlistment(view: EnlistmentView) -> None:
+    click.echo(
+        f"new nodes: {view.new} of at most {view.max_new} "
+        f"({view.burst} then {view.rate_per_minute}/min per address, "
+        f"expire after {view.expire_after_s} s unheard)"
+    )
+    for kind, tally in view.tallies.items():
+        last = " ".join(part for part in (tally.last_mac, tally.last_ip) if part)
+        click.echo(
+            f"{_TALLY_TITLES.get(kind, kind)}: {tally.count}, last {_when(tally.last_at)}"
+            + (f" ({last})" if last else "")
+        )
 
 
 @click.group("fleet")
@@ -47,6 +69,7 @@ def status(app: App, cluster: str | None, as_json: bool) -> None:
         )
     for slot in view.reboot_slots:
         click.echo(f"reboot slot: {slot.hostname} ({slot.group}) since {_when(slot.taken_at)}")
+    _echo_enlistment(view.enlistment)
     print_table(
         ["node", "cluster", "status", "booted", "desired", "boot s", "failures", "last seen"],
         [

@@ -14,8 +14,9 @@ from urllib.parse import quote, urlencode
 
 from sqlalchemy.orm import Session
 
-from bootsvc.core import bootplan, cmdb, cmdline, disks, nodeaccess, render, reports
+from bootsvc.core import bootplan, cmdb, cmdline, disks, enlistment, nodeaccess, render, reports
 from bootsvc.core.bootplan import BootFile, BootPlan, NoBoot
+from bootsvc.core.enlistment import Enlistment
 from bootsvc.core.nodeaccess import Verdict
 from bootsvc.core.nodeconfig import delivery, onetime
 from bootsvc.core.nodeconfig.context import BootInfo, agent_values
@@ -65,6 +66,8 @@ class BootSite:
     secrets_without_address_check: bool = False
     # The node agent's settings, for its files in the overlay.
     agent: Mapping[str, Any] = field(default_factory=agent_values, hash=False, compare=False)
+    # The limits on enlisting unknown machines, with this process's rate buckets.
+    enlistment: Enlistment = field(default_factory=Enlistment, hash=False, compare=False)
 
     @property
     def api_url(self) -> str:
@@ -86,6 +89,7 @@ class BootSite:
             secret_token_ttl_s=settings.secret_token_ttl_s,
             secrets_without_address_check=settings.secrets_without_address_check,
             agent=agent_values(settings),
+            enlistment=Enlistment.from_settings(settings),
         )
 
 
@@ -151,12 +155,16 @@ def identify(session: Session, machine: Machine) -> Node | None:
     return None
 
 
-def _enlist(db: Database, machine: Machine, mac: str) -> None:
-    """Record a first boot. Two first boots at once race on the MAC's unique
-    index; the loser finds the winner's row."""
+def _enlist(db: Database, site: BootSite, machine: Machine, mac: str) -> str | None:
+    """Record a first boot, unless the enlistment limits refuse it: then
+    say why. Two first boots at once race on the MAC's unique index; the
+    loser finds the winner's row."""
     try:
         with db.write() as session:
             if identify(session, machine) is None:
+                refused = site.enlistment.admit(session, mac, machine.ip)
+                if refused:
+                    return refused
                 cmdb.enlist(
                     session,
                     mac,
@@ -167,15 +175,20 @@ def _enlist(db: Database, machine: Machine, mac: str) -> None:
                 )
     except Conflict:
         pass
+    return None
 
 
 def serve_node_script(db: Database, site: BootSite, machine: Machine) -> NodeScript:
-    """The script for the machine asking, enlisting it on its first boot."""
+    """The script for the machine asking, enlisting it on its first boot
+    (a refused machine boots nothing); a `new` node asking is heard from."""
     with db.read() as session:
         node = identify(session, machine)
         if node is not None or not machine.mac:
+            enlistment.heard(db, session, node)
             return node_script(db, site, session, node, machine)
-    _enlist(db, machine, machine.mac)
+    refused = _enlist(db, site, machine, machine.mac)
+    if refused:
+        return _noboot(site, None, machine, NoBoot(refused))
     with db.read() as session:
         return node_script(db, site, session, identify(session, machine), machine)
 

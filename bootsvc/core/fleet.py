@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
-from bootsvc.core import bootplan, boots, cmdb
+from bootsvc.core import bootplan, boots, cmdb, enlistment
 from bootsvc.core.bootplan import Target, VersionRef
 from bootsvc.core.fleetfacts import BatchFacts
 from bootsvc.core.fleetviews import (
@@ -154,6 +154,7 @@ def status(
         pending_reset=[v.hostname for v in views if v.reset is not None],
         rollouts=[rollout_view(r, with_members=False) for r in session.scalars(rollouts)],
         reboot_slots=[slot_view(slot, name) for slot, name in session.execute(slots).all()],
+        enlistment=enlistment.stats(session, settings),
         nodes=views,
     )
 

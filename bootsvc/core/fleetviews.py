@@ -91,6 +91,25 @@ class SlotView(BaseModel):
     taken_at: datetime
 
 
+class TallyView(BaseModel):
+    count: int
+    last_at: datetime
+    last_mac: str | None
+    last_ip: str | None
+
+
+class EnlistmentView(BaseModel):
+    """Machines nobody registered: how many wait as `new`, the most that may,
+    and those refused (`cap`, `rate`) or expired since the database began."""
+
+    new: int
+    max_new: int
+    rate_per_minute: int
+    burst: int
+    expire_after_s: int
+    tallies: dict[str, TallyView]
+
+
 class FleetView(BaseModel):
     at: datetime
     silent_after_s: int
@@ -102,6 +121,7 @@ class FleetView(BaseModel):
     pending_reset: list[str]
     rollouts: list[RolloutView]
     reboot_slots: list[SlotView]
+    enlistment: EnlistmentView
     nodes: list[NodeStatusView]
 
 

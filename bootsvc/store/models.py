@@ -511,6 +511,18 @@ class NodeSeen(Base):
     via: Mapped[str] = mapped_column(String(16))
 
 
+class EnlistmentCount(Base):
+    """Machines enlistment turned away (kind `cap` or `rate`) or `new` nodes
+    it removed (`expired`): how many, and the last one, across all servers."""
+
+    __tablename__ = "enlistment_count"
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    last_at: Mapped[datetime] = mapped_column()
+    last_mac: Mapped[str | None] = mapped_column(String(17))
+    last_ip: Mapped[str | None] = mapped_column(String(45))
+
+
 class RebootSlot(Base):
     """A FleetLock semaphore slot held by a node: one semaphore per cluster and
     reboot group (cluster None: nodes outside any cluster)."""

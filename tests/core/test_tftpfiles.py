@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import io
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from bootsvc.core import cmdb, reports
 from bootsvc.core.bootscript import BootSite
+from bootsvc.core.enlistment import Enlistment
 from bootsvc.core.tftpfiles import BootFiles
 from bootsvc.net.tftp import AccessDenied, FileMissing, ReadRequest
 from bootsvc.store.artifacts import ArtifactStore
@@ -108,3 +110,15 @@ def test_names_that_mean_nothing(files: BootFiles, store: ArtifactStore) -> None
     ):
         with pytest.raises(FileMissing):
             fetch(files, name)
+
+
+def test_enlistment_over_tftp_is_limited_by_the_client_address(
+    db: Database, store: ArtifactStore, tmp_path: Path
+) -> None:
+    limited = replace(SITE, enlistment=Enlistment(rate_per_minute=1, burst=1))
+    files = BootFiles(db, store, limited, tmp_path)
+    assert b"node-525400aabb01" in fetch(files, SCRIPT)[0]
+    refused = fetch(files, "node/52-54-00-aa-bb-02.ipxe")[0].decode()
+    assert "not enlisted: more enlistments from 10.0.0.50 than" in refused
+    with db.read() as session:
+        assert cmdb.find_by_mac(session, "52:54:00:aa:bb:02") is None
