@@ -43,9 +43,8 @@ class Verdict:
         return self.ip is not None
 
 
-def own_addresses(session: Session, node_id: int) -> set[str]:
-    macs = select(Interface.mac).where(Interface.node_id == node_id)
-    leased = set(
+def _leased(session: Session, macs: list[str]) -> set[str]:
+    return set(
         session.scalars(
             select(DhcpLease.ip).where(
                 DhcpLease.mac.in_(macs),
@@ -54,25 +53,21 @@ def own_addresses(session: Session, node_id: int) -> set[str]:
             )
         )
     )
-    if leased:
-        return leased
-    return set(
-        session.scalars(
-            select(Interface.ip).where(Interface.node_id == node_id, Interface.ip.is_not(None))
-        )
-    )
 
 
 def verify(
     session: Session, node: Node, mac: str | None, ip: str | None, allow_unknown: bool
 ) -> Verdict:
     """Whether the machine at `ip`, asking with `mac`, is `node` booting."""
-    node_macs = set(session.scalars(select(Interface.mac).where(Interface.node_id == node.id)))
-    if mac not in node_macs:
+    interfaces = session.execute(
+        select(Interface.mac, Interface.ip).where(Interface.node_id == node.id)
+    ).all()
+    macs = [row.mac for row in interfaces]
+    if mac not in macs:
         return Verdict(None, "found by serial or UUID, not by one of the node's MACs")
     if ip is None:
         return Verdict(None, "request address unknown")
-    addresses = own_addresses(session, node.id)
+    addresses = _leased(session, macs) or {row.ip for row in interfaces if row.ip}
     if ip in addresses:
         return Verdict(ip, "request from the node's own address")
     if addresses:
