@@ -58,6 +58,11 @@ class PayloadTooLarge(BootsvcError):
     code = "too-large"
 
 
+class UnsupportedMediaType(BootsvcError):
+    status = 415
+    code = "unsupported-media-type"
+
+
 class ChecksumMismatch(BootsvcError):
     status = 422
     code = "checksum-mismatch"

@@ -12,12 +12,25 @@ from typing import IO, Any
 _BARE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:/@,+[]")
 
 
+# Every control character (C0, DEL, C1) and the Unicode line separators,
+# escaped: a value from a URL or a packet can neither forge a second line nor
+# hide bytes from the one reading the log.
+_ESCAPES = {code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0))} | {
+    ord("\\"): "\\\\",
+    ord('"'): '\\"',
+    ord("\n"): "\\n",
+    ord("\r"): "\\r",
+    ord("\t"): "\\t",
+    0x2028: "\\u2028",
+    0x2029: "\\u2029",
+}
+
+
 def _quote(value: Any) -> str:
     text = "" if value is None else str(value)
     if text and all(ch in _BARE for ch in text):
         return text
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'"{escaped}"'
+    return f'"{text.translate(_ESCAPES)}"'
 
 
 class LogfmtFormatter(logging.Formatter):

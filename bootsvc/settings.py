@@ -38,6 +38,8 @@ LOADERS = ("undionly.kpxe", "snponly.efi", "ipxe.efi")
 # be (RFC 2181), fits DHCP's 32-bit lease time, and keeps datetimes from
 # overflowing; more is a typo, refused here rather than crashing a server.
 MAX_SECONDS = 2**31 - 1
+# The default bound on a node's facts (setting cmdb_max_facts_bytes).
+MAX_FACTS_BYTES = 64 * 2**10
 
 
 class LabDhcpTftp(StrEnum):
@@ -143,6 +145,13 @@ class Settings(BaseModel):
     # are enlisted as `new` and exit to local boot until an admin accepts them.
     default_image: str = ""
     max_upload_bytes: int = Field(default=64 * 2**30, ge=1)
+    # Any other request body larger than this is refused (413) before it is
+    # read; a big node import may need more.
+    http_max_body_bytes: int = Field(default=16 * 2**20, ge=2**10, le=2**40)
+    # A node's facts and a boot report's details, measured as JSON: they are
+    # kept whole and sent with every node listing.
+    cmdb_max_facts_bytes: int = Field(default=MAX_FACTS_BYTES, ge=1, le=2**30)
+    report_max_details_bytes: int = Field(default=16 * 2**10, ge=1, le=2**30)
     log_level: str = "info"
 
     # DNS. Names outside the fleet's zones go to these resolvers ("IP" or

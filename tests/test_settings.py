@@ -27,6 +27,13 @@ def test_file_then_environment_then_flags(tmp_path: Path) -> None:
     assert settings.effective_database_url == "sqlite:////srv/a/bootsvc.db"
 
 
+def test_request_sizes_are_bounded_by_default(tmp_path: Path) -> None:
+    settings = load_settings(None, {"data_dir": tmp_path}, {"BOOTSVC_CMDB_MAX_FACTS_BYTES": "4096"})
+    assert settings.cmdb_max_facts_bytes == 4096
+    assert settings.report_max_details_bytes == 16 * 2**10
+    assert settings.http_max_body_bytes == 16 * 2**20
+
+
 def test_network_services_are_off_unless_set(tmp_path: Path) -> None:
     settings = load_settings(None, {"data_dir": tmp_path}, {})
     assert (settings.tftp_listen, settings.dns_listen, settings.dhcp_mode) == ("", "", None)
@@ -53,6 +60,9 @@ def test_network_services_are_off_unless_set(tmp_path: Path) -> None:
         ({"BOOTSVC_ENLIST_RATE_PER_MINUTE": "0"}, "BOOTSVC_ENLIST_RATE_PER_MINUTE: .* 1"),
         ({"BOOTSVC_ENLIST_BURST": "0"}, "BOOTSVC_ENLIST_BURST: .* 1"),
         ({"BOOTSVC_ENLIST_NEW_EXPIRE_S": "5"}, "BOOTSVC_ENLIST_NEW_EXPIRE_S: .* 60"),
+        ({"BOOTSVC_HTTP_MAX_BODY_BYTES": "100"}, "BOOTSVC_HTTP_MAX_BODY_BYTES: .* 1024"),
+        ({"BOOTSVC_CMDB_MAX_FACTS_BYTES": "0"}, "BOOTSVC_CMDB_MAX_FACTS_BYTES: .* 1"),
+        ({"BOOTSVC_REPORT_MAX_DETAILS_BYTES": "-5"}, "BOOTSVC_REPORT_MAX_DETAILS_BYTES"),
     ],
 )
 def test_bad_values_name_their_source(tmp_path: Path, env: dict[str, str], message: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,21 @@ class App:
         return "cli:" + (os.environ.get("SUDO_USER") or getpass.getuser())
 
 
+# How a shell reports a program that SIGPIPE ended (128 + 13), as `head`
+# leaves the programs before it.
+CLOSED_PIPE = 141
+
+
+def _closed_pipe() -> int:
+    """The reader of our output went away (`| head`). What is still buffered
+    goes nowhere rather than to an error at exit (the Python documentation's
+    note on SIGPIPE)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return CLOSED_PIPE
+
+
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
@@ -93,6 +109,8 @@ class Cli(click.Group):
 
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except BrokenPipeError:
+            raise click.exceptions.Exit(_closed_pipe()) from None
         except Exception as exc:
             if os.environ.get("BOOTSVC_DEBUG"):
                 raise
@@ -160,4 +178,11 @@ _register()
 
 
 def main() -> None:
-    cli(prog_name="bootsvc")
+    try:
+        cli(prog_name="bootsvc")
+    finally:
+        # Output still buffered when the command ends meets a closed pipe here.
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            sys.exit(_closed_pipe())

@@ -94,10 +94,19 @@ def node_options(function: Any) -> Any:
     return function
 
 
+replace_option = click.option(
+    "--replace",
+    is_flag=True,
+    help="Rename the node, or move to it a MAC, IP, serial or UUID another node holds, "
+    "rather than refuse.",
+)
+
+
 @node.command()
 @click.argument("hostname")
 @node_options
 @click.option("--state", type=click.Choice(["new", "active", "disabled"]), help="Default: active.")
+@replace_option
 @json_option
 @click.pass_obj
 def add(
@@ -114,9 +123,10 @@ def add(
     roles: tuple[str, ...],
     image: str | None,
     state: str | None,
+    replace: bool,
     as_json: bool,
 ) -> None:
-    """Register a node (or update the one with this MAC or serial)."""
+    """Register a node (or update the one with this hostname, MAC or serial)."""
     record = _record(
         {
             "hostname": hostname,
@@ -131,7 +141,13 @@ def add(
         }
     )
     with app.db.write() as session:
-        result = cmdb.upsert_node(session, record, app.actor)
+        result = cmdb.upsert_node(
+            session,
+            record,
+            app.actor,
+            replace=replace,
+            max_facts_bytes=app.settings.cmdb_max_facts_bytes,
+        )
         view = node_view(result.node)
     if as_json:
         print_json(view)
@@ -146,6 +162,7 @@ def add(
 @click.option("--rename", help="New hostname.")
 @click.option("--state", type=click.Choice(["new", "active", "disabled"]))
 @click.option("--no-image", is_flag=True, help="Clear the image assignment.")
+@replace_option
 @click.pass_obj
 def set_(
     app: App,
@@ -163,6 +180,7 @@ def set_(
     rename: str | None,
     state: str | None,
     no_image: bool,
+    replace: bool,
 ) -> None:
     """Change fields of a node; --mac adds or updates that interface."""
     given = {
@@ -190,19 +208,34 @@ def set_(
         elif ip or ifname or vlan:
             raise InvalidInput("--ip, --interface and --vlan need --mac")
         record = parse(NodeRecord, fields)
-        view = node_view(cmdb.patch_node(session, hostname, record, app.actor))
+        node = cmdb.patch_node(
+            session,
+            hostname,
+            record,
+            app.actor,
+            replace=replace,
+            max_facts_bytes=app.settings.cmdb_max_facts_bytes,
+        )
+        view = node_view(node)
     click.echo(f"node {view.hostname}: {view.state}, image {view.image or '(none)'}")
 
 
 @node.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@replace_option
 @click.pass_obj
-def import_(app: App, path: Path) -> None:
+def import_(app: App, path: Path, replace: bool) -> None:
     """Import nodes from a CSV, YAML or JSON file: all of them, or none."""
     fmt = nodefile.format_for(path.name, None)
     records = nodefile.parse_nodes(documents.read_text(path), fmt)
     with app.db.write() as session:
-        results = cmdb.import_nodes(session, records, app.actor)
+        results = cmdb.import_nodes(
+            session,
+            records,
+            app.actor,
+            replace=replace,
+            max_facts_bytes=app.settings.cmdb_max_facts_bytes,
+        )
     created = sum(r.created for r in results)
     updated = sum(r.changed and not r.created for r in results)
     unchanged = len(results) - created - updated

@@ -1,12 +1,14 @@
 """The CMDB: nodes, their interfaces and clusters.
 
 Integrations upsert nodes by MAC or serial, and the same record sent twice
-changes nothing (no write, no audit entry). Conflicts name the node that
-already holds the MAC, IP, hostname or UUID.
+changes nothing (no write, no audit entry). An upsert never renames a node
+or takes a MAC, IP, serial or UUID from another node unless the caller says
+`replace`; the conflict names both nodes, and a move is audited.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,9 +23,11 @@ from bootsvc.core.records import (
     NetworkRecord,
     NodeRecord,
     parse_assignment,
+    refuse_oversized,
 )
 from bootsvc.core.views import cluster_view, node_view
-from bootsvc.errors import Conflict, InvalidInput, NotFound
+from bootsvc.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
+from bootsvc.settings import MAX_FACTS_BYTES
 from bootsvc.store.models import Cluster, ClusterNetwork, Image, ImageVersion, Interface, Node
 from bootsvc.store.types import utcnow
 
@@ -33,6 +37,20 @@ class UpsertResult:
     node: Node
     created: bool
     changed: bool
+
+
+@dataclass(frozen=True)
+class Move:
+    """A MAC, IP, serial or UUID a record gives its node while another node
+    (`owner`) holds it."""
+
+    kind: str
+    value: str
+    owner: Node
+
+
+# How a refused move tells both API clients and CLI users what to send.
+_REPLACE_HINT = "send replace: true (--replace on the CLI)"
 
 
 @dataclass(frozen=True)
@@ -101,8 +119,11 @@ class _Holders:
 
     _CHUNK = 5000
 
-    def __init__(self, session: Session, records: Sequence[NodeRecord]) -> None:
+    def __init__(
+        self, session: Session, records: Sequence[NodeRecord], max_facts_bytes: int
+    ) -> None:
         self.session = session
+        self.max_facts_bytes = max_facts_bytes
         macs = {item.mac for record in records for item in record.interfaces}
         ips = {item.ip for record in records for item in record.interfaces if item.ip}
         self.by_mac: dict[str, Interface] = {}
@@ -146,6 +167,61 @@ class _Holders:
         if record.serial and (owner := self.by_serial.get(record.serial)) is not None:
             found[id(owner)] = owner
         return sorted(found.values(), key=lambda node: node.hostname)
+
+    def named(self, hostname: str | None) -> Node | None:
+        """The node with a hostname some record of the batch gives."""
+        return self.by_hostname.get(hostname) if hostname else None
+
+    def foreign(self, record: NodeRecord, target: Node | None) -> list[Move]:
+        """What `record` lists that a node other than `target` holds. An IP
+        on an interface whose MAC moves is freed with it, not listed twice."""
+        moves: list[Move] = []
+        for item in record.interfaces:
+            holder = self.by_mac.get(item.mac)
+            if holder is not None and holder.node is not target:
+                moves.append(Move("MAC", item.mac, holder.node))
+        moving = {move.value for move in moves}
+        for item in record.interfaces:
+            holder = self.by_ip.get(item.ip) if item.ip else None
+            if holder is not None and holder.node is not target and holder.mac not in moving:
+                moves.append(Move("IP", holder.ip or "", holder.node))
+        for kind, value, index in (
+            ("serial", record.serial, self.by_serial),
+            ("UUID", record.uuid, self.by_uuid),
+        ):
+            owner = index.get(value) if value else None
+            if owner is not None and owner is not target:
+                moves.append(Move(kind, value or "", owner))
+        return moves
+
+    def release(self, move: Move, target: str, actor: str) -> None:
+        """Take `move`'s identity from its owner, which must keep a MAC or a
+        serial to be found by, and audit the move."""
+        owner = move.owner
+        if move.kind == "MAC":
+            self.drop_interface(owner, self.by_mac[move.value])
+        elif move.kind == "IP":
+            self.set_ip(self.by_ip[move.value], None)
+        elif move.kind == "serial":
+            self.set_serial(owner, None)
+        else:
+            self.set_uuid(owner, None)
+        if not owner.interfaces and not owner.serial:
+            raise Conflict(
+                f"moving {move.kind} {move.value} to {target} would leave node "
+                f"{owner.hostname} with no MAC and no serial; remove node {owner.hostname} first",
+                nodes=[owner.hostname, target],
+            )
+        owner.updated_at = utcnow()
+        audit.record(
+            self.session,
+            actor,
+            "node.move",
+            f"node/{owner.hostname}",
+            owner.hostname,
+            target,
+            **{move.kind.lower(): move.value},
+        )
 
     def claim_hostname(self, node: Node, hostname: str) -> None:
         owner = self.by_hostname.get(hostname)
@@ -284,9 +360,33 @@ def _merge_interface(holders: _Holders, node: Node, item: InterfaceRecord) -> No
             )
         current.name = item.name
     if "ip" in given:
+        if item.ip:
+            _refuse_network_address(node, item.ip)
         holders.set_ip(current, item.ip)
     if "vlan" in given:
         current.vlan = item.vlan
+
+
+def _refuse_network_address(node: Node, ip: str) -> None:
+    """The network and broadcast addresses of the node's cluster networks
+    are no host's (networks of /31, /32 and /127, /128 have none)."""
+    if node.cluster is None:
+        return
+    address = ipaddress.ip_address(ip)
+    for network in node.cluster.networks:
+        subnet = ipaddress.ip_network(network.cidr)
+        if subnet.version != address.version or subnet.prefixlen >= subnet.max_prefixlen - 1:
+            continue
+        if address == subnet.network_address:
+            kind = "network"
+        elif subnet.version == 4 and address == subnet.broadcast_address:
+            kind = "broadcast"
+        else:
+            continue
+        raise InvalidInput(
+            f"IP {ip} is the {kind} address of network {network.name} ({network.cidr}) "
+            f"of cluster {node.cluster.name}, not a host's"
+        )
 
 
 def _cluster_by_name(session: Session, name: str) -> Cluster:
@@ -333,6 +433,7 @@ def _apply(holders: _Holders, node: Node, record: NodeRecord) -> None:
     if "roles" in given:
         node.roles = record.roles
     if "facts" in given:
+        refuse_oversized(record.facts, holders.max_facts_bytes, "facts", "cmdb_max_facts_bytes")
         node.facts = record.facts
     if "image" in given:
         if record.image:
@@ -348,19 +449,84 @@ def _changed_fields(before: dict[str, Any], node: Node) -> list[str]:
     return sorted(key for key in after if after[key] != before[key])
 
 
-def _upsert(holders: _Holders, record: NodeRecord, actor: str) -> UpsertResult:
-    session = holders.session
-    if not record.interfaces and not record.serial:
-        raise InvalidInput("a node record needs at least one MAC or a serial")
+def _held_by(record: NodeRecord, node: Node) -> str:
+    """Which of the record's MACs or serial matched `node`, for messages."""
+    ours = {interface.mac for interface in node.interfaces}
+    mac = next((item.mac for item in record.interfaces if item.mac in ours), None)
+    return f"MAC {mac}" if mac else f"serial {record.serial}"
+
+
+def _target(holders: _Holders, record: NodeRecord, replace: bool) -> Node | None:
+    """The node a record is for: the one its hostname names, or else the one
+    holding its MACs or serial; None for a new node. Without `replace`, a
+    hostname that is not the matched node's is refused, never a rename."""
     matches = holders.matches(record)
+    named = holders.named(record.hostname)
+    if named is not None:
+        if replace or named in matches:
+            return named
+        if not matches:
+            raise Conflict(
+                f"hostname {named.hostname!r} is already used by node {named.hostname}, "
+                f"which has other MACs and another serial; {_REPLACE_HINT} "
+                "to give it this record's",
+                node=named.hostname,
+            )
+        # Held by other nodes: refused below, naming what would move.
+        return named
     if len(matches) > 1:
+        if replace and record.hostname:
+            return None
         raise Conflict(
             "this record's MACs and serial belong to different nodes: "
             + ", ".join(node.hostname for node in matches),
             nodes=[node.hostname for node in matches],
         )
-    if matches:
-        node = matches[0]
+    if not matches:
+        return None
+    node = matches[0]
+    if record.hostname and record.hostname != node.hostname and not replace:
+        raise Conflict(
+            f"{_held_by(record, node)} belongs to node {node.hostname}; this record is for "
+            f"{record.hostname}; {_REPLACE_HINT} to rename {node.hostname} to {record.hostname}",
+            nodes=[node.hostname, record.hostname],
+        )
+    return node
+
+
+def _take(
+    holders: _Holders, record: NodeRecord, target: Node | None, replace: bool, actor: str
+) -> None:
+    """Move to `target` what the record lists and other nodes hold, if the
+    caller said `replace`; refuse naming both nodes otherwise."""
+    label = record.hostname or (target.hostname if target else "a new node")
+    moves = holders.foreign(record, target)
+    if not moves:
+        return
+    if not replace:
+        first = moves[0]
+        more = f" (and {len(moves) - 1} more)" if len(moves) > 1 else ""
+        raise Conflict(
+            f"{first.kind} {first.value} belongs to node {first.owner.hostname}{more}; "
+            f"this record is for {label}; {_REPLACE_HINT} to move it",
+            node=first.owner.hostname,
+            nodes=sorted({move.owner.hostname for move in moves} | {label}),
+        )
+    for move in moves:
+        holders.release(move, label, actor)
+    # Written before the target takes them: the columns are unique.
+    holders.session.flush()
+
+
+def _upsert(holders: _Holders, record: NodeRecord, actor: str, replace: bool) -> UpsertResult:
+    session = holders.session
+    if not record.interfaces and not record.serial:
+        raise InvalidInput("a node record needs at least one MAC or a serial")
+    target = _target(holders, record, replace)
+    _take(holders, record, target, replace, actor)
+    if target is not None:
+        node = target
+        previous = node.hostname
         before = node_view(node).model_dump()
         _apply(holders, node, record)
         for item in record.interfaces:
@@ -369,6 +535,10 @@ def _upsert(holders: _Holders, record: NodeRecord, actor: str) -> UpsertResult:
         if not changed:
             return UpsertResult(node, created=False, changed=False)
         node.updated_at = utcnow()
+        if node.hostname != previous:
+            audit.record(
+                session, actor, "node.rename", f"node/{node.hostname}", previous, node.hostname
+            )
         audit.record(session, actor, "node.update", f"node/{node.hostname}", fields=changed)
         return UpsertResult(node, created=False, changed=True)
     first_mac = record.interfaces[0].mac if record.interfaces else None
@@ -382,22 +552,41 @@ def _upsert(holders: _Holders, record: NodeRecord, actor: str) -> UpsertResult:
     return UpsertResult(node, created=True, changed=True)
 
 
-def upsert_node(session: Session, record: NodeRecord, actor: str) -> UpsertResult:
-    """Create the node, or update the one holding the record's MACs or serial."""
+def upsert_node(
+    session: Session,
+    record: NodeRecord,
+    actor: str,
+    *,
+    replace: bool = False,
+    max_facts_bytes: int = MAX_FACTS_BYTES,
+) -> UpsertResult:
+    """Create the node, or update the one its hostname names or that holds
+    its MACs or serial. `replace`: rename it, or move to it what other nodes
+    hold, rather than refuse."""
     with session.no_autoflush:
-        result = _upsert(_Holders(session, [record]), record, actor)
+        result = _upsert(_Holders(session, [record], max_facts_bytes), record, actor, replace)
     session.flush()
     return result
 
 
-def patch_node(session: Session, hostname: str, record: NodeRecord, actor: str) -> Node:
+def patch_node(
+    session: Session,
+    hostname: str,
+    record: NodeRecord,
+    actor: str,
+    *,
+    replace: bool = False,
+    max_facts_bytes: int = MAX_FACTS_BYTES,
+) -> Node:
     """Set the fields given in `record`; its interfaces, when given, become
-    the node's whole set."""
+    the node's whole set. A MAC, IP, serial or UUID of another node is moved
+    with `replace`, refused without."""
     node = get_node(session, hostname)
-    holders = _Holders(session, [record])
+    holders = _Holders(session, [record], max_facts_bytes)
     holders.by_hostname.setdefault(node.hostname, node)
     before = node_view(node).model_dump()
     with session.no_autoflush:
+        _take(holders, record.model_copy(update={"hostname": None}), node, replace, actor)
         _apply(holders, node, record)
         if "interfaces" in record.model_fields_set:
             wanted = {item.mac for item in record.interfaces}
@@ -417,16 +606,46 @@ def patch_node(session: Session, hostname: str, record: NodeRecord, actor: str) 
     return node
 
 
-def import_nodes(session: Session, records: Sequence[NodeRecord], actor: str) -> list[UpsertResult]:
+def _refuse_contradictions(records: Sequence[NodeRecord]) -> None:
+    """Two records giving one MAC, IP, serial or UUID to different hosts: no
+    order of applying them is right, so the whole batch is refused."""
+    seen: dict[tuple[str, str], tuple[int, str]] = {}
+    for number, record in enumerate(records, start=1):
+        if not record.hostname:
+            continue
+        keys = [("MAC", item.mac) for item in record.interfaces]
+        keys += [("IP", item.ip) for item in record.interfaces if item.ip]
+        keys += [("serial", record.serial or ""), ("UUID", record.uuid or "")]
+        for kind, value in keys:
+            if not value:
+                continue
+            first, host = seen.setdefault((kind, value), (number, record.hostname))
+            if host != record.hostname:
+                raise InvalidInput(
+                    f"records {first} ({host}) and {number} ({record.hostname}) both list "
+                    f"{kind} {value}; nothing was imported",
+                    nodes=[host, record.hostname],
+                )
+
+
+def import_nodes(
+    session: Session,
+    records: Sequence[NodeRecord],
+    actor: str,
+    *,
+    replace: bool = False,
+    max_facts_bytes: int = MAX_FACTS_BYTES,
+) -> list[UpsertResult]:
     """Upsert many records in the caller's transaction: one bad record and the
     caller's rollback leaves the CMDB as it was."""
-    holders = _Holders(session, records)
+    _refuse_contradictions(records)
+    holders = _Holders(session, records, max_facts_bytes)
     results = []
     with session.no_autoflush:
         for number, record in enumerate(records, start=1):
             try:
-                results.append(_upsert(holders, record, actor))
-            except (InvalidInput, Conflict, NotFound) as exc:
+                results.append(_upsert(holders, record, actor, replace))
+            except (InvalidInput, Conflict, NotFound, PayloadTooLarge) as exc:
                 label = record.hostname or (record.interfaces[0].mac if record.interfaces else "?")
                 raise type(exc)(
                     f"record {number} ({label}): {exc.message}", **exc.details

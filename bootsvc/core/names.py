@@ -45,6 +45,30 @@ def ip(value: str) -> str:
         raise InvalidInput(f"{value!r} is not an IP address") from None
 
 
+def host_ip(value: str) -> str:
+    """`ip`, refusing what no host's interface can be given: the unspecified
+    and broadcast addresses, multicast, loopback, link-local (the network
+    never leases those) and reserved ranges."""
+    address = ipaddress.ip_address(ip(value))
+    if address.version == 6 and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if address.is_unspecified:
+        kind = "the unspecified address"
+    elif address == ipaddress.IPv4Address("255.255.255.255"):
+        kind = "the broadcast address"
+    elif address.is_multicast:
+        kind = "a multicast address"
+    elif address.is_loopback:
+        kind = "a loopback address"
+    elif address.is_link_local:
+        kind = "a link-local address"
+    elif address.is_reserved:
+        kind = "a reserved address"
+    else:
+        return str(ipaddress.ip_address(value.strip()))
+    raise InvalidInput(f"{value!r} is {kind}, which no host's interface can hold")
+
+
 def cidr(value: str) -> str:
     try:
         return str(ipaddress.ip_network(value.strip(), strict=False))

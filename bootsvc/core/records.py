@@ -6,6 +6,7 @@ bad MAC is refused with the same message wherever it comes from.
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import date, timedelta
 from typing import Annotated, Any, Literal, TypeVar
@@ -25,7 +26,7 @@ from pydantic import (
 )
 
 from bootsvc.core import names
-from bootsvc.errors import InvalidInput
+from bootsvc.errors import InvalidInput, PayloadTooLarge
 
 NODE_STATES = ("new", "active", "disabled")
 TOKEN_ROLES = ("admin", "cmdb", "reader")
@@ -43,12 +44,14 @@ def _string(pattern: str | None = None, **extra: Any) -> WithJsonSchema:
 _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$"
 _IP_SCHEMA = {"anyOf": [{"type": "string", "format": "ipv4"}, {"type": "string", "format": "ipv6"}]}
 
+# What the CMDB stores for a machine: its own unicast MAC, and an address a
+# host can hold (never 0.0.0.0, broadcast, multicast or loopback).
 Mac = Annotated[
     str,
-    AfterValidator(names.mac),
+    AfterValidator(names.unicast_mac),
     _string(r"^[0-9A-Fa-f]{2}([:-][0-9A-Fa-f]{2}){5}$", examples=["52:54:00:12:34:56"]),
 ]
-IpAddress = Annotated[str, AfterValidator(names.ip), WithJsonSchema(_IP_SCHEMA)]
+IpAddress = Annotated[str, AfterValidator(names.host_ip), WithJsonSchema(_IP_SCHEMA)]
 Cidr = Annotated[
     str,
     AfterValidator(names.cidr),
@@ -279,6 +282,17 @@ def refuse_unstorable(value: Any, where: str = "input", depth: int = 0) -> None:
     elif value is not None and not isinstance(value, bool | int):
         hint = " (quote it to keep it as text)" if isinstance(value, date) else ""
         raise InvalidInput(f"{where}: a YAML {type(value).__name__} is not a JSON value{hint}")
+
+
+def refuse_oversized(value: Any, limit: int, what: str, setting: str) -> None:
+    """Facts and report details are kept whole and sent with every listing:
+    bounded by a setting, measured as the compact JSON stored."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    size = len(text.encode(errors="surrogatepass"))
+    if size > limit:
+        raise PayloadTooLarge(
+            f"{what} are {size} bytes as JSON, more than the {limit} allowed (setting {setting})"
+        )
 
 
 def parse(model: type[ModelT], data: Any, prefix: str = "") -> ModelT:

@@ -16,7 +16,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from bootsvc.core.documents import load_json
 from bootsvc.core.records import parse
-from bootsvc.errors import BootsvcError, InvalidInput
+from bootsvc.errors import BootsvcError, InvalidInput, UnsupportedMediaType
 from bootsvc.web.auth import require_scope
 
 _PARAM = re.compile(r"{(\w+)}")
@@ -84,6 +84,9 @@ class ApiRegistry:
         request_content: dict[str, Any] | None = None,
     ) -> Callable[[Callable[..., Reply]], Callable[..., Response]]:
         errors = _default_errors(method, path, scope, body or request_content, query) + errors
+        if body is not None:
+            # A JSON body: too large, or not JSON.
+            errors += (413, 415)
         tag = path.strip("/").split("/")[0]
         operation = Operation(
             method, path, summary, scope, body, query, responses, errors, request_content, tag
@@ -210,6 +213,13 @@ def _inline(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any
 
 
 def _json_body() -> Any:
+    """Only a body that says it is JSON is read as JSON: a form or text/plain
+    body is what a browser sends across sites without asking."""
+    if not request.is_json:
+        raise UnsupportedMediaType(
+            f"request body must be JSON (Content-Type: application/json), "
+            f"not {request.mimetype or 'untyped'}"
+        )
     if not request.content_length and request.content_length is not None:
         raise InvalidInput("request body is empty; expected JSON")
     return load_json(request.get_data(cache=False), "request body")

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from bootsvc.core.bootscript import BootSite
 from bootsvc.core.records import refuse_unstorable
-from bootsvc.errors import BootsvcError
+from bootsvc.errors import BootsvcError, PayloadTooLarge
 from bootsvc.logs import event
 from bootsvc.settings import Settings
 from bootsvc.store.artifacts import ArtifactStore
@@ -20,8 +20,6 @@ from bootsvc.web import agent, api, artifacts, boot, fleetlock, loaders, nodefil
 from bootsvc.web.context import Services
 
 log = logging.getLogger("bootsvc.http")
-
-JSON_BODY_LIMIT = 64 * 2**20
 
 
 def create_app(settings: Settings, db: Database | None = None) -> Flask:
@@ -32,7 +30,8 @@ def create_app(settings: Settings, db: Database | None = None) -> Flask:
         instance_path=str(settings.data_dir.resolve() / "instance"),
     )
 
-    app.config["MAX_CONTENT_LENGTH"] = JSON_BODY_LIMIT
+    # Larger bodies are refused before they are read (uploads set their own).
+    app.config["MAX_CONTENT_LENGTH"] = settings.http_max_body_bytes
     database = db or Database(settings.effective_database_url, pool_size=settings.http_threads)
     app.extensions["bootsvc"] = Services(
         settings=settings,
@@ -56,7 +55,13 @@ def create_app(settings: Settings, db: Database | None = None) -> Flask:
 
     @app.errorhandler(BootsvcError)
     def _domain_error(error: BootsvcError) -> tuple[Response, int]:
+        g.refusal = error.message
         return jsonify(error.to_json()), error.status
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(_error: RequestEntityTooLarge) -> tuple[Response, int]:
+        limit = request.max_content_length
+        return _domain_error(PayloadTooLarge(f"request body is larger than {limit} bytes"))
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> tuple[Response, int]:
@@ -83,6 +88,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Flask:
                 status=response.status_code,
                 token=g.get("token_name"),
                 ip=request.remote_addr,
+                error=g.get("refusal"),
             )
         return response
 

@@ -10,8 +10,8 @@ from flask import Blueprint, Response, jsonify, request
 from bootsvc.core import bootscript, reports
 from bootsvc.core.documents import load_json
 from bootsvc.core.names import unicast_mac
-from bootsvc.core.records import refuse_unstorable
-from bootsvc.errors import InvalidInput
+from bootsvc.core.records import refuse_oversized, refuse_unstorable
+from bootsvc.errors import InvalidInput, PayloadTooLarge
 from bootsvc.logs import event
 from bootsvc.web.context import services
 from bootsvc.web.identity import machine_from_query
@@ -55,6 +55,14 @@ def _report_fields() -> dict[str, Any]:
     return dict(data)
 
 
+def _details(fields: dict[str, Any], limit: int) -> dict[str, Any]:
+    details = fields.get("details") or {}
+    if not isinstance(details, dict):
+        raise InvalidInput("details must be a JSON object")
+    refuse_oversized(details, limit, "details", "report_max_details_bytes")
+    return details
+
+
 @blueprint.route("/boot/report", methods=["GET", "POST"])
 def report() -> Response:
     ctx = services()
@@ -64,7 +72,8 @@ def report() -> Response:
         raise InvalidInput(f"stage must be one of {', '.join(reports.STAGES)}")
     try:
         mac = unicast_mac(str(fields.get("mac", "")))
-    except InvalidInput as exc:
+        details = _details(fields, ctx.settings.report_max_details_bytes)
+    except (InvalidInput, PayloadTooLarge) as exc:
         event(
             log,
             "boot.report_refused",
@@ -74,9 +83,6 @@ def report() -> Response:
             error=exc.message[:200],
         )
         raise
-    details = fields.get("details") or {}
-    if not isinstance(details, dict):
-        raise InvalidInput("details must be a JSON object")
     image, version = fields.get("image"), fields.get("version")
     with ctx.db.write() as session:
         node = booted_node(session, stage, mac)

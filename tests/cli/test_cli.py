@@ -223,7 +223,10 @@ def test_errors_are_one_line_and_exit_nonzero(
 def test_duplicate_mac_names_the_owner(run: Run) -> None:
     run("node", "add", "hv1", "--mac", "52:54:00:00:00:01", "--ip", "10.0.0.1")
     result = run("node", "add", "hv2", "--mac", "52:54:00:00:00:02", "--ip", "10.0.0.1", code=1)
-    assert result.output.strip() == "Error: IP 10.0.0.1 is already used by node hv1"
+    assert result.output.strip() == (
+        "Error: IP 10.0.0.1 belongs to node hv1; this record is for hv2; "
+        "send replace: true (--replace on the CLI) to move it"
+    )
 
 
 def test_serve_refuses_an_outdated_schema(tmp_path: Path) -> None:

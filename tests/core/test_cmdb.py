@@ -65,11 +65,11 @@ def test_used_mac_ip_hostname_and_uuid_name_the_owner(db: Database) -> None:
         uuid="4c4c4544-0000-1111-2222-333333333333",
     )
     upsert(db, hostname="hv2", interfaces=[{"mac": MAC2}], serial="SN2")
-    with pytest.raises(Conflict, match=r"IP 10\.0\.0\.11 is already used by node hv1"):
+    with pytest.raises(Conflict, match=r"IP 10\.0\.0\.11 belongs to node hv1; .* for hv3"):
         upsert(db, hostname="hv3", interfaces=[{"mac": MAC3, "ip": "10.0.0.11"}])
     with pytest.raises(Conflict, match=r"hostname 'hv1' is already used by node hv1"):
         upsert(db, hostname="hv1", interfaces=[{"mac": MAC3}])
-    with pytest.raises(Conflict, match=r"UUID .* already used by node hv1"):
+    with pytest.raises(Conflict, match=r"UUID .* belongs to node hv1; this record is for hv3"):
         upsert(
             db,
             hostname="hv3",
@@ -137,7 +137,7 @@ def test_bulk_import_is_all_or_nothing(db: Database) -> None:
     records = nodefile.parse_nodes(text, "csv")
     with (
         pytest.raises(
-            Conflict, match=r"record 2 \(hv2\): IP 10\.0\.0\.1 is already used by node hv1"
+            InvalidInput, match=r"records 1 \(hv1\) and 2 \(hv2\) both list IP 10\.0\.0\.1"
         ),
         db.write() as session,
     ):

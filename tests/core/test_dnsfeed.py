@@ -92,7 +92,7 @@ def test_a_late_commit_behind_a_newer_id_is_not_missed(lab: Database) -> None:
         record = NodeRecord.model_validate(
             {"hostname": "slow", "interfaces": [{"mac": "52:54:00:00:00:0a"}]}
         )
-        cmdb.upsert_node(slow, record, "test")
+        cmdb.upsert_node(slow, record, "test", replace=True)
         slow.flush()  # takes the lower audit id, commits last
         add_node(lab, "fast", "10.20.0.21", "52:54:00:00:00:0b")
         zones = feed.latest()

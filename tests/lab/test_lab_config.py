@@ -39,7 +39,13 @@ def test_pool_is_in_the_subnet_and_clear_of_the_server() -> None:
 
 def test_dnsmasq_accepts_the_config(tmp_path: Path) -> None:
     text = dnsmasq.config(
-        "t", NETWORK, "http://10.77.0.1:8080", Path("/usr/lib/ipxe"), "snponly.efi", tmp_path / "l", tmp_path
+        "t",
+        NETWORK,
+        "http://10.77.0.1:8080",
+        Path("/usr/lib/ipxe"),
+        "snponly.efi",
+        tmp_path / "l",
+        tmp_path,
     )
     config = tmp_path / "dnsmasq.conf"
     config.write_text(text)

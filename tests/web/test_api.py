@@ -254,7 +254,10 @@ def test_node_upsert_is_idempotent_and_conflicts_name_the_node(
     clash = {"hostname": "hv2", "interfaces": [{"mac": "52:54:00:00:00:02", "ip": "10.0.0.11"}]}
     conflict = client.post("/api/v1/nodes", json=clash, headers=auth["cmdb"])
     assert conflict.status_code == 409
-    assert conflict.get_json()["message"] == "IP 10.0.0.11 is already used by node hv1"
+    assert conflict.get_json()["message"] == (
+        "IP 10.0.0.11 belongs to node hv1; this record is for hv2; "
+        "send replace: true (--replace on the CLI) to move it"
+    )
 
 
 def test_bulk_import_formats_and_atomicity(client: FlaskClient, auth: Headers) -> None:
@@ -283,7 +286,7 @@ def test_bulk_import_formats_and_atomicity(client: FlaskClient, auth: Headers) -
     weird = client.post(
         "/api/v1/nodes/import", data="x", content_type="image/png", headers=auth["cmdb"]
     )
-    assert weird.status_code == 400
+    assert weird.status_code == 415
 
 
 def test_accept_patch_and_delete_node(client: FlaskClient, auth: Headers) -> None:

@@ -38,6 +38,7 @@ class UploadQuery(BaseModel):
 def upload(query: UploadQuery) -> Reply:
     ctx = services()
     limit = ctx.settings.max_upload_bytes
+    request.max_content_length = limit
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(f"upload is larger than {limit} bytes")
     if request.content_length == 0:

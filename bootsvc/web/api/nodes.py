@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Literal
 
 from flask import request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from bootsvc.core import cmdb, disks, nodefile
 from bootsvc.core.records import NodeRecord
 from bootsvc.core.views import NodeView, node_view
-from bootsvc.errors import InvalidInput
+from bootsvc.errors import InvalidInput, UnsupportedMediaType
 from bootsvc.web.api import registry
 from bootsvc.web.apidoc import Reply
 from bootsvc.web.auth import actor
@@ -20,6 +20,18 @@ from bootsvc.web.context import services
 class NodeQuery(BaseModel):
     cluster: str | None = None
     state: Literal["new", "active", "disabled"] | None = None
+
+
+class NodeUpsert(NodeRecord):
+    replace: bool = Field(
+        default=False,
+        description="Rename the node, or move to it a MAC, IP, serial or UUID another node "
+        "holds, rather than refuse with 409",
+    )
+
+
+class ImportQuery(BaseModel):
+    replace: bool = False
 
 
 class NodeUpsertView(BaseModel):
@@ -51,14 +63,21 @@ def list_nodes(query: NodeQuery) -> Reply:
 @registry.route(
     "POST",
     "/nodes",
-    summary="Create or update a node, matched by MAC or serial (idempotent)",
+    summary="Create or update a node, matched by hostname, MAC or serial (idempotent)",
     scope="cmdb",
-    body=NodeRecord,
+    body=NodeUpsert,
     responses={200: NodeUpsertView, 201: NodeUpsertView},
 )
-def upsert_node(body: NodeRecord) -> Reply:
-    with services().db.write() as session:
-        result = cmdb.upsert_node(session, body, actor())
+def upsert_node(body: NodeUpsert) -> Reply:
+    ctx = services()
+    with ctx.db.write() as session:
+        result = cmdb.upsert_node(
+            session,
+            body,
+            actor(),
+            replace=body.replace,
+            max_facts_bytes=ctx.settings.cmdb_max_facts_bytes,
+        )
         view = NodeUpsertView(
             node=node_view(result.node), created=result.created, changed=result.changed
         )
@@ -70,6 +89,7 @@ def upsert_node(body: NodeRecord) -> Reply:
     "/nodes/import",
     summary="Import many nodes from JSON, YAML or CSV; all or nothing",
     scope="cmdb",
+    query=ImportQuery,
     request_content={
         "application/json": {
             "schema": {"type": "array", "items": {"$ref": "#/components/schemas/NodeRecord"}}
@@ -80,18 +100,28 @@ def upsert_node(body: NodeRecord) -> Reply:
     responses={200: ImportView},
     errors=(413, 415),
 )
-def import_nodes() -> Reply:
+def import_nodes(query: ImportQuery) -> Reply:
     try:
         fmt = nodefile.format_for(None, request.content_type)
-    except InvalidInput as exc:
-        raise InvalidInput(f"unsupported Content-Type {request.content_type!r}: {exc}") from None
+    except InvalidInput:
+        raise UnsupportedMediaType(
+            f"unsupported Content-Type {request.content_type!r}: send application/json, "
+            "application/yaml or text/csv"
+        ) from None
     try:
         text = request.get_data(cache=False).decode()
     except UnicodeDecodeError:
         raise InvalidInput("body is not UTF-8 text") from None
     records = nodefile.parse_nodes(text, fmt)
-    with services().db.write() as session:
-        results = cmdb.import_nodes(session, records, actor())
+    ctx = services()
+    with ctx.db.write() as session:
+        results = cmdb.import_nodes(
+            session,
+            records,
+            actor(),
+            replace=query.replace,
+            max_facts_bytes=ctx.settings.cmdb_max_facts_bytes,
+        )
     created = sum(r.created for r in results)
     updated = sum(r.changed and not r.created for r in results)
     return Reply(
@@ -112,12 +142,20 @@ def show_node(hostname: str) -> Reply:
     "/nodes/{hostname}",
     summary="Change a node's fields; interfaces, when given, replace the node's",
     scope="cmdb",
-    body=NodeRecord,
+    body=NodeUpsert,
     responses={200: NodeView},
 )
-def patch_node(hostname: str, body: NodeRecord) -> Reply:
-    with services().db.write() as session:
-        node = cmdb.patch_node(session, hostname, body, actor())
+def patch_node(hostname: str, body: NodeUpsert) -> Reply:
+    ctx = services()
+    with ctx.db.write() as session:
+        node = cmdb.patch_node(
+            session,
+            hostname,
+            body,
+            actor(),
+            replace=body.replace,
+            max_facts_bytes=ctx.settings.cmdb_max_facts_bytes,
+        )
         return Reply(node_view(node))
 
 
