@@ -180,8 +180,11 @@ def test_report_details_over_the_setting_are_refused(
     assert counts(db) == before
     refused = [r for r in caplog.records if r.getMessage() == "boot.report_refused"]
     assert refused[-1].fields["error"] == message  # type: ignore[attr-defined]
+    # One that fits gets as far as the next check: whether it comes from the node.
     fits = client.post("/boot/report", json={**report, "details": {"log": "x" * 100}})
-    assert fits.status_code == 200
+    assert fits.status_code == 403
+    checked = [r for r in caplog.records if r.getMessage() == "boot.node_request_refused"]
+    assert checked[-1].fields["reason"] == "no boot token"  # type: ignore[attr-defined]
 
 
 def test_control_bytes_from_a_url_reach_the_log_escaped(
