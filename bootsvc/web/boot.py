@@ -1,4 +1,5 @@
-"""Boot endpoints. Firmware and booting nodes have no token, so none is asked."""
+"""Boot endpoints. Firmware has no API token: a script goes to whoever asks, and what a
+booted node says counts only with its boot token (bootsvc.web.nodeauth)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from bootsvc.core import bootscript, reports
 from bootsvc.core.documents import load_json
 from bootsvc.core.names import unicast_mac
 from bootsvc.core.records import refuse_oversized, refuse_unstorable
-from bootsvc.errors import InvalidInput, PayloadTooLarge
+from bootsvc.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from bootsvc.logs import event
 from bootsvc.web.context import services
 from bootsvc.web.identity import machine_from_query
@@ -47,6 +48,11 @@ def node_script() -> Response:
 def _report_fields() -> dict[str, Any]:
     if request.method == "GET":
         data: Any = request.args.to_dict()
+    elif not request.is_json:
+        raise UnsupportedMediaType(
+            f"report body must be JSON (Content-Type: application/json), "
+            f"not {request.mimetype or 'untyped'}"
+        )
     else:
         data = load_json(request.get_data(cache=False), "report body")
         if not isinstance(data, dict):
