@@ -203,6 +203,15 @@ def test_three_hypervisors_form_a_cluster_update_and_reset(
     assert sorted(ceph["quorum_names"]) == sorted(NODES)
     assert (ceph["osdmap"]["num_osds"], ceph["osdmap"]["num_in_osds"]) == (3, 3)
     assert "rbd" in admin.out("hv1", "ceph osd pool ls").split()
+    # libvirt's key, which hypervisors use for their VMs' disks, can use the pool.
+    libvirt = "rbd -n client.libvirt --keyring /etc/ceph/ceph.client.libvirt.keyring"
+    probe = f"{libvirt} create rbd/probe --size 16; {libvirt} ls rbd | grep -qx probe"
+    _wait(
+        "client.libvirt makes an RBD image",
+        REBOOT_S,
+        lambda: admin.run("hv2", probe, timeout=120).returncode == 0,
+    )
+    admin.out("hv2", f"{libvirt} rm rbd/probe")
     before = admin.osds("hv1")
     assert sorted(before) == sorted(NODES)
     started = _step("checks over SSH", started)
