@@ -1,0 +1,117 @@
+"""A software TPM 2.0 (swtpm, socket mode on loopback) and the tpm2-tools
+steps a node's initramfs runs against it (images/common/bootsvc-attest)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.live import free_port
+
+TOOLS = ("swtpm", "tpm2_createek", "tpm2_createak", "tpm2_activatecredential")
+
+
+def require_tools() -> None:
+    missing = [tool for tool in TOOLS if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"needs {', '.join(missing)} (swtpm, tpm2-tools)")
+
+
+@dataclass
+class SoftTpm:
+    workdir: Path
+    port: int
+
+    def run(self, *argv: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "TPM2TOOLS_TCTI": f"swtpm:host=127.0.0.1,port={self.port}"}
+        return subprocess.run(
+            argv, cwd=self.workdir, env=env, capture_output=True, text=True, check=False
+        )
+
+    def check(self, *argv: str) -> str:
+        done = self.run(*argv)
+        assert done.returncode == 0, f"{argv[0]} failed: {done.stderr}"
+        return done.stdout
+
+    def create_keys(self) -> tuple[str, bytes]:
+        """The EK (PEM) and a fresh AK's name, as the node's client makes them.
+        Without a resource manager, transient objects are flushed after each
+        step (the TPM holds three)."""
+        self.check("tpm2_createek", "-c", "ek.ctx", "-G", "rsa", "-u", "ek.pem", "-f", "pem")
+        self.check("tpm2_flushcontext", "-t")
+        self.check(
+            "tpm2_createak", "-C", "ek.ctx", "-c", "ak.ctx", "-G", "rsa", "-g", "sha256",
+            "-s", "rsassa", "-u", "ak.pub", "-n", "ak.name",
+        )  # fmt: skip
+        self.check("tpm2_flushcontext", "-t")
+        self.check("tpm2_flushcontext", "-s")
+        return (self.workdir / "ek.pem").read_text(), (self.workdir / "ak.name").read_bytes()
+
+    def activate(self, credential: bytes) -> subprocess.CompletedProcess[str]:
+        """tpm2_activatecredential on `credential`; the secret lands in secret.out."""
+        (self.workdir / "cred.bin").write_bytes(credential)
+        (self.workdir / "secret.out").unlink(missing_ok=True)
+        self.check("tpm2_startauthsession", "--policy-session", "-S", "session.ctx")
+        self.check("tpm2_policysecret", "-S", "session.ctx", "-c", "e")
+        try:
+            return self.run(
+                "tpm2_activatecredential", "-c", "ak.ctx", "-C", "ek.ctx", "-i", "cred.bin",
+                "-o", "secret.out", "-P", "session:session.ctx",
+            )  # fmt: skip
+        finally:
+            self.run("tpm2_flushcontext", "session.ctx")
+
+    def secret(self) -> bytes:
+        return (self.workdir / "secret.out").read_bytes()
+
+
+def _start(state: Path) -> tuple[subprocess.Popen[bytes], int]:
+    """swtpm on a free port and the one after it (where the swtpm TCTI looks
+    for the control channel); another port pair if those were taken."""
+    for _attempt in range(10):
+        port = free_port()
+        process = subprocess.Popen(
+            [
+                "swtpm", "socket", "--tpm2",
+                "--server", f"type=tcp,port={port},bindaddr=127.0.0.1",
+                "--ctrl", f"type=tcp,port={port + 1},bindaddr=127.0.0.1",
+                "--flags", "not-need-init,startup-clear",
+                "--tpmstate", f"dir={state}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while process.poll() is None and time.monotonic() < deadline:
+            try:
+                for each in (port, port + 1):
+                    socket.create_connection(("127.0.0.1", each), timeout=1).close()
+            except OSError:
+                time.sleep(0.05)
+                continue
+            return process, port
+        process.kill()
+        process.wait()
+    raise AssertionError("swtpm did not start")
+
+
+@contextmanager
+def soft_tpm(workdir: Path) -> Iterator[SoftTpm]:
+    require_tools()
+    state = workdir / "state"
+    state.mkdir(parents=True)
+    process, port = _start(state)
+    try:
+        yield SoftTpm(workdir, port)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
