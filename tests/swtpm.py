@@ -115,3 +115,30 @@ def soft_tpm(workdir: Path) -> Iterator[SoftTpm]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def _openssl(*argv: str, data: bytes = b"") -> bytes:
+    return subprocess.run(["openssl", *argv], input=data, capture_output=True, check=True).stdout
+
+
+def _hmac_hex(key_hex: str, data: bytes) -> str:
+    out = _openssl(
+        "dgst", "-sha256", "-mac", "HMAC", "-macopt", f"hexkey:{key_hex}", "-hex", data=data
+    )
+    return out.decode().split()[-1]
+
+
+def open_bundle(secret: bytes, sealed: bytes, tmp_path: Path) -> bytes | None:
+    """A sealed bundle opened with the openssl command line, as the node's
+    client does it (format: bootsvc.core.attestation.bundle); None when its
+    HMAC does not match."""
+    enc_key = _hmac_hex(secret.hex(), b"bootsvc-attest enc")
+    mac_key = _hmac_hex(secret.hex(), b"bootsvc-attest mac")
+    ciphertext, tag = sealed[:-32], sealed[-32:]
+    if _hmac_hex(mac_key, ciphertext) != tag.hex():
+        return None
+    (tmp_path / "ciphertext").write_bytes(ciphertext)
+    return _openssl(
+        "enc", "-d", "-aes-256-ctr", "-K", enc_key, "-iv", "0" * 32,
+        "-in", str(tmp_path / "ciphertext"),
+    )  # fmt: skip

@@ -1,4 +1,4 @@
-"""node add|import|list|show|set|accept|reset|remove."""
+"""node add|import|list|show|set|accept|reset|tpm|remove."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from bootsvc.cli import App
 from bootsvc.cli.output import json_option, print_fields, print_json, print_table
 from bootsvc.core import boots as boot_history
 from bootsvc.core import cmdb, disks, documents, fleet, names, nodefile
+from bootsvc.core.attestation import registry as tpm_registry
 from bootsvc.core.fleetviews import boot_view
 from bootsvc.core.records import NodeRecord, parse
-from bootsvc.core.views import NodeView, ResetView, node_view
+from bootsvc.core.views import NodeView, ResetView, TpmView, node_view, tpm_view
 from bootsvc.errors import InvalidInput
 from bootsvc.store.models import ImageVersion
 
@@ -46,6 +47,12 @@ def _reset_text(reset: ResetView | None) -> str | None:
     return f"pending at its next boot (audit {reset.id}{asked}{when})"
 
 
+def _tpm_text(tpm: TpmView | None) -> str | None:
+    if tpm is None:
+        return None
+    return f"{tpm.state}, EK sha256 {tpm.ek_sha256}"
+
+
 def _show(view: NodeView) -> None:
     print_fields(
         [
@@ -53,6 +60,7 @@ def _show(view: NodeView) -> None:
             ("state", view.state),
             ("disks", view.disks),
             ("factory reset", _reset_text(view.reset)),
+            ("tpm", _tpm_text(view.tpm)),
             ("cluster", view.cluster),
             ("nodeid", view.corosync_nodeid),
             ("roles", view.roles),
@@ -386,6 +394,82 @@ def reset(app: App, hostname: str, yes: bool, cancel: bool, as_json: bool) -> No
         said = "factory reset " + ("requested" if change.changed else "already pending")
         said += f" (audit {change.node.reset_id}), at its next boot"
     click.echo(f"node {view.hostname}: {said}")
+
+
+def _confirm_accept(app: App, hostname: str) -> str:
+    """Show the pending key's fingerprint and ask; returns that fingerprint,
+    which the accept then insists on."""
+    with app.db.read() as session:
+        node = cmdb.get_node(session, hostname)
+        found = tpm_view(node.tpm)
+        name = node.hostname
+    if found is None:
+        raise click.ClickException(f"node {name} has no TPM key to accept")
+    prompt = (
+        f"Accept the TPM key of {name} ({found.state}, EK sha256 {found.ek_sha256})? "
+        "Its secrets will go only to that TPM"
+    )
+    try:
+        confirmed = click.confirm(prompt, default=False, err=True)
+    except click.Abort:
+        click.echo(err=True)
+        confirmed = False
+    if not confirmed:
+        raise click.ClickException(f"node {name}: TPM key not accepted; nothing changed")
+    return found.ek_sha256
+
+
+@node.command()
+@click.argument("hostname")
+@click.option(
+    "--ek",
+    "ek_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Register this endorsement key (PEM, from tpm2_createek -f pem), accepted at once.",
+)
+@click.option("--accept", is_flag=True, help="Accept the key the node enrolled at boot.")
+@click.option("--forget", is_flag=True, help="Forget the node's key.")
+@click.option("--yes", is_flag=True, help="Accept without asking.")
+@json_option
+@click.pass_obj
+def tpm(
+    app: App,
+    hostname: str,
+    ek_file: Path | None,
+    accept: bool,
+    forget: bool,
+    yes: bool,
+    as_json: bool,
+) -> None:
+    """Attested delivery: register, accept or forget a node's TPM key. Its
+    secrets then go only sealed to that TPM (see `bootsvc node show`)."""
+    if sum((ek_file is not None, accept, forget)) != 1:
+        raise click.UsageError("give one of --ek FILE, --accept or --forget")
+    if ek_file is not None:
+        try:
+            pem = ek_file.read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise click.ClickException(f"cannot read {ek_file}: {exc}") from None
+        with app.db.write() as session:
+            change = tpm_registry.register(session, hostname, pem, app.actor)
+            view = node_view(change.node)
+        said = "TPM key registered" if change.changed else "that TPM key was already accepted"
+    elif accept:
+        expected = None if yes else _confirm_accept(app, hostname)
+        with app.db.write() as session:
+            change = tpm_registry.accept(session, hostname, app.actor, expected)
+            view = node_view(change.node)
+        said = "TPM key accepted" if change.changed else "its TPM key was already accepted"
+    else:
+        with app.db.write() as session:
+            change = tpm_registry.forget(session, hostname, app.actor)
+            view = node_view(change.node)
+        said = "TPM key forgotten" if change.changed else "no TPM key was registered"
+    if as_json:
+        print_json(view)
+        return
+    shown = f" (EK sha256 {view.tpm.ek_sha256})" if view.tpm else ""
+    click.echo(f"node {view.hostname}: {said}{shown}")
 
 
 @node.command()

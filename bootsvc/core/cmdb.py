@@ -103,6 +103,7 @@ def list_nodes(
 # What node_view reads, loaded with the nodes rather than one query per node.
 NODE_VIEW_LOAD = (
     selectinload(Node.interfaces),
+    selectinload(Node.tpm),
     joinedload(Node.cluster),
     joinedload(Node.image),
     joinedload(Node.pinned_version).joinedload(ImageVersion.image),

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from bootsvc.core.attestation import credential
 from bootsvc.core.catalog import ChannelMove
 from bootsvc.store.models import (
     ApiToken,
@@ -17,6 +18,7 @@ from bootsvc.store.models import (
     Image,
     ImageVersion,
     Node,
+    NodeTpm,
 )
 
 
@@ -88,6 +90,14 @@ class ResetView(BaseModel):
     requested_at: datetime | None
 
 
+class TpmView(BaseModel):
+    """The node's TPM endorsement key: "pending" until an admin accepts it."""
+
+    state: str
+    ek_sha256: str
+    updated_at: datetime
+
+
 class NodeView(BaseModel):
     hostname: str
     state: str
@@ -103,6 +113,7 @@ class NodeView(BaseModel):
     # "new": its next boot may make its state partition; "in-use": it has one.
     disks: str
     reset: ResetView | None
+    tpm: TpmView | None
     created_at: datetime
     updated_at: datetime
 
@@ -224,8 +235,19 @@ def node_view(node: Node) -> NodeView:
         image=assignment_text(node),
         disks=node.disks,
         reset=reset_view(node),
+        tpm=tpm_view(node.tpm),
         created_at=node.created_at,
         updated_at=node.updated_at,
+    )
+
+
+def tpm_view(tpm: NodeTpm | None) -> TpmView | None:
+    if tpm is None:
+        return None
+    return TpmView(
+        state=tpm.state,
+        ek_sha256=credential.fingerprint(credential.load_ek(tpm.ek_public)),
+        updated_at=tpm.updated_at,
     )
 
 

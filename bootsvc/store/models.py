@@ -225,6 +225,8 @@ class Node(Base):
         order_by="Interface.name",
         lazy="selectin",
     )
+    # Its TPM's endorsement key; written through NodeTpm rows (core.attestation).
+    tpm: Mapped[NodeTpm | None] = relationship(viewonly=True)
 
 
 class Interface(Base):

@@ -16,7 +16,7 @@ from bootsvc.logs import event
 from bootsvc.settings import Settings
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
-from bootsvc.web import agent, api, artifacts, boot, fleetlock, loaders, nodefiles
+from bootsvc.web import agent, api, artifacts, attest, boot, fleetlock, loaders, nodefiles
 from bootsvc.web.context import Services
 
 log = logging.getLogger("bootsvc.http")
@@ -45,6 +45,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Flask:
     app.register_blueprint(loaders.blueprint)
     app.register_blueprint(agent.blueprint)
     app.register_blueprint(fleetlock.blueprint)
+    app.register_blueprint(attest.blueprint)
     nodefiles.install(app, settings, database)
 
     @app.url_value_preprocessor

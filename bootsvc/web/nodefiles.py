@@ -32,6 +32,7 @@ from bootsvc.core.nodeconfig import (
     served,
 )
 from bootsvc.core.nodeconfig.context import BootInfo, NodeContext
+from bootsvc.core.nodeconfig.files import NodeFile
 from bootsvc.core.nodeconfig.overlay import Overlays
 from bootsvc.core.nodeconfig.problems import ConfigError
 from bootsvc.core.nodeconfig.templating import Templates
@@ -106,7 +107,7 @@ def _gzip(body: bytes, **headers: str) -> Response:
     return Response(body, mimetype=GZIP, headers={"Cache-Control": "no-store", **headers})
 
 
-def _where(hostname: str, stage: str, mac: str | None = None) -> dict[str, Any]:
+def request_fields(hostname: str, stage: str, mac: str | None = None) -> dict[str, Any]:
     ip = request.remote_addr
     return {
         "mac": mac or (neighbour_mac(ip) if ip else None),
@@ -120,7 +121,7 @@ def _where(hostname: str, stage: str, mac: str | None = None) -> dict[str, Any]:
 def overlay(hostname: str) -> Response:
     ctx = services()
     boot = _boot_info()
-    where = _where(hostname, "overlay", boot.mac)
+    where = request_fields(hostname, "overlay", boot.mac)
     try:
         found = _nodefiles().overlays.get(hostname, boot)
     except ConfigError as exc:
@@ -135,7 +136,7 @@ def overlay(hostname: str) -> Response:
 def node_secrets(hostname: str) -> Response:
     ctx = services()
     files = _nodefiles()
-    where = _where(hostname, "secrets")
+    where = request_fields(hostname, "secrets")
     try:
         with ctx.db.write() as session:
             spent = onetime.spend(
@@ -145,12 +146,19 @@ def node_secrets(hostname: str) -> Response:
         event(log, "boot.secrets_refused", logging.WARNING, reason=str(exc), **where)
         raise Forbidden("secrets are only for the node they belong to") from None
     where["mac"] = spent.mac or where["mac"]
-    with ctx.db.read() as session:
-        snapshot = inputs.load(session, hostname)
-    context = NodeContext(snapshot, hostname, BootInfo(ctx.site.api_url, spent.mac), ctx.site.agent)
-    found = secretfiles.render(files.templates, context, files.secrets)
+    found = secret_files(hostname, spent.mac)
     event(log, "boot.secrets", files=len(found), **where)
     return _gzip(cpio.pack_gz(found))
+
+
+def secret_files(hostname: str, mac: str | None) -> list[NodeFile]:
+    """The node's secret files as they are now; the caller decides who gets them."""
+    ctx = services()
+    files = _nodefiles()
+    with ctx.db.read() as session:
+        snapshot = inputs.load(session, hostname)
+    context = NodeContext(snapshot, hostname, BootInfo(ctx.site.api_url, mac), ctx.site.agent)
+    return secretfiles.render(files.templates, context, files.secrets)
 
 
 @blueprint.get("/boot/nocloud/<hostname>/<document>")
@@ -164,5 +172,5 @@ def nocloud(hostname: str, document: str) -> Response:
         snapshot = inputs.load(session, hostname)
     context = NodeContext(snapshot, hostname, boot, ctx.site.agent)
     text = cloudinit.document(_nodefiles().templates, context, document, found.sha256)
-    event(log, "boot.nocloud", document=document, **_where(hostname, "nocloud", boot.mac))
+    event(log, "boot.nocloud", document=document, **request_fields(hostname, "nocloud", boot.mac))
     return Response(text, mimetype="text/plain", headers={"Cache-Control": "no-store"})

@@ -29,6 +29,7 @@ def register_all() -> Blueprint:
         nodes,
         rollouts,
         tokens,
+        tpm,
     )
 
     return blueprint
