@@ -83,6 +83,7 @@ def image(app: App, lab_name: str, recipe: str, version_name: str, channel: str 
     multiple=True,
     help="A local disk of this many GiB (sparse; repeat for more: /dev/vda, /dev/vdb, ...).",
 )
+@click.option("--tpm", is_flag=True, help="Give the VM a TPM 2.0 (swtpm; kept with the VM's name).")
 @click.option("--detach", is_flag=True, help="Start the VM and return.")
 @click.option("--until-up", is_flag=True, help="Return once the VM reports up; it keeps running.")
 @click.option("--timeout", default=300.0, show_default=True, help="Seconds --until-up waits.")
@@ -95,6 +96,7 @@ def boot(
     mac: str | None,
     memory: int,
     disks: tuple[int, ...],
+    tpm: bool,
     detach: bool,
     until_up: bool,
     timeout: float,
@@ -102,7 +104,7 @@ def boot(
     """Start VM on the lab network and follow its serial console
     (Ctrl-C stops the VM)."""
     current = labs.Lab.load(app.settings, lab_name)
-    machine = current.boot(vm, Firmware(firmware), mac, memory, disks)
+    machine = current.boot(vm, Firmware(firmware), mac, memory, disks, tpm)
     click.echo(f"VM {vm} ({firmware}, MAC {machine.mac}); console in {machine.files.console}")
     if detach:
         return

@@ -2,7 +2,8 @@
 
 A build is identified by a hash of what goes into it: every file of the
 recipe, of images/common and of the other recipes' files it copies in, the
-version string, the kernel package, the busybox it packs and the options
+version string, the kernel package, the busybox (and for busybox-test the
+tpm2-tools and openssl) it packs and the options
 forwarded to the recipe. The same inputs reuse the earlier build.
 """
 
@@ -31,6 +32,8 @@ TOOLS = {
         "cpio": "cpio",
         "mksquashfs": "squashfs-tools",
         "busybox": "busybox-static",
+        "tpm2": "tpm2-tools",
+        "openssl": "openssl",
     },
     "debian-hypervisor": {
         "mmdebstrap": "mmdebstrap",
@@ -43,6 +46,10 @@ TOOLS = {
 # Folders of other recipes (under the recipes' root) whose files a recipe
 # copies into its image: inputs of its builds as much as its own files.
 SHARED_INPUTS = {"debian-dracut": ("debian-hypervisor/files",)}
+
+# Host packages whose files a recipe packs, besides busybox-static (every
+# recipe's input): their versions are inputs of its builds.
+HOST_PACKAGES = {"busybox-test": ("tpm2-tools", "openssl")}
 
 
 @dataclass(frozen=True)
@@ -109,6 +116,8 @@ def input_key(recipe: Recipe, version: str, kernel: str, options: Sequence[str] 
     digest = hashlib.sha256()
     for part in (version, kernel, installed_version("busybox-static"), *options):
         digest.update(part.encode() + b"\0")
+    for package in HOST_PACKAGES.get(recipe.name, ()):
+        digest.update(f"{package}={installed_version(package)}".encode() + b"\0")
     _tree_digest(digest, recipe.path)
     _tree_digest(digest, recipe.path.parent / COMMON)
     for shared in SHARED_INPUTS.get(recipe.name, ()):

@@ -14,6 +14,7 @@ import logging
 import shlex
 import shutil
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from bootsvc.settings import LabDhcpTftp, Settings
 log = logging.getLogger("bootsvc.lab")
 
 STATE = "state.json"
+TPM_START_SECONDS = 10.0
 
 
 class VmState(BaseModel):
@@ -39,6 +41,8 @@ class VmState(BaseModel):
     mac: str
     tap: str
     pid: int
+    # Its swtpm, for a VM with a TPM.
+    tpm_pid: int | None = None
 
 
 class LabState(BaseModel):
@@ -268,6 +272,7 @@ class Lab:
         mac: str | None = None,
         memory_mb: int = 512,
         disks_gib: tuple[int, ...] = (),
+        tpm: bool = False,
     ) -> Vm:
         """Start a VM on the lab network; it boots from the network at once."""
         require("qemu-system-x86_64")
@@ -275,22 +280,50 @@ class Lab:
         if name in self.state.vms:
             raise LabError(f"lab {self.name} already has a VM {name!r}")
         spec = qemu.VmSpec(
-            name, firmware, names.mac(mac or vm_mac(name)), tap_name(name), memory_mb, disks_gib
+            name,
+            firmware,
+            names.mac(mac or vm_mac(name)),
+            tap_name(name),
+            memory_mb,
+            disks_gib,
+            tpm,
         )
         files = qemu.VmFiles(self.dir / "vms" / name)
         qemu.prepare(spec, files)
+        tpm_process = self._start_tpm(name, files) if tpm else None
         self.network.add_tap(spec.tap)
         try:
             process = processes.start(qemu.argv(spec, files), self.network.netns, files.log)
         except LabError:
             self.network.remove_tap(spec.tap)
+            if tpm_process is not None:
+                processes.stop([tpm_process.pid])
             raise
-        state = VmState(name=name, firmware=firmware, mac=spec.mac, tap=spec.tap, pid=process.pid)
+        state = VmState(
+            name=name,
+            firmware=firmware,
+            mac=spec.mac,
+            tap=spec.tap,
+            pid=process.pid,
+            tpm_pid=tpm_process.pid if tpm_process else None,
+        )
         self.children[f"vm {name}"] = process
         self.state.vms[name] = state
         self.save()
         event(log, "lab.vm.started", lab=self.name, vm=name, mac=spec.mac, firmware=firmware)
         return Vm(state, files)
+
+    def _start_tpm(self, name: str, files: qemu.VmFiles) -> subprocess.Popen[bytes]:
+        """The VM's swtpm, listening once its socket is there."""
+        process = processes.start(qemu.swtpm_argv(files), None, files.tpm_log)
+        self.children[f"tpm {name}"] = process
+        deadline = time.monotonic() + TPM_START_SECONDS
+        while not files.tpm_socket.exists():
+            if process.poll() is not None or time.monotonic() > deadline:
+                processes.stop([process.pid])
+                raise LabError(f"swtpm of VM {name} did not start; see {files.tpm_log}")
+            time.sleep(0.02)
+        return process
 
     def vm(self, name: str) -> Vm:
         try:
@@ -301,8 +334,10 @@ class Lab:
 
     def stop_vm(self, name: str) -> None:
         vm = self.vm(name)
-        processes.stop(self._owned([vm.state.pid]))
+        pids = [vm.state.pid] + ([vm.state.tpm_pid] if vm.state.tpm_pid else [])
+        processes.stop(self._owned(pids))
         self.children.pop(f"vm {name}", None)
+        self.children.pop(f"tpm {name}", None)
         self.network.remove_tap(vm.state.tap)
         del self.state.vms[name]
         self.save()
@@ -316,6 +351,7 @@ class Lab:
         """Stop every process of the lab and delete its network. The lab's
         directory (logs, database) stays for a look afterwards."""
         recorded = [*self.state.pids.values(), *(vm.pid for vm in self.state.vms.values())]
+        recorded += [vm.tpm_pid for vm in self.state.vms.values() if vm.tpm_pid]
         pids = set(self._owned(recorded))
         if self.network.netns:
             pids |= processes.netns_pids(self.network.netns)

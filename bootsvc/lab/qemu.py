@@ -7,6 +7,8 @@ first-stage loader, which then does DHCP again and HTTP.
 
 The serial console goes to a file (the tests read it; `bootsvc lab boot`
 streams it); a monitor socket lets the lab reset or stop the machine.
+A VM with `tpm` has a TPM 2.0 (tpm-tis) emulated by its own swtpm, whose
+state stays in the VM's directory: the same VM name keeps the same keys.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class VmSpec:
     memory_mb: int = 512
     # Local disks by size, attached as virtio disks (/dev/vda, /dev/vdb, ...).
     disks_gib: tuple[int, ...] = ()
+    tpm: bool = False
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,18 @@ class VmFiles:
     def log(self) -> Path:
         return self.directory / "qemu.log"
 
+    @property
+    def tpm_state(self) -> Path:
+        return self.directory / "tpm"
+
+    @property
+    def tpm_socket(self) -> Path:
+        return self.directory / "tpm.sock"
+
+    @property
+    def tpm_log(self) -> Path:
+        return self.directory / "swtpm.log"
+
     def disk(self, index: int) -> Path:
         """A local disk: sparse, kept while the VM is reset or started again."""
         return self.directory / f"disk{index}.raw"
@@ -73,6 +88,13 @@ def prepare(spec: VmSpec, files: VmFiles) -> None:
     if len(str(files.monitor)) > MAX_SOCKET_PATH:
         raise LabError(f"path too long for a unix socket: {files.monitor}; use a shorter lab dir")
     files.console.unlink(missing_ok=True)
+    if spec.tpm:
+        if shutil.which("swtpm") is None:
+            raise LabError("swtpm is not installed: apt-get install swtpm swtpm-tools")
+        if len(str(files.tpm_socket)) > MAX_SOCKET_PATH:
+            raise LabError(f"path too long for a unix socket: {files.tpm_socket}")
+        files.tpm_state.mkdir(exist_ok=True)
+        files.tpm_socket.unlink(missing_ok=True)
     if spec.firmware is Firmware.UEFI:
         for needed in (OVMF_CODE, OVMF_VARS):
             if not needed.exists():
@@ -83,6 +105,15 @@ def prepare(spec: VmSpec, files: VmFiles) -> None:
         if not disk.exists():
             with disk.open("wb") as sparse:
                 sparse.truncate(size << 30)
+
+
+def swtpm_argv(files: VmFiles) -> list[str]:
+    """The VM's TPM; QEMU starts it up, and it ends when QEMU lets go."""
+    return [
+        "swtpm", "socket", "--tpm2", "--terminate",
+        "--tpmstate", f"dir={files.tpm_state}",
+        "--ctrl", f"type=unixio,path={files.tpm_socket}",
+    ]  # fmt: skip
 
 
 def argv(spec: VmSpec, files: VmFiles) -> list[str]:
@@ -125,6 +156,12 @@ def argv(spec: VmSpec, files: VmFiles) -> list[str]:
             "-drive",
             f"file={files.disk(index)},if=virtio,format=raw,cache=unsafe,discard=unmap",
         ]
+    if spec.tpm:
+        command += [
+            "-chardev", f"socket,id=chrtpm,path={files.tpm_socket}",
+            "-tpmdev", "emulator,id=tpm0,chardev=chrtpm",
+            "-device", "tpm-tis,tpmdev=tpm0",
+        ]  # fmt: skip
     return [*command, "-device", nic]
 
 

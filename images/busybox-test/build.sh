@@ -2,14 +2,17 @@
 # Builds the busybox-test image: a Debian kernel, a busybox initramfs that
 # fetches a squashfs root over HTTP and switch_roots into it, and that root.
 # Nothing is installed on the host: the kernel package is downloaded and
-# unpacked with dpkg-deb. Needs busybox-static, squashfs-tools, cpio, kmod.
+# unpacked with dpkg-deb. Needs busybox-static, squashfs-tools, cpio, kmod,
+# and tpm2-tools and openssl, whose programs and libraries the initramfs
+# carries for attested delivery (images/common/bootsvc-attest).
 #
 #   build.sh --version 1 --out DIR [--kernel-package linux-image-X-amd64] [--debs DIR]
 #            [--cache DIR]
 #
 # Writes DIR/vmlinuz, DIR/initrd.img, DIR/root.squashfs, DIR/manifest.yaml
 # (format bootsvc-image/1, for `bootsvc image import DIR/manifest.yaml`) and
-# DIR/packages.tsv (the kernel package and busybox-static, name TAB version).
+# DIR/packages.tsv (the kernel package, busybox-static, and the packages of
+# the attestation client's programs and libraries, name TAB version).
 # --cache is accepted like every recipe's and unused (the .debs go to --debs).
 # --mirror and --extra-package are refused: the kernel comes from the host's
 # apt sources and the image holds nothing but that kernel and busybox.
@@ -77,6 +80,25 @@ install_busybox() {
     ln -sf busybox "$root/bin/sh"
 }
 
+# Programs of this host and the shared libraries they load, at the same paths;
+# prints the files copied. The TCTI is loaded by name, so it is listed too.
+install_with_libraries() {
+    local root=$1 file library
+    shift
+    for file in "$@"; do
+        install -D -m 0755 "$(readlink -f "$file")" "$root$file"
+        echo "$file"
+        ldd "$file" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' |
+            while read -r library; do
+                [ -e "$root$library" ] && continue
+                install -D -m 0755 "$(readlink -f "$library")" "$root$library"
+                echo "$library"
+            done
+    done
+}
+attest_files=(/usr/bin/tpm2 /usr/bin/openssl /usr/lib/x86_64-linux-gnu/libtss2-tcti-device.so.0)
+attest_tools="createek createak flushcontext startauthsession policysecret activatecredential"
+
 # The initramfs.
 initramfs="$work/initramfs"
 mkdir -p "$initramfs"/{dev,proc,sys,run,newroot,etc,scripts/init-bottom,tmp}
@@ -84,6 +106,11 @@ install_busybox "$initramfs"
 install -m 0755 "$recipe/initramfs/init" "$initramfs/init"
 install -m 0755 "$recipe/initramfs/udhcpc.script" "$initramfs/etc/udhcpc.script"
 install -m 0755 "$common/bootsvc-overlay" "$initramfs/scripts/init-bottom/bootsvc-overlay"
+install -m 0755 "$common/bootsvc-attest" "$initramfs/sbin/bootsvc-attest"
+install_with_libraries "$initramfs" "${attest_files[@]}" >"$work/attest-files"
+for tool in $attest_tools; do
+    ln -sf tpm2 "$initramfs/usr/bin/tpm2_$tool"
+done
 mkdir -p "$initramfs/lib/modules"
 : >"$initramfs/lib/modules/load-order"
 for module in $modules; do
@@ -122,6 +149,11 @@ busybox_version=$(dpkg-query -W -f='${Version}' busybox-static)
 {
     dpkg-deb -W --showformat='${Package}\t${Version}\n' "$deb"
     dpkg-query -W -f='${Package}\t${Version}\n' busybox-static
+    # The packages the attestation client's files came from.
+    while read -r file; do
+        dpkg -S "$file" 2>/dev/null || dpkg -S "$(readlink -f "$file")"
+    done <"$work/attest-files" | cut -d: -f1 | LC_ALL=C sort -u |
+        xargs dpkg-query -W -f='${Package}\t${Version}\n'
 } >"$out/packages.tsv"
 sh "$common/write-manifest" "$out" "$image" "$version" \
     "console=ttyS0 quiet panic=10 fetch={{ rootfs_url }}" \

@@ -69,6 +69,19 @@ def test_uefi_machines_use_the_firmware_pxe_and_bios_ones_the_ipxe_rom(tmp_path:
     assert "tcg" in bios and "tcg" in uefi
 
 
+def test_a_vm_with_a_tpm_talks_to_its_own_swtpm(tmp_path: Path) -> None:
+    files = qemu.VmFiles(tmp_path / "vm")
+    spec = qemu.VmSpec("t", qemu.Firmware.BIOS, vm_mac("t"), "tap-t", tpm=True)
+    command = " ".join(qemu.argv(spec, files))
+    assert f"-chardev socket,id=chrtpm,path={files.tpm_socket}" in command
+    assert "-tpmdev emulator,id=tpm0,chardev=chrtpm -device tpm-tis,tpmdev=tpm0" in command
+    swtpm = " ".join(qemu.swtpm_argv(files))
+    assert f"--tpmstate dir={files.tpm_state}" in swtpm
+    assert f"--ctrl type=unixio,path={files.tpm_socket}" in swtpm
+    plain = qemu.argv(qemu.VmSpec("p", qemu.Firmware.BIOS, vm_mac("p"), "tap-p"), files)
+    assert "-tpmdev" not in plain
+
+
 def test_lab_server_settings_for_each_dhcp_and_tftp_choice(tmp_path: Path) -> None:
     dnsmasq_lab = Settings(data_dir=tmp_path, lab_dhcp_tftp=LabDhcpTftp.DNSMASQ)
     values = server.settings_values(tmp_path, NETWORK, dnsmasq_lab, {})
