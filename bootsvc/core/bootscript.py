@@ -15,6 +15,7 @@ from urllib.parse import quote, urlencode
 from sqlalchemy.orm import Session
 
 from bootsvc.core import bootplan, cmdb, cmdline, disks, enlistment, nodeaccess, render, reports
+from bootsvc.core.attestation import registry as tpm_registry
 from bootsvc.core.bootplan import BootFile, BootPlan, NoBoot
 from bootsvc.core.enlistment import Enlistment
 from bootsvc.core.nodeaccess import Verdict
@@ -296,7 +297,9 @@ def kernel_cmdline(
     ip: str | None,
     extra_initrds: tuple[str, ...] = (),
     boot_token: str | None = None,
+    attest: bool = False,
 ) -> str:
+    """`attest`: the node's initramfs fetches its secrets sealed to its TPM."""
     values = {
         "base_url": site.api_url,
         "image": plan.image,
@@ -317,6 +320,8 @@ def kernel_cmdline(
     parts.append(f"bootsvc.url={site.api_url}")
     if boot_token:
         parts.append(f"{BOOT_TOKEN_ARGUMENT}={boot_token}")
+    if attest:
+        parts.append(f"{tpm_registry.ARGUMENT}=1")
     return " ".join(part for part in parts if part)
 
 
@@ -375,6 +380,7 @@ def node_script(
         verdict = nodeaccess.verify(
             session, node, machine.mac, machine.ip, site.secrets_without_address_check
         )
+    sealed = tpm_registry.sealed_reason(session, node)
     try:
         config = delivery.prepare(
             db,
@@ -386,6 +392,7 @@ def node_script(
             verdict,
             site.secret_token_ttl_s,
             session,
+            sealed,
         )
     except ConfigError as exc:
         return _rescue(site, node, machine, plan, exc, verdict)
@@ -406,7 +413,14 @@ def node_script(
             for initrd in plan.initrds
         ],
         "cmdline": kernel_cmdline(
-            site, plan, node, machine.mac, machine.ip, config.extra_initrds, config.boot_token
+            site,
+            plan,
+            node,
+            machine.mac,
+            machine.ip,
+            config.extra_initrds,
+            config.boot_token,
+            attest=sealed is not None,
         ),
         "config": config,
         "script_url": node_script_url(site),

@@ -22,6 +22,7 @@ from tests.swtpm import SoftTpm, open_bundle, soft_tpm
 
 Headers = dict[str, dict[str, Any]]
 MAC, IP = nodeclusters.mac(0x11, 0), "10.1.0.11"
+MAC2, IP2 = nodeclusters.mac(0x12, 0), "10.1.0.12"
 ATTEST = "/boot/nodes/pair1/attest"
 TPM_API = "/api/v1/nodes/pair1/tpm"
 
@@ -32,7 +33,15 @@ def pair(db: Database, store: ArtifactStore) -> None:
     nodeclusters.two_node_cluster(db)
     factory.version(db, store, "hv", "1")
     factory.node(db, hostname="pair1", interfaces=[{"mac": MAC}], image="hv=1", facts={"tpm": True})
-    factory.node(db, hostname="pair2", interfaces=[{"mac": nodeclusters.mac(0x12, 0)}])
+    factory.node(db, hostname="pair2", interfaces=[{"mac": MAC2}], image="hv=1")
+
+
+def script(client: FlaskClient, mac: str, ip: str) -> str:
+    reply = client.get(
+        "/boot/node.ipxe", query_string={"mac": mac}, environ_base={"REMOTE_ADDR": ip}
+    )
+    assert reply.status_code == 200
+    return reply.get_data(as_text=True)
 
 
 def attest(client: FlaskClient, pem: str, ak_name: bytes, host: str = "pair1") -> TestResponse:
@@ -195,3 +204,22 @@ def test_only_an_admin_registers_or_forgets(client: FlaskClient, auth: Headers) 
     assert client.delete(TPM_API, headers=auth["admin"]).status_code == 200
     assert client.post(f"{TPM_API}/accept", headers=auth["admin"]).status_code == 404
     assert tpm_audit(client, auth) == ["node.tpm-register", "node.tpm-forget"]
+
+
+@pytest.mark.usefixtures("pair")
+def test_the_script_of_a_node_with_a_tpm_carries_no_secrets_initrd(
+    client: FlaskClient, auth: Headers
+) -> None:
+    expecting = script(client, MAC, IP)
+    assert "bootsvc-secrets" not in expecting and " bootsvc.attest=1" in expecting
+    assert "no secrets for this boot: sealed to the node's TPM, once an admin accepts" in expecting
+
+    without = script(client, MAC2, IP2)
+    assert "initrd=bootsvc-secrets.cpio.gz" in without and "bootsvc.attest" not in without
+    registered = client.put(
+        "/api/v1/nodes/pair2/tpm", json={"ek_public": rsa_pem()}, headers=auth["admin"]
+    )
+    assert registered.status_code == 200
+    accepted = script(client, MAC2, IP2)
+    assert "bootsvc-secrets" not in accepted and " bootsvc.attest=1" in accepted
+    assert "no secrets for this boot: sealed to the node's TPM\n" in accepted

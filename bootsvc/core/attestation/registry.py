@@ -45,11 +45,15 @@ def expects_tpm(node: Node) -> bool:
     return node.facts.get(FACT) is True
 
 
-def attests(session: Session, node: Node) -> bool:
-    """Whether the node's secrets go only sealed to its TPM (and its
-    initramfs attests): its key is accepted, or one is expected."""
+def sealed_reason(session: Session, node: Node) -> str | None:
+    """Why the node's secrets go only sealed to its TPM (and its initramfs
+    attests), or None when they go by the one-time token as usual."""
     tpm = session.get(NodeTpm, node.id)
-    return (tpm is not None and tpm.state == ACCEPTED) or expects_tpm(node)
+    if tpm is not None and tpm.state == ACCEPTED:
+        return "sealed to the node's TPM"
+    if expects_tpm(node):
+        return "sealed to the node's TPM, once an admin accepts its key"
+    return None
 
 
 @dataclass(frozen=True)

@@ -85,13 +85,17 @@ def prepare(
     verdict: Verdict,
     token_ttl_s: int,
     session: Session,
+    sealed: str | None = None,
 ) -> Delivery:
     """Render (or find cached) the node's overlay and, for a script going to
     the node's own address, mint its tokens; ConfigError when the overlay
-    does not render."""
+    does not render. `sealed` says why the node's secrets go only sealed to
+    its TPM (bootsvc.core.attestation): then no secrets token is minted."""
     overlays(db, template_dir, agent).get(hostname, boot, session)
     url = overlay_url(boot, hostname)
     if verdict.ip is None:
         return Delivery(url, None, None, None, withheld=verdict.reason)
+    if sealed is not None:
+        return Delivery(url, None, None, new_boot_token(), withheld=sealed)
     token = onetime.mint(node_id, boot.mac, verdict.ip, token_ttl_s)
     return Delivery(url, secrets_url(boot, hostname, token), token, new_boot_token())
