@@ -21,7 +21,7 @@ from bootsvc.core.attestation import bundle, credential, registry
 from bootsvc.core.attestation.registry import Outcome
 from bootsvc.core.documents import load_json
 from bootsvc.core.nodeconfig import cpio, delivery
-from bootsvc.errors import BootsvcError, Forbidden, InvalidInput
+from bootsvc.errors import BootsvcError, Forbidden, InvalidInput, NotFound
 from bootsvc.logs import event
 from bootsvc.web import nodefiles
 from bootsvc.web.context import services
@@ -61,8 +61,12 @@ def attest(hostname: str) -> Response:
     except BootsvcError as exc:
         event(log, "boot.attest_refused", logging.WARNING, reason=exc.message, **where)
         raise
-    with services().db.write() as session:
-        found = registry.attest(session, hostname, key)
+    try:
+        with services().db.write() as session:
+            found = registry.attest(session, hostname, key)
+    except NotFound as exc:
+        event(log, "boot.attest_refused", logging.WARNING, reason=exc.message, **where)
+        raise
     fields = {"ek_sha256": found.fingerprint, **where}
     if found.outcome in (Outcome.ENROLLED, Outcome.PENDING):
         event(

@@ -182,9 +182,11 @@ def test_bad_requests_are_refused_and_change_nothing(
     assert tpm_of(client, auth) is None
 
 
-def test_an_unknown_node_is_404(client: FlaskClient) -> None:
+def test_an_unknown_node_is_404(client: FlaskClient, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, "bootsvc")
     reply = attest(client, rsa_pem(), bytes.fromhex("000b") + bytes(32), host="nobody")
     assert reply.status_code == 404
+    assert logged(caplog, "boot.attest_refused")[0]["reason"] == "node 'nobody' does not exist"
 
 
 @pytest.mark.usefixtures("pair")
