@@ -36,4 +36,4 @@ bash scripts/venv.sh test
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
-exec .venv/bin/pytest "$@"
+exec .venv/bin/pytest --durations=25 "$@"

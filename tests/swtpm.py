@@ -1,5 +1,5 @@
 """A software TPM 2.0 (swtpm, socket mode on loopback) and the tpm2-tools
-steps a node's initramfs runs against it (images/common/bootsvc-attest)."""
+steps a node's initramfs runs against it (images/busybox-test/initramfs/bootsvc-attest)."""
 
 from __future__ import annotations
 

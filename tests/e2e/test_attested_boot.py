@@ -1,5 +1,5 @@
 """Attested delivery with real TPMs: QEMU VMs with swtpm boot busybox-test
-from bootsvc, whose initramfs runs images/common/bootsvc-attest.
+from bootsvc, whose initramfs runs images/busybox-test/initramfs/bootsvc-attest.
 
 VM A enrolls its TPM at its first boot and gets no secrets; once an admin
 accepts the key, its next boot gets them, sealed to that TPM. VM B, with
