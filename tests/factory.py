@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
 from bootsvc.core import catalog, cmdb
@@ -12,6 +13,9 @@ from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
 
 ACTOR = "test"
+
+# The kernel argument by which a node script hands its node this boot's token.
+_BOOT_TOKEN = re.compile(r"\bbootsvc\.token=(\S+)")
 
 
 def blob(store: ArtifactStore, name: str, content: bytes) -> FileRef:
@@ -49,3 +53,11 @@ def promote(
 def node(db: Database, **fields: Any) -> None:
     with db.write() as session:
         cmdb.upsert_node(session, NodeRecord.model_validate(fields), ACTOR)
+
+
+def boot_token(script: str) -> str:
+    """The boot token a node script hands its node, as the booted system reads
+    it from its kernel command line; fails when the script carries none."""
+    found = _BOOT_TOKEN.search(script)
+    assert found is not None, f"no boot token in the script:\n{script}"
+    return found.group(1)
