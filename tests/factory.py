@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from typing import Any
 
 from bootsvc.core import catalog, cmdb
 from bootsvc.core.catalog import FileRef
+from bootsvc.core.dhcp import leases
 from bootsvc.core.records import NodeRecord
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
@@ -53,6 +55,20 @@ def promote(
 def node(db: Database, **fields: Any) -> None:
     with db.write() as session:
         cmdb.upsert_node(session, NodeRecord.model_validate(fields), ACTOR)
+
+
+def lease(db: Database, ip: str, mac: str, subnet: str = "127.0.0.0/8") -> None:
+    """Lease `ip` to `mac` as bootsvc's DHCP server does: the node's own
+    address from now on."""
+    now = time.time()
+    with db.write() as session:
+        leases.claim(session, [leases.Lease(ip, mac, subnet, leases.BOUND, now + 600, now)], now)
+
+
+def kernel_arguments(script: str) -> str:
+    """What the node's /proc/cmdline says after iPXE runs its script."""
+    kernel = next(line for line in script.splitlines() if line.startswith("kernel "))
+    return " ".join(kernel.split(" || ")[0].split()[4:]) + "\n"
 
 
 def boot_token(script: str) -> str:

@@ -5,17 +5,14 @@ boot's health."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import requests
 
 from bootsvc.core import agentfiles, cmdb, reports
-from bootsvc.core.dhcp import leases
-from bootsvc.core.dhcp.leases import Lease
 from bootsvc.core.nodeconfig.context import BootInfo
-from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.settings import Settings
+from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
 from tests import factory, nodeclusters
 from tests.core.nodeconfig.render import rendered
@@ -25,30 +22,22 @@ from tests.live import live_server
 MAC = nodeclusters.mac(2, 0)
 
 
-def kernel_arguments(script: str) -> str:
-    """What the node's /proc/cmdline says after iPXE runs its script."""
-    kernel = next(line for line in script.splitlines() if line.startswith("kernel "))
-    return " ".join(kernel.split(" || ")[0].split()[4:]) + "\n"
-
-
 def test_report_unit_reports_up_with_its_services(
     db: Database, store: ArtifactStore, settings: Settings, data_dir: Path, tmp_path: Path
 ) -> None:
     need("curl", "unshare")
     nodeclusters.three_node_cluster(db)
     factory.version(db, store, "hv", "7")
-    now = time.time()
     with db.write() as session:
         cmdb.assign_image(session, cmdb.get_node(session, "hv2"), "hv=7")
-        # hv2 boots at 127.0.0.1, the address bootsvc leased to it.
-        own = Lease("127.0.0.1", MAC, "127.0.0.0/8", leases.BOUND, now + 600, now)
-        leases.claim(session, [own], now)
+    # hv2 boots at 127.0.0.1, the address bootsvc leased to it.
+    factory.lease(db, "127.0.0.1", MAC)
     cmdline = tmp_path / "cmdline"
     agent = agentfiles.context(settings, cmdline_file=str(cmdline))
     with live_server(data_dir, db.url) as server:
         script = requests.get(f"{server.url}/boot/node.ipxe", params={"mac": MAC}, timeout=10)
         assert script.status_code == 200
-        cmdline.write_text(kernel_arguments(script.text))
+        cmdline.write_text(factory.kernel_arguments(script.text))
         assert f"bootsvc.token={factory.boot_token(script.text)}" in cmdline.read_text().split()
         boot = BootInfo(server.url, MAC, "hv", "7")
         root = extract(list(rendered(db, "hv2", boot=boot, agent=agent).values()), tmp_path / "hv2")
