@@ -9,13 +9,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bootsvc.core import bootscript, cmdb, reports
+from bootsvc.core import bootscript, cmdb, nodeaccess, reports
 from bootsvc.core.bootplan import BootPlan
 from bootsvc.core.bootscript import BootSite, Machine
 from bootsvc.core.records import ClusterRecord
 from bootsvc.settings import Settings
 from bootsvc.store.db import Database
-from bootsvc.store.models import AuditEntry, Interface
+from bootsvc.store.models import AuditEntry
 from tests import factory
 
 SITE = BootSite(base_url="http://192.0.2.1:8080", template_dir=None, default_image="")
@@ -60,15 +60,17 @@ def make_cluster(
 def boot(
     db: Database, mac_address: str, outcome: str | None = "up", healthy: bool = True
 ) -> BootPlan:
-    """Serve the node its script (as iPXE would fetch it from the node's
-    CMDB address), then report the
-    system `outcome` ("up" or "failed"; None: the boot hangs)."""
+    """Serve the node its script (as iPXE would fetch it from the node's own
+    address: leased by bootsvc, or in the CMDB), then report the system
+    `outcome` ("up" or "failed"; None: the boot hangs)."""
     with db.read() as session:
-        address = session.scalar(select(Interface.ip).where(Interface.mac == mac_address))
-    machine = Machine(mac=mac_address, ip=address)
-    script = bootscript.deliver_node_script(db, SITE, machine, log)
+        node = cmdb.find_by_mac(session, mac_address)
+        assert node is not None, mac_address
+        address = min(nodeaccess.own_addresses(session, node.id), default=None)
+    script = bootscript.deliver_node_script(db, SITE, Machine(mac=mac_address, ip=address), log)
     plan = script.plan
     assert isinstance(plan, BootPlan), plan
+    assert script.verdict is not None and script.verdict.verified, script.verdict
     if outcome is not None:
         report(db, mac_address, outcome, plan.version_id, healthy)
     return plan
