@@ -35,9 +35,9 @@ def test_secrets_through_the_server(
 ) -> None:
     nodeclusters.two_node_cluster(db)
     factory.version(db, store, "hv", "1")
-    # pair1 boots at 127.0.0.1, its own address in the CMDB.
-    own = [{"name": "eth0", "mac": MAC, "ip": "127.0.0.1"}]
-    factory.node(db, hostname="pair1", interfaces=own, image="hv=1")
+    factory.node(db, hostname="pair1", interfaces=[{"mac": MAC}], image="hv=1")
+    # pair1 boots at 127.0.0.1, the address bootsvc leased to it.
+    factory.lease(db, "127.0.0.1", MAC)
     with live_server(data_dir, db.url) as server:
         script = tmp_path / "script"
         assert curl("127.0.0.1", f"{server.url}/boot/node.ipxe?mac={MAC}", script) == "200"

@@ -54,10 +54,9 @@ def booting(db: Database, store: ArtifactStore) -> dict[str, bytes]:
             session, "hv", "7", kernel_ref, [initrd_ref], None, "console=ttyS0", "", "t"
         )
     factory.promote(db, store, "hv", "7")
-    # hv1 boots at 127.0.0.1, its own address in the CMDB.
-    factory.node(
-        db, hostname="hv1", interfaces=[{"mac": MAC, "ip": "127.0.0.1"}], image="hv@stable"
-    )
+    factory.node(db, hostname="hv1", interfaces=[{"mac": MAC}], image="hv@stable")
+    # hv1 boots at 127.0.0.1, the address bootsvc leased to it.
+    factory.lease(db, "127.0.0.1", MAC)
     return {"vmlinuz": kernel, "initrd.img": initrd}
 
 
