@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import io
+import re
+import time
 from typing import Any
 
 from bootsvc.core import catalog, cmdb
 from bootsvc.core.catalog import FileRef
+from bootsvc.core.dhcp import leases
 from bootsvc.core.records import NodeRecord
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
 
 ACTOR = "test"
+
+# The kernel argument by which a node script hands its node this boot's token.
+_BOOT_TOKEN = re.compile(r"\bbootsvc\.token=(\S+)")
 
 
 def blob(store: ArtifactStore, name: str, content: bytes) -> FileRef:
@@ -49,3 +55,25 @@ def promote(
 def node(db: Database, **fields: Any) -> None:
     with db.write() as session:
         cmdb.upsert_node(session, NodeRecord.model_validate(fields), ACTOR)
+
+
+def lease(db: Database, ip: str, mac: str, subnet: str = "127.0.0.0/8") -> None:
+    """Lease `ip` to `mac` as bootsvc's DHCP server does: the node's own
+    address from now on."""
+    now = time.time()
+    with db.write() as session:
+        leases.claim(session, [leases.Lease(ip, mac, subnet, leases.BOUND, now + 600, now)], now)
+
+
+def kernel_arguments(script: str) -> str:
+    """What the node's /proc/cmdline says after iPXE runs its script."""
+    kernel = next(line for line in script.splitlines() if line.startswith("kernel "))
+    return " ".join(kernel.split(" || ")[0].split()[4:]) + "\n"
+
+
+def boot_token(script: str) -> str:
+    """The boot token a node script hands its node, as the booted system reads
+    it from its kernel command line; fails when the script carries none."""
+    found = _BOOT_TOKEN.search(script)
+    assert found is not None, f"no boot token in the script:\n{script}"
+    return found.group(1)

@@ -5,17 +5,20 @@ served and recorded, then the system reports)."""
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bootsvc.core import bootscript, cmdb, reports
 from bootsvc.core.bootplan import BootPlan
 from bootsvc.core.bootscript import BootSite, Machine
+from bootsvc.core.dhcp import leases
 from bootsvc.core.records import ClusterRecord
 from bootsvc.settings import Settings
 from bootsvc.store.db import Database
-from bootsvc.store.models import AuditEntry, Interface
+from bootsvc.store.models import AuditEntry, DhcpLease, Interface
 from tests import factory
 
 SITE = BootSite(base_url="http://192.0.2.1:8080", template_dir=None, default_image="")
@@ -57,18 +60,31 @@ def make_cluster(
     return hosts
 
 
+def own_address(session: Session, mac_address: str) -> str | None:
+    """The address bootsvc leased to the MAC, else its IP in the CMDB: where
+    the node's script must go for it to count (bootsvc.core.nodeaccess)."""
+    leased = session.scalar(
+        select(DhcpLease.ip).where(
+            DhcpLease.mac == mac_address,
+            DhcpLease.state == leases.BOUND,
+            DhcpLease.expires > time.time(),
+        )
+    )
+    return leased or session.scalar(select(Interface.ip).where(Interface.mac == mac_address))
+
+
 def boot(
     db: Database, mac_address: str, outcome: str | None = "up", healthy: bool = True
 ) -> BootPlan:
-    """Serve the node its script (as iPXE would fetch it from the node's
-    CMDB address), then report the
-    system `outcome` ("up" or "failed"; None: the boot hangs)."""
+    """Serve the node its script (as iPXE would fetch it from the node's own
+    address: leased by bootsvc, or in the CMDB), then report the system
+    `outcome` ("up" or "failed"; None: the boot hangs)."""
     with db.read() as session:
-        address = session.scalar(select(Interface.ip).where(Interface.mac == mac_address))
-    machine = Machine(mac=mac_address, ip=address)
-    script = bootscript.deliver_node_script(db, SITE, machine, log)
+        address = own_address(session, mac_address)
+    script = bootscript.deliver_node_script(db, SITE, Machine(mac=mac_address, ip=address), log)
     plan = script.plan
     assert isinstance(plan, BootPlan), plan
+    assert script.verdict is not None and script.verdict.verified, script.verdict
     if outcome is not None:
         report(db, mac_address, outcome, plan.version_id, healthy)
     return plan

@@ -54,6 +54,8 @@ def test_a_hung_canary_halts_the_rollout_by_the_clock(
     with db.write() as session:
         rollout_id = rollouts.start(session, store, quick, "hv", "2", "c1", "test").id
     env = {"BOOTSVC_ROLLOUT_TICK_S": "0.2"}
+    # c1n0 boots at 127.0.0.1, the address bootsvc leased to it.
+    factory.lease(db, "127.0.0.1", hosts["c1n0"])
     with live_server(data_dir, db.url, env=env) as server:
         script = requests.get(
             f"{server.url}/boot/node.ipxe", params={"mac": hosts["c1n0"]}, timeout=30

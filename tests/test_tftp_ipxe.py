@@ -36,6 +36,8 @@ pytestmark = [
 
 MAC = "52:54:00:7f:00:01"
 SERVER = "10.89.0.1"
+# The VM's fixed DHCP address, its own in the CMDB.
+VM_IP = "10.89.0.50"
 
 
 def _ip(*args: str) -> None:
@@ -83,7 +85,7 @@ def _prepare(data_dir: Path) -> Database:
     store = ArtifactStore(data_dir)
     factory.version(db, store, "hv", "7")
     factory.promote(db, store, "hv", "7")
-    factory.node(db, hostname="vm1", interfaces=[{"mac": MAC}], image="hv@stable")
+    factory.node(db, hostname="vm1", interfaces=[{"mac": MAC, "ip": VM_IP}], image="hv@stable")
     return db
 
 
@@ -104,6 +106,7 @@ def _dhcp(tmp_path: Path) -> list[str]:
     return [
         *("dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--port=0", "--user=root"),
         *("--interface=br0", "--bind-interfaces", "--dhcp-range=10.89.0.50,10.89.0.99"),
+        f"--dhcp-host={MAC},{VM_IP}",
         f"--dhcp-boot=boot.ipxe,,{SERVER}",
         f"--dhcp-leasefile={tmp_path / 'leases'}",
         "--pid-file=",

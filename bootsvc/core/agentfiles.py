@@ -49,9 +49,10 @@ FILES = (
 
 
 def context(settings: Settings, **overrides: Any) -> dict[str, Any]:
-    """What the templates see. `overrides` moves the files the agent reads
-    (cmdline_file, image_file, run_dir) or shortens its waits, for a test
-    that runs it off a node."""
+    """What the templates see (the boot report's script reads the same
+    cmdline_file). `overrides` moves the files the agent reads (cmdline_file,
+    image_file, run_dir) or shortens its waits, for a test that runs it off a
+    node."""
     return {
         "agent_path": AGENT,
         "cmdline_file": "/proc/cmdline",

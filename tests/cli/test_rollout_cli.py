@@ -18,7 +18,8 @@ def test_assign_promote_status_pause_resume_abort(
         factory.version(db, store, "hv", version)
     run("cluster", "add", "c1", "--domain", "c1.example")
     for index in range(3):
-        run("node", "add", f"hv{index}", "--mac", f"52:54:00:00:02:0{index}", "--cluster", "c1")
+        mac, ip = f"52:54:00:00:02:0{index}", f"10.0.2.{10 + index}"
+        run("node", "add", f"hv{index}", "--mac", mac, "--ip", ip, "--cluster", "c1")
     assert "cluster c1 follows hv@stable" in run("cluster", "assign", "c1", "hv@stable").output
     assert "already follows" in run("cluster", "assign", "c1", "hv@stable").output
     assert "follows:  hv@stable" in run("cluster", "show", "c1").output

@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import requests
 from sqlalchemy import func, select
 
 from bootsvc.core import agentfiles, releases
@@ -171,9 +172,22 @@ def test_the_agent_reboots_its_node_when_bootsvc_and_fleetlock_say_so(
         "CIB_file": str(cluster.path),
         "CALLS": str(calls),
     }
+    mac = hosts["c1n0"]
+    # c1n0 boots at 127.0.0.1, the address bootsvc leased to it.
+    factory.lease(db, "127.0.0.1", mac)
     with live_server(data_dir, db.url) as server:
-        mac = hosts["c1n0"]
-        cmdline.write_text(f"ro BOOTIF=01-{mac.replace(':', '-')} bootsvc.url={server.url}\n")
+
+        def node_boots() -> str:
+            """c1n0 fetches its script; its kernel runs with the script's arguments."""
+            script = requests.get(f"{server.url}/boot/node.ipxe", params={"mac": mac}, timeout=10)
+            assert script.status_code == 200
+            cmdline.write_text(factory.kernel_arguments(script.text))
+            return script.text
+
+        first = node_boots()
+        up = {"mac": mac, "stage": "up", "image": "hv", "version": "1"}
+        token = {"Authorization": f"Bearer {factory.boot_token(first)}"}
+        assert requests.post(f"{server.url}/boot/report", json=up, headers=token, timeout=10).ok
 
         def run(mode: str) -> str:
             done = subprocess.run(
@@ -204,13 +218,7 @@ def test_the_agent_reboots_its_node_when_bootsvc_and_fleetlock_say_so(
             holders = session.scalar(select(func.count()).select_from(RebootSlot))
         assert holders == 1
 
-        script = subprocess.run(
-            ["curl", "-fsS", f"{server.url}/boot/node.ipxe?mac={mac}"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        assert "boots hv 2" in script
+        assert "boots hv 2" in node_boots()
         image_file.write_text("IMAGE=hv\nVERSION=2\n")
         said = run("booted")
         assert "up on hv 2; reboot slot released" in said

@@ -11,12 +11,14 @@ from tests import factory
 
 SITE = BootSite(base_url="http://10.0.0.1:8080", template_dir=None, default_image="")
 MAC = "52:54:00:aa:bb:01"
+# The address the scripts are fetched from.
+IP = "10.0.0.50"
 
 
 def script(
     db: Database, site: BootSite = SITE, mac: str = MAC, **extra: str
 ) -> bootscript.NodeScript:
-    return bootscript.serve_node_script(db, site, Machine(mac=mac, ip="10.0.0.50", **extra))
+    return bootscript.serve_node_script(db, site, Machine(mac=mac, ip=IP, **extra))
 
 
 def test_first_script_chains_with_identity_variables() -> None:
@@ -47,7 +49,7 @@ def test_assigned_node_gets_kernel_initrds_and_initrd_names(
         initrds=2,
     )
     factory.promote(db, store, "hv", "1")
-    factory.node(db, hostname="hv1", interfaces=[{"mac": MAC}], image="hv@stable")
+    factory.node(db, hostname="hv1", interfaces=[{"mac": MAC, "ip": IP}], image="hv@stable")
     result = script(db)
     assert isinstance(result.plan, BootPlan) and result.plan.version == "1"
     text = result.text
@@ -70,6 +72,10 @@ def test_assigned_node_gets_kernel_initrds_and_initrd_names(
         "bootsvc-secrets.cpio.gz",
     ]
     assert "stage=kernel-loaded" in text
+    token = factory.boot_token(text)
+    assert re.search(
+        rf"^imgfetch .*/boot/report\?\S*&token={token}&stage=kernel-loaded ", text, re.M
+    )
     assert "boot || goto retry" in text
 
 

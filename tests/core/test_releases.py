@@ -26,7 +26,8 @@ def fleet(db: Database, store: ArtifactStore) -> dict[str, str]:
     hosts = make_cluster(db, "c1", size=3, number=1)
     hosts |= make_cluster(db, "c2", size=2, number=2)
     hosts |= make_cluster(db, "c3", size=2, number=3, image="hv@beta")
-    factory.node(db, hostname="loose", interfaces=[{"mac": "52:54:00:ff:00:01"}], image="hv@stable")
+    loose = [{"mac": "52:54:00:ff:00:01", "ip": "10.255.0.1"}]
+    factory.node(db, hostname="loose", interfaces=loose, image="hv@stable")
     hosts["loose"] = "52:54:00:ff:00:01"
     for mac in hosts.values():
         boot(db, mac)

@@ -28,6 +28,8 @@ SITE = BootSite(
 )
 MAC = "52:54:00:aa:bb:01"
 SCRIPT = "node/52-54-00-aa-bb-01.ipxe"
+# The TFTP client's address.
+IP = "10.0.0.50"
 
 
 @pytest.fixture
@@ -45,7 +47,7 @@ def files(db: Database, store: ArtifactStore, tmp_path: Path) -> BootFiles:
 
 
 def fetch(files: BootFiles, name: str) -> tuple[bytes, str | None]:
-    served = files.open(ReadRequest(name, "10.0.0.50", 2070))
+    served = files.open(ReadRequest(name, IP, 2070))
     with served.file:
         data = served.file.read()
     assert len(data) == served.size
@@ -61,7 +63,7 @@ def test_first_script_chains_to_the_mac_in_the_path(files: BootFiles) -> None:
 def test_node_script_over_tftp(files: BootFiles, db: Database, store: ArtifactStore) -> None:
     factory.version(db, store, "hv", "1", cmdline="boot=live fetch={{ rootfs_url }}", rootfs=True)
     factory.promote(db, store, "hv", "1")
-    factory.node(db, hostname="hv1", interfaces=[{"mac": MAC}], image="hv@stable")
+    factory.node(db, hostname="hv1", interfaces=[{"mac": MAC, "ip": IP}], image="hv@stable")
     data, mac = fetch(files, "/" + SCRIPT)
     text = data.decode()
     assert mac == MAC
@@ -71,6 +73,7 @@ def test_node_script_over_tftp(files: BootFiles, db: Database, store: ArtifactSt
     rootfs = r"fetch=http://10\.0\.0\.1:8080/artifacts/[0-9a-f]{64}/root\.squashfs "
     assert re.search(rootfs, kernel)
     assert "bootsvc.url=http://10.0.0.1:8080" in kernel
+    assert f"bootsvc.token={factory.boot_token(text)}" in kernel
     assert "imgfetch --name report http://10.0.0.1:8080/boot/report?" in text
     assert fetch(files, url[1]) == (b"kernel hv 1", None)
     with db.read() as session:

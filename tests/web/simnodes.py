@@ -1,7 +1,9 @@
 """Simulated nodes that behave like bootsvc's node agent, over HTTP only:
 they ask /boot/desired, take a FleetLock slot, "reboot" (fetch their iPXE
 script, report the kernel loaded and the system up), and give the slot back.
-A shared `Outage` counts how many are out at each moment."""
+Every request comes from the node's own address and, after the script, with
+the boot token it carries. A shared `Outage` counts how many are out at each
+moment."""
 
 from __future__ import annotations
 
@@ -16,8 +18,20 @@ from urllib.parse import urlsplit
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tests.factory import boot_token
+
 _BOOTS = re.compile(r"^echo bootsvc: \S+ boots (\S+) (\S+)$", re.MULTILINE)
 _KERNEL_REPORT = re.compile(r"imgfetch --name report (\S+)")
+
+
+def fetch_boot_token(client: FlaskClient, mac: str, ip: str) -> str:
+    """Fetch the node's script from its own address `ip`, as iPXE does when it
+    boots, and return the boot token it carries."""
+    answer = client.get(
+        "/boot/node.ipxe", query_string={"mac": mac}, environ_base={"REMOTE_ADDR": ip}
+    )
+    assert answer.status_code == 200, answer.text
+    return boot_token(answer.text)
 
 
 @dataclass
@@ -45,6 +59,8 @@ class SimNode:
     app: Flask
     hostname: str
     mac: str
+    # The node's own address, on its CMDB interface.
+    ip: str
     outage: Outage
     booted: str = ""
     # A broken version never reports up: the node's watchdog reboots it.
@@ -54,19 +70,29 @@ class SimNode:
     spontaneous: float = 0.0
     refusals: int = 0
     client: FlaskClient = field(init=False)
+    # This boot's token, from the node's last script.
+    token: str = field(init=False, default="")
 
     def __post_init__(self) -> None:
         self.client = self.app.test_client()
+        self.client.environ_base["REMOTE_ADDR"] = self.ip
+
+    def _auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
 
     def _fleetlock(self, operation: str, group: str) -> int:
         body = {"client_params": {"id": self.hostname, "group": group}}
         answer = self.client.post(
-            f"/fleetlock/v1/{operation}", json=body, headers={"fleet-lock-protocol": "true"}
+            f"/fleetlock/v1/{operation}",
+            json=body,
+            headers={"fleet-lock-protocol": "true", **self._auth()},
         )
         return answer.status_code
 
     def desired(self) -> dict[str, str]:
-        answer = self.client.get("/boot/desired", query_string={"mac": self.mac})
+        answer = self.client.get(
+            "/boot/desired", query_string={"mac": self.mac}, headers=self._auth()
+        )
         assert answer.status_code == 200, answer.text
         return dict(line.split("=", 1) for line in answer.text.splitlines())
 
@@ -78,6 +104,7 @@ class SimNode:
             found = _BOOTS.search(script)
             assert found is not None, script
             image, version = found.groups()
+            self.token = boot_token(script)
             kernel = _KERNEL_REPORT.search(script)
             assert kernel is not None, script
             url = urlsplit(kernel.group(1))
@@ -85,7 +112,9 @@ class SimNode:
             if version in self.broken:
                 continue
             report = {"mac": self.mac, "stage": "up", "image": image, "version": version}
-            answer = self.client.post("/boot/report", json={**report, "details": {"healthy": True}})
+            answer = self.client.post(
+                "/boot/report", json={**report, "details": {"healthy": True}}, headers=self._auth()
+            )
             assert answer.status_code == 200
             self.booted = version
             return version

@@ -1,15 +1,19 @@
-"""The routes nodes call without a token: /boot/desired and FleetLock."""
+"""The routes a booted node's agent calls with its boot token, from its own
+address: /boot/desired and FleetLock."""
 
 from __future__ import annotations
 
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from bootsvc.core.boots import SEEN_RESOLUTION
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
 from bootsvc.store.models import NodeSeen
+from bootsvc.store.types import utcnow
 from tests import factory
-from tests.rolloutkit import make_cluster
+from tests.rolloutkit import ip, make_cluster
+from tests.web.simnodes import fetch_boot_token
 
 FLEETLOCK = {"fleet-lock-protocol": "true"}
 
@@ -20,7 +24,12 @@ def test_desired_version_as_lines_or_json(
     factory.version(db, store, "hv", "1")
     factory.promote(db, store, "hv", "1")
     mac = make_cluster(db, "c1", size=1, roles=("ceph-osd", "hypervisor"))["c1n0"]
-    answer = client.get("/boot/desired", query_string={"mac": mac.upper()})
+    client.environ_base["REMOTE_ADDR"] = ip(1, 0)
+    token = fetch_boot_token(client, mac, ip(1, 0))
+    # The script was heard long ago: only the agent's question can say the node is there.
+    with db.write() as session:
+        session.execute(update(NodeSeen).values(at=utcnow() - 2 * SEEN_RESOLUTION))
+    answer = client.get("/boot/desired", query_string={"mac": mac.upper(), "token": token})
     assert answer.status_code == 200 and answer.mimetype == "text/plain"
     lines = dict(line.split("=", 1) for line in answer.text.splitlines())
     assert lines == {
@@ -35,13 +44,16 @@ def test_desired_version_as_lines_or_json(
         "fleetlock_group": "default",
     }
     as_json = client.get(
-        "/boot/desired", query_string={"mac": mac}, headers={"Accept": "application/json"}
+        "/boot/desired",
+        query_string={"mac": mac},
+        headers={"Accept": "application/json", "Authorization": f"Bearer {token}"},
     )
     assert as_json.get_json() == lines
     with db.read() as session:
         seen = session.scalar(select(NodeSeen))
         assert seen is not None and seen.via == "agent"
-    assert client.get("/boot/desired", query_string={"mac": "52:54:00:99:99:99"}).status_code == 404
+    other = {"mac": "52:54:00:99:99:99", "token": token}
+    assert client.get("/boot/desired", query_string=other).status_code == 403
     assert client.get("/boot/desired", query_string={"mac": "nope"}).status_code == 400
     assert client.get("/boot/desired").status_code == 400
 
@@ -49,18 +61,23 @@ def test_desired_version_as_lines_or_json(
 def test_fleetlock_over_http(client: FlaskClient, db: Database, store: ArtifactStore) -> None:
     factory.version(db, store, "hv", "1")
     factory.promote(db, store, "hv", "1")
-    make_cluster(db, "c1", size=1)
+    mac = make_cluster(db, "c1", size=1)["c1n0"]
+    client.environ_base["REMOTE_ADDR"] = ip(1, 0)
+    token = fetch_boot_token(client, mac, ip(1, 0))
+    fleetlock = {**FLEETLOCK, "Authorization": f"Bearer {token}"}
     body = {"client_params": {"id": "c1n0", "group": "default"}}
-    refused = client.post("/fleetlock/v1/pre-reboot", json=body)
+    refused = client.post(
+        "/fleetlock/v1/pre-reboot", json=body, headers={"Authorization": f"Bearer {token}"}
+    )
     assert refused.status_code == 400
     assert refused.get_json()["kind"] == "missing_protocol_header"
-    # c1n0 has never booted: a one-node cluster may still lose it.
-    granted = client.post("/fleetlock/v1/pre-reboot", json=body, headers=FLEETLOCK)
+    # c1n0 has never come up: a one-node cluster may still lose it.
+    granted = client.post("/fleetlock/v1/pre-reboot", json=body, headers=fleetlock)
     assert (granted.status_code, granted.get_json()["kind"]) == (200, "lock_granted")
     stranger = {"client_params": {"id": "intruder", "group": "default"}}
-    unknown = client.post("/fleetlock/v1/pre-reboot", json=stranger, headers=FLEETLOCK)
-    assert (unknown.status_code, unknown.get_json()["kind"]) == (403, "failed_unknown_client")
-    released = client.post("/fleetlock/v1/steady-state", json=body, headers=FLEETLOCK)
+    unknown = client.post("/fleetlock/v1/pre-reboot", json=stranger, headers=fleetlock)
+    assert (unknown.status_code, unknown.get_json()["kind"]) == (403, "forbidden")
+    released = client.post("/fleetlock/v1/steady-state", json=body, headers=fleetlock)
     assert (released.status_code, released.get_json()["kind"]) == (200, "unlock_done")
-    assert client.post("/fleetlock/v1/reboot", json=body, headers=FLEETLOCK).status_code == 404
+    assert client.post("/fleetlock/v1/reboot", json=body, headers=fleetlock).status_code == 404
     assert client.get("/fleetlock/v1/pre-reboot").status_code == 405

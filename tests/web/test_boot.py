@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from bootsvc.core.bootscript import TOKEN_PLACEHOLDER
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
-from bootsvc.store.models import BootReport, Node, SecretToken
+from bootsvc.store.models import BootReport, BootToken, Node, SecretToken
 from tests import factory
 
 MAC = "52:54:00:00:61:01"
@@ -25,7 +25,7 @@ def _counts(db: Database) -> dict[str, int]:
     with db.read() as session:
         return {
             model.__name__: session.scalar(select(func.count()).select_from(model)) or 0
-            for model in (BootReport, SecretToken, Node)
+            for model in (BootReport, SecretToken, BootToken, Node)
         }
 
 
@@ -39,19 +39,24 @@ def test_preview_is_the_script_without_the_boot(
     client: FlaskClient, db: Database, store: ArtifactStore
 ) -> None:
     factory.version(db, store, "hv", "1")
-    factory.node(db, hostname="hv1", interfaces=[{"mac": MAC}], image="hv=1")
+    factory.node(db, hostname="hv1", interfaces=[{"mac": MAC, "ip": IP}], image="hv=1")
     before = _counts(db)
     preview = _script(client, mac=MAC.replace(":", "-"), preview="1")
     assert f"secrets.cpio.gz?token={TOKEN_PLACEHOLDER} " in preview, preview
+    assert f"bootsvc.token={TOKEN_PLACEHOLDER} " in preview, preview
     assert _counts(db) == before
 
     real = _script(client, mac=MAC.replace(":", "-"))
     token = re.search(r"secrets\.cpio\.gz\?token=(\S+) ", real)
     assert token is not None and token.group(1) != TOKEN_PLACEHOLDER
-    assert real.replace(token.group(1), TOKEN_PLACEHOLDER) == preview
+    boot_token = factory.boot_token(real)
+    assert boot_token not in (TOKEN_PLACEHOLDER, token.group(1))
+    unsecret = real.replace(token.group(1), TOKEN_PLACEHOLDER)
+    assert unsecret.replace(boot_token, TOKEN_PLACEHOLDER) == preview
     after = _counts(db)
     assert after["BootReport"] == before["BootReport"] + 1
     assert after["SecretToken"] == before["SecretToken"] + 1
+    assert after["BootToken"] == before["BootToken"] + 1
 
 
 def test_preview_of_an_unknown_machine_enlists_nothing(client: FlaskClient, db: Database) -> None:

@@ -7,11 +7,14 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
+from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
 from tests import factory
+from tests.web.simnodes import fetch_boot_token
 
 Headers = dict[str, dict[str, Any]]
 MAC = "52:54:00:00:71:01"
+IP = "10.1.0.71"
 URL = "/api/v1/nodes/hv1/reset"
 
 
@@ -60,22 +63,27 @@ def test_an_unknown_node_is_404(client: FlaskClient, db: Database, auth: Headers
 
 
 def test_the_up_report_of_the_reset_spends_it(
-    client: FlaskClient, db: Database, auth: Headers
+    client: FlaskClient, db: Database, store: ArtifactStore, auth: Headers
 ) -> None:
-    factory.node(db, hostname="hv1", interfaces=[{"mac": MAC}])
+    factory.version(db, store, "hv", "1")
+    factory.node(db, hostname="hv1", interfaces=[{"mac": MAC, "ip": IP}], image="hv=1")
     reset_id = client.post(URL, headers=auth["admin"]).get_json()["reset"]["id"]
+    node = {
+        "environ_base": {"REMOTE_ADDR": IP},
+        "headers": {"Authorization": f"Bearer {fetch_boot_token(client, MAC, IP)}"},
+    }
     stale = {"state": "reset", "reset": str(reset_id + 1000)}
     reply = client.post(
-        "/boot/report", json={"stage": "up", "mac": MAC, "details": {"disks": stale}}
+        "/boot/report", json={"stage": "up", "mac": MAC, "details": {"disks": stale}}, **node
     )
     assert reply.status_code == 200
     assert client.get("/api/v1/nodes/hv1", headers=auth["reader"]).get_json()["reset"] is not None
 
     done = {"state": "reset", "reset": str(reset_id)}
     reply = client.post(
-        "/boot/report", json={"stage": "up", "mac": MAC, "details": {"disks": done}}
+        "/boot/report", json={"stage": "up", "mac": MAC, "details": {"disks": done}}, **node
     )
-    assert reply.get_json() == {"recorded": True, "known_node": True}
+    assert reply.get_json() == {"recorded": True, "node": "hv1"}
     shown = client.get("/api/v1/nodes/hv1", headers=auth["reader"]).get_json()
     assert (shown["reset"], shown["disks"]) == (None, "in-use")
     assert audit_actions(client, auth) == ["node.reset", "node.reset-done"]

@@ -36,6 +36,8 @@ def test_secrets_through_the_server(
     nodeclusters.two_node_cluster(db)
     factory.version(db, store, "hv", "1")
     factory.node(db, hostname="pair1", interfaces=[{"mac": MAC}], image="hv=1")
+    # pair1 boots at 127.0.0.1, the address bootsvc leased to it.
+    factory.lease(db, "127.0.0.1", MAC)
     with live_server(data_dir, db.url) as server:
         script = tmp_path / "script"
         assert curl("127.0.0.1", f"{server.url}/boot/node.ipxe?mac={MAC}", script) == "200"
@@ -58,5 +60,5 @@ def test_secrets_through_the_server(
         log = server.log_text()
     refused = [line for line in log.splitlines() if "event=boot.secrets_refused" in line]
     assert len(refused) == 2 and "ip=127.0.0.2" in refused[0] and "stage=secrets" in refused[0]
-    assert "token already used" in refused[1]
+    assert "unknown, spent or replaced token" in refused[1]
     assert "token=" not in log

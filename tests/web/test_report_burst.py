@@ -8,7 +8,6 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import requests
 from sqlalchemy import func, select
 
 from bootsvc.core import cmdb
@@ -17,7 +16,7 @@ from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
 from bootsvc.store.models import BootReport, NodeBoot, NodeSeen
 from tests import factory
-from tests.live import live_server
+from tests.live import live_server, session_from
 
 NODES = 150
 _KERNEL_REPORT = re.compile(r"imgfetch --name report (\S+)")
@@ -27,6 +26,12 @@ def _mac(index: int) -> str:
     return f"52:54:00:07:{index >> 8:02x}:{index & 255:02x}"
 
 
+def _ip(index: int) -> str:
+    """The address bootsvc leased to the node: a loopback one the test can
+    send from."""
+    return f"127.7.{index >> 8}.{(index & 255) + 1}"
+
+
 def test_reports_from_many_nodes_at_once_are_all_recorded(
     db: Database, store: ArtifactStore, data_dir: Path
 ) -> None:
@@ -34,17 +39,23 @@ def test_reports_from_many_nodes_at_once_are_all_recorded(
     factory.promote(db, store, "hv", "1")
     records = [
         NodeRecord.model_validate(
-            {"hostname": f"n{i:03d}", "interfaces": [{"mac": _mac(i)}], "image": "hv@stable"}
+            {
+                "hostname": f"n{i:03d}",
+                "interfaces": [{"mac": _mac(i)}],
+                "image": "hv@stable",
+            }
         )
         for i in range(NODES)
     ]
     with db.write() as session:
         cmdb.import_nodes(session, records, "test")
+    for index in range(NODES):
+        factory.lease(db, _ip(index), _mac(index))
     env = {"BOOTSVC_HTTP_WORKERS": "2", "BOOTSVC_HTTP_THREADS": "16"}
     with live_server(data_dir, db.url, env=env) as server:
 
         def boot(index: int) -> None:
-            with requests.Session() as http:
+            with session_from(_ip(index)) as http:
                 script = http.get(
                     f"{server.url}/boot/node.ipxe", params={"mac": _mac(index)}, timeout=60
                 )
@@ -53,8 +64,9 @@ def test_reports_from_many_nodes_at_once_are_all_recorded(
                 assert kernel is not None
                 assert http.get(kernel.group(1), timeout=60).status_code == 200
                 up = {"mac": _mac(index), "stage": "up", "image": "hv", "version": "1"}
-                answer = http.post(f"{server.url}/boot/report", json=up, timeout=60)
-                assert answer.json() == {"recorded": True, "known_node": True}
+                token = {"Authorization": f"Bearer {factory.boot_token(script.text)}"}
+                answer = http.post(f"{server.url}/boot/report", json=up, headers=token, timeout=60)
+                assert answer.json() == {"recorded": True, "node": f"n{index:03d}"}
 
         with ThreadPoolExecutor(48) as pool:
             list(pool.map(boot, range(NODES)))

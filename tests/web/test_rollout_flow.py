@@ -32,10 +32,11 @@ def _fleet(client: FlaskClient, auth: Headers, app: Flask, outage: Outage) -> li
     assert assigned.get_json() == [{"cluster": "c1", "role": None, "image": "hv@stable"}]
     nodes = []
     for index in range(5):
-        mac = f"52:54:00:00:01:{index:02x}"
-        record = {"hostname": f"hv{index}", "interfaces": [{"mac": mac}], "cluster": "c1"}
+        mac, ip = f"52:54:00:00:01:{index:02x}", f"10.0.1.{index + 10}"
+        interfaces = [{"mac": mac, "ip": ip}]
+        record = {"hostname": f"hv{index}", "interfaces": interfaces, "cluster": "c1"}
         assert client.post("/api/v1/nodes", json=record, headers=auth["cmdb"]).status_code == 201
-        node = SimNode(app, f"hv{index}", mac, outage)
+        node = SimNode(app, f"hv{index}", mac, ip, outage)
         assert node.boot() == "1"
         nodes.append(node)
     return nodes

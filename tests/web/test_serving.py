@@ -55,6 +55,8 @@ def booting(db: Database, store: ArtifactStore) -> dict[str, bytes]:
         )
     factory.promote(db, store, "hv", "7")
     factory.node(db, hostname="hv1", interfaces=[{"mac": MAC}], image="hv@stable")
+    # hv1 boots at 127.0.0.1, the address bootsvc leased to it.
+    factory.lease(db, "127.0.0.1", MAC)
     return {"vmlinuz": kernel, "initrd.img": initrd}
 
 

@@ -390,4 +390,5 @@ class NodeContext:
             "ceph": self.ceph,
             "disks": self.disks,
             "pacemaker": self.pacemaker,
+            "agent": self.agent,
         }

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from bootsvc.core.nodeconfig import files, inputs
 from bootsvc.core.nodeconfig.context import BootInfo, NodeContext
@@ -12,16 +14,23 @@ from bootsvc.store.db import Database
 BOOT = BootInfo("http://10.0.0.1:8080", "52:54:00:c0:01:00", "hv", "7")
 
 
-def context(db: Database, hostname: str, boot: BootInfo = BOOT) -> NodeContext:
+def context(
+    db: Database, hostname: str, boot: BootInfo = BOOT, agent: Mapping[str, Any] | None = None
+) -> NodeContext:
     with db.read() as session:
         snapshot = inputs.load(session, hostname)
-    return NodeContext(snapshot, hostname, boot)
+    return NodeContext(snapshot, hostname, boot, agent)
 
 
 def rendered(
-    db: Database, hostname: str, template_dir: Path | None = None, boot: BootInfo = BOOT
+    db: Database,
+    hostname: str,
+    template_dir: Path | None = None,
+    boot: BootInfo = BOOT,
+    agent: Mapping[str, Any] | None = None,
 ) -> dict[str, files.NodeFile]:
-    found = files.public(Templates(template_dir), context(db, hostname, boot))
+    """`agent` moves the files the node's scripts read (bootsvc.core.agentfiles)."""
+    found = files.public(Templates(template_dir), context(db, hostname, boot, agent))
     return {file.path: file for file in found}
 
 
