@@ -24,8 +24,11 @@ from bootsvc.settings import Settings
 from bootsvc.store.db import Database
 from bootsvc.store.models import Cluster, ClusterNetwork, Interface, Node
 
-# At most this many lookups of unknown MACs per second.
+# At most this many lookups of unknown MACs per second, after a burst: a
+# rack powering on at once, right after its nodes were registered, must not
+# have all but one of them taken for strangers and offered pool addresses.
 MISS_LOOKUPS_PER_SECOND = 20
+MISS_LOOKUP_BURST = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +47,8 @@ class Directory:
         self.owners: dict[str, str] = {}
         self.networks: list[Network] = from_settings(settings)
         self._lock = threading.Lock()
-        self._next_miss_lookup = 0.0
+        self._miss_lookups = float(MISS_LOOKUP_BURST)
+        self._miss_lookups_at = time.monotonic()
 
     @staticmethod
     def _interfaces() -> Any:
@@ -100,9 +104,12 @@ class Directory:
     def _may_look_up(self) -> bool:
         now = time.monotonic()
         with self._lock:
-            if now < self._next_miss_lookup:
+            earned = (now - self._miss_lookups_at) * MISS_LOOKUPS_PER_SECOND
+            self._miss_lookups = min(MISS_LOOKUP_BURST, self._miss_lookups + earned)
+            self._miss_lookups_at = now
+            if self._miss_lookups < 1:
                 return False
-            self._next_miss_lookup = now + 1 / MISS_LOOKUPS_PER_SECOND
+            self._miss_lookups -= 1
             return True
 
     def _look_up(self, mac: str) -> Known | None:

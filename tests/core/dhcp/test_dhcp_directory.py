@@ -56,3 +56,21 @@ def test_a_node_registered_after_the_refresh_is_found_at_once(db: Database, data
     time.sleep(0.1)
     assert directory.node(MAC) == Known("hv1", "10.0.0.11", "c1.test")
     assert directory.reserved_for_another("10.0.0.11", "02:00:00:00:00:99")
+
+
+def test_a_rack_registered_after_the_refresh_is_found_when_it_powers_on_at_once(
+    db: Database, data_dir: Path
+) -> None:
+    directory = Directory(db, dhcp_settings(data_dir, db))
+    directory.refresh()
+    macs = [f"52:54:00:00:01:{index:02x}" for index in range(1, 9)]
+    for index, mac in enumerate(macs, start=1):
+        record = NodeRecord(
+            hostname=f"r{index}", interfaces=[InterfaceRecord(mac=mac, ip=f"10.0.1.{index}")]
+        )
+        with db.write() as session:
+            cmdb.upsert_node(session, record, "test")
+    # Eight DISCOVERs in the same instant, before the next refresh.
+    assert [directory.node(mac) for mac in macs] == [
+        Known(f"r{index}", f"10.0.1.{index}", None) for index in range(1, 9)
+    ]
