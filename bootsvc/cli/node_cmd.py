@@ -357,7 +357,14 @@ def _confirm_reset(app: App, hostname: str) -> None:
         if node.reset_id is not None:
             return
         name, wipe = node.hostname, disks.Wipe.of(node)
-    prompt = f"Factory-reset {name}? Its next boot wipes {wipe.describe()}"
+    _confirm(
+        f"Factory-reset {name}? Its next boot wipes {wipe.describe()}",
+        f"node {name}: no reset requested; nothing changed",
+    )
+
+
+def _confirm(prompt: str, refusal: str) -> None:
+    """Ask on stderr; anything but yes stops with `refusal`."""
     try:
         confirmed = click.confirm(prompt, default=False, err=True)
     except click.Abort:
@@ -365,7 +372,7 @@ def _confirm_reset(app: App, hostname: str) -> None:
         click.echo(err=True)
         confirmed = False
     if not confirmed:
-        raise click.ClickException(f"node {name}: no reset requested; nothing changed")
+        raise click.ClickException(refusal)
 
 
 @node.command()
@@ -405,17 +412,11 @@ def _confirm_accept(app: App, hostname: str) -> str:
         name = node.hostname
     if found is None:
         raise click.ClickException(f"node {name} has no TPM key to accept")
-    prompt = (
+    _confirm(
         f"Accept the TPM key of {name} ({found.state}, EK sha256 {found.ek_sha256})? "
-        "Its secrets will go only to that TPM"
+        "Its secrets will go only to that TPM",
+        f"node {name}: TPM key not accepted; nothing changed",
     )
-    try:
-        confirmed = click.confirm(prompt, default=False, err=True)
-    except click.Abort:
-        click.echo(err=True)
-        confirmed = False
-    if not confirmed:
-        raise click.ClickException(f"node {name}: TPM key not accepted; nothing changed")
     return found.ek_sha256
 
 
