@@ -1,5 +1,5 @@
 """A software TPM 2.0 (swtpm, socket mode on loopback) and the tpm2-tools
-steps a node's initramfs runs against it (images/busybox-test/initramfs/bootsvc-attest)."""
+steps a node's initramfs runs against it (images/common/bootsvc-attest)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -105,16 +106,33 @@ def _start(state: Path) -> tuple[subprocess.Popen[bytes], int]:
 
 
 @contextmanager
-def soft_tpm(workdir: Path) -> Iterator[SoftTpm]:
+def _running(state: Path) -> Iterator[int]:
+    """swtpm on the TPM state in `state`, for as long as the block runs: its port."""
     require_tools()
-    state = workdir / "state"
-    state.mkdir(parents=True)
+    state.mkdir(parents=True, exist_ok=True)
     process, port = _start(state)
     try:
-        yield SoftTpm(workdir, port)
+        yield port
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@contextmanager
+def soft_tpm(workdir: Path) -> Iterator[SoftTpm]:
+    with _running(workdir / "state") as port:
+        yield SoftTpm(workdir, port)
+
+
+def endorsement_key(state: Path) -> str:
+    """The EK (PEM) of the TPM whose state is in `state`, made there if it is
+    new: what an admin registers by hand before the node's first boot. The
+    EK derives from the TPM's seed, so the VM's TPM later makes the same."""
+    with _running(state) as port, tempfile.TemporaryDirectory() as workdir:
+        tpm = SoftTpm(Path(workdir), port)
+        tpm.check("tpm2_createek", "-c", "ek.ctx", "-G", "rsa", "-u", "ek.pem", "-f", "pem")
+        tpm.check("tpm2_flushcontext", "-t")
+        return (Path(workdir) / "ek.pem").read_text()
 
 
 def _openssl(*argv: str, data: bytes = b"") -> bytes:

@@ -36,6 +36,8 @@ def embedded_files() -> dict[str, Path]:
         "bootsvc-overlay": common / "bootsvc-overlay",
         "module-setup.sh": module / "module-setup.sh",
         "bootsvc-pre-pivot.sh": module / "bootsvc-pre-pivot.sh",
+        "bootsvc-attest": common / "bootsvc-attest",
+        "bootsvc-attest-pre-pivot.sh": module / "bootsvc-attest-pre-pivot.sh",
         "bootsvc-report": files / "bootsvc-report",
         "bootsvc-report.service": files / "bootsvc-report.service",
         "10-boot.network": files / "10-boot.network",

@@ -288,7 +288,7 @@ class Lab:
             disks_gib,
             tpm,
         )
-        files = qemu.VmFiles(self.dir / "vms" / name)
+        files = self.vm_files(name)
         qemu.prepare(spec, files)
         tpm_process = self._start_tpm(name, files) if tpm else None
         self.network.add_tap(spec.tap)
@@ -313,6 +313,11 @@ class Lab:
         event(log, "lab.vm.started", lab=self.name, vm=name, mac=spec.mac, firmware=firmware)
         return Vm(state, files)
 
+    def vm_files(self, name: str) -> qemu.VmFiles:
+        """Where VM `name` keeps its disks, console and TPM state, before and
+        after it runs: a test may give it a TPM whose key is known beforehand."""
+        return qemu.VmFiles(self.dir / "vms" / name)
+
     def _start_tpm(self, name: str, files: qemu.VmFiles) -> subprocess.Popen[bytes]:
         """The VM's swtpm, listening once its socket is there."""
         process = processes.start(qemu.swtpm_argv(files), None, files.tpm_log)
@@ -330,7 +335,7 @@ class Lab:
             state = self.state.vms[name]
         except KeyError:
             raise LabError(f"lab {self.name} has no VM {name!r}") from None
-        return Vm(state, qemu.VmFiles(self.dir / "vms" / name))
+        return Vm(state, self.vm_files(name))
 
     def stop_vm(self, name: str) -> None:
         vm = self.vm(name)

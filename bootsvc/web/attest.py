@@ -1,6 +1,6 @@
 """POST /boot/nodes/HOST/attest: a node's secrets, sealed to its TPM.
 
-The node's initramfs (images/busybox-test/initramfs/bootsvc-attest) sends its endorsement
+The node's initramfs (images/common/bootsvc-attest) sends its endorsement
 key and the name of an attestation key it just made. If the EK is the node's
 accepted one, it gets a TPM2 credential only that TPM can activate and its
 secrets archive sealed with the secret inside (bootsvc.core.attestation).

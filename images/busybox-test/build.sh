@@ -4,7 +4,7 @@
 # Nothing is installed on the host: the kernel package is downloaded and
 # unpacked with dpkg-deb. Needs busybox-static, squashfs-tools, cpio, kmod,
 # and tpm2-tools and openssl, whose programs and libraries the initramfs
-# carries for attested delivery (initramfs/bootsvc-attest).
+# carries for attested delivery (../common/bootsvc-attest).
 #
 #   build.sh --version 1 --out DIR [--kernel-package linux-image-X-amd64] [--debs DIR]
 #            [--cache DIR]
@@ -106,7 +106,7 @@ install_busybox "$initramfs"
 install -m 0755 "$recipe/initramfs/init" "$initramfs/init"
 install -m 0755 "$recipe/initramfs/udhcpc.script" "$initramfs/etc/udhcpc.script"
 install -m 0755 "$common/bootsvc-overlay" "$initramfs/scripts/init-bottom/bootsvc-overlay"
-install -m 0755 "$recipe/initramfs/bootsvc-attest" "$initramfs/sbin/bootsvc-attest"
+install -m 0755 "$common/bootsvc-attest" "$initramfs/sbin/bootsvc-attest"
 install_with_libraries "$initramfs" "${attest_files[@]}" >"$work/attest-files"
 for tool in $attest_tools; do
     ln -sf tpm2 "$initramfs/usr/bin/tpm2_$tool"

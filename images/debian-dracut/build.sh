@@ -51,6 +51,8 @@ packages=(
     # (network-legacy needs dhclient and pgrep, livenet curl)
     linux-image-amd64 dracut dracut-core dracut-network dracut-live
     isc-dhcp-client procps curl
+    # attested delivery: the bootsvc module's client runs tpm2-tools and openssl
+    tpm2-tools openssl
     # the root: systemd with networkd, and what the boot report runs
     systemd-sysv udev iproute2
 )

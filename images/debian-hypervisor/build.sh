@@ -55,13 +55,15 @@ mkdir -p "$out"
 install_root() {
     mmdebstrap --variant=minbase --include="$(IFS=,; echo "${packages[*]}")" \
         --customize-hook="copy-in '$common/bootsvc-overlay' /etc/initramfs-tools/scripts/init-bottom/" \
+        --customize-hook="copy-in '$common/bootsvc-attest' /etc/initramfs-tools/scripts/init-bottom/" \
+        --customize-hook="upload '$recipe/files/initramfs-hook-bootsvc-attest' /etc/initramfs-tools/hooks/bootsvc-attest" \
         --customize-hook="copy-in '$recipe/files/bootsvc-report' /usr/local/sbin/" \
         --customize-hook="copy-in '$recipe/files/bootsvc-report.service' /etc/systemd/system/" \
         --customize-hook="copy-in '$recipe/files/10-boot.network' /etc/systemd/network/" \
         --customize-hook='mkdir -p "$1/etc/systemd/system/ssh.service.d"' \
         --customize-hook="copy-in '$recipe/files/ssh-host-keys.conf' /etc/systemd/system/ssh.service.d/" \
         --customize-hook='echo debian-hypervisor > "$1/etc/hostname"' \
-        --customize-hook='chmod 0755 "$1/usr/local/sbin/bootsvc-report" "$1/etc/initramfs-tools/scripts/init-bottom/bootsvc-overlay"' \
+        --customize-hook='chmod 0755 "$1/usr/local/sbin/bootsvc-report" "$1"/etc/initramfs-tools/scripts/init-bottom/bootsvc-* "$1/etc/initramfs-tools/hooks/bootsvc-attest"' \
         --customize-hook='chroot "$1" systemctl enable systemd-networkd bootsvc-report.service' \
         --customize-hook='chroot "$1" systemctl disable pcsd.service pcsd-ruby.service' \
         --customize-hook='chroot "$1" update-initramfs -u -k all' \

@@ -5,6 +5,7 @@ probe overlay (an extra initrd with files under /bootsvc/root)."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -20,6 +21,20 @@ from bootsvc.lab.system import LabError
 from bootsvc.settings import LabDhcpTftp, Settings, default_image_cache_dir
 
 TOOLS = ("ip", "qemu-system-x86_64", "curl", "cpio", "dnsmasq")
+# One field of bootsvc's logfmt lines: key=value or key="quoted value".
+_LOGFMT = re.compile(r'(\w[\w.-]*)=("(?:[^"\\]|\\.)*"|\S*)')
+
+
+def server_log(lab: Lab) -> list[dict[str, str]]:
+    """bootsvc's log in the lab so far, a dict of fields per line."""
+    return [
+        {key: value.strip('"') for key, value in _LOGFMT.findall(line)}
+        for line in lab.log_path("bootsvc").read_text().splitlines()
+    ]
+
+
+def server_events(lab: Lab, name: str) -> list[dict[str, str]]:
+    return [line for line in server_log(lab) if line.get("event") == name]
 
 
 def _probe_files(version: str) -> dict[str, str]:

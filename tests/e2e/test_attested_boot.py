@@ -1,5 +1,5 @@
 """Attested delivery with real TPMs: QEMU VMs with swtpm boot busybox-test
-from bootsvc, whose initramfs runs images/busybox-test/initramfs/bootsvc-attest.
+from bootsvc, whose initramfs runs images/common/bootsvc-attest.
 
 VM A enrolls its TPM at its first boot and gets no secrets; once an admin
 accepts the key, its next boot gets them, sealed to that TPM. VM B, with
@@ -11,7 +11,6 @@ console, from whether its SSH host key reached its root.
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -24,14 +23,13 @@ from bootsvc.lab.console import Boot, printable
 from bootsvc.lab.lab import Lab, Vm
 from bootsvc.lab.qemu import Firmware
 from bootsvc.settings import LabDhcpTftp
-from tests.e2e.conftest import lab_up
+from tests.e2e.conftest import lab_up, server_events
 
 pytestmark = pytest.mark.e2e
 
 BOOT_TIMEOUT_SECONDS = 180.0
 MAC = "52:54:00:e2:e7:01"
 HOST = "tpm-a"
-_LOGFMT = re.compile(r'(\w[\w.-]*)=("(?:[^"\\]|\\.)*"|\S*)')
 
 
 @pytest.fixture(scope="module")
@@ -39,12 +37,6 @@ def tpm_lab(tmp_path_factory: pytest.TempPathFactory, busybox_test_v1: Path) -> 
     if shutil.which("swtpm") is None:
         pytest.fail("swtpm is missing: scripts/test.sh installs scripts/test-packages.txt")
     yield from lab_up(tmp_path_factory, (busybox_test_v1,), LabDhcpTftp.BOOTSVC, "t", probes=False)
-
-
-def _events(lab: Lab, name: str) -> list[dict[str, str]]:
-    lines = lab.log_path("bootsvc").read_text().splitlines()
-    parsed = [{k: v.strip('"') for k, v in _LOGFMT.findall(line)} for line in lines]
-    return [line for line in parsed if line.get("event") == name]
 
 
 def _boot(vm: Vm, boots: int) -> tuple[Boot, str]:
@@ -71,7 +63,7 @@ def test_only_the_accepted_tpm_gets_the_secrets(tpm_lab: Lab, tmp_path: Path) ->
     first, console = _boot(vm_a, 1)
     assert first.fields["secrets"] == "absent"
     assert "bootsvc-attest: FAILED: bootsvc refused this TPM" in console
-    (pending,) = _events(tpm_lab, "boot.attest_pending")
+    (pending,) = server_events(tpm_lab, "boot.attest_pending")
     assert (pending["node"], pending["mac"], pending["first_seen"]) == (HOST, MAC, "True")
     shown = json.loads(tpm_lab.cli("node", "show", HOST, "--json"))["tpm"]
     assert shown["state"] == "pending"
@@ -84,7 +76,7 @@ def test_only_the_accepted_tpm_gets_the_secrets(tpm_lab: Lab, tmp_path: Path) ->
     second, console = _boot(vm_a, 2)
     assert second.fields["secrets"] == "present"
     assert "bootsvc-attest: secrets unsealed by this TPM" in console
-    (sealed,) = _events(tpm_lab, "boot.attest")
+    (sealed,) = server_events(tpm_lab, "boot.attest")
     assert (sealed["node"], sealed["ek_sha256"]) == (HOST, shown["ek_sha256"])
     tpm_lab.stop_vm("tpm-vm-a")
 
@@ -93,7 +85,7 @@ def test_only_the_accepted_tpm_gets_the_secrets(tpm_lab: Lab, tmp_path: Path) ->
     assert spoofed.fields["ip"] == second.fields["ip"]
     assert spoofed.fields["secrets"] == "absent"
     assert "bootsvc-attest: FAILED: bootsvc refused this TPM" in console
-    (refused,) = _events(tpm_lab, "boot.attest_refused")
+    (refused,) = server_events(tpm_lab, "boot.attest_refused")
     assert refused["reason"] == f"not the node's registered TPM (sha256 {shown['ek_sha256']})"
     assert refused["ek_sha256"] != shown["ek_sha256"]
     assert json.loads(tpm_lab.cli("node", "show", HOST, "--json"))["tpm"] == accepted

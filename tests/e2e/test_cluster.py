@@ -4,8 +4,10 @@ three votes, Pacemaker with three nodes online, the CMDB's Open vSwitch
 bridge, Ceph with three monitors in quorum and an OSD each on their local
 disks), move to a promoted version one reboot at a time without losing
 quorum, and one of them comes back from a factory reset as a new node of
-its cluster, with a new OSD. Checked over SSH as an admin would, with the
-key from the cluster's ssh setting. Each step's time is printed (pytest -s)
+its cluster, with a new OSD. One node has a TPM (swtpm) whose key an admin
+registered before its first boot: its secrets (corosync's authkey among
+them) reach it only sealed to that TPM. Checked over SSH as an admin would,
+with the key from the cluster's ssh setting. Each step's time is printed (pytest -s)
 for docs/benchmarks.md."""
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ import yaml
 from bootsvc.lab import server
 from bootsvc.lab.lab import Lab
 from bootsvc.lab.qemu import Firmware
+from tests.e2e.conftest import server_events
+from tests.swtpm import endorsement_key
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
 
@@ -33,6 +37,8 @@ NODES = {
     "hv2": ("52:54:00:c1:00:02", "10.77.0.12"),
     "hv3": ("52:54:00:c1:00:03", "10.77.0.13"),
 }
+# The node whose secrets are sealed to its TPM.
+TPM_NODE = "hv2"
 MEMORY_MB = 3072
 # A state disk (/dev/vda) and an OSD disk (/dev/vdb), sparse.
 DISKS_GIB = (2, 6)
@@ -169,6 +175,9 @@ def _register(lab: Lab, directory: Path, public_key: str) -> None:
     listing = directory / "nodes.yaml"
     listing.write_text(yaml.safe_dump(nodes))
     lab.cli("node", "import", str(listing))
+    ek = directory / "ek.pem"
+    ek.write_text(endorsement_key(lab.vm_files(TPM_NODE).tpm_state))
+    lab.cli("node", "tpm", TPM_NODE, "--ek", str(ek))
 
 
 def _step(name: str, started: float) -> float:
@@ -188,11 +197,16 @@ def test_three_hypervisors_form_a_cluster_update_and_reset(
 
     started = time.monotonic()
     for host, (mac, _) in NODES.items():
-        lab.boot(host, Firmware.BIOS, mac, memory_mb=MEMORY_MB, disks_gib=DISKS_GIB)
+        tpm = host == TPM_NODE
+        lab.boot(host, Firmware.BIOS, mac, memory_mb=MEMORY_MB, disks_gib=DISKS_GIB, tpm=tpm)
     _wait("three nodes up on version 1", FIRST_BOOT_S, _up_on(lab, token, "1"))
     started = _step("first boot of three nodes to healthy", started)
 
     assert admin.votes("hv1") == 3
+    # hv2 holds corosync's authkey, which reached it only sealed to its TPM.
+    sealed = [e["node"] for e in server_events(lab, "boot.attest")]
+    by_token = [e["node"] for e in server_events(lab, "boot.secrets")]
+    assert (TPM_NODE in sealed, TPM_NODE in by_token) == (True, False), (sealed, by_token)
     online = admin.out("hv2", "crm_mon -1")
     assert "Online: [ hv1 hv2 hv3 ]" in online
     for host in NODES:

@@ -1,7 +1,9 @@
 """A BIOS VM boots images/debian-dracut from bootsvc: dracut's initramfs
 brings up the NIC by DHCP, livenet fetches the squashfs root, dmsquash-live
-mounts it, and the bootsvc module's pre-pivot hook copies the node's own
-files from bootsvc's overlay into it before switch_root; the root reports up.
+mounts it, the bootsvc module's attestation client fetches the node's
+secrets sealed to its TPM (an swtpm whose key an admin registered before
+the first boot), and its overlay hook copies the node's own files from
+bootsvc's overlay into it before switch_root; the root reports up.
 The boot's time is printed (pytest -s) for docs/benchmarks.md."""
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from bootsvc.lab import server
 from bootsvc.lab.console import Boot, printable
 from bootsvc.lab.lab import Lab
 from bootsvc.lab.qemu import Firmware
+from tests.e2e.conftest import server_events
+from tests.swtpm import endorsement_key
 
 pytestmark = pytest.mark.e2e
 
@@ -25,17 +29,9 @@ MAC = "52:54:00:d7:ac:01"
 MEMORY_MB = 1536
 # TCG on a shared 2-core machine; the boot itself takes a minute or two.
 BOOT_TIMEOUT_SECONDS = 900.0
-_LOGFMT = re.compile(r'(\w[\w.-]*)=("(?:[^"\\]|\\.)*"|\S*)')
 # What the serial getty may print on the console between a file's lines:
 # its issue line and its login prompt.
 _GETTY = re.compile(r"^(Debian GNU/Linux .*|\S+ login: ?)")
-
-
-def _log(path: Path) -> list[dict[str, str]]:
-    return [
-        {key: value.strip('"') for key, value in _LOGFMT.findall(line)}
-        for line in path.read_text().splitlines()
-    ]
 
 
 def _printed(boot: Boot, path: str) -> list[str]:
@@ -48,16 +44,22 @@ def _lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if line]
 
 
-def test_dracut_image_boots_with_the_nodes_own_files(dracut_lab: Lab) -> None:
+def test_dracut_image_boots_with_the_nodes_own_files_and_sealed_secrets(
+    dracut_lab: Lab, tmp_path: Path
+) -> None:
     lab = dracut_lab
     lab.cli("node", "add", HOST, "--mac", MAC, "--image", f"{IMAGE}=1")
+    ek = tmp_path / "ek.pem"
+    ek.write_text(endorsement_key(lab.vm_files(HOST).tpm_state))
+    lab.cli("node", "tpm", HOST, "--ek", str(ek))
     token = lab.token("e2e-dracut")
     config = server.api(lab.network, f"/nodes/{HOST}/config", token)
     delivered = {f["path"]: f.get("content") or "" for f in config["files"]}
+    assert config["secrets"], "a node with no secrets proves nothing here"
     delivered.update(dict.fromkeys(config["secrets"], ""))
 
     started = time.monotonic()
-    vm = lab.boot(HOST, Firmware.BIOS, MAC, memory_mb=MEMORY_MB)
+    vm = lab.boot(HOST, Firmware.BIOS, MAC, memory_mb=MEMORY_MB, tpm=True)
     boots = vm.wait_up(BOOT_TIMEOUT_SECONDS)
     vm.console.poll()
     tail = "\n".join(printable(vm.console.text).splitlines()[-60:])
@@ -69,6 +71,16 @@ def test_dracut_image_boots_with_the_nodes_own_files(dracut_lab: Lab) -> None:
     assert (boot.fields["mac"], boot.fields["firmware"]) == (MAC, "bios")
     # The overlay's own unit (bootsvc-up) reported: it was in the root.
     assert boot.fields["report"] == "overlay"
+    # The secrets came sealed to this TPM, not by a token in the script.
+    console = printable(vm.console.text)
+    assert "bootsvc-attest: secrets unsealed by this TPM" in console, tail
+    (sealed,) = server_events(lab, "boot.attest")
+    assert (sealed["node"], sealed["mac"], sealed["files"]) == (
+        HOST,
+        MAC,
+        str(len(config["secrets"])),
+    ), sealed
+    assert not server_events(lab, "boot.secrets"), "secrets went by token too"
     # The pre-pivot hook put bootsvc's files into the final root.
     assert delivered["/etc/hostname"] == f"{HOST}\n"
     assert _printed(boot, "/etc/hostname") == [HOST]
@@ -84,9 +96,7 @@ def test_dracut_image_boots_with_the_nodes_own_files(dracut_lab: Lab) -> None:
     assert (up["version"], up["mac"]) == ("1", MAC), up
     # iPXE fetched the kernel and initrd, livenet the root (its URL names
     # no MAC: the node's address does).
-    served = [
-        line for line in _log(lab.log_path("bootsvc")) if line.get("event") == "http.artifact"
-    ]
+    served = server_events(lab, "http.artifact")
     assert {"vmlinuz", "initrd.img"} <= {line["file"] for line in served if line.get("mac") == MAC}
     assert any(
         (line["file"], line.get("ip"), line.get("status"))

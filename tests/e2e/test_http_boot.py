@@ -12,7 +12,8 @@ import pytest
 
 from bootsvc.lab.lab import Lab
 from bootsvc.lab.qemu import Firmware
-from tests.e2e.test_network_boot import _log, _wait
+from tests.e2e.conftest import server_log
+from tests.e2e.test_network_boot import _wait
 
 pytestmark = pytest.mark.e2e
 
@@ -35,7 +36,7 @@ def test_uefi_http_boot_takes_the_loader_url_and_boots(http_boot_lab: Lab) -> No
     # bootsvc's own overlay reached the final root.
     assert boot.files["/etc/hostname"] == "e2e-http\n"
 
-    mine = [line for line in _log(lab.log_path("bootsvc")) if line.get("mac") == MAC]
+    mine = [line for line in server_log(lab) if line.get("mac") == MAC]
     url = f"{lab.base_url}/ipxe/{lab.settings.uefi_loader}"
     http_boot = [line for line in mine if line.get("firmware") == "uefi-http"]
     assert {line.get("reply") for line in http_boot} >= {"offer", "ack"}, mine

@@ -10,7 +10,6 @@ checked against the CMDB) and its secrets, and reports up.
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,11 +21,11 @@ from bootsvc.lab import server
 from bootsvc.lab.console import Boot, printable
 from bootsvc.lab.lab import Lab, Vm
 from bootsvc.lab.qemu import Firmware
+from tests.e2e.conftest import server_log
 
 pytestmark = pytest.mark.e2e
 
 BOOT_TIMEOUT_SECONDS = 150.0
-_LOGFMT = re.compile(r'(\w[\w.-]*)=("(?:[^"\\]|\\.)*"|\S*)')
 
 
 @dataclass(frozen=True)
@@ -42,13 +41,6 @@ MACHINES = (
     Machine("e2e-bios", Firmware.BIOS, "52:54:00:e2:e0:01", "busybox-test@stable", "1"),
     Machine("e2e-uefi", Firmware.UEFI, "52:54:00:e2:e0:02", "busybox-test=2", "2"),
 )
-
-
-def _log(path: Path) -> list[dict[str, str]]:
-    return [
-        {key: value.strip('"') for key, value in _LOGFMT.findall(line)}
-        for line in path.read_text().splitlines()
-    ]
 
 
 def _console_tail(vm: Vm) -> str:
@@ -154,7 +146,7 @@ def _check_reports(lab: Lab, token: str, machine: Machine, version: str, copied:
 
 
 def _check_http_log(lab: Lab, machine: Machine, version: str) -> None:
-    mine = [line for line in _log(lab.log_path("bootsvc")) if line.get("mac") == machine.mac]
+    mine = [line for line in server_log(lab) if line.get("mac") == machine.mac]
     events = {(line["event"], line.get("file") or line.get("stage")) for line in mine}
     assert ("boot.script", "script") in events
     for name in ("vmlinuz", "initrd.img", f"overlay-probe-{version}.cpio"):
@@ -170,7 +162,7 @@ def _check_dhcp_tftp(lab: Lab, machine: Machine) -> None:
     """bootsvc's own DHCP and TFTP steps, in its log under the machine's MAC:
     the DHCP exchange of every machine, and the TFTP transfer of UEFI machines
     (the BIOS ROM is iPXE already and goes straight to HTTP)."""
-    mine = [line for line in _log(lab.log_path("bootsvc")) if line.get("mac") == machine.mac]
+    mine = [line for line in server_log(lab) if line.get("mac") == machine.mac]
     services = {line.get("svc", "").split(".")[0] for line in mine}
     assert "dhcp" in services, mine
     offers = [line for line in mine if line.get("reply") in {"offer", "ack"}]

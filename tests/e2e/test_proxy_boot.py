@@ -10,13 +10,13 @@ import pytest
 
 from bootsvc.lab.lab import Lab
 from bootsvc.lab.qemu import Firmware
+from tests.e2e.conftest import server_log
 from tests.e2e.test_network_boot import (
     MACHINES,
     _check_console,
     _check_http_log,
     _check_reports,
     _expected,
-    _log,
     power_on_together,
 )
 
@@ -48,7 +48,7 @@ def test_machines_boot_through_bootsvc_as_proxydhcp(
     _vms, boots = power_on_together(lab)
 
     dnsmasq_log = lab.log_path("dnsmasq").read_text()
-    bootsvc_log = _log(lab.log_path("bootsvc"))
+    bootsvc_log = server_log(lab)
     for machine in MACHINES:
         boot = boots[machine.name]
         copied = set(probe_files[machine.version]) | set(expected[machine.name])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import subprocess
 from pathlib import Path
 
@@ -27,7 +28,11 @@ inst_hook() {
     mkdir -p "$initdir/lib/dracut/hooks/$1"
     cp "$3" "$initdir/lib/dracut/hooks/$1/$2-${3##*/}"
 }
-inst_multiple() { for tool in "$@"; do ln -sf busybox "$initdir/bin/$tool"; done; }
+inst_multiple() {
+    [ "$1" = -o ] && shift
+    for tool in "$@"; do ln -sf busybox "$initdir/bin/$tool"; done
+}
+inst_libdir_file() { :; }
 . "$moddir/module-setup.sh"
 check; [ $? = 255 ] || { echo "check: included without being asked for" >&2; exit 1; }
 depends
@@ -35,11 +40,11 @@ install
 """
 
 # What dracut's init does around the hooks: warn() from dracut-lib, then the
-# hook sourced, then the rest of the boot.
+# stage's hooks sourced in order, then the rest of the boot.
 INIT = r"""
 warn() { echo "warn: $*" >&2; }
 NEWROOT=$1
-. /lib/dracut/hooks/pre-pivot/90-bootsvc-pre-pivot.sh
+for hook in /lib/dracut/hooks/pre-pivot/*.sh; do . "$hook"; done
 echo "init goes on"
 """
 
@@ -58,16 +63,18 @@ def _shellcheck(shell: str, *scripts: Path) -> subprocess.CompletedProcess[str]:
 def test_module_scripts_pass_shellcheck() -> None:
     if shutil.which("shellcheck") is None:
         pytest.skip("scripts/test.sh installs shellcheck")
-    module = _shellcheck("bash", MODULE / "module-setup.sh", MODULE / "bootsvc-pre-pivot.sh")
+    hooks = (MODULE / "bootsvc-pre-pivot.sh", MODULE / "bootsvc-attest-pre-pivot.sh")
+    module = _shellcheck("bash", MODULE / "module-setup.sh", *hooks)
     assert module.returncode == 0, module.stdout
-    # dracut's init may be dash or busybox: the hook is POSIX sh.
-    hook = _shellcheck("sh", MODULE / "bootsvc-pre-pivot.sh")
+    # dracut's init may be dash or busybox: the hooks and what they run are POSIX sh.
+    hook = _shellcheck("sh", *hooks, MODULE / "bootsvc-overlay", MODULE / "bootsvc-attest")
     assert hook.returncode == 0, hook.stdout
 
 
-def test_module_carries_the_shared_hook_itself() -> None:
-    shared = recipes.default_dir() / "common" / "bootsvc-overlay"
-    assert (MODULE / "bootsvc-overlay").read_bytes() == shared.read_bytes()
+@pytest.mark.parametrize("script", ["bootsvc-overlay", "bootsvc-attest"])
+def test_module_carries_the_shared_scripts_themselves(script: str) -> None:
+    shared = recipes.default_dir() / "common" / script
+    assert (MODULE / script).read_bytes() == shared.read_bytes()
 
 
 @pytest.fixture
@@ -145,3 +152,23 @@ def test_a_missing_newroot_is_warned_about_and_does_not_end_the_init(initramfs: 
         booted.stderr
     )
     assert not (initramfs / "run" / "bootsvc-overlay-files").exists()
+
+
+@root_only
+def test_a_failed_attestation_is_said_and_the_boot_goes_on_with_the_other_files(
+    initramfs: Path,
+) -> None:
+    _deliver(initramfs)
+    # The chroot has no procfs or devtmpfs: the kernel command line is a
+    # plain file there, and /dev/null is made by hand.
+    (initramfs / "dev").mkdir()
+    os.mknod(initramfs / "dev" / "null", 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    (initramfs / "proc").mkdir()
+    (initramfs / "proc" / "cmdline").write_text(
+        "root=live:http://192.0.2.1/root bootsvc.attest=1 bootsvc.url=http://127.0.0.1:9\n"
+    )
+    booted = _boot(initramfs)
+    assert booted.stdout.splitlines()[-1] == "init goes on"
+    assert "bootsvc-attest: FAILED:" in booted.stdout
+    assert "warn: bootsvc-attest: no secrets from the TPM" in booted.stderr
+    assert (initramfs / "sysroot" / "etc" / "hostname").read_text() == "hv1\n"

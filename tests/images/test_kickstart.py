@@ -111,6 +111,10 @@ def test_post_writes_the_embedded_files_into_the_image(tmp_path: Path) -> None:
         "bootsvc-overlay": "usr/lib/dracut/modules.d/95bootsvc/bootsvc-overlay",
         "module-setup.sh": "usr/lib/dracut/modules.d/95bootsvc/module-setup.sh",
         "bootsvc-pre-pivot.sh": "usr/lib/dracut/modules.d/95bootsvc/bootsvc-pre-pivot.sh",
+        "bootsvc-attest": "usr/lib/dracut/modules.d/95bootsvc/bootsvc-attest",
+        "bootsvc-attest-pre-pivot.sh": (
+            "usr/lib/dracut/modules.d/95bootsvc/bootsvc-attest-pre-pivot.sh"
+        ),
         "bootsvc-report": "usr/local/sbin/bootsvc-report",
         "bootsvc-report.service": "etc/systemd/system/bootsvc-report.service",
         "10-boot.network": "etc/systemd/network/10-boot.network",
