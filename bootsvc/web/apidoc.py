@@ -14,10 +14,10 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, TypeAdapter
 
-from bootsvc.core.documents import load_json
 from bootsvc.core.records import parse
-from bootsvc.errors import BootsvcError, InvalidInput, UnsupportedMediaType
+from bootsvc.errors import BootsvcError
 from bootsvc.web.auth import require_scope
+from bootsvc.web.jsonbody import json_body
 
 _PARAM = re.compile(r"{(\w+)}")
 _REF = "#/components/schemas/{model}"
@@ -100,7 +100,7 @@ class ApiRegistry:
                 if scope is not None:
                     require_scope(scope)
                 if body is not None:
-                    params["body"] = parse(body, _json_body())  # type: ignore[assignment]
+                    params["body"] = parse(body, json_body("request body"))  # type: ignore[assignment]
                 if query is not None:
                     params["query"] = parse(query, request.args.to_dict(), prefix="query ")  # type: ignore[assignment]
                 reply = view(**params)
@@ -210,19 +210,6 @@ def _inline(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any
         resolved: dict[str, Any] = components[ref.rsplit("/", 1)[1]]
         return resolved
     return schema
-
-
-def _json_body() -> Any:
-    """Only a body that says it is JSON is read as JSON: a form or text/plain
-    body is what a browser sends across sites without asking."""
-    if not request.is_json:
-        raise UnsupportedMediaType(
-            f"request body must be JSON (Content-Type: application/json), "
-            f"not {request.mimetype or 'untyped'}"
-        )
-    if not request.content_length and request.content_length is not None:
-        raise InvalidInput("request body is empty; expected JSON")
-    return load_json(request.get_data(cache=False), "request body")
 
 
 def _serialise(reply: Reply, responses: dict[int, Any]) -> Response:

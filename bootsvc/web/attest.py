@@ -15,16 +15,16 @@ import base64
 import logging
 
 from cryptography.hazmat.primitives.asymmetric import rsa
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 
 from bootsvc.core.attestation import bundle, credential, registry
 from bootsvc.core.attestation.registry import Outcome
-from bootsvc.core.documents import load_json
 from bootsvc.core.nodeconfig import cpio, delivery
 from bootsvc.errors import BootsvcError, Forbidden, InvalidInput, NotFound
 from bootsvc.logs import event
 from bootsvc.web import nodefiles
 from bootsvc.web.context import services
+from bootsvc.web.jsonbody import json_object
 
 log = logging.getLogger("bootsvc.http")
 blueprint = Blueprint("attest", __name__)
@@ -32,21 +32,12 @@ blueprint = Blueprint("attest", __name__)
 ATTEST_NAME = "attest"
 
 
-class UnsupportedMediaType(BootsvcError):
-    status = 415
-    code = "unsupported-media-type"
-
-
 class TpmPending(Forbidden):
     code = "tpm-pending"
 
 
 def _body() -> tuple[rsa.RSAPublicKey, bytes]:
-    if request.mimetype != "application/json":
-        raise UnsupportedMediaType("the body must be application/json")
-    data = load_json(request.get_data(cache=False), "attest body")
-    if not isinstance(data, dict):
-        raise InvalidInput("attest body must be a JSON object")
+    data = json_object("attest body")
     pem, name = data.get("ek_public"), data.get("ak_name")
     if not isinstance(pem, str) or not isinstance(name, str):
         raise InvalidInput("attest body needs ek_public (PEM) and ak_name (hex)")

@@ -9,13 +9,13 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from bootsvc.core import bootscript, reports
-from bootsvc.core.documents import load_json
 from bootsvc.core.names import unicast_mac
 from bootsvc.core.records import refuse_oversized, refuse_unstorable
-from bootsvc.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
+from bootsvc.errors import InvalidInput, PayloadTooLarge
 from bootsvc.logs import event
 from bootsvc.web.context import services
 from bootsvc.web.identity import machine_from_query
+from bootsvc.web.jsonbody import json_object
 from bootsvc.web.nodeauth import booted_node
 
 log = logging.getLogger("bootsvc.http")
@@ -48,15 +48,8 @@ def node_script() -> Response:
 def _report_fields() -> dict[str, Any]:
     if request.method == "GET":
         data: Any = request.args.to_dict()
-    elif not request.is_json:
-        raise UnsupportedMediaType(
-            f"report body must be JSON (Content-Type: application/json), "
-            f"not {request.mimetype or 'untyped'}"
-        )
     else:
-        data = load_json(request.get_data(cache=False), "report body")
-        if not isinstance(data, dict):
-            raise InvalidInput("report body must be a JSON object")
+        data = json_object("report body")
     refuse_unstorable(data, "report")
     return dict(data)
 
