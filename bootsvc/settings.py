@@ -11,6 +11,7 @@ import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 from ipaddress import IPv4Network
 from pathlib import Path
@@ -31,6 +32,8 @@ from bootsvc.errors import SettingsError
 
 ENV_PREFIX = "BOOTSVC_"
 DEFAULT_CONFIG = Path("/etc/bootsvc/bootsvc.toml")
+# Listen addresses that name no host: the runtime finds the advertised one.
+WILDCARD_HOSTS = frozenset({"0.0.0.0", "::"})
 # The first-stage loaders bootsvc names in its DHCP replies: BIOS, then the
 # two UEFI x86-64 choices of `uefi_loader`.
 LOADERS = ("undionly.kpxe", "snponly.efi", "ipxe.efi")
@@ -95,6 +98,55 @@ def _comma_list(value: Any) -> Any:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
     return value
+
+
+class ProxyStyle(StrEnum):
+    PIXIECORE = "pixiecore"
+    SMEE = "smee"
+
+
+@dataclass(frozen=True)
+class ProxyStyles:
+    default: ProxyStyle = ProxyStyle.PIXIECORE
+    by_arch: dict[int, ProxyStyle] = field(default_factory=dict)
+    # (vendor class prefix, style), tried in order before the architecture.
+    by_vendor: tuple[tuple[str, ProxyStyle], ...] = ()
+
+    def for_client(self, vendor_class: str, arch: int | None) -> ProxyStyle:
+        for prefix, style in self.by_vendor:
+            if vendor_class.startswith(prefix):
+                return style
+        if arch is not None and arch in self.by_arch:
+            return self.by_arch[arch]
+        return self.default
+
+
+def _style(value: str) -> ProxyStyle:
+    try:
+        return ProxyStyle(value.strip())
+    except ValueError:
+        raise ValueError(f"{value!r} is not a ProxyDHCP style (pixiecore or smee)") from None
+
+
+def parse_styles(text: str) -> ProxyStyles:
+    """Read STYLE[,ARCH=STYLE|VENDOR-PREFIX=STYLE...], e.g. "pixiecore,9=smee"."""
+    default = ProxyStyle.PIXIECORE
+    by_arch: dict[int, ProxyStyle] = {}
+    by_vendor: list[tuple[str, ProxyStyle]] = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        key, sep, value = item.rpartition("=")
+        arch = digits.number(key.strip())
+        if not sep:
+            default = _style(item)
+        elif arch is not None:
+            by_arch[arch] = _style(value)
+        elif key.strip():
+            by_vendor.append((key.strip(), _style(value)))
+        else:
+            raise ValueError(f"{item!r} has no architecture or vendor class before '='")
+    return ProxyStyles(default, by_arch, tuple(by_vendor))
 
 
 class Settings(BaseModel):
@@ -345,8 +397,6 @@ class Settings(BaseModel):
     @field_validator("dhcp_proxy_uefi")
     @classmethod
     def _proxy_rules(cls, value: str) -> str:
-        from bootsvc.core.dhcp.proxy import parse_styles
-
         parse_styles(value)
         return value
 
@@ -398,14 +448,14 @@ class Settings(BaseModel):
 
     @property
     def base_url(self) -> str:
-        """The URL nodes use to reach this server."""
+        """The URL nodes use to reach this server. A wildcard listen address
+        needs `advertise_url`, which bootsvc.serve.address fills from the
+        interfaces when a process starts."""
         if self.advertise_url:
             return self.advertise_url
         host, port = self.http_address
-        if host in {"0.0.0.0", "::"}:
-            from bootsvc.net.iface import primary_ipv4
-
-            host = primary_ipv4(self.dhcp_interface or None) or "127.0.0.1"
+        if host in WILDCARD_HOSTS:
+            host = "127.0.0.1"
         if ":" in host:
             host = f"[{host}]"
         return f"http://{host}:{port}"

@@ -26,12 +26,12 @@ from bootsvc.core.dhcp.enlist import Enlister
 from bootsvc.core.dhcp.leases import Lease
 from bootsvc.core.dhcp.writer import LeaseWriter
 from bootsvc.core.records import ClusterRecord, NetworkRecord
-from bootsvc.dhcpd import DhcpService
 from bootsvc.net.dhcp import options as opt
 from bootsvc.net.dhcp.classify import classify
 from bootsvc.net.dhcp.codec import Packet
 from bootsvc.net.dhcp.options import MessageType
 from bootsvc.net.dhcp.responder import Reply, Request, Responder, Silence
+from bootsvc.serve.dhcp import DhcpService
 from bootsvc.settings import DhcpMode, Settings
 from bootsvc.store.db import Database
 from tests import nslab

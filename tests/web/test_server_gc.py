@@ -1,5 +1,5 @@
 """A gunicorn worker freezes what it loaded out of the garbage collector's
-walks before it serves (bootsvc.gcpolicy), and says so in one log line."""
+walks before it serves (bootsvc.serve.gcpolicy), and says so in one log line."""
 
 from __future__ import annotations
 

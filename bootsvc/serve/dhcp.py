@@ -16,13 +16,13 @@ from bootsvc.core.dhcp.book import LeaseBook
 from bootsvc.core.dhcp.boot import Loaders
 from bootsvc.core.dhcp.directory import Directory
 from bootsvc.core.dhcp.enlist import Enlister
-from bootsvc.core.dhcp.proxy import ProxyResponder, parse_styles
+from bootsvc.core.dhcp.proxy import ProxyResponder
 from bootsvc.core.dhcp.writer import LeaseWriter
-from bootsvc.gcpolicy import quiet_garbage_collector
 from bootsvc.logs import event
 from bootsvc.net.dhcp.responder import Responder
 from bootsvc.net.dhcp.server import PXE_PORT, SERVER_PORT, DhcpServer
-from bootsvc.settings import DhcpMode, Settings
+from bootsvc.serve.gcpolicy import quiet_garbage_collector
+from bootsvc.settings import DhcpMode, Settings, parse_styles
 from bootsvc.store.db import Database
 
 log = logging.getLogger("bootsvc.dhcp")

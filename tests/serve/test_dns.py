@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from bootsvc.core.dnsrecords import DnsSite
-from bootsvc.dns_service import site_for
 from bootsvc.errors import SettingsError
-from bootsvc.serve import services_for
+from bootsvc.serve.dns import site_for
+from bootsvc.serve.supervisor import services_for
 from bootsvc.settings import Settings, load_settings, parse_upstream
 from tests.dnsdig import dig, flags, rcode, records
 

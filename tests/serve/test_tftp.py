@@ -12,11 +12,11 @@ import pytest
 import requests
 from pydantic import ValidationError
 
-from bootsvc.serve import services_for
+from bootsvc.serve.supervisor import services_for
+from bootsvc.serve.tftp import tftp_url
 from bootsvc.settings import Settings
 from bootsvc.store import schema
 from bootsvc.store.db import Database
-from bootsvc.tftp_service import tftp_url
 from tests.live import live_server
 
 SNP = b"MZ" + bytes(range(256)) * 100

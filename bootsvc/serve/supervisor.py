@@ -45,27 +45,27 @@ def _run_http(settings: Settings) -> None:
 
 
 def _run_tftp(settings: Settings) -> None:
-    from bootsvc import tftp_service
+    from bootsvc.serve import tftp
 
-    tftp_service.run(settings)
+    tftp.run(settings)
 
 
 def _run_dns(settings: Settings) -> None:
-    from bootsvc import dns_service
+    from bootsvc.serve import dns
 
-    dns_service.run(settings)
+    dns.run(settings)
 
 
 def _run_rollouts(settings: Settings) -> None:
-    from bootsvc import rollout_service
+    from bootsvc.serve import rollouts
 
-    rollout_service.run(settings)
+    rollouts.run(settings)
 
 
 def _run_dhcp(settings: Settings) -> None:
-    from bootsvc import dhcpd
+    from bootsvc.serve import dhcp
 
-    dhcpd.run(settings)
+    dhcp.run(settings)
 
 
 ServiceMain = Callable[[Settings], None]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bootsvc.core.dhcp import leases
 from bootsvc.core.dhcp.leases import BOUND, Lease
-from bootsvc.dhcpd import RETAIN_SECONDS, DhcpService
+from bootsvc.serve.dhcp import RETAIN_SECONDS, DhcpService
 from bootsvc.store.db import Database
 from tests.dhcpstack import dhcp_settings
 

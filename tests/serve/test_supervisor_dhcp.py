@@ -15,7 +15,7 @@ import pytest
 from bootsvc.errors import SettingsError
 from bootsvc.net.dhcp import options as opt
 from bootsvc.net.dhcp.codec import FLAG_BROADCAST, Packet, build, parse
-from bootsvc.serve import services_for
+from bootsvc.serve.supervisor import services_for
 from bootsvc.settings import DhcpMode, Settings, load_settings
 from tests import nslab
 

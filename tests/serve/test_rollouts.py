@@ -12,9 +12,9 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from bootsvc import rollout_service
 from bootsvc.core import cmdb, rollouts
-from bootsvc.serve import services_for
+from bootsvc.serve import rollouts as rollout_clock
+from bootsvc.serve.supervisor import services_for
 from bootsvc.settings import Settings
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
@@ -82,7 +82,7 @@ def test_the_clock_removes_new_nodes_that_never_came_back(db: Database, settings
             node.created_at = node.updated_at = node.created_at - timedelta(days=days)
     stop = threading.Event()
     clock = threading.Thread(
-        target=rollout_service.run,
+        target=rollout_clock.run,
         args=(settings.model_copy(update={"rollout_tick_s": 0.05}), stop),
     )
     clock.start()
