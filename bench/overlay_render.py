@@ -40,12 +40,12 @@ from typing import Any
 from sqlalchemy import delete
 
 from bench.common import fresh_sqlite, percentiles
-from bootsvc.core import cmdb
+from bootsvc.core.cmdb import cmdb
+from bootsvc.core.cmdb.records import ClusterRecord, NodeRecord
 from bootsvc.core.nodeconfig import clusterdocs, cpio
 from bootsvc.core.nodeconfig.context import BootInfo
 from bootsvc.core.nodeconfig.overlay import Overlays
 from bootsvc.core.nodeconfig.templating import Templates
-from bootsvc.core.records import ClusterRecord, NodeRecord
 from bootsvc.serve import gcpolicy
 from bootsvc.store import schema
 from bootsvc.store.db import Database

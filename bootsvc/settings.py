@@ -267,7 +267,7 @@ class Settings(BaseModel):
     agent_interval_s: int = Field(default=120, le=MAX_SECONDS)
     agent_drain_timeout_s: int = Field(default=1800, le=MAX_SECONDS)
 
-    # Enlistment of machines nobody registered (bootsvc.core.enlistment). At
+    # Enlistment of machines nobody registered (bootsvc.core.cmdb.enlistment). At
     # most this many nodes wait in state `new`: more than any delivery of
     # racks an admin accepts at once, and few enough that a flood of made-up
     # MACs cannot bury the real fleet in the node list and DNS and DHCP

@@ -17,15 +17,15 @@ from typing import Any, TypedDict, TypeVar, Unpack
 
 import pytest
 
-from bootsvc.core import cmdb
+from bootsvc.core.cmdb import cmdb
+from bootsvc.core.cmdb.records import ClusterRecord, NetworkRecord
 from bootsvc.core.dhcp.authoritative import AuthoritativeResponder
 from bootsvc.core.dhcp.book import LeaseBook, LeaseDone
-from bootsvc.core.dhcp.boot import Loaders
 from bootsvc.core.dhcp.directory import Directory
 from bootsvc.core.dhcp.enlist import Enlister
 from bootsvc.core.dhcp.leases import Lease
+from bootsvc.core.dhcp.loaders import Loaders
 from bootsvc.core.dhcp.writer import LeaseWriter
-from bootsvc.core.records import ClusterRecord, NetworkRecord
 from bootsvc.net.dhcp import options as opt
 from bootsvc.net.dhcp.classify import classify
 from bootsvc.net.dhcp.codec import Packet

@@ -7,10 +7,11 @@ import re
 import time
 from typing import Any
 
-from bootsvc.core import catalog, cmdb
-from bootsvc.core.catalog import FileRef
+from bootsvc.core.catalog import catalog
+from bootsvc.core.catalog.catalog import FileRef
+from bootsvc.core.cmdb import cmdb
+from bootsvc.core.cmdb.records import NodeRecord
 from bootsvc.core.dhcp import leases
-from bootsvc.core.records import NodeRecord
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
 

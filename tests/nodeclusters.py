@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bootsvc.core import cmdb
-from bootsvc.core.records import ClusterRecord, NodeRecord
+from bootsvc.core.cmdb import cmdb
+from bootsvc.core.cmdb.records import ClusterRecord, NodeRecord
 from bootsvc.store.db import Database
 from tests import factory
 

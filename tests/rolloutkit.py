@@ -11,11 +11,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bootsvc.core import bootscript, cmdb, reports
-from bootsvc.core.bootplan import BootPlan
-from bootsvc.core.bootscript import BootSite, Machine
+from bootsvc.core.boot import bootscript, reports
+from bootsvc.core.boot.bootplan import BootPlan
+from bootsvc.core.boot.bootscript import BootSite, Machine
+from bootsvc.core.cmdb import cmdb
+from bootsvc.core.cmdb.records import ClusterRecord
 from bootsvc.core.dhcp import leases
-from bootsvc.core.records import ClusterRecord
 from bootsvc.settings import Settings
 from bootsvc.store.db import Database
 from bootsvc.store.models import AuditEntry, DhcpLease, Interface
@@ -62,7 +63,7 @@ def make_cluster(
 
 def own_address(session: Session, mac_address: str) -> str | None:
     """The address bootsvc leased to the MAC, else its IP in the CMDB: where
-    the node's script must go for it to count (bootsvc.core.nodeaccess)."""
+    the node's script must go for it to count (bootsvc.core.access.nodeaccess)."""
     leased = session.scalar(
         select(DhcpLease.ip).where(
             DhcpLease.mac == mac_address,

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from bootsvc.core import reports
+from bootsvc.core.boot import reports
 from bootsvc.store import schema
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database

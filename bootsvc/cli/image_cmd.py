@@ -18,8 +18,8 @@ from bootsvc.cli.output import (
     print_table,
     size_text,
 )
-from bootsvc.core import catalog, imports, releases
-from bootsvc.core.views import VersionView, channel_move_view, image_view, version_view
+from bootsvc.core.catalog import catalog, imports, releases
+from bootsvc.core.views.objects import VersionView, channel_move_view, image_view, version_view
 from bootsvc.errors import InvalidInput
 from bootsvc.images import builder, export
 

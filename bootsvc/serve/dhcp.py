@@ -13,9 +13,9 @@ import time
 from bootsvc.core.dhcp import leases
 from bootsvc.core.dhcp.authoritative import AuthoritativeResponder
 from bootsvc.core.dhcp.book import LeaseBook
-from bootsvc.core.dhcp.boot import Loaders
 from bootsvc.core.dhcp.directory import Directory
 from bootsvc.core.dhcp.enlist import Enlister
+from bootsvc.core.dhcp.loaders import Loaders
 from bootsvc.core.dhcp.proxy import ProxyResponder
 from bootsvc.core.dhcp.writer import LeaseWriter
 from bootsvc.logs import event

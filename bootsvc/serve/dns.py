@@ -8,8 +8,8 @@ import ipaddress
 import signal
 from urllib.parse import urlsplit
 
-from bootsvc.core.dnsfeed import CmdbZones
-from bootsvc.core.dnsrecords import DnsSite
+from bootsvc.core.dns.feed import CmdbZones
+from bootsvc.core.dns.records import DnsSite
 from bootsvc.net.dns import DnsServer, Forwarder, bind_sockets
 from bootsvc.settings import Settings, parse_host_port, parse_upstream
 from bootsvc.store.db import Database

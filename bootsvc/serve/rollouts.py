@@ -1,7 +1,7 @@
 """The rollout clock, a service process of its own: every `rollout_tick_s`
 it stops rollouts whose nodes took too long to report healthy, drops nodes
 that left them, and starts waves that are due; and it removes `new` nodes
-that never came back (bootsvc.core.enlistment). Everything else moves with
+that never came back (bootsvc.core.cmdb.enlistment). Everything else moves with
 the nodes' own reports; this is for what happens when nothing is heard."""
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import signal
 import threading
 from types import FrameType
 
-from bootsvc.core import enlistment, rollouts
+from bootsvc.core.cmdb import enlistment
+from bootsvc.core.rollout import rollouts
 from bootsvc.logs import event
 from bootsvc.settings import Settings
 from bootsvc.store.db import Database

@@ -1,5 +1,5 @@
 """The TFTP child of `bootsvc serve`: bootsvc.net.tftp's server, answering
-with bootsvc.core.tftpfiles, until SIGTERM."""
+with bootsvc.core.boot.tftpfiles, until SIGTERM."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import logging
 import signal
 from urllib.parse import urlsplit
 
-from bootsvc.core.bootscript import BootSite
-from bootsvc.core.tftpfiles import BootFiles
+from bootsvc.core.boot.bootscript import BootSite
+from bootsvc.core.boot.tftpfiles import BootFiles
 from bootsvc.logs import event
 from bootsvc.net.tftp import TftpServer
 from bootsvc.safepath import OutsideRoot, resolve_within

@@ -14,8 +14,8 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, TypeAdapter
 
-from bootsvc.core.documents import load_json
-from bootsvc.core.records import parse
+from bootsvc.core.cmdb.documents import load_json
+from bootsvc.core.cmdb.records import parse
 from bootsvc.errors import BootsvcError, InvalidInput, UnsupportedMediaType
 from bootsvc.web.auth import require_scope
 

@@ -19,7 +19,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from bootsvc.core.attestation import bundle, credential, registry
 from bootsvc.core.attestation.registry import Outcome
-from bootsvc.core.documents import load_json
+from bootsvc.core.cmdb.documents import load_json
 from bootsvc.core.nodeconfig import cpio, delivery
 from bootsvc.errors import BootsvcError, Forbidden, InvalidInput, NotFound
 from bootsvc.logs import event

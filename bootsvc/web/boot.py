@@ -8,10 +8,10 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from bootsvc.core import bootscript, reports
-from bootsvc.core.documents import load_json
-from bootsvc.core.names import unicast_mac
-from bootsvc.core.records import refuse_oversized, refuse_unstorable
+from bootsvc.core.boot import bootscript, reports
+from bootsvc.core.cmdb.documents import load_json
+from bootsvc.core.cmdb.names import unicast_mac
+from bootsvc.core.cmdb.records import refuse_oversized, refuse_unstorable
 from bootsvc.errors import InvalidInput, PayloadTooLarge, UnsupportedMediaType
 from bootsvc.logs import event
 from bootsvc.web.context import services

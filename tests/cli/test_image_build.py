@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bootsvc.core import imports
+from bootsvc.core.catalog import imports
 from tests import fakerecipes
 from tests.cli.conftest import Run
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from bootsvc.core import reports
+from bootsvc.core.boot import reports
 from bootsvc.store.db import Database
 from tests import factory
 from tests.cli.conftest import Run

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bootsvc.core import imports
+from bootsvc.core.catalog import imports
 from bootsvc.images import BuildError, builder, export
 from tests import fakerecipes
 

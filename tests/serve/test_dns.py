@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from bootsvc.core.dnsrecords import DnsSite
+from bootsvc.core.dns.records import DnsSite
 from bootsvc.errors import SettingsError
 from bootsvc.serve.dns import site_for
 from bootsvc.serve.supervisor import services_for

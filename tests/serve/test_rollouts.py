@@ -12,7 +12,8 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from bootsvc.core import cmdb, rollouts
+from bootsvc.core.cmdb import cmdb
+from bootsvc.core.rollout import rollouts
 from bootsvc.serve import rollouts as rollout_clock
 from bootsvc.serve.supervisor import services_for
 from bootsvc.settings import Settings

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
-from bootsvc.core.boots import SEEN_RESOLUTION
+from bootsvc.core.boot.boots import SEEN_RESOLUTION
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
 from bootsvc.store.models import NodeSeen

@@ -11,7 +11,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from bootsvc.core.bootscript import TOKEN_PLACEHOLDER
+from bootsvc.core.boot.bootscript import TOKEN_PLACEHOLDER
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
 from bootsvc.store.models import BootReport, BootToken, Node, SecretToken

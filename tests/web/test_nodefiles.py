@@ -14,7 +14,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import MetaData, select, update
 
-from bootsvc.core import cmdb
+from bootsvc.core.cmdb import cmdb
 from bootsvc.core.dhcp import leases
 from bootsvc.core.dhcp.leases import Lease
 from bootsvc.core.nodeconfig import cpio

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from bootsvc.core import cmdb
-from bootsvc.core.records import NodeRecord
+from bootsvc.core.cmdb import cmdb
+from bootsvc.core.cmdb.records import NodeRecord
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
 from bootsvc.store.models import BootReport, NodeBoot, NodeSeen

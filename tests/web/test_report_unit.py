@@ -9,7 +9,8 @@ from pathlib import Path
 
 import requests
 
-from bootsvc.core import agentfiles, cmdb, reports
+from bootsvc.core.boot import agentfiles, reports
+from bootsvc.core.cmdb import cmdb
 from bootsvc.core.nodeconfig.context import BootInfo
 from bootsvc.settings import Settings
 from bootsvc.store.artifacts import ArtifactStore

@@ -14,7 +14,7 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from bootsvc.core import reports
+from bootsvc.core.boot import reports
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
 from tests import factory
@@ -47,7 +47,7 @@ def booting(db: Database, store: ArtifactStore) -> dict[str, bytes]:
     kernel, initrd = os.urandom(3 << 20), os.urandom(5 << 20)
     kernel_ref = factory.blob(store, "vmlinuz", kernel)
     initrd_ref = factory.blob(store, "initrd.img", initrd)
-    from bootsvc.core import catalog
+    from bootsvc.core.catalog import catalog
 
     with db.write() as session:
         catalog.add_version(

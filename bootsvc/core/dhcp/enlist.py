@@ -1,4 +1,4 @@
-"""Unknown MACs become `new` nodes in the CMDB (bootsvc.core.cmdb.enlist),
+"""Unknown MACs become `new` nodes in the CMDB (bootsvc.core.cmdb.cmdb.enlist),
 off the reply path: a DHCP reply never waits for the CMDB.
 
 Enlisting costs a millisecond or two of CPU per machine, and on SQLite its
@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from bootsvc.core import cmdb
+from bootsvc.core.cmdb import cmdb
 from bootsvc.core.dhcp.directory import Directory, Known
 from bootsvc.logs import event
 from bootsvc.net.dhcp.classify import Client

@@ -13,7 +13,7 @@ two styles, chosen per architecture or vendor class:
 
 from __future__ import annotations
 
-from bootsvc.core.dhcp.boot import Loaders, choose, fields
+from bootsvc.core.dhcp.loaders import Loaders, loader_fields, loader_for
 from bootsvc.net.dhcp import options as opt
 from bootsvc.net.dhcp.classify import Firmware
 from bootsvc.net.dhcp.options import MessageType
@@ -61,10 +61,10 @@ class ProxyResponder:
             return Silence("request for the site's DHCP server")
         else:
             return Silence(f"proxy mode does not answer {request.kind.label}")
-        boot = choose(client, self.loaders)
+        boot = loader_for(client, self.loaders)
         if boot is None:
             return Silence(f"no loader for architecture {client.arch}")
-        boot_fields = fields(boot, self.loaders, request.server_ip)
+        boot_fields = loader_fields(boot, self.loaders, request.server_ip)
         options = dict(boot_fields.options)
         options[opt.VENDOR_CLASS] = boot.vendor_class or b"PXEClient"
         uuid = request.packet.options.get(opt.CLIENT_UUID)

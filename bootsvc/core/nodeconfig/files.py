@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bootsvc.core import agentfiles
+from bootsvc.core.boot import agentfiles
 from bootsvc.core.nodeconfig.context import NodeContext
 from bootsvc.core.nodeconfig.network import Link
 from bootsvc.core.nodeconfig.problems import ConfigError, Problem

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pydantic import Field
 from sqlalchemy.orm import Session
 
-from bootsvc.core import catalog, releases
-from bootsvc.core.records import FileRecord, ObjectName, Record, VersionRecord
-from bootsvc.core.views import (
+from bootsvc.core.catalog import catalog, releases
+from bootsvc.core.cmdb.records import FileRecord, ObjectName, Record, VersionRecord
+from bootsvc.core.views.objects import (
     ChannelMoveView,
     ChannelView,
     ImageView,

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from bootsvc.core import cmdb
-from bootsvc.core.records import ClusterRecord, InterfaceRecord, NodeRecord
+from bootsvc.core.cmdb import cmdb
+from bootsvc.core.cmdb.records import ClusterRecord, InterfaceRecord, NodeRecord
 from bootsvc.net.dhcp import options as opt
 from bootsvc.net.dhcp.options import MessageType
 from bootsvc.net.dhcp.responder import Reply, Silence

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from bootsvc.core import cmdb
+from bootsvc.core.cmdb import cmdb
+from bootsvc.core.cmdb.records import InterfaceRecord, NodeRecord
 from bootsvc.core.dhcp.directory import Directory
 from bootsvc.core.dhcp.export import export
-from bootsvc.core.records import InterfaceRecord, NodeRecord
 from bootsvc.errors import InvalidInput
 from bootsvc.settings import DhcpMode
 from bootsvc.store.db import Database

@@ -6,7 +6,7 @@ from typing import Unpack
 
 import pytest
 
-from bootsvc.core.dhcp.boot import Loaders
+from bootsvc.core.dhcp.loaders import Loaders
 from bootsvc.core.dhcp.proxy import ProxyResponder
 from bootsvc.net.dhcp import options as opt
 from bootsvc.net.dhcp.options import MessageType

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import delete, event, insert
 
-from bootsvc.core.dnsfeed import STAMP_WINDOW
+from bootsvc.core.dns.feed import STAMP_WINDOW
 from bootsvc.core.nodeconfig import changes
 from bootsvc.store.db import Database
 from bootsvc.store.models import AuditEntry

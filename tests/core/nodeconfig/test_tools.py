@@ -82,7 +82,7 @@ def test_ceph_reads_fsid_and_monitors_back(clusters: Database, tmp_path: Path) -
     root = node_root(clusters, "hv3", tmp_path)
     conf = str(root / "etc/ceph/ceph.conf")
     with clusters.read() as session:
-        from bootsvc.core import cmdb
+        from bootsvc.core.cmdb import cmdb
 
         fsid = cmdb.get_cluster(session, "lab").ceph_fsid
     assert run("ceph-conf", "-c", conf, "--lookup", "fsid").stdout.strip() == fsid

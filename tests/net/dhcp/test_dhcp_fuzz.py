@@ -19,10 +19,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bootsvc.core import cmdb
+from bootsvc.core.cmdb import cmdb
+from bootsvc.core.cmdb.records import InterfaceRecord, NodeRecord
 from bootsvc.core.dhcp import leases
 from bootsvc.core.dhcp.leases import BOUND, DECLINED, OFFERED, RELEASED
-from bootsvc.core.records import InterfaceRecord, NodeRecord
 from bootsvc.net.dhcp import options as opt
 from bootsvc.net.dhcp.codec import FLAG_BROADCAST, Packet, build, parse
 from bootsvc.settings import DhcpMode, Settings
