@@ -18,6 +18,7 @@ from typing import Any, TypedDict, TypeVar, Unpack
 import pytest
 
 from bootsvc.core.cmdb import cmdb
+from bootsvc.core.cmdb.enlistment import Enlistment
 from bootsvc.core.cmdb.records import ClusterRecord, NetworkRecord
 from bootsvc.core.dhcp.authoritative import AuthoritativeResponder
 from bootsvc.core.dhcp.book import LeaseBook, LeaseDone
@@ -108,6 +109,7 @@ def make_stack(db: Database, settings: Settings, clock: Clock) -> Stack:
         directory,
         wake=lambda: holder[0].nudge() if holder else None,
         busy=lambda within: bool(holder) and holder[0].busy(within),
+        limits=Enlistment.from_settings(settings, per_address=False),
     )
     writer = LeaseWriter(db, clock, idle=enlister.step, server=f"test/{id(directory)}")
     holder.append(writer)

@@ -10,6 +10,7 @@ import signal
 import threading
 import time
 
+from bootsvc.core.cmdb.enlistment import Enlistment
 from bootsvc.core.dhcp import leases
 from bootsvc.core.dhcp.authoritative import AuthoritativeResponder
 from bootsvc.core.dhcp.book import LeaseBook
@@ -53,7 +54,8 @@ class DhcpService:
             ports: tuple[int, ...] = (SERVER_PORT, PXE_PORT)
         else:
             self.directory = Directory(self.db, settings)
-            self.enlister = Enlister(self.db, self.directory, self._nudge, self._busy)
+            limits = Enlistment.from_settings(settings, per_address=False)
+            self.enlister = Enlister(self.db, self.directory, self._nudge, self._busy, limits)
             self.writer = LeaseWriter(self.db, idle=self.enlister.step)
             self.book = LeaseBook(
                 self.writer, settings.dhcp_offer_seconds, settings.dhcp_decline_seconds

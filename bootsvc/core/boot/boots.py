@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bootsvc.store.models import BootReport, NodeBoot, NodeSeen
+from bootsvc.store.upsert import upsert_row
 
 BOOTING, UP, UNHEALTHY, FAILED, ABANDONED = "booting", "up", "unhealthy", "failed", "abandoned"
 # An agent polling more often than this does not move its "last seen" time:
@@ -38,12 +38,8 @@ def is_healthy(details: dict[str, Any]) -> bool:
 
 def seen(session: Session, node_id: int, via: str, now: datetime) -> None:
     """Upsert: two reports of one node at once must both be recorded."""
-    values = {"node_id": node_id, "at": now, "via": via}
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(NodeSeen).values(**values)
-    session.execute(
-        statement.on_conflict_do_update(index_elements=["node_id"], set_={"at": now, "via": via})
-    )
+    row = {"node_id": node_id, "at": now, "via": via}
+    upsert_row(session, NodeSeen, ["node_id"], row, {"at": now, "via": via})
 
 
 def needs_seen(last: datetime | None, now: datetime) -> bool:

@@ -26,7 +26,7 @@ from bootsvc.core.cmdb.enlistment import Enlistment
 from bootsvc.core.nodeconfig import delivery, onetime
 from bootsvc.core.nodeconfig.context import BootInfo, agent_values
 from bootsvc.core.nodeconfig.problems import ConfigError
-from bootsvc.errors import Conflict, NotFound
+from bootsvc.errors import NotFound
 from bootsvc.logs import event
 from bootsvc.settings import Settings
 from bootsvc.store.db import Database
@@ -162,25 +162,22 @@ def identify(session: Session, machine: Machine) -> Node | None:
 
 def _enlist(db: Database, site: BootSite, machine: Machine, mac: str) -> str | None:
     """Record a first boot, unless the enlistment limits refuse it: then
-    say why. Two first boots at once race on the MAC's unique index; the
-    loser finds the winner's row."""
-    try:
-        with db.write() as session:
-            if identify(session, machine) is None:
-                refused = site.enlistment.admit(session, mac, machine.ip)
-                if refused:
-                    return refused
-                cmdb.enlist(
-                    session,
-                    mac,
-                    machine.facts(),
-                    uuid=machine.uuid,
-                    serial=machine.serial,
-                    asset_tag=machine.asset,
-                )
-    except Conflict:
-        pass
-    return None
+    say why."""
+    with db.write() as session:
+        if identify(session, machine) is not None:
+            return None
+        outcome = enlistment.enlist_unknown(
+            session,
+            site.enlistment,
+            mac,
+            machine.facts(),
+            "script",
+            ip=machine.ip,
+            uuid=machine.uuid,
+            serial=machine.serial,
+            asset_tag=machine.asset,
+        )
+    return outcome if isinstance(outcome, str) else None
 
 
 def serve_node_script(db: Database, site: BootSite, machine: Machine) -> NodeScript:

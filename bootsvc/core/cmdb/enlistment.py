@@ -1,7 +1,8 @@
-"""Limits on enlisting machines nobody registered, so that strangers on the
-provisioning network cannot fill the CMDB: at most `enlist_max_new` nodes
-wait in state `new`, each source address enlists at most
-`enlist_rate_per_minute` machines, and `new` nodes that never come back
+"""Enlisting machines nobody registered, within limits, so that strangers on
+the provisioning network cannot fill the CMDB: at most `enlist_max_new`
+nodes wait in state `new`, each source address enlists at most
+`enlist_rate_per_minute` machines (over HTTP and TFTP, where the address is
+known; a DHCP request's is not), and `new` nodes that never come back
 expire. Every refusal and expiry is logged and counted (`fleet status`)."""
 
 from __future__ import annotations
@@ -12,13 +13,15 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bootsvc.core import audit
 from bootsvc.core.boot import boots
+from bootsvc.core.cmdb import cmdb
 from bootsvc.core.views.fleet import EnlistmentView, TallyView
 from bootsvc.errors import Conflict
 from bootsvc.logs import event
@@ -26,6 +29,7 @@ from bootsvc.settings import Settings
 from bootsvc.store.db import Database
 from bootsvc.store.models import EnlistmentCount, Node, NodeSeen
 from bootsvc.store.types import utcnow
+from bootsvc.store.upsert import upsert_row
 
 log = logging.getLogger("bootsvc.enlist")
 
@@ -77,7 +81,8 @@ class RateLimiter:
 
 class Enlistment:
     """What one server process lets enlist: the cap on `new` nodes (shared
-    by all servers through the database) and its own rate limit."""
+    by all servers through the database) and, when the source address is
+    known (`per_address`), its own rate limit."""
 
     def __init__(
         self,
@@ -85,25 +90,57 @@ class Enlistment:
         rate_per_minute: int = _default("enlist_rate_per_minute"),
         burst: int = _default("enlist_burst"),
         clock: Callable[[], float] = time.monotonic,
+        per_address: bool = True,
     ) -> None:
         self.max_new = max_new
-        self.limiter = RateLimiter(rate_per_minute, burst, clock)
+        self.limiter = RateLimiter(rate_per_minute, burst, clock) if per_address else None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Enlistment:
-        return cls(settings.enlist_max_new, settings.enlist_rate_per_minute, settings.enlist_burst)
+    def from_settings(cls, settings: Settings, per_address: bool = True) -> Enlistment:
+        return cls(
+            settings.enlist_max_new,
+            settings.enlist_rate_per_minute,
+            settings.enlist_burst,
+            per_address=per_address,
+        )
 
-    def admit(self, session: Session, mac: str, ip: str | None) -> str | None:
+    def admit(self, session: Session, mac: str, ip: str | None, stage: str) -> str | None:
         """None if the machine `mac` asking from `ip` may be enlisted now;
         otherwise why not, once the refusal is counted and logged. Servers
         enlisting at the same moment may each pass the cap by one."""
-        if not self.limiter.allow(ip or ""):
+        if self.limiter is not None and not self.limiter.allow(ip or ""):
             limit = f"{self.limiter.burst:.0f} then {self.limiter.per_second * 60:.0f}/min"
             source = ip or "an unknown address"
-            return _refuse(session, RATE, mac, ip, f"more enlistments from {source} than {limit}")
+            why = f"more enlistments from {source} than {limit}"
+            return _refuse(session, RATE, mac, ip, stage, why)
         waiting = count_new(session)
         if waiting >= self.max_new:
-            return _refuse(session, CAP, mac, ip, f"{waiting} nodes already wait as new")
+            return _refuse(session, CAP, mac, ip, stage, f"{waiting} nodes already wait as new")
+        return None
+
+
+def enlist_unknown(
+    session: Session,
+    limits: Enlistment,
+    mac: str,
+    facts: dict[str, Any],
+    stage: str,
+    ip: str | None = None,
+    uuid: str | None = None,
+    serial: str | None = None,
+    asset_tag: str | None = None,
+) -> Node | str | None:
+    """Enlist the machine `mac`, which the caller found unknown, as a `new`
+    node; or say why the limits refuse it. None when another server enlisted
+    it at the same moment: the loser of the race on the MAC's unique index
+    finds the winner's node on its next read."""
+    refused = limits.admit(session, mac, ip, stage)
+    if refused:
+        return refused
+    try:
+        with session.begin_nested():
+            return cmdb.enlist(session, mac, facts, uuid=uuid, serial=serial, asset_tag=asset_tag)
+    except IntegrityError:
         return None
 
 
@@ -111,9 +148,9 @@ def count_new(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Node).where(Node.state == "new")) or 0
 
 
-def _refuse(session: Session, kind: str, mac: str, ip: str | None, why: str) -> str:
+def _refuse(session: Session, kind: str, mac: str, ip: str | None, stage: str, why: str) -> str:
     _tally(session, kind, 1, mac, ip, utcnow())
-    event(log, "enlist.refused", logging.WARNING, mac=mac, ip=ip, stage="script", reason=kind)
+    event(log, "enlist.refused", logging.WARNING, mac=mac, ip=ip, stage=stage, reason=kind)
     return f"not enlisted: {why}"
 
 
@@ -122,12 +159,9 @@ def _tally(
 ) -> None:
     """Upsert: refusals in several processes at once must all be counted."""
     last = {"last_at": now, "last_mac": mac, "last_ip": ip}
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(EnlistmentCount).values(kind=kind, count=count, **last)
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["kind"], set_={"count": EnlistmentCount.count + count, **last}
-        )
+    row = {"kind": kind, "count": count, **last}
+    upsert_row(
+        session, EnlistmentCount, ["kind"], row, {"count": EnlistmentCount.count + count, **last}
     )
 
 
