@@ -39,7 +39,7 @@ from pathlib import Path
 
 from bootsvc.net.dhcp import options as opt
 from bootsvc.net.dhcp.codec import FLAG_BROADCAST, DecodeError, Packet, build, parse
-from tests import nslab
+from tests.support import nslab
 
 ROOT = Path(__file__).resolve().parents[1]
 

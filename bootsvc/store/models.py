@@ -377,7 +377,7 @@ class ServedOverlay(Base):
     served_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-# Rollouts (issue 6): assignments above the node, rollouts and their waves,
+# Rollouts: assignments above the node, rollouts and their waves,
 # each boot of each node, who was heard from when, and who holds a reboot slot.
 
 ROLLOUT_ACTIVE_STATES = ("running", "paused", "halted")

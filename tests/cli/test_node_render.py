@@ -13,8 +13,8 @@ from bootsvc.core.nodeconfig.templating import Templates
 from bootsvc.serve.address import with_advertise_url
 from bootsvc.settings import load_settings
 from bootsvc.store.db import Database
-from tests import nodeclusters
 from tests.cli.conftest import Run
+from tests.support import nodeclusters
 
 
 def test_render_shows_files_and_names_secrets(run: Run, db: Database) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from bootsvc.core.catalog import imports
 from bootsvc.images import BuildError, builder, export
-from tests import fakerecipes
+from tests.support import fakerecipes
 
 KERNEL = "linux-image-6.1.0-1-amd64"
 

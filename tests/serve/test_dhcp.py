@@ -9,7 +9,7 @@ from bootsvc.core.dhcp import leases
 from bootsvc.core.dhcp.leases import BOUND, Lease
 from bootsvc.serve.dhcp import RETAIN_SECONDS, DhcpService
 from bootsvc.store.db import Database
-from tests.dhcpstack import dhcp_settings
+from tests.support.dhcpstack import dhcp_settings
 
 
 def test_reclaim_forgets_leases_long_ended(db: Database, data_dir: Path) -> None:

@@ -23,7 +23,7 @@ from bootsvc.errors import SettingsError
 from bootsvc.serve.dns import site_for
 from bootsvc.serve.supervisor import services_for
 from bootsvc.settings import Settings, load_settings, parse_upstream
-from tests.dnsdig import dig, flags, rcode, records
+from tests.support.dnsdig import dig, flags, rcode, records
 
 DOMAIN = "lab.example"
 BOOTSVC = str(Path(sys.executable).with_name("bootsvc"))

@@ -20,9 +20,9 @@ from bootsvc.settings import Settings
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
 from bootsvc.store.models import Node, Rollout
-from tests import factory
-from tests.live import live_server
-from tests.rolloutkit import make_cluster
+from tests.support import factory
+from tests.support.live import live_server
+from tests.support.rolloutkit import make_cluster
 
 
 def test_the_clock_is_always_a_service(tmp_path: Path) -> None:

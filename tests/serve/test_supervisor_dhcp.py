@@ -17,7 +17,7 @@ from bootsvc.net.dhcp import options as opt
 from bootsvc.net.dhcp.codec import FLAG_BROADCAST, Packet, build, parse
 from bootsvc.serve.supervisor import services_for
 from bootsvc.settings import DhcpMode, Settings, load_settings
-from tests import nslab
+from tests.support import nslab
 
 
 @pytest.mark.parametrize(

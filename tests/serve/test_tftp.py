@@ -17,7 +17,7 @@ from bootsvc.serve.tftp import tftp_url
 from bootsvc.settings import Settings
 from bootsvc.store import schema
 from bootsvc.store.db import Database
-from tests.live import live_server
+from tests.support.live import live_server
 
 SNP = b"MZ" + bytes(range(256)) * 100
 

@@ -11,8 +11,8 @@ from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
 from bootsvc.store.models import NodeSeen
 from bootsvc.store.types import utcnow
-from tests import factory
-from tests.rolloutkit import ip, make_cluster
+from tests.support import factory
+from tests.support.rolloutkit import ip, make_cluster
 from tests.web.simnodes import fetch_boot_token
 
 FLEETLOCK = {"fleet-lock-protocol": "true"}

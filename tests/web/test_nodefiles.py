@@ -26,7 +26,7 @@ from bootsvc.store.db import Database
 from bootsvc.store.models import SecretToken
 from bootsvc.store.types import utcnow
 from bootsvc.web.app import create_app
-from tests import factory, nodeclusters
+from tests.support import factory, nodeclusters
 
 BASE = "http://192.0.2.1:8080"
 NODES = {

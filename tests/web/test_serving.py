@@ -17,8 +17,8 @@ import requests
 from bootsvc.core.boot import reports
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
-from tests import factory
-from tests.live import live_server
+from tests.support import factory
+from tests.support.live import live_server
 
 MAC = "52:54:00:5e:00:01"
 UUID = "4c4c4544-0042-3510-8052-b4c04f4e4b32"

@@ -1,8 +1,8 @@
 """ProxyDHCP: boot information beside the site's own DHCP server, which keeps
 handing out the addresses.
 
-A proxy offer has no address. Firmware differs in what it accepts from one
-(DESIGN.md): legacy PXE and iPXE take option 43 with sub-option 6 = 8 ("no
+A proxy offer has no address. Firmware differs in what it accepts from one:
+legacy PXE and iPXE take option 43 with sub-option 6 = 8 ("no
 boot server discovery, download the file named here"). For UEFI there are
 two styles, chosen per architecture or vendor class:
 

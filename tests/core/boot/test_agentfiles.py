@@ -24,9 +24,9 @@ from bootsvc.settings import Settings
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
 from bootsvc.store.models import AuditEntry, NodeBoot, RebootSlot, Rollout
-from tests import factory
-from tests.live import live_server
-from tests.rolloutkit import boot, make_cluster
+from tests.support import factory
+from tests.support.live import live_server
+from tests.support.rolloutkit import boot, make_cluster
 
 DATA = Path(__file__).parent / "data"
 TOOLS = (

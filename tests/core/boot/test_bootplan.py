@@ -15,8 +15,8 @@ from bootsvc.errors import InvalidInput, NotFound
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
 from bootsvc.store.models import AuditEntry, Node
-from tests import factory
-from tests.rolloutkit import make_cluster
+from tests.support import factory
+from tests.support.rolloutkit import make_cluster
 
 
 def _decisions(db: Database, default: str) -> dict[str, tuple[str, str]]:

@@ -12,8 +12,8 @@ from bootsvc.core.boot import boots
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
 from bootsvc.store.models import Node, NodeBoot, NodeSeen
-from tests import factory
-from tests.rolloutkit import boot, make_cluster, report
+from tests.support import factory
+from tests.support.rolloutkit import boot, make_cluster, report
 
 
 def _boots(db: Database) -> list[tuple[str, bool, bool]]:

@@ -8,7 +8,7 @@ from bootsvc.core.boot.bootscript import BootSite, Machine
 from bootsvc.core.cmdb import cmdb
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
-from tests import factory
+from tests.support import factory
 
 SITE = BootSite(base_url="http://10.0.0.1:8080", template_dir=None, default_image="")
 MAC = "52:54:00:aa:bb:01"

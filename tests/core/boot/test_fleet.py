@@ -13,8 +13,8 @@ from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
 from bootsvc.store.models import Node, NodeSeen
 from bootsvc.store.types import utcnow
-from tests import factory
-from tests.rolloutkit import boot, make_cluster
+from tests.support import factory
+from tests.support.rolloutkit import boot, make_cluster
 
 
 def test_status_after_a_promotion_that_failed_on_its_second_node(

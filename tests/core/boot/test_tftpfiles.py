@@ -19,7 +19,7 @@ from bootsvc.core.cmdb.enlistment import Enlistment
 from bootsvc.net.tftp import AccessDenied, FileMissing, ReadRequest
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
-from tests import factory
+from tests.support import factory
 
 SITE = BootSite(
     base_url="tftp://10.0.0.1",

@@ -10,7 +10,7 @@ from bootsvc.errors import Conflict, InvalidInput, NotFound
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
 from bootsvc.store.models import Artifact, Channel
-from tests import factory
+from tests.support import factory
 
 
 def test_version_keeps_files_sizes_and_who_imported_it(db: Database, store: ArtifactStore) -> None:

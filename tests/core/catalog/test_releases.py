@@ -12,8 +12,8 @@ from bootsvc.settings import Settings
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
 from bootsvc.store.models import Rollout
-from tests import factory
-from tests.rolloutkit import boot, make_cluster
+from tests.support import factory
+from tests.support.rolloutkit import boot, make_cluster
 
 
 @pytest.fixture

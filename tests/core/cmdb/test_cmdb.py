@@ -11,7 +11,7 @@ from bootsvc.core.views.objects import cluster_view, node_view
 from bootsvc.errors import Conflict, InvalidInput, NotFound
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
-from tests import factory
+from tests.support import factory
 
 MAC1, MAC2, MAC3 = "52:54:00:00:00:01", "52:54:00:00:00:02", "52:54:00:00:00:03"
 

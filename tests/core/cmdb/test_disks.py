@@ -16,7 +16,7 @@ from bootsvc.errors import NotFound
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
 from bootsvc.store.models import AuditEntry, Node
-from tests import factory
+from tests.support import factory
 
 SITE = BootSite(base_url="http://10.0.0.1:8080", template_dir=None, default_image="")
 MAC = "52:54:00:aa:cc:01"

@@ -22,7 +22,7 @@ from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
 from bootsvc.store.models import Interface, Node
 from bootsvc.store.types import utcnow
-from tests import factory
+from tests.support import factory
 
 DAY = 86_400
 

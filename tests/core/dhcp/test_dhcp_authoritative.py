@@ -16,7 +16,7 @@ from bootsvc.net.dhcp import options as opt
 from bootsvc.net.dhcp.options import MessageType
 from bootsvc.net.dhcp.responder import Reply, Silence
 from bootsvc.store.db import Database
-from tests.dhcpstack import (
+from tests.support.dhcpstack import (
     SERVER_IP,
     Clock,
     Options,

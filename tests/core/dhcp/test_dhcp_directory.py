@@ -10,7 +10,7 @@ from bootsvc.core.cmdb import cmdb
 from bootsvc.core.cmdb.records import ClusterRecord, InterfaceRecord, NodeRecord
 from bootsvc.core.dhcp.directory import Directory, Known
 from bootsvc.store.db import Database
-from tests.dhcpstack import dhcp_settings
+from tests.support.dhcpstack import dhcp_settings
 
 MAC = "52:54:00:00:00:01"
 

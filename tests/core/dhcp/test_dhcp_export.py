@@ -17,7 +17,7 @@ from bootsvc.core.dhcp.export import export
 from bootsvc.errors import InvalidInput
 from bootsvc.settings import DhcpMode
 from bootsvc.store.db import Database
-from tests.dhcpstack import add_cluster_network, dhcp_settings
+from tests.support.dhcpstack import add_cluster_network, dhcp_settings
 
 
 def checker(fmt: str, path: Path) -> list[str]:

@@ -12,7 +12,7 @@ from bootsvc.net.dhcp import options as opt
 from bootsvc.net.dhcp.options import MessageType
 from bootsvc.net.dhcp.responder import Reply, Silence
 from bootsvc.settings import ProxyStyle, ProxyStyles, parse_styles
-from tests.dhcpstack import SERVER_IP, Options, ask, request
+from tests.support.dhcpstack import SERVER_IP, Options, ask, request
 
 LOADERS = Loaders("http://10.0.0.1:8080", "snponly.efi", None)
 UEFI: Options = {"arch": b"\x00\x07", "vendor": b"PXEClient:Arch:00007:UNDI:003000"}

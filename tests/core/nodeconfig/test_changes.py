@@ -13,7 +13,7 @@ from bootsvc.core.nodeconfig import changes
 from bootsvc.store.db import Database
 from bootsvc.store.models import AuditEntry
 from bootsvc.store.types import utcnow
-from tests import factory
+from tests.support import factory
 
 ENTRY = {"at": utcnow(), "actor": "t", "action": "a", "subject": "s", "details": {}}
 

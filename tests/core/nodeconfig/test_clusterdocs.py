@@ -19,9 +19,9 @@ from bootsvc.core.nodeconfig.templating import Templates
 from bootsvc.errors import NotFound
 from bootsvc.store.db import Database
 from bootsvc.store.models import Cluster, ClusterDocument
-from tests import factory, nodeclusters
 from tests.core.nodeconfig.render import BOOT
 from tests.core.nodeconfig.test_overlay import files_of
+from tests.support import factory, nodeclusters
 
 
 class Statements:

@@ -18,8 +18,8 @@ from bootsvc.core.cmdb.records import NodeRecord
 from bootsvc.core.nodeconfig.problems import ConfigError
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
-from tests import factory, nodeclusters
 from tests.core.nodeconfig.render import rendered
+from tests.support import factory, nodeclusters
 
 
 def failure(db: Database, hostname: str, template_dir: Path | None = None) -> ConfigError:

@@ -11,7 +11,7 @@ from bootsvc.core.cmdb.records import ClusterRecord, NodeRecord
 from bootsvc.core.nodeconfig import inputs
 from bootsvc.core.nodeconfig.inputs import Iface
 from bootsvc.store.db import Database
-from tests import factory
+from tests.support import factory
 
 
 def _cluster(db: Database) -> None:

@@ -18,8 +18,8 @@ from bootsvc.core.nodeconfig.templating import Templates
 from bootsvc.errors import NotFound
 from bootsvc.store.db import Database
 from bootsvc.store.models import Base
-from tests import factory, nodeclusters
 from tests.core.nodeconfig.render import BOOT
+from tests.support import factory, nodeclusters
 
 
 def files_of(overlays: Overlays, hostname: str) -> dict[str, bytes]:

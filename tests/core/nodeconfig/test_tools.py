@@ -24,9 +24,9 @@ from bootsvc.core.nodeconfig.files import NodeFile
 from bootsvc.core.nodeconfig.templating import Templates
 from bootsvc.core.nodeconfig.vault import Vault
 from bootsvc.store.db import Database
-from tests import nodeclusters
 from tests.core.nodeconfig.render import context, rendered, text
 from tests.core.nodeconfig.tools import extract, isolated, need, run
+from tests.support import nodeclusters
 
 THREE = ("hv1", "hv2", "hv3")
 PAIR = ("pair1", "pair2")

@@ -19,8 +19,8 @@ from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
 from bootsvc.store.models import AuditEntry, Node, RebootSlot
 from bootsvc.store.types import utcnow
-from tests import factory
-from tests.rolloutkit import boot, make_cluster
+from tests.support import factory
+from tests.support.rolloutkit import boot, make_cluster
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from bootsvc.core.boot import reports
 from bootsvc.store import schema
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
-from tests import factory
+from tests.support import factory
 
 pytestmark = [
     pytest.mark.netns,

@@ -10,7 +10,7 @@ from typing import Any
 from bootsvc.core.cmdb import cmdb
 from bootsvc.core.cmdb.records import ClusterRecord, NodeRecord
 from bootsvc.store.db import Database
-from tests import factory
+from tests.support import factory
 
 ED25519_KEY = (
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIwPct9PWX6GYWwdKA4fA8OCG/M0SkItH9tb7NZ+USVj admin@lab"

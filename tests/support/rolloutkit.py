@@ -20,7 +20,7 @@ from bootsvc.core.dhcp import leases
 from bootsvc.settings import Settings
 from bootsvc.store.db import Database
 from bootsvc.store.models import AuditEntry, DhcpLease, Interface
-from tests import factory
+from tests.support import factory
 
 SITE = BootSite(base_url="http://192.0.2.1:8080", template_dir=None, default_image="")
 log = logging.getLogger("bootsvc.test")

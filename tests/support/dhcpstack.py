@@ -35,7 +35,7 @@ from bootsvc.net.dhcp.responder import Reply, Request, Responder, Silence
 from bootsvc.serve.dhcp import DhcpService
 from bootsvc.settings import DhcpMode, Settings
 from bootsvc.store.db import Database
-from tests import nslab
+from tests.support import nslab
 
 T = TypeVar("T")
 SERVER_IP = "10.0.0.1"

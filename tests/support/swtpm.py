@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.live import free_port
+from tests.support.live import free_port
 
 TOOLS = ("swtpm", "tpm2_createek", "tpm2_createak", "tpm2_activatecredential")
 
