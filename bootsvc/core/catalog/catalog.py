@@ -1,7 +1,8 @@
 """The image catalog: images, versions, channels, promotion and rollback.
 
 Functions take an open write Session; the caller owns the transaction, so an
-operation and its audit entry commit together or not at all.
+operation and its audit entry commit together or not at all. `delete` alone
+opens its own: blobs may go only once the deletion has committed.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from bootsvc.core.cmdb import names
 from bootsvc.core.cmdb.records import BuildRecord
 from bootsvc.errors import Conflict, InvalidInput, NotFound
 from bootsvc.store.artifacts import ArtifactStore
+from bootsvc.store.db import Database
 from bootsvc.store.models import (
     ROLLOUT_ACTIVE_STATES,
     Artifact,
@@ -393,3 +395,19 @@ def delete_image(session: Session, image_name: str, actor: str) -> list[str]:
     session.delete(image)
     audit.record(session, actor, "image.delete", f"image/{image_name}")
     return _release_unused(session, sha256s)
+
+
+def delete(
+    db: Database, store: ArtifactStore, image_name: str, version: str | None, actor: str
+) -> list[str]:
+    """Delete `version` of an image, or the whole image when it is None, and
+    then its blobs nothing else uses: only after the deletion committed, so
+    a refused or failed one removes nothing. Returns their digests."""
+    with db.write() as session:
+        if version is None:
+            released = delete_image(session, image_name, actor)
+        else:
+            released = delete_version(session, image_name, version, actor)
+    for sha256 in released:
+        store.remove(sha256)
+    return released
