@@ -234,18 +234,16 @@ class Settings(BaseModel):
     lab_dhcp_tftp: LabDhcpTftp = LabDhcpTftp.BOOTSVC
     lab_server_settings: dict[str, Any] = {}
 
-    # Per-node configuration. Secrets (corosync authkey, Ceph keys, SSH host
-    # keys) are sealed in the database with the key in this file, made on
-    # first use; servers sharing a database share the file. Default:
-    # secrets.key in data_dir.
+    # Node secrets are sealed in the database with the key in this file (made
+    # on first use; default secrets.key in data_dir): servers sharing a
+    # database share the file.
     secrets_key_file: Path | None = None
     # How long the one-time token in a node's iPXE script lets it fetch its
     # secrets: long enough to download its kernel and initrds first.
     secret_token_ttl_s: int = Field(default=600, le=3600)
-    # A node's secrets and boot token go only to a script fetched from its own
-    # address: the one bootsvc leased to its MAC, or an IP on its CMDB
-    # interfaces. With neither, they are withheld, unless this is on: then
-    # anyone who knows the node's MAC can take its secrets and report for it.
+    # Secrets and boot tokens go only to a node's own address (leased to its
+    # MAC, or on its CMDB interfaces). On, they go without one: then anyone
+    # who knows the node's MAC can take its secrets and report for it.
     secrets_without_address_check: bool = False
 
     # Rollouts. A cluster's own settings `rollout_canary` and
@@ -267,11 +265,9 @@ class Settings(BaseModel):
     agent_interval_s: int = Field(default=120, le=MAX_SECONDS)
     agent_drain_timeout_s: int = Field(default=1800, le=MAX_SECONDS)
 
-    # Enlistment of machines nobody registered (bootsvc.core.cmdb.enlistment). At
-    # most this many nodes wait in state `new`: more than any delivery of
-    # racks an admin accepts at once, and few enough that a flood of made-up
-    # MACs cannot bury the real fleet in the node list and DNS and DHCP
-    # views. 0 enlists nothing.
+    # At most this many unregistered machines wait in state `new` (0: none):
+    # more than a delivery of racks, too few for made-up MACs to bury the
+    # fleet in the node list and DNS and DHCP views (core/cmdb/enlistment).
     enlist_max_new: int = Field(default=1000, ge=0, le=1_000_000)
     # Enlistments per source address and minute, after a burst: a machine
     # enlists once, a rack behind one relay a few at a time. Each server

@@ -13,10 +13,9 @@ import gc
 
 
 def quiet_garbage_collector() -> int:
-    """Freeze what start-up loaded (modules, the application, its caches so
-    far) out of the collector's walks, and collect young objects a tenth as
-    often. Call once the process has loaded what it serves with. Returns
-    how many objects were frozen."""
+    """Freeze what start-up loaded out of the collector's walks and collect
+    young objects a tenth as often; call once the process has loaded what it
+    serves with. Returns how many objects were frozen."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(10_000, 20, 100)

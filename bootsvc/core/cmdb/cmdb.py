@@ -310,10 +310,9 @@ class _Holders:
 
     def _free_nodeid(self, cluster: Cluster) -> int:
         if not self.nodeids:
-            # Writers joining nodes to a cluster take turns on its row (SQLite
-            # writers already hold the database's write lock). A batch locks
-            # every cluster it names at once, in id order: two batches never
-            # wait for each other crosswise.
+            # Writers joining nodes to a cluster take turns on its row. A batch
+            # locks every cluster it names at once, in id order, so two batches
+            # never wait for each other crosswise.
             self.session.execute(
                 select(Cluster.id)
                 .where(Cluster.name.in_([*self.joined, cluster.name]))

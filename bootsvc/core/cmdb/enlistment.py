@@ -130,10 +130,9 @@ def enlist_unknown(
     serial: str | None = None,
     asset_tag: str | None = None,
 ) -> Node | str | None:
-    """Enlist the machine `mac`, which the caller found unknown, as a `new`
-    node; or say why the limits refuse it. None when another server enlisted
-    it at the same moment: the loser of the race on the MAC's unique index
-    finds the winner's node on its next read."""
+    """The unknown machine `mac` as a `new` node, or why the limits refuse it.
+    None when another server enlisted it at the same moment: the loser of the
+    race on the MAC's unique index finds the winner's node on its next read."""
     refused = limits.admit(session, mac, ip, stage)
     if refused:
         return refused
