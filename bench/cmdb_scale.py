@@ -13,8 +13,10 @@ import random
 import time
 
 from bench.common import fresh_sqlite, node_csv, percentiles
-from bootsvc.core import bootscript, catalog, cmdb, nodefile
-from bootsvc.core.bootscript import BootSite, Machine
+from bootsvc.core.boot import bootscript
+from bootsvc.core.boot.bootscript import BootSite, Machine
+from bootsvc.core.catalog import catalog
+from bootsvc.core.cmdb import cmdb, nodefile
 from bootsvc.store.artifacts import ArtifactStore
 
 

@@ -39,7 +39,7 @@ from pathlib import Path
 
 from bootsvc.net.dhcp import options as opt
 from bootsvc.net.dhcp.codec import FLAG_BROADCAST, DecodeError, Packet, build, parse
-from tests import nslab
+from tests.support import nslab
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -262,15 +262,16 @@ def serve(namespace: str) -> None:
     import signal
     import threading
 
-    from bootsvc import dhcpd, gcpolicy
     from bootsvc.logs import setup_logging
+    from bootsvc.serve import dhcp, gcpolicy
+    from bootsvc.serve.address import with_advertise_url
     from bootsvc.settings import load_settings
 
-    settings = load_settings()
+    settings = with_advertise_url(load_settings())
     setup_logging(settings.log_level)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
-    service = dhcpd.DhcpService(settings)
+    service = dhcp.DhcpService(settings)
     service.load()
     nslab.call_in(namespace, service.server.open)
     gcpolicy.quiet_garbage_collector()

@@ -32,8 +32,8 @@ from pathlib import Path
 
 from dnslib import DNSRecord
 
-from bootsvc.core import cmdb
-from bootsvc.core.records import ClusterRecord, NodeRecord
+from bootsvc.core.cmdb import cmdb
+from bootsvc.core.cmdb.records import ClusterRecord, NodeRecord
 from bootsvc.net.dns import bind_sockets
 from bootsvc.store import schema
 from bootsvc.store.db import Database

@@ -22,9 +22,11 @@ from collections.abc import Callable
 from sqlalchemy import insert, select
 
 from bench.common import fresh_sqlite, percentiles
-from bootsvc.core import assignments, bootscript, catalog, cmdb, fleet, releases, reports
-from bootsvc.core.bootscript import BootSite, Machine
-from bootsvc.core.records import ClusterRecord, NodeRecord
+from bootsvc.core.boot import bootscript, fleet, reports
+from bootsvc.core.boot.bootscript import BootSite, Machine
+from bootsvc.core.catalog import catalog, releases
+from bootsvc.core.cmdb import assignments, cmdb
+from bootsvc.core.cmdb.records import ClusterRecord, NodeRecord
 from bootsvc.settings import Settings
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database

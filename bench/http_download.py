@@ -19,9 +19,9 @@ import time
 from pathlib import Path
 
 from bench.common import fresh_sqlite
-from bootsvc.core import catalog
+from bootsvc.core.catalog import catalog
 from bootsvc.store.artifacts import ArtifactStore
-from tests.live import free_port, live_server
+from tests.support.live import free_port, live_server
 
 NGINX_CONF = """
 daemon off;

@@ -18,7 +18,7 @@ Reference, same run: the Warewulf way of packing the same files, writing
 them to a directory and running GNU cpio and gzip (at bootsvc's level) on it.
 
 Before timing, the garbage collector is set as the HTTP server's workers set
-it once they have loaded the application (bootsvc.gcpolicy).
+it once they have loaded the application (bootsvc.serve.gcpolicy).
 
 Run: .venv/bin/python bench/overlay_render.py [--nodes 1000] [--samples 300]
      [--database-url postgresql+psycopg://...]
@@ -40,13 +40,13 @@ from typing import Any
 from sqlalchemy import delete
 
 from bench.common import fresh_sqlite, percentiles
-from bootsvc import gcpolicy
-from bootsvc.core import cmdb
+from bootsvc.core.cmdb import cmdb
+from bootsvc.core.cmdb.records import ClusterRecord, NodeRecord
 from bootsvc.core.nodeconfig import clusterdocs, cpio
 from bootsvc.core.nodeconfig.context import BootInfo
 from bootsvc.core.nodeconfig.overlay import Overlays
 from bootsvc.core.nodeconfig.templating import Templates
-from bootsvc.core.records import ClusterRecord, NodeRecord
+from bootsvc.serve import gcpolicy
 from bootsvc.store import schema
 from bootsvc.store.db import Database
 from bootsvc.store.models import ClusterDocument

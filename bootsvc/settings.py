@@ -11,6 +11,7 @@ import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 from ipaddress import IPv4Network
 from pathlib import Path
@@ -31,6 +32,8 @@ from bootsvc.errors import SettingsError
 
 ENV_PREFIX = "BOOTSVC_"
 DEFAULT_CONFIG = Path("/etc/bootsvc/bootsvc.toml")
+# Listen addresses that name no host: the runtime finds the advertised one.
+WILDCARD_HOSTS = frozenset({"0.0.0.0", "::"})
 # The first-stage loaders bootsvc names in its DHCP replies: BIOS, then the
 # two UEFI x86-64 choices of `uefi_loader`.
 LOADERS = ("undionly.kpxe", "snponly.efi", "ipxe.efi")
@@ -95,6 +98,55 @@ def _comma_list(value: Any) -> Any:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
     return value
+
+
+class ProxyStyle(StrEnum):
+    PIXIECORE = "pixiecore"
+    SMEE = "smee"
+
+
+@dataclass(frozen=True)
+class ProxyStyles:
+    default: ProxyStyle = ProxyStyle.PIXIECORE
+    by_arch: dict[int, ProxyStyle] = field(default_factory=dict)
+    # (vendor class prefix, style), tried in order before the architecture.
+    by_vendor: tuple[tuple[str, ProxyStyle], ...] = ()
+
+    def for_client(self, vendor_class: str, arch: int | None) -> ProxyStyle:
+        for prefix, style in self.by_vendor:
+            if vendor_class.startswith(prefix):
+                return style
+        if arch is not None and arch in self.by_arch:
+            return self.by_arch[arch]
+        return self.default
+
+
+def _style(value: str) -> ProxyStyle:
+    try:
+        return ProxyStyle(value.strip())
+    except ValueError:
+        raise ValueError(f"{value!r} is not a ProxyDHCP style (pixiecore or smee)") from None
+
+
+def parse_styles(text: str) -> ProxyStyles:
+    """Read STYLE[,ARCH=STYLE|VENDOR-PREFIX=STYLE...], e.g. "pixiecore,9=smee"."""
+    default = ProxyStyle.PIXIECORE
+    by_arch: dict[int, ProxyStyle] = {}
+    by_vendor: list[tuple[str, ProxyStyle]] = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        key, sep, value = item.rpartition("=")
+        arch = digits.number(key.strip())
+        if not sep:
+            default = _style(item)
+        elif arch is not None:
+            by_arch[arch] = _style(value)
+        elif key.strip():
+            by_vendor.append((key.strip(), _style(value)))
+        else:
+            raise ValueError(f"{item!r} has no architecture or vendor class before '='")
+    return ProxyStyles(default, by_arch, tuple(by_vendor))
 
 
 class Settings(BaseModel):
@@ -182,18 +234,16 @@ class Settings(BaseModel):
     lab_dhcp_tftp: LabDhcpTftp = LabDhcpTftp.BOOTSVC
     lab_server_settings: dict[str, Any] = {}
 
-    # Per-node configuration. Secrets (corosync authkey, Ceph keys, SSH host
-    # keys) are sealed in the database with the key in this file, made on
-    # first use; servers sharing a database share the file. Default:
-    # secrets.key in data_dir.
+    # Node secrets are sealed in the database with the key in this file (made
+    # on first use; default secrets.key in data_dir): servers sharing a
+    # database share the file.
     secrets_key_file: Path | None = None
     # How long the one-time token in a node's iPXE script lets it fetch its
     # secrets: long enough to download its kernel and initrds first.
     secret_token_ttl_s: int = Field(default=600, le=3600)
-    # A node's secrets and boot token go only to a script fetched from its own
-    # address: the one bootsvc leased to its MAC, or an IP on its CMDB
-    # interfaces. With neither, they are withheld, unless this is on: then
-    # anyone who knows the node's MAC can take its secrets and report for it.
+    # Secrets and boot tokens go only to a node's own address (leased to its
+    # MAC, or on its CMDB interfaces). On, they go without one: then anyone
+    # who knows the node's MAC can take its secrets and report for it.
     secrets_without_address_check: bool = False
 
     # Rollouts. A cluster's own settings `rollout_canary` and
@@ -215,11 +265,9 @@ class Settings(BaseModel):
     agent_interval_s: int = Field(default=120, le=MAX_SECONDS)
     agent_drain_timeout_s: int = Field(default=1800, le=MAX_SECONDS)
 
-    # Enlistment of machines nobody registered (bootsvc.core.enlistment). At
-    # most this many nodes wait in state `new`: more than any delivery of
-    # racks an admin accepts at once, and few enough that a flood of made-up
-    # MACs cannot bury the real fleet in the node list and DNS and DHCP
-    # views. 0 enlists nothing.
+    # At most this many unregistered machines wait in state `new` (0: none):
+    # more than a delivery of racks, too few for made-up MACs to bury the
+    # fleet in the node list and DNS and DHCP views (core/cmdb/enlistment).
     enlist_max_new: int = Field(default=1000, ge=0, le=1_000_000)
     # Enlistments per source address and minute, after a burst: a machine
     # enlists once, a rack behind one relay a few at a time. Each server
@@ -345,8 +393,6 @@ class Settings(BaseModel):
     @field_validator("dhcp_proxy_uefi")
     @classmethod
     def _proxy_rules(cls, value: str) -> str:
-        from bootsvc.core.dhcp.proxy import parse_styles
-
         parse_styles(value)
         return value
 
@@ -398,14 +444,14 @@ class Settings(BaseModel):
 
     @property
     def base_url(self) -> str:
-        """The URL nodes use to reach this server."""
+        """The URL nodes use to reach this server. A wildcard listen address
+        needs `advertise_url`, which bootsvc.serve.address fills from the
+        interfaces when a process starts."""
         if self.advertise_url:
             return self.advertise_url
         host, port = self.http_address
-        if host in {"0.0.0.0", "::"}:
-            from bootsvc.net.iface import primary_ipv4
-
-            host = primary_ipv4(self.dhcp_interface or None) or "127.0.0.1"
+        if host in WILDCARD_HOSTS:
+            host = "127.0.0.1"
         if ":" in host:
             host = f"[{host}]"
         return f"http://{host}:{port}"

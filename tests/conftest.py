@@ -19,7 +19,7 @@ from bootsvc.store.db import Database
 from bootsvc.store.models import Base
 
 # DHCP test fixtures (dhcp_stack, dhcp_clock), beside this file.
-pytest_plugins = ["tests.dhcpstack"]
+pytest_plugins = ["tests.support.dhcpstack"]
 
 PG_URL = os.environ.get(
     "BOOTSVC_TEST_PG_URL", "postgresql+psycopg://bootsvc:bootsvc@127.0.0.1/bootsvc_test"

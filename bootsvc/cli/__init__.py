@@ -14,6 +14,7 @@ import click
 from sqlalchemy.exc import OperationalError
 
 from bootsvc.errors import BootsvcError
+from bootsvc.serve.address import with_advertise_url
 from bootsvc.settings import Settings, load_settings
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
@@ -31,7 +32,7 @@ class App:
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            self._settings = load_settings(self.config, self.flags)
+            self._settings = with_advertise_url(load_settings(self.config, self.flags))
         return self._settings
 
     def override(self, **flags: Any) -> None:

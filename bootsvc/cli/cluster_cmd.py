@@ -8,10 +8,10 @@ import click
 
 from bootsvc.cli import App
 from bootsvc.cli.output import json_option, print_fields, print_json, print_table
-from bootsvc.core import assignments, cmdb
-from bootsvc.core.documents import NotYaml, load_yaml
-from bootsvc.core.records import ClusterRecord, NetworkRecord, parse
-from bootsvc.core.views import cluster_view
+from bootsvc.core.cmdb import assignments, cmdb
+from bootsvc.core.cmdb.documents import NotYaml, load_yaml
+from bootsvc.core.cmdb.records import ClusterRecord, NetworkRecord, parse
+from bootsvc.core.views.objects import cluster_view
 from bootsvc.errors import InvalidInput
 
 _network_help = "NAME=CIDR[,gateway=IP][,vlan=N] (repeatable; replaces the cluster's networks)."

@@ -7,8 +7,8 @@ import click
 from bootsvc.cli import App
 from bootsvc.cli.output import json_option, print_json, print_table
 from bootsvc.core import audit as audit_log
-from bootsvc.core import reports as boot_reports
-from bootsvc.core.views import audit_view
+from bootsvc.core.boot import reports as boot_reports
+from bootsvc.core.views.objects import audit_view
 
 
 @click.command()

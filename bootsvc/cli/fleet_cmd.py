@@ -6,8 +6,9 @@ import click
 
 from bootsvc.cli import App
 from bootsvc.cli.output import json_option, print_json, print_table
-from bootsvc.core import fleet, fleetlock
-from bootsvc.core.fleetviews import EnlistmentView
+from bootsvc.core.boot import fleet
+from bootsvc.core.rollout import fleetlock
+from bootsvc.core.views.fleet import EnlistmentView
 
 
 def _when(value: object) -> str:

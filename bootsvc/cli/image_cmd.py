@@ -18,8 +18,8 @@ from bootsvc.cli.output import (
     print_table,
     size_text,
 )
-from bootsvc.core import catalog, imports, releases
-from bootsvc.core.views import VersionView, channel_move_view, image_view, version_view
+from bootsvc.core.catalog import catalog, imports, releases
+from bootsvc.core.views.objects import VersionView, channel_move_view, image_view, version_view
 from bootsvc.errors import InvalidInput
 from bootsvc.images import builder, export
 
@@ -355,13 +355,7 @@ def rollback(
 @click.pass_obj
 def delete(app: App, name: str, version: str | None) -> None:
     """Delete VERSION of image NAME, or the whole image; refused while in use."""
-    with app.db.write() as session:
-        if version is None:
-            released = catalog.delete_image(session, name, app.actor)
-        else:
-            released = catalog.delete_version(session, name, version, app.actor)
-    for sha in released:
-        app.store.remove(sha)
+    released = catalog.delete(app.db, app.store, name, version, app.actor)
     what = f"{name} {version}" if version else f"image {name}"
     click.echo(f"deleted {what}; freed {len(released)} artifacts")
 

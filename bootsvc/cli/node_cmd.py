@@ -9,12 +9,13 @@ import click
 
 from bootsvc.cli import App
 from bootsvc.cli.output import json_option, print_fields, print_json, print_table
-from bootsvc.core import boots as boot_history
-from bootsvc.core import cmdb, disks, documents, fleet, names, nodefile
 from bootsvc.core.attestation import registry as tpm_registry
-from bootsvc.core.fleetviews import boot_view
-from bootsvc.core.records import NodeRecord, parse
-from bootsvc.core.views import NodeView, ResetView, TpmView, node_view, tpm_view
+from bootsvc.core.boot import boots as boot_history
+from bootsvc.core.boot import fleet
+from bootsvc.core.cmdb import cmdb, disks, documents, names, nodefile
+from bootsvc.core.cmdb.records import NodeRecord, parse
+from bootsvc.core.views.fleet import boot_view
+from bootsvc.core.views.objects import NodeView, ResetView, TpmView, node_view, tpm_view
 from bootsvc.errors import InvalidInput
 from bootsvc.store.models import ImageVersion
 

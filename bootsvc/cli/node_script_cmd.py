@@ -6,8 +6,9 @@ import click
 
 from bootsvc.cli import App
 from bootsvc.cli.node_cmd import node
-from bootsvc.core import bootscript, cmdb, names
-from bootsvc.core.bootscript import BootSite, Machine
+from bootsvc.core.boot import bootscript
+from bootsvc.core.boot.bootscript import BootSite, Machine
+from bootsvc.core.cmdb import cmdb, names
 from bootsvc.errors import InvalidInput
 
 

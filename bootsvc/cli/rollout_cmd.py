@@ -6,8 +6,8 @@ import click
 
 from bootsvc.cli import App
 from bootsvc.cli.output import json_option, print_fields, print_json, print_table
-from bootsvc.core import rollouts
-from bootsvc.core.fleetviews import RolloutView, rollout_view
+from bootsvc.core.rollout import rollouts
+from bootsvc.core.views.fleet import RolloutView, rollout_view
 from bootsvc.errors import InvalidInput
 
 

@@ -32,7 +32,7 @@ def serve(
     dhcp_interface: str | None,
 ) -> None:
     """Run the boot services until stopped (SIGTERM or Ctrl-C)."""
-    from bootsvc.serve import serve as run
+    from bootsvc.serve.supervisor import serve as run
 
     app.override(
         http_listen=http_listen,

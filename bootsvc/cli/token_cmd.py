@@ -6,9 +6,9 @@ import click
 
 from bootsvc.cli import App
 from bootsvc.cli.output import json_option, print_json, print_table
-from bootsvc.core import tokens
-from bootsvc.core.records import TokenRecord, parse
-from bootsvc.core.views import token_view
+from bootsvc.core.access import tokens
+from bootsvc.core.cmdb.records import TokenRecord, parse
+from bootsvc.core.views.objects import token_view
 
 
 @click.group()

@@ -1,2 +1,3 @@
-"""The domain: catalog, CMDB, boot plans, rendering, tokens and reports.
-Front ends (web, cli) call it; it calls the store."""
+"""The domain, one subpackage per noun: catalog, cmdb, boot, rollout,
+nodeconfig, dhcp, dns. Front ends (web, cli) and the runtime (serve) call it;
+it calls the store, and uses net's value types and protocols."""

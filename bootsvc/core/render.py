@@ -18,8 +18,9 @@ def builtin_template_dir() -> Path:
     return datafiles.shipped("templates")
 
 
-@lru_cache(maxsize=8)
-def environment(site_dir: Path | None) -> Environment:
+def template_environment(site_dir: Path | None) -> Environment:
+    """The one Jinja setup for every file bootsvc renders: strict about
+    undefined names, no HTML escaping, the site's directory first."""
     search = [str(site_dir)] if site_dir else []
     search.append(str(builtin_template_dir()))
     return Environment(
@@ -29,7 +30,13 @@ def environment(site_dir: Path | None) -> Environment:
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=True,
     )
+
+
+@lru_cache(maxsize=8)
+def environment(site_dir: Path | None) -> Environment:
+    return template_environment(site_dir)
 
 
 class TemplateFailure(InvalidInput):

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, cast
 
-from bootsvc.core import names
+from bootsvc.core.cmdb import names
 from bootsvc.errors import BootsvcError, InvalidInput
 from bootsvc.hosttools import require_tools
 from bootsvc.images import BuildError, buildrecord, failures, recipes

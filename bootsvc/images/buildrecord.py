@@ -11,8 +11,8 @@ from pathlib import Path
 
 import yaml
 
-from bootsvc.core import imports
-from bootsvc.core.records import BuildRecord, parse
+from bootsvc.core.catalog import imports
+from bootsvc.core.cmdb.records import BuildRecord, parse
 from bootsvc.images import BuildError
 
 PACKAGES = "packages.tsv"

@@ -11,7 +11,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from bootsvc import datafiles
-from bootsvc.core import names
+from bootsvc.core.cmdb import names
 from bootsvc.errors import InvalidInput
 from bootsvc.images import recipes
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bootsvc import datafiles
-from bootsvc.core import names
+from bootsvc.core.cmdb import names
 from bootsvc.images import BuildError
 
 SAMPLE_IMAGE = "busybox-test"

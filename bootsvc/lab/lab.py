@@ -20,7 +20,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from bootsvc.core import imports, names
+from bootsvc.core.catalog import imports
+from bootsvc.core.cmdb import names
 from bootsvc.lab import dnsmasq, processes, qemu, server
 from bootsvc.lab.console import Boot, Follower, wait_for_boots
 from bootsvc.lab.network import BRIDGE, LabNetwork, namespaces, netns_name, tap_name, vm_mac

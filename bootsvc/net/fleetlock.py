@@ -30,7 +30,7 @@ _MAX_BODY = 4096
 
 
 @dataclass(frozen=True)
-class Client:
+class LockRequest:
     id: str
     group: str
 
@@ -46,16 +46,16 @@ class Answer:
 
 
 class Locks(Protocol):
-    def lock(self, client: Client) -> Answer: ...
+    def lock(self, client: LockRequest) -> Answer: ...
 
-    def unlock(self, client: Client) -> Answer: ...
+    def unlock(self, client: LockRequest) -> Answer: ...
 
 
 def _bad(value: str) -> Answer:
     return Answer(400, "bad_request", value)
 
 
-def parse(headers: Mapping[str, str], body: bytes) -> Client | Answer:
+def parse(headers: Mapping[str, str], body: bytes) -> LockRequest | Answer:
     """The client, or the refusal of a malformed request."""
     if headers.get(HEADER, "").strip().lower() != "true":
         return Answer(400, "missing_protocol_header", f"a FleetLock request needs '{HEADER}: true'")
@@ -82,7 +82,7 @@ def parse(headers: Mapping[str, str], body: bytes) -> Client | Answer:
 
     if not isinstance(group, str) or not _GROUP.fullmatch(group):
         return _bad("client_params.group must match ^[a-zA-Z0-9.-]+$")
-    return Client(client_id.strip(), group)
+    return LockRequest(client_id.strip(), group)
 
 
 def handle(operation: str, headers: Mapping[str, str], body: bytes, locks: Locks) -> Answer:

@@ -68,10 +68,9 @@ class Database:
         self.engine = make_engine(url, pool_size)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
-        # PostgreSQL gives each statement of a READ COMMITTED transaction a
-        # snapshot of its own: for a reader that locks nothing, BEGIN and
-        # COMMIT are two round trips that change nothing. A SQLite read
-        # transaction costs no round trip and does hold one snapshot.
+        # A PostgreSQL READ COMMITTED statement has its own snapshot anyway, so
+        # a reader that locks nothing skips BEGIN and COMMIT (two round trips);
+        # a SQLite read transaction costs none and keeps one snapshot.
         self._statement_engine = (
             self.engine
             if self.is_sqlite

@@ -203,7 +203,7 @@ class Node(Base):
     )
     state: Mapped[str] = mapped_column(String(16), default="new")
     # The node's corosync nodeid in its cluster: the lowest free one when it
-    # joined, kept while it stays (bootsvc.core.cmdb allocates it).
+    # joined, kept while it stays (bootsvc.core.cmdb.cmdb allocates it).
     corosync_nodeid: Mapped[int | None] = mapped_column(Integer)
     # Consent to format the node's local disks: "new" lets its first boot
     # make the state partition on a blank device, "in-use" once it has.
@@ -377,7 +377,7 @@ class ServedOverlay(Base):
     served_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-# Rollouts (issue 6): assignments above the node, rollouts and their waves,
+# Rollouts: assignments above the node, rollouts and their waves,
 # each boot of each node, who was heard from when, and who holds a reboot slot.
 
 ROLLOUT_ACTIVE_STATES = ("running", "paused", "halted")

@@ -13,10 +13,10 @@ import logging
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
 
-from bootsvc.core import bootplan, boots
-from bootsvc.core.bootplan import SessionFacts, Target
-from bootsvc.core.fleetlock import group_of
-from bootsvc.core.names import mac as normal_mac
+from bootsvc.core.boot import bootplan, boots
+from bootsvc.core.boot.bootplan import SessionFacts, Target
+from bootsvc.core.cmdb.names import mac as normal_mac
+from bootsvc.core.rollout.fleetlock import group_of
 from bootsvc.errors import InvalidInput
 from bootsvc.logs import event
 from bootsvc.store.models import NodeSeen

@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, TypeAdapter
 
-from bootsvc.core.records import parse
+from bootsvc.core.cmdb.records import parse
 from bootsvc.errors import BootsvcError
 from bootsvc.web.auth import require_scope
 from bootsvc.web.jsonbody import json_body

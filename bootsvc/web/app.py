@@ -9,8 +9,8 @@ from typing import Any
 from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from bootsvc.core.bootscript import BootSite
-from bootsvc.core.records import refuse_unstorable
+from bootsvc.core.boot.bootscript import BootSite
+from bootsvc.core.cmdb.records import refuse_unstorable
 from bootsvc.errors import BootsvcError, PayloadTooLarge
 from bootsvc.logs import event
 from bootsvc.settings import Settings

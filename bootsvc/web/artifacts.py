@@ -14,7 +14,8 @@ from flask import Blueprint, Response, request
 from werkzeug.datastructures import Range
 from werkzeug.http import parse_range_header
 
-from bootsvc.core import catalog, names
+from bootsvc.core.catalog import catalog
+from bootsvc.core.cmdb import names
 from bootsvc.errors import InvalidInput, NotFound
 from bootsvc.logs import event
 from bootsvc.web.context import services

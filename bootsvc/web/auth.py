@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import g, request
 
-from bootsvc.core import tokens
+from bootsvc.core.access import tokens
 from bootsvc.errors import Forbidden, Unauthorized
 from bootsvc.web.context import services
 

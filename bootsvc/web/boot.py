@@ -8,9 +8,9 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from bootsvc.core import bootscript, reports
-from bootsvc.core.names import unicast_mac
-from bootsvc.core.records import refuse_oversized, refuse_unstorable
+from bootsvc.core.boot import bootscript, reports
+from bootsvc.core.cmdb.names import unicast_mac
+from bootsvc.core.cmdb.records import refuse_oversized, refuse_unstorable
 from bootsvc.errors import InvalidInput, PayloadTooLarge
 from bootsvc.logs import event
 from bootsvc.web.context import services

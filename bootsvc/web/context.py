@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-from bootsvc.core.bootscript import BootSite
+from bootsvc.core.boot.bootscript import BootSite
 from bootsvc.settings import Settings
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database

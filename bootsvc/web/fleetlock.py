@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 from flask import Blueprint, Response, jsonify, request
 
-from bootsvc.core.fleetlock import RebootLocks
+from bootsvc.core.rollout.fleetlock import RebootLocks
 from bootsvc.errors import Forbidden
 from bootsvc.net import fleetlock
-from bootsvc.net.fleetlock import Answer, Client
+from bootsvc.net.fleetlock import Answer, LockRequest
 from bootsvc.web.context import services
 from bootsvc.web.nodeauth import booted_node
 
@@ -30,7 +30,7 @@ class NodeOwnLocks:
 
     locks: RebootLocks
 
-    def _caller(self, client: Client) -> Answer | None:
+    def _caller(self, client: LockRequest) -> Answer | None:
         try:
             with services().db.read() as session:
                 hostname = booted_node(session, "fleetlock").hostname
@@ -40,10 +40,10 @@ class NodeOwnLocks:
             return Answer(403, "forbidden", f"this boot token is {hostname}'s, not {client.id}'s")
         return None
 
-    def lock(self, client: Client) -> Answer:
+    def lock(self, client: LockRequest) -> Answer:
         return self._caller(client) or self.locks.lock(client)
 
-    def unlock(self, client: Client) -> Answer:
+    def unlock(self, client: LockRequest) -> Answer:
         return self._caller(client) or self.locks.unlock(client)
 
 

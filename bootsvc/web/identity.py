@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import re
 
-from bootsvc.core import names
-from bootsvc.core.bootscript import Machine
-from bootsvc.core.records import refuse_unstorable
+from bootsvc.core.boot.bootscript import Machine
+from bootsvc.core.cmdb import names
+from bootsvc.core.cmdb.records import refuse_unstorable
 from bootsvc.errors import InvalidInput
 
 _PLACEHOLDER_SERIALS = {

@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import request
 
-from bootsvc.core.documents import load_json
+from bootsvc.core.cmdb.documents import load_json
 from bootsvc.errors import InvalidInput, UnsupportedMediaType
 
 

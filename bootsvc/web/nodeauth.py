@@ -10,7 +10,7 @@ import logging
 from flask import request
 from sqlalchemy.orm import Session
 
-from bootsvc.core import nodeaccess
+from bootsvc.core.access import nodeaccess
 from bootsvc.errors import Forbidden
 from bootsvc.logs import event
 from bootsvc.store.models import Node

@@ -19,8 +19,8 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, request
 
-from bootsvc.core import names
-from bootsvc.core.nodeaccess import Refused
+from bootsvc.core.access.nodeaccess import Refused
+from bootsvc.core.cmdb import names
 from bootsvc.core.nodeconfig import (
     cloudinit,
     cpio,

@@ -14,8 +14,8 @@ from flask import Flask
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
 
-from bootsvc.gcpolicy import quiet_garbage_collector
 from bootsvc.logs import LogfmtFormatter, event, setup_logging
+from bootsvc.serve.gcpolicy import quiet_garbage_collector
 from bootsvc.settings import Settings
 
 log = logging.getLogger("bootsvc.http")

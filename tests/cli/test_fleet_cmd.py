@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from bootsvc.core import bootscript
-from bootsvc.core.bootscript import BootSite, Machine
-from bootsvc.core.enlistment import Enlistment
+from bootsvc.core.boot import bootscript
+from bootsvc.core.boot.bootscript import BootSite, Machine
+from bootsvc.core.cmdb.enlistment import Enlistment
 from bootsvc.store.db import Database
 from tests.cli.conftest import Run
 

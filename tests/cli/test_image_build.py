@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from bootsvc.core import imports
-from tests import fakerecipes
+from bootsvc.core.catalog import imports
 from tests.cli.conftest import Run
+from tests.support import fakerecipes
 
 # A closed port on loopback: apt's connection is refused at once.
 CLOSED_MIRROR = "http://127.0.0.1:9/debian"

@@ -10,10 +10,11 @@ from bootsvc.core.nodeconfig import served
 from bootsvc.core.nodeconfig.context import BootInfo
 from bootsvc.core.nodeconfig.overlay import Overlays
 from bootsvc.core.nodeconfig.templating import Templates
+from bootsvc.serve.address import with_advertise_url
 from bootsvc.settings import load_settings
 from bootsvc.store.db import Database
-from tests import nodeclusters
 from tests.cli.conftest import Run
+from tests.support import nodeclusters
 
 
 def test_render_shows_files_and_names_secrets(run: Run, db: Database) -> None:
@@ -35,7 +36,9 @@ def test_render_diff_against_what_was_served(run: Run, db: Database, env: dict[s
     nodeclusters.two_node_cluster(db)
     assert "pair2 was never served" in run("node", "render", "pair2", "--diff").output
     # Served as the HTTP server would: same base URL, no image assigned.
-    boot = BootInfo(load_settings(environ=env).base_url, nodeclusters.mac(0x12, 0))
+    boot = BootInfo(
+        with_advertise_url(load_settings(environ=env)).base_url, nodeclusters.mac(0x12, 0)
+    )
     served.record(db, Overlays(db, Templates(None)).get("pair2", boot), boot)
     assert run("node", "render", "pair2", "--diff").output == "# pair2: no change\n"
     run("cluster", "set", "pair", "--setting", "corosync={token_ms: 7000}")

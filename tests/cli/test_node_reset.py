@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
-from bootsvc.core import reports
+from bootsvc.core.boot import reports
 from bootsvc.store.db import Database
-from tests import factory
 from tests.cli.conftest import Run
+from tests.support import factory
 
 MAC = "52:54:00:00:72:01"
 FACTS = {"state": {"device": "/dev/sda3"}, "ceph": {"osd_devices": ["/dev/sdb", "/dev/sdc"]}}

@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
 from bootsvc.store.models import BootReport, Node, SecretToken
-from tests import factory
 from tests.cli.conftest import Run
+from tests.support import factory
 
 
 def _counts(db: Database) -> tuple[int, int, int]:

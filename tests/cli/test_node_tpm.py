@@ -10,8 +10,8 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from bootsvc.core.attestation import credential, registry
 from bootsvc.store.db import Database
-from tests import factory
 from tests.cli.conftest import Run
+from tests.support import factory
 
 MAC = "52:54:00:00:73:01"
 

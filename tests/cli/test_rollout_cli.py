@@ -6,9 +6,9 @@ import json
 
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
-from tests import factory
 from tests.cli.conftest import Run
-from tests.rolloutkit import boot
+from tests.support import factory
+from tests.support.rolloutkit import boot
 
 
 def test_assign_promote_status_pause_resume_abort(

@@ -27,7 +27,7 @@ from bootsvc.lab import server
 from bootsvc.lab.lab import Lab
 from bootsvc.lab.qemu import Firmware
 from tests.e2e.conftest import server_events
-from tests.swtpm import endorsement_key
+from tests.support.swtpm import endorsement_key
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
 

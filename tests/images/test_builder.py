@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bootsvc.core import imports
+from bootsvc.core.catalog import imports
 from bootsvc.images import BuildError, builder, export
-from tests import fakerecipes
+from tests.support import fakerecipes
 
 KERNEL = "linux-image-6.1.0-1-amd64"
 

@@ -9,7 +9,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from bootsvc.core import imports
+from bootsvc.core.catalog import imports
 from bootsvc.images import builder, recipes
 
 EXPECTED_MODULES = ("virtio_net.ko", "virtio_pci.ko", "squashfs.ko", "loop.ko", "overlay.ko")

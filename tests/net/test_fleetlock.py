@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bootsvc.net.fleetlock import Answer, Client, handle, parse
+from bootsvc.net.fleetlock import Answer, LockRequest, handle, parse
 
 HEADERS = {"fleet-lock-protocol": "true"}
 
@@ -17,13 +17,13 @@ def _body(client_id: object = "hv1", group: object = "default") -> bytes:
 
 class Recorder:
     def __init__(self) -> None:
-        self.calls: list[tuple[str, Client]] = []
+        self.calls: list[tuple[str, LockRequest]] = []
 
-    def lock(self, client: Client) -> Answer:
+    def lock(self, client: LockRequest) -> Answer:
         self.calls.append(("lock", client))
         return Answer(200, "lock_granted", "ok")
 
-    def unlock(self, client: Client) -> Answer:
+    def unlock(self, client: LockRequest) -> Answer:
         self.calls.append(("unlock", client))
         return Answer(200, "unlock_done", "ok")
 
@@ -32,7 +32,10 @@ def test_operations_reach_the_locks() -> None:
     locks = Recorder()
     assert handle("pre-reboot", HEADERS, _body(), locks).status == 200
     assert handle("steady-state", {"fleet-lock-protocol": " True "}, _body(), locks).status == 200
-    assert locks.calls == [("lock", Client("hv1", "default")), ("unlock", Client("hv1", "default"))]
+    assert locks.calls == [
+        ("lock", LockRequest("hv1", "default")),
+        ("unlock", LockRequest("hv1", "default")),
+    ]
 
 
 @pytest.mark.parametrize(

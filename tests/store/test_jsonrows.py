@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, select
 from bootsvc.store import jsonrows
 from bootsvc.store.db import Database
 from bootsvc.store.models import Interface, Node
-from tests import factory
+from tests.support import factory
 
 FACTS = {"rack": 'row "B" ✓', "addresses": {"ring": "10.30.0.9"}, "disks": [1, 2.5, None]}
 

@@ -6,8 +6,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from bootsvc.core import tokens
-from bootsvc.core.records import TokenRecord
+from bootsvc.core.access import tokens
+from bootsvc.core.cmdb.records import TokenRecord
 from bootsvc.settings import Settings
 from bootsvc.store.db import Database
 from bootsvc.web.app import create_app

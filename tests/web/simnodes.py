@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.factory import boot_token
+from tests.support.factory import boot_token
 
 _BOOTS = re.compile(r"^echo bootsvc: \S+ boots (\S+) (\S+)$", re.MULTILINE)
 _KERNEL_REPORT = re.compile(r"imgfetch --name report (\S+)")

@@ -6,13 +6,13 @@ from __future__ import annotations
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
-from bootsvc.core.boots import SEEN_RESOLUTION
+from bootsvc.core.boot.boots import SEEN_RESOLUTION
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
 from bootsvc.store.models import NodeSeen
 from bootsvc.store.types import utcnow
-from tests import factory
-from tests.rolloutkit import ip, make_cluster
+from tests.support import factory
+from tests.support.rolloutkit import ip, make_cluster
 from tests.web.simnodes import fetch_boot_token
 
 FLEETLOCK = {"fleet-lock-protocol": "true"}

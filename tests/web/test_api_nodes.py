@@ -11,8 +11,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from bootsvc.core import audit, cmdb
-from bootsvc.core.views import node_view
+from bootsvc.core import audit
+from bootsvc.core.cmdb import cmdb
+from bootsvc.core.views.objects import node_view
 from bootsvc.store.db import Database
 
 Headers = dict[str, dict[str, Any]]

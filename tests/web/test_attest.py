@@ -17,8 +17,8 @@ from werkzeug.test import TestResponse
 from bootsvc.core.nodeconfig import cpio
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
-from tests import factory, nodeclusters
-from tests.swtpm import SoftTpm, open_bundle, soft_tpm
+from tests.support import factory, nodeclusters
+from tests.support.swtpm import SoftTpm, open_bundle, soft_tpm
 
 Headers = dict[str, dict[str, Any]]
 MAC, IP = nodeclusters.mac(0x11, 0), "10.1.0.11"

@@ -11,11 +11,11 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from bootsvc.core.bootscript import TOKEN_PLACEHOLDER
+from bootsvc.core.boot.bootscript import TOKEN_PLACEHOLDER
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
 from bootsvc.store.models import BootReport, BootToken, Node, SecretToken
-from tests import factory
+from tests.support import factory
 
 MAC = "52:54:00:00:61:01"
 IP = "10.1.0.61"

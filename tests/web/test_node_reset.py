@@ -9,7 +9,7 @@ from flask.testing import FlaskClient
 
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
-from tests import factory
+from tests.support import factory
 from tests.web.simnodes import fetch_boot_token
 
 Headers = dict[str, dict[str, Any]]

@@ -24,7 +24,7 @@ from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
 from bootsvc.store.models import BootReport, BootToken, DhcpLease, Node, SecretToken
 from bootsvc.web.app import create_app
-from tests import factory
+from tests.support import factory
 
 N1 = ("n1", "52:54:00:14:00:01", "10.14.0.11", "SER-N1")
 N2 = ("n2", "52:54:00:14:00:02", "10.14.0.12", "SER-N2")

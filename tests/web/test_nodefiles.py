@@ -14,7 +14,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import MetaData, select, update
 
-from bootsvc.core import cmdb
+from bootsvc.core.cmdb import cmdb
 from bootsvc.core.dhcp import leases
 from bootsvc.core.dhcp.leases import Lease
 from bootsvc.core.nodeconfig import cpio
@@ -26,7 +26,7 @@ from bootsvc.store.db import Database
 from bootsvc.store.models import SecretToken
 from bootsvc.store.types import utcnow
 from bootsvc.web.app import create_app
-from tests import factory, nodeclusters
+from tests.support import factory, nodeclusters
 
 BASE = "http://192.0.2.1:8080"
 NODES = {

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
-from tests import factory, nodeclusters
-from tests.live import live_server
+from tests.support import factory, nodeclusters
+from tests.support.live import live_server
 
 MAC = nodeclusters.mac(0x11, 0)
 

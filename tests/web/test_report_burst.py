@@ -10,13 +10,13 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from bootsvc.core import cmdb
-from bootsvc.core.records import NodeRecord
+from bootsvc.core.cmdb import cmdb
+from bootsvc.core.cmdb.records import NodeRecord
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
 from bootsvc.store.models import BootReport, NodeBoot, NodeSeen
-from tests import factory
-from tests.live import live_server, session_from
+from tests.support import factory
+from tests.support.live import live_server, session_from
 
 NODES = 150
 _KERNEL_REPORT = re.compile(r"imgfetch --name report (\S+)")

@@ -9,15 +9,16 @@ from pathlib import Path
 
 import requests
 
-from bootsvc.core import agentfiles, cmdb, reports
+from bootsvc.core.boot import agentfiles, reports
+from bootsvc.core.cmdb import cmdb
 from bootsvc.core.nodeconfig.context import BootInfo
 from bootsvc.settings import Settings
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
-from tests import factory, nodeclusters
 from tests.core.nodeconfig.render import rendered
 from tests.core.nodeconfig.tools import extract, isolated, need
-from tests.live import live_server
+from tests.support import factory, nodeclusters
+from tests.support.live import live_server
 
 MAC = nodeclusters.mac(2, 0)
 

@@ -14,11 +14,11 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from bootsvc.core import reports
+from bootsvc.core.boot import reports
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
-from tests import factory
-from tests.live import live_server
+from tests.support import factory
+from tests.support.live import live_server
 
 MAC = "52:54:00:5e:00:01"
 UUID = "4c4c4544-0042-3510-8052-b4c04f4e4b32"
@@ -47,7 +47,7 @@ def booting(db: Database, store: ArtifactStore) -> dict[str, bytes]:
     kernel, initrd = os.urandom(3 << 20), os.urandom(5 << 20)
     kernel_ref = factory.blob(store, "vmlinuz", kernel)
     initrd_ref = factory.blob(store, "initrd.img", initrd)
-    from bootsvc.core import catalog
+    from bootsvc.core.catalog import catalog
 
     with db.write() as session:
         catalog.add_version(

@@ -17,8 +17,9 @@ from enum import Enum
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy.orm import Session
 
-from bootsvc.core import audit, cmdb
+from bootsvc.core import audit
 from bootsvc.core.attestation import credential
+from bootsvc.core.cmdb import cmdb
 from bootsvc.errors import Conflict, NotFound
 from bootsvc.logs import event
 from bootsvc.store.models import Node, NodeTpm

@@ -3,7 +3,7 @@
 A node the CMDB knows gets its interface's address (a reservation) and its
 host name; any other MAC gets an address from the pool and is enlisted as a
 `new` node. Every client that boots from the network also gets its
-first-stage loader (bootsvc.core.dhcp.boot).
+first-stage loader (bootsvc.core.dhcp.loaders).
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bootsvc.core.dhcp.book import LeaseBook
-from bootsvc.core.dhcp.boot import Loaders, choose, fields
 from bootsvc.core.dhcp.directory import Directory, Known
 from bootsvc.core.dhcp.enlist import Enlister
 from bootsvc.core.dhcp.leases import OFFERED, Lease
+from bootsvc.core.dhcp.loaders import Loaders, loader_fields, loader_for
 from bootsvc.core.dhcp.networks import Network, select_network
 from bootsvc.net.dhcp import options as opt
 from bootsvc.net.dhcp.codec import ZERO_IP
@@ -137,9 +137,9 @@ class AuthoritativeResponder:
             if node.domain:
                 options[opt.DOMAIN_NAME] = opt.text(node.domain)
         reply = Reply(kind, yiaddr=ip, options=options, note=note)
-        boot = choose(request.client, self.loaders)
+        boot = loader_for(request.client, self.loaders)
         if boot is not None:
-            boot_fields = fields(boot, self.loaders, request.server_ip)
+            boot_fields = loader_fields(boot, self.loaders, request.server_ip)
             reply.siaddr, reply.file = boot_fields.siaddr, boot_fields.file
             options.update(boot_fields.options)
         return reply

@@ -1,5 +1,6 @@
-"""Unknown MACs become `new` nodes in the CMDB (bootsvc.core.cmdb.enlist),
-off the reply path: a DHCP reply never waits for the CMDB.
+"""Unknown MACs become `new` nodes in the CMDB, within the enlistment cap
+(bootsvc.core.cmdb.enlistment), off the reply path: a DHCP reply never
+waits for the CMDB, and is the same whether the MAC is enlisted or not.
 
 Enlisting costs a millisecond or two of CPU per machine, and on SQLite its
 transaction needs the one write lock that lease commits need too. So the
@@ -18,9 +19,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-
-from bootsvc.core import cmdb
+from bootsvc.core.cmdb import cmdb, enlistment
+from bootsvc.core.cmdb.enlistment import Enlistment
 from bootsvc.core.dhcp.directory import Directory, Known
 from bootsvc.logs import event
 from bootsvc.net.dhcp.classify import Client
@@ -46,7 +46,8 @@ def facts(client: Client) -> dict[str, Any]:
 
 class Enlister:
     """A queue of MACs to enlist, worked off by `step`, which the lease
-    writer calls when it has no lease change to commit."""
+    writer calls when it has no lease change to commit. A MAC the cap
+    refuses is not tried again by this process: its first HTTP boot is."""
 
     def __init__(
         self,
@@ -54,11 +55,13 @@ class Enlister:
         directory: Directory,
         wake: Callable[[], None],
         busy: Callable[[float], bool],
+        limits: Enlistment,
     ) -> None:
         """`wake` tells the lease writer there is work; `busy(seconds)` says
         whether it committed leases that recently."""
         self.db = db
         self.directory = directory
+        self.limits = limits
         self._wake = wake
         self._busy = busy
         self._queue: dict[str, Client] = {}
@@ -98,16 +101,15 @@ class Enlister:
         try:
             with self.db.write() as session:
                 for mac, client in batch:
-                    try:
-                        with session.begin_nested():
-                            node = cmdb.find_by_mac(session, mac)
-                            created = node is None
-                            if node is None:
-                                node = cmdb.enlist(session, mac, facts(client), uuid=client.uuid)
-                    except IntegrityError:
-                        # Enlisted at the same moment by the HTTP service or
-                        # another server: the next CMDB refresh brings it.
-                        continue
+                    node = cmdb.find_by_mac(session, mac)
+                    created = node is None
+                    if node is None:
+                        outcome = enlistment.enlist_unknown(
+                            session, self.limits, mac, facts(client), "dhcp", uuid=client.uuid
+                        )
+                        if outcome is None or isinstance(outcome, str):
+                            continue
+                        node = outcome
                     learned.append((mac, Known(node.hostname, None, None), created))
         except Exception as exc:
             event(

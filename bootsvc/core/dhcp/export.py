@@ -2,7 +2,7 @@
 keeps its own DHCP server (dhcp_mode off), written from templates/dhcp/ for
 Kea, dnsmasq or ISC dhcpd. The same decisions as bootsvc's own server: the
 CMDB's node addresses and host names, the settings' and clusters' subnets,
-and a first-stage loader per firmware (bootsvc.core.dhcp.boot)."""
+and a first-stage loader per firmware (bootsvc.core.dhcp.loaders)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from ipaddress import IPv4Address
 from urllib.parse import urlsplit
 
 from bootsvc.core import render
-from bootsvc.core.dhcp.boot import BIOS_LOADER
 from bootsvc.core.dhcp.directory import Directory
+from bootsvc.core.dhcp.loaders import BIOS_LOADER
 from bootsvc.core.dhcp.networks import Network
 from bootsvc.errors import InvalidInput
 from bootsvc.settings import Settings

@@ -18,10 +18,10 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, and_, bindparam, delete, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bootsvc.store.models import DhcpLease
+from bootsvc.store.upsert import upsert
 
 OFFERED = "offered"
 BOUND = "bound"
@@ -99,12 +99,11 @@ def _rounds(claims: Sequence[Lease]) -> list[list[Lease]]:
 
 
 def _upsert_statement(dialect: str) -> Any:
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    values = insert(TABLE)
-    new = values.excluded
-    return values.on_conflict_do_update(
-        index_elements=[TABLE.c.ip],
-        set_={
+    return upsert(
+        dialect,
+        TABLE,
+        [TABLE.c.ip],
+        lambda new: {
             "mac": new.mac,
             "subnet": new.subnet,
             "state": new.state,
@@ -113,7 +112,7 @@ def _upsert_statement(dialect: str) -> Any:
             "hostname": new.hostname,
             "server": new.server,
         },
-        where=or_(
+        where=lambda new: or_(
             and_(TABLE.c.mac == new.mac, TABLE.c.state != DECLINED),
             TABLE.c.expires <= bindparam("b_now"),
         ),

@@ -34,12 +34,8 @@ class Network:
     # times (51, 58, 59) for replies that give an address.
     options: dict[int, bytes] = field(init=False, compare=False)
     leased_options: dict[int, bytes] = field(init=False, compare=False)
-    # The same as integers: membership tests run for every message.
     # The subnet as text: how leases in the database name their network.
     key: str = field(init=False, compare=False, repr=False)
-    _mask: int = field(init=False, compare=False, repr=False)
-    _network: int = field(init=False, compare=False, repr=False)
-    _pool: tuple[int, int] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         values = {
@@ -64,20 +60,16 @@ class Network:
         }
         object.__setattr__(self, "leased_options", leased)
         object.__setattr__(self, "key", str(self.subnet))
-        object.__setattr__(self, "_mask", int(self.subnet.netmask))
-        object.__setattr__(self, "_network", int(self.subnet.network_address))
-        pool = (int(self.pool[0]), int(self.pool[1])) if self.pool else (1, 0)
-        object.__setattr__(self, "_pool", pool)
 
     def contains(self, ip: str) -> bool:
-        return address_int(ip) & self._mask == self._network
+        return IPv4Address(ip) in self.subnet
 
     def in_pool(self, ip: str) -> bool:
-        return self._pool[0] <= address_int(ip) <= self._pool[1]
+        return self.pool is not None and self.pool[0] <= IPv4Address(ip) <= self.pool[1]
 
 
 def address_int(ip: str) -> int:
-    """A dotted quad as an integer, several times faster than ipaddress."""
+    """A dotted quad as an integer, for arithmetic on pool positions."""
     return int.from_bytes(socket.inet_aton(ip), "big")
 
 

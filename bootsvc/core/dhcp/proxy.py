@@ -1,8 +1,8 @@
 """ProxyDHCP: boot information beside the site's own DHCP server, which keeps
 handing out the addresses.
 
-A proxy offer has no address. Firmware differs in what it accepts from one
-(DESIGN.md): legacy PXE and iPXE take option 43 with sub-option 6 = 8 ("no
+A proxy offer has no address. Firmware differs in what it accepts from one:
+legacy PXE and iPXE take option 43 with sub-option 6 = 8 ("no
 boot server discovery, download the file named here"). For UEFI there are
 two styles, chosen per architecture or vendor class:
 
@@ -13,73 +13,21 @@ two styles, chosen per architecture or vendor class:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from enum import StrEnum
-
-from bootsvc import digits
-from bootsvc.core.dhcp.boot import Loaders, choose, fields
+from bootsvc.core.dhcp.loaders import Loaders, loader_fields, loader_for
 from bootsvc.net.dhcp import options as opt
-from bootsvc.net.dhcp.classify import Client, Firmware
+from bootsvc.net.dhcp.classify import Firmware
 from bootsvc.net.dhcp.options import MessageType
 from bootsvc.net.dhcp.responder import Reply, Request, Respond, Silence
 from bootsvc.net.dhcp.server import PXE_PORT, SERVER_PORT
+from bootsvc.settings import ProxyStyle, ProxyStyles
 
 SKIP_DISCOVERY = opt.encode_suboptions(
     {opt.PXE_DISCOVERY_CONTROL: bytes((opt.PXE_DOWNLOAD_BOOT_FILE,))}
 )
 
 
-class ProxyStyle(StrEnum):
-    PIXIECORE = "pixiecore"
-    SMEE = "smee"
-
-
-@dataclass(frozen=True)
-class Styles:
-    default: ProxyStyle = ProxyStyle.PIXIECORE
-    by_arch: dict[int, ProxyStyle] = field(default_factory=dict)
-    # (vendor class prefix, style), tried in order before the architecture.
-    by_vendor: tuple[tuple[str, ProxyStyle], ...] = ()
-
-    def for_client(self, client: Client) -> ProxyStyle:
-        for prefix, style in self.by_vendor:
-            if client.vendor_class.startswith(prefix):
-                return style
-        if client.arch is not None and client.arch in self.by_arch:
-            return self.by_arch[client.arch]
-        return self.default
-
-
-def _style(value: str) -> ProxyStyle:
-    try:
-        return ProxyStyle(value.strip())
-    except ValueError:
-        raise ValueError(f"{value!r} is not a ProxyDHCP style (pixiecore or smee)") from None
-
-
-def parse_styles(text: str) -> Styles:
-    """Read STYLE[,ARCH=STYLE|VENDOR-PREFIX=STYLE...], e.g. "pixiecore,9=smee"."""
-    default = ProxyStyle.PIXIECORE
-    by_arch: dict[int, ProxyStyle] = {}
-    by_vendor: list[tuple[str, ProxyStyle]] = []
-    for item in (part.strip() for part in text.split(",")):
-        if not item:
-            continue
-        key, sep, value = item.rpartition("=")
-        arch = digits.number(key.strip())
-        if not sep:
-            default = _style(item)
-        elif arch is not None:
-            by_arch[arch] = _style(value)
-        elif key.strip():
-            by_vendor.append((key.strip(), _style(value)))
-        else:
-            raise ValueError(f"{item!r} has no architecture or vendor class before '='")
-    return Styles(default, by_arch, tuple(by_vendor))
-
-
 class ProxyResponder:
-    def __init__(self, loaders: Loaders, styles: Styles) -> None:
+    def __init__(self, loaders: Loaders, styles: ProxyStyles) -> None:
         self.loaders = loaders
         self.styles = styles
 
@@ -113,10 +61,10 @@ class ProxyResponder:
             return Silence("request for the site's DHCP server")
         else:
             return Silence(f"proxy mode does not answer {request.kind.label}")
-        boot = choose(client, self.loaders)
+        boot = loader_for(client, self.loaders)
         if boot is None:
             return Silence(f"no loader for architecture {client.arch}")
-        boot_fields = fields(boot, self.loaders, request.server_ip)
+        boot_fields = loader_fields(boot, self.loaders, request.server_ip)
         options = dict(boot_fields.options)
         options[opt.VENDOR_CLASS] = boot.vendor_class or b"PXEClient"
         uuid = request.packet.options.get(opt.CLIENT_UUID)
@@ -126,7 +74,7 @@ class ProxyResponder:
         if client.firmware in (Firmware.BIOS, Firmware.IPXE):
             options[opt.VENDOR_SPECIFIC] = SKIP_DISCOVERY
         elif client.firmware is Firmware.UEFI_X86:
-            style = self.styles.for_client(client)
+            style = self.styles.for_client(client.vendor_class, client.arch)
             note = f"uefi-style={style}"
             if style is ProxyStyle.SMEE:
                 options[opt.VENDOR_SPECIFIC] = SKIP_DISCOVERY

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from bootsvc.core.dnsfeed import STAMP_WINDOW
+from bootsvc.core.dns.feed import STAMP_WINDOW
 from bootsvc.store.models import AuditEntry
 
 Stamp = tuple[Any, ...]

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from cryptography.hazmat.primitives.serialization import load_ssh_public_key
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
-from bootsvc.core import names
+from bootsvc.core.cmdb import names
 from bootsvc.core.nodeconfig.problems import Problem
 from bootsvc.errors import InvalidInput
 

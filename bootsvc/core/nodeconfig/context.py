@@ -16,7 +16,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, NamedTuple, cast
 
-from bootsvc.core import agentfiles
+from bootsvc.core.boot import agentfiles
 from bootsvc.core.nodeconfig import network as netplan
 from bootsvc.core.nodeconfig.clustersettings import (
     CephSettings,
@@ -36,7 +36,7 @@ MON_V1_PORT = 6789
 
 
 def agent_values(settings: Settings | None = None) -> dict[str, Any]:
-    """What the node agent's templates (bootsvc.core.agentfiles) need from
+    """What the node agent's templates (bootsvc.core.boot.agentfiles) need from
     the site's settings; the settings' defaults when none are given."""
     chosen = settings or Settings.model_construct(data_dir=Path())
     return agentfiles.context(chosen)

@@ -69,9 +69,8 @@ def pack(files: Iterable[NodeFile], prefix: str = PREFIX) -> bytes:
     return b"".join(chunks)
 
 
-# Level 2: for a 1,000-node cluster's overlay (150 KB of mostly /etc/hosts
-# and corosync.conf) it takes 0.41 ms against 0.72 at level 3 and 1.18 at
-# level 6, for 25.1 KB against 23.9 and 24.2 KB.
+# Level 2: about the size of higher levels in a third of the time, on the
+# overlays of large clusters (docs/benchmarks.md, overlay compression).
 COMPRESS_LEVEL = 2
 
 

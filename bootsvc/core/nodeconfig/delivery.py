@@ -2,9 +2,9 @@
 by hostname) and its secrets (with a one-time token), both as extra
 initrds over HTTP. The script is only given them once the overlay has
 rendered; a node whose configuration does not render gets the rescue
-script instead (bootsvc.core.bootscript). The secrets, and the boot token
+script instead (bootsvc.core.boot.bootscript). The secrets, and the boot token
 its reports carry, are withheld from a script that did not go to the node's
-own address (bootsvc.core.nodeaccess)."""
+own address (bootsvc.core.access.nodeaccess)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from weakref import WeakKeyDictionary
 
 from sqlalchemy.orm import Session
 
-from bootsvc.core.nodeaccess import Verdict, new_boot_token
+from bootsvc.core.access.nodeaccess import Verdict, new_boot_token
 from bootsvc.core.nodeconfig import onetime
 from bootsvc.core.nodeconfig.context import BootInfo
 from bootsvc.core.nodeconfig.overlay import Overlays

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bootsvc.core import agentfiles
+from bootsvc.core.boot import agentfiles
 from bootsvc.core.nodeconfig.context import NodeContext
 from bootsvc.core.nodeconfig.network import Link
 from bootsvc.core.nodeconfig.problems import ConfigError, Problem
@@ -79,7 +79,7 @@ def _networkd(link: Link) -> list[FileSpec]:
 
 
 def _agent(ctx: NodeContext) -> list[FileSpec]:
-    """The node agent (issue 6's), the same on every node; its own module
+    """The node agent, the same on every node; its own module
     says where its files go."""
     return [
         FileSpec(file.target, file.template, file.mode, extra=ctx.agent, shared=True)

@@ -35,7 +35,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, ValidationError
 
-from bootsvc.core import names
+from bootsvc.core.cmdb import names
 from bootsvc.core.nodeconfig.clustersettings import NetworkName, Section, problem_of
 from bootsvc.core.nodeconfig.inputs import ClusterInfo, Iface, Member, Network
 from bootsvc.core.nodeconfig.problems import Problem

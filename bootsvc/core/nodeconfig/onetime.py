@@ -1,5 +1,5 @@
 """One-time tokens for secrets. A node script fetched from the node's own
-address (bootsvc.core.nodeaccess) carries a fresh token and revokes the
+address (bootsvc.core.access.nodeaccess) carries a fresh token and revokes the
 node's older ones; the node presents it with its secrets request, which must
 come from that address (and, when bootsvc runs DHCP, one bootsvc still
 leases to the node). A token expires, and the first request that presents it
@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from bootsvc.core.nodeaccess import Refused
+from bootsvc.core.access.nodeaccess import Refused
 from bootsvc.store.models import Node, SecretToken
 from bootsvc.store.types import utcnow
 

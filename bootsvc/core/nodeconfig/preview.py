@@ -12,8 +12,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from bootsvc.core import bootplan, cmdb
-from bootsvc.core.bootplan import BootPlan
+from bootsvc.core.boot import bootplan
+from bootsvc.core.boot.bootplan import BootPlan
+from bootsvc.core.cmdb import cmdb
 from bootsvc.core.nodeconfig import files, inputs, secretfiles, served
 from bootsvc.core.nodeconfig.context import BootInfo, NodeContext
 from bootsvc.core.nodeconfig.problems import ConfigError, Problem

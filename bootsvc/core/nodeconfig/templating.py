@@ -15,11 +15,11 @@ from types import TracebackType
 from typing import Any
 
 import yaml
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
+from jinja2 import TemplateError
 from jinja2 import TemplateSyntaxError as JinjaSyntaxError
 
 from bootsvc.core.nodeconfig.problems import ConfigError, Problem
-from bootsvc.core.render import builtin_template_dir
+from bootsvc.core.render import builtin_template_dir, template_environment
 
 # What node files are made from; a change to any file below these is a
 # change to every node's inputs.
@@ -67,15 +67,8 @@ class Templates:
         self._stamp: Stamp | None = None
         self._taken = 0.0
         self._shared: dict[tuple[str, str], str] = {}
-        self.env = Environment(
-            loader=FileSystemLoader([str(d) for d in self.dirs]),
-            undefined=StrictUndefined,
-            autoescape=False,  # noqa: S701 - configuration files, not HTML
-            keep_trailing_newline=True,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            auto_reload=True,
-        )
+        # Its own instance: node files add filters and clear its cache.
+        self.env = template_environment(site_dir)
         self.env.filters.update(
             sh=lambda value: shlex.quote(str(value)),
             yaml=_yaml,

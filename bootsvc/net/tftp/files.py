@@ -33,7 +33,7 @@ class ReadRequest:
 
 
 @dataclass
-class Served:
+class OpenedFile:
     """An open file the server sends and then closes; `mac` is the machine
     the name identifies, when it identifies one."""
 
@@ -58,20 +58,20 @@ class AccessDenied(Refused):
 
 
 class FileSource(Protocol):
-    def open(self, request: ReadRequest) -> Served:
+    def open(self, request: ReadRequest) -> OpenedFile:
         """Called in a worker thread, so it may block (on a database, say).
         Raises Refused to answer with an ERROR."""
         ...
 
 
-def open_file(path: Path, mac: str | None = None) -> Served:
+def open_file(path: Path, mac: str | None = None) -> OpenedFile:
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     file = os.fdopen(fd, "rb")
-    return Served(file, os.fstat(fd).st_size, mac)
+    return OpenedFile(file, os.fstat(fd).st_size, mac)
 
 
-def in_memory(data: bytes, mac: str | None = None) -> Served:
-    return Served(io.BytesIO(data), len(data), mac)
+def in_memory(data: bytes, mac: str | None = None) -> OpenedFile:
+    return OpenedFile(io.BytesIO(data), len(data), mac)
 
 
 class DirectorySource:
@@ -82,7 +82,7 @@ class DirectorySource:
         self.root = root
         self.trusted = frozenset(trusted)
 
-    def open(self, request: ReadRequest) -> Served:
+    def open(self, request: ReadRequest) -> OpenedFile:
         try:
             return open_file(resolve_within(self.root, request.filename, self.trusted))
 

@@ -42,9 +42,9 @@ from bootsvc.net.tftp.files import (
     ILLEGAL_OPERATION,
     NOT_DEFINED,
     FileSource,
+    OpenedFile,
     ReadRequest,
     Refused,
-    Served,
 )
 from bootsvc.net.tftp.session import (
     MAX_DATAGRAM,
@@ -96,7 +96,7 @@ class TftpServer:
         self.factory = TftpPacketFactory()
         self.selector = selectors.DefaultSelector()
         self.pool = ThreadPoolExecutor(workers, thread_name_prefix="tftp-open")
-        self.resolved: deque[tuple[Session, Future[Served]]] = deque()
+        self.resolved: deque[tuple[Session, Future[OpenedFile]]] = deque()
         self.mtus: dict[int, int | None] = {}
         self.stopping = threading.Event()
         self.sock = _listen(address)
@@ -233,7 +233,7 @@ class TftpServer:
 
     # Names resolved by the FileSource, in worker threads.
 
-    def _resolved(self, session: Session, future: Future[Served]) -> None:
+    def _resolved(self, session: Session, future: Future[OpenedFile]) -> None:
         self.resolved.append((session, future))
         self._wake()
 
@@ -248,7 +248,7 @@ class TftpServer:
             session, future = self.resolved.popleft()
             self._begin(session, future, now)
 
-    def _begin(self, session: Session, future: Future[Served], now: float) -> None:
+    def _begin(self, session: Session, future: Future[OpenedFile], now: float) -> None:
         if future.cancelled():
             return
         error = future.exception()

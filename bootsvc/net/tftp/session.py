@@ -24,7 +24,7 @@ from tftpy.TftpShared import TftpException, TftpTimeoutExpectACK
 from tftpy.TftpStates import TftpStateExpectACK
 
 from bootsvc.net.tftp import options
-from bootsvc.net.tftp.files import Served
+from bootsvc.net.tftp.files import OpenedFile
 
 OPCODE_DATA, OPCODE_ACK, OPCODE_ERROR = 3, 4, 5
 MAX_DATAGRAM = 65536
@@ -101,7 +101,7 @@ class Session(TftpContext):  # type: ignore[misc]
     def client(self) -> tuple[str, int]:
         return self.host, self.port
 
-    def begin(self, served: Served, now: float) -> None:
+    def begin(self, served: OpenedFile, now: float) -> None:
         """Answer the request: an OACK when an option was accepted, else block 1."""
         self.fileobj, self.size, self.mac = served.file, served.size, served.mac
         self.options = options.accept(self.wanted, served.size, self.mtu)

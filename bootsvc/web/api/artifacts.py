@@ -6,8 +6,8 @@ from __future__ import annotations
 from flask import request
 from pydantic import BaseModel
 
-from bootsvc.core import catalog
-from bootsvc.core.records import Sha256
+from bootsvc.core.catalog import catalog
+from bootsvc.core.cmdb.records import Sha256
 from bootsvc.errors import InvalidInput, PayloadTooLarge
 from bootsvc.web.api import registry
 from bootsvc.web.apidoc import Reply

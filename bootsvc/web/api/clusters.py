@@ -6,9 +6,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from bootsvc.core import cmdb
-from bootsvc.core.records import ClusterRecord, Domain, NetworkRecord, Record
-from bootsvc.core.views import ClusterView, cluster_view
+from bootsvc.core.cmdb import cmdb
+from bootsvc.core.cmdb.records import ClusterRecord, Domain, NetworkRecord, Record
+from bootsvc.core.views.objects import ClusterView, cluster_view
 from bootsvc.web.api import registry
 from bootsvc.web.apidoc import Reply
 from bootsvc.web.auth import actor

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from bootsvc.core import audit, reports
-from bootsvc.core.views import AuditView, BootReportView, audit_view
+from bootsvc.core import audit
+from bootsvc.core.boot import reports
+from bootsvc.core.views.objects import AuditView, BootReportView, audit_view
 from bootsvc.web.api import registry
 from bootsvc.web.apidoc import Reply
 from bootsvc.web.context import services

@@ -6,15 +6,17 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from bootsvc.core import assignments, boots, cmdb, fleet, fleetlock
-from bootsvc.core.fleetviews import (
+from bootsvc.core.boot import boots, fleet
+from bootsvc.core.cmdb import assignments, cmdb
+from bootsvc.core.cmdb.records import Record
+from bootsvc.core.rollout import fleetlock
+from bootsvc.core.views.fleet import (
     AssignmentView,
     BootView,
     FleetView,
     NodeStatusView,
     boot_view,
 )
-from bootsvc.core.records import Record
 from bootsvc.errors import NotFound
 from bootsvc.store.models import ImageVersion
 from bootsvc.web.api import registry

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pydantic import Field
 from sqlalchemy.orm import Session
 
-from bootsvc.core import catalog, releases
-from bootsvc.core.records import FileRecord, ObjectName, Record, VersionRecord
-from bootsvc.core.views import (
+from bootsvc.core.catalog import catalog, releases
+from bootsvc.core.cmdb.records import FileRecord, ObjectName, Record, VersionRecord
+from bootsvc.core.views.objects import (
     ChannelMoveView,
     ChannelView,
     ImageView,
@@ -61,10 +61,7 @@ def show_image(image: str) -> Reply:
 )
 def delete_image(image: str) -> Reply:
     ctx = services()
-    with ctx.db.write() as session:
-        released = catalog.delete_image(session, image, actor())
-    for sha in released:
-        ctx.store.remove(sha)
+    catalog.delete(ctx.db, ctx.store, image, None, actor())
     return Reply(status=204)
 
 
@@ -127,10 +124,7 @@ def show_version(image: str, version: str) -> Reply:
 )
 def delete_version(image: str, version: str) -> Reply:
     ctx = services()
-    with ctx.db.write() as session:
-        released = catalog.delete_version(session, image, version, actor())
-    for sha in released:
-        ctx.store.remove(sha)
+    catalog.delete(ctx.db, ctx.store, image, version, actor())
     return Reply(status=204)
 
 

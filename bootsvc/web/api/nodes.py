@@ -7,9 +7,9 @@ from typing import Literal
 from flask import request
 from pydantic import BaseModel, Field
 
-from bootsvc.core import cmdb, disks, nodefile
-from bootsvc.core.records import NodeRecord
-from bootsvc.core.views import NodeView, node_view
+from bootsvc.core.cmdb import cmdb, disks, nodefile
+from bootsvc.core.cmdb.records import NodeRecord
+from bootsvc.core.views.objects import NodeView, node_view
 from bootsvc.errors import InvalidInput, UnsupportedMediaType
 from bootsvc.web.api import registry
 from bootsvc.web.apidoc import Reply

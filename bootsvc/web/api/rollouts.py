@@ -5,9 +5,9 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from bootsvc import digits
-from bootsvc.core import rollouts
-from bootsvc.core.fleetviews import RolloutView, rollout_view
-from bootsvc.core.records import ObjectName, Record
+from bootsvc.core.cmdb.records import ObjectName, Record
+from bootsvc.core.rollout import rollouts
+from bootsvc.core.views.fleet import RolloutView, rollout_view
 from bootsvc.errors import NotFound
 from bootsvc.web.api import registry
 from bootsvc.web.apidoc import Reply

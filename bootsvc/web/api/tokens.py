@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bootsvc.core import tokens
-from bootsvc.core.records import TokenRecord
-from bootsvc.core.views import TokenView, token_view
+from bootsvc.core.access import tokens
+from bootsvc.core.cmdb.records import TokenRecord
+from bootsvc.core.views.objects import TokenView, token_view
 from bootsvc.web.api import registry
 from bootsvc.web.apidoc import Reply
 from bootsvc.web.auth import actor

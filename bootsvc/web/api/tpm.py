@@ -6,8 +6,8 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from bootsvc.core.attestation import registry as tpm_registry
-from bootsvc.core.records import Record
-from bootsvc.core.views import NodeView, node_view
+from bootsvc.core.cmdb.records import Record
+from bootsvc.core.views.objects import NodeView, node_view
 from bootsvc.web.api import registry
 from bootsvc.web.apidoc import Reply
 from bootsvc.web.auth import actor

@@ -8,7 +8,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from bootsvc.core.attestation import bundle
-from tests.swtpm import open_bundle
+from tests.support.swtpm import open_bundle
 
 
 def test_openssl_opens_the_bundle_with_the_credential_secret(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from bootsvc.core.attestation import credential
 from bootsvc.errors import InvalidInput
-from tests.swtpm import soft_tpm
+from tests.support.swtpm import soft_tpm
 
 
 def test_the_registered_tpm_recovers_the_secret(tmp_path: Path) -> None:

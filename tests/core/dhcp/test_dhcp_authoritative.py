@@ -3,17 +3,29 @@ NAKs, INFORM, RELEASE, DECLINE, enlisting, and the boot file per firmware."""
 
 from __future__ import annotations
 
+import logging
 import time
+from pathlib import Path
 
 import pytest
 
-from bootsvc.core import cmdb
-from bootsvc.core.records import ClusterRecord, InterfaceRecord, NodeRecord
+from bootsvc.core.cmdb import cmdb, enlistment
+from bootsvc.core.cmdb.records import ClusterRecord, InterfaceRecord, NodeRecord
+from bootsvc.core.views.fleet import TallyView
 from bootsvc.net.dhcp import options as opt
 from bootsvc.net.dhcp.options import MessageType
 from bootsvc.net.dhcp.responder import Reply, Silence
 from bootsvc.store.db import Database
-from tests.dhcpstack import SERVER_IP, Options, Stack, add_cluster_network, request
+from tests.support.dhcpstack import (
+    SERVER_IP,
+    Clock,
+    Options,
+    Stack,
+    add_cluster_network,
+    dhcp_settings,
+    make_stack,
+    request,
+)
 
 MAC = "02:00:00:00:00:01"
 OTHER = "02:00:00:00:00:02"
@@ -66,6 +78,34 @@ def test_unknown_client_gets_a_pool_address_and_is_enlisted(
     # Once enlisted, the node's name goes out as option 12.
     again = dora(dhcp_stack)
     assert again.options[opt.HOSTNAME] == b"node-020000000001"
+
+
+def test_unknown_client_past_the_enlistment_cap_is_answered_not_enlisted(
+    db: Database, data_dir: Path, dhcp_clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    with db.write() as session:
+        cmdb.enlist(session, OTHER, {})
+    stack = make_stack(db, dhcp_settings(data_dir, db, enlist_max_new=1), dhcp_clock)
+    try:
+        with caplog.at_level(logging.WARNING, logger="bootsvc.enlist"):
+            ack = dora(stack)
+            assert 100 <= int(ack.yiaddr.rsplit(".", 1)[1]) <= 109
+            assert opt.HOSTNAME not in ack.options
+            deadline = time.monotonic() + 10
+            tallies: dict[str, TallyView] = {}
+            while "cap" not in tallies and time.monotonic() < deadline:
+                with db.read() as session:
+                    tallies = enlistment.stats(session, stack.settings).tallies
+                time.sleep(0.05)
+        # Answered as before, without a host name, on the next request too.
+        assert opt.HOSTNAME not in dora(stack).options
+    finally:
+        stack.writer.stop()
+    assert tallies["cap"].count == 1 and tallies["cap"].last_mac == MAC
+    with db.read() as session:
+        assert cmdb.find_by_mac(session, MAC) is None
+    refused = [getattr(r, "fields", {}) for r in caplog.records if r.msg == "enlist.refused"]
+    assert refused == [{"mac": MAC, "stage": "dhcp", "reason": "cap"}]
 
 
 def test_cmdb_reservation_and_host_name(dhcp_stack: Stack, db: Database) -> None:

@@ -9,7 +9,7 @@ from bootsvc.core.dhcp.book import LeaseBook
 from bootsvc.core.dhcp.leases import BOUND, Lease
 from bootsvc.core.dhcp.networks import Network, select_network
 from bootsvc.store.db import Database
-from tests.dhcpstack import Clock, Stack, dhcp_settings, make_stack, settle
+from tests.support.dhcpstack import Clock, Stack, dhcp_settings, make_stack, settle
 
 MACS = [f"02:00:00:00:01:{n:02x}" for n in range(16)]
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from bootsvc.core import cmdb
+from bootsvc.core.cmdb import cmdb
+from bootsvc.core.cmdb.records import ClusterRecord, InterfaceRecord, NodeRecord
 from bootsvc.core.dhcp.directory import Directory, Known
-from bootsvc.core.records import ClusterRecord, InterfaceRecord, NodeRecord
 from bootsvc.store.db import Database
-from tests.dhcpstack import dhcp_settings
+from tests.support.dhcpstack import dhcp_settings
 
 MAC = "52:54:00:00:00:01"
 

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from bootsvc.core import cmdb
+from bootsvc.core.cmdb import cmdb
+from bootsvc.core.cmdb.records import InterfaceRecord, NodeRecord
 from bootsvc.core.dhcp.directory import Directory
 from bootsvc.core.dhcp.export import export
-from bootsvc.core.records import InterfaceRecord, NodeRecord
 from bootsvc.errors import InvalidInput
 from bootsvc.settings import DhcpMode
 from bootsvc.store.db import Database
-from tests.dhcpstack import add_cluster_network, dhcp_settings
+from tests.support.dhcpstack import add_cluster_network, dhcp_settings
 
 
 def checker(fmt: str, path: Path) -> list[str]:

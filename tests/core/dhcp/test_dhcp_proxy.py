@@ -6,12 +6,13 @@ from typing import Unpack
 
 import pytest
 
-from bootsvc.core.dhcp.boot import Loaders
-from bootsvc.core.dhcp.proxy import ProxyResponder, ProxyStyle, Styles, parse_styles
+from bootsvc.core.dhcp.loaders import Loaders
+from bootsvc.core.dhcp.proxy import ProxyResponder
 from bootsvc.net.dhcp import options as opt
 from bootsvc.net.dhcp.options import MessageType
 from bootsvc.net.dhcp.responder import Reply, Silence
-from tests.dhcpstack import SERVER_IP, Options, ask, request
+from bootsvc.settings import ProxyStyle, ProxyStyles, parse_styles
+from tests.support.dhcpstack import SERVER_IP, Options, ask, request
 
 LOADERS = Loaders("http://10.0.0.1:8080", "snponly.efi", None)
 UEFI: Options = {"arch": b"\x00\x07", "vendor": b"PXEClient:Arch:00007:UNDI:003000"}
@@ -32,7 +33,7 @@ def offer(responder: ProxyResponder, **options: Unpack[Options]) -> Reply:
 
 
 def test_parse_styles() -> None:
-    assert parse_styles("smee") == Styles(ProxyStyle.SMEE)
+    assert parse_styles("smee") == ProxyStyles(ProxyStyle.SMEE)
     styles = parse_styles("pixiecore, 9=smee, PXEClient:Arch:00007:UNDI:003016=smee")
     assert styles.by_arch == {9: ProxyStyle.SMEE}
     assert styles.by_vendor == (("PXEClient:Arch:00007:UNDI:003016", ProxyStyle.SMEE),)

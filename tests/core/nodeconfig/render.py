@@ -29,7 +29,7 @@ def rendered(
     boot: BootInfo = BOOT,
     agent: Mapping[str, Any] | None = None,
 ) -> dict[str, files.NodeFile]:
-    """`agent` moves the files the node's scripts read (bootsvc.core.agentfiles)."""
+    """`agent` moves the files the node's scripts read (bootsvc.core.boot.agentfiles)."""
     found = files.public(Templates(template_dir), context(db, hostname, boot, agent))
     return {file.path: file for file in found}
 

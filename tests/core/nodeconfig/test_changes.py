@@ -8,12 +8,12 @@ from typing import Any
 
 from sqlalchemy import delete, event, insert
 
-from bootsvc.core.dnsfeed import STAMP_WINDOW
+from bootsvc.core.dns.feed import STAMP_WINDOW
 from bootsvc.core.nodeconfig import changes
 from bootsvc.store.db import Database
 from bootsvc.store.models import AuditEntry
 from bootsvc.store.types import utcnow
-from tests import factory
+from tests.support import factory
 
 ENTRY = {"at": utcnow(), "actor": "t", "action": "a", "subject": "s", "details": {}}
 

@@ -11,17 +11,17 @@ from typing import Any
 import pytest
 from sqlalchemy import event, select, update
 
-from bootsvc.core import cmdb
+from bootsvc.core.cmdb import cmdb
+from bootsvc.core.cmdb.records import NodeRecord
 from bootsvc.core.nodeconfig import changes, clusterdocs, inputs
 from bootsvc.core.nodeconfig.overlay import Overlays
 from bootsvc.core.nodeconfig.templating import Templates
-from bootsvc.core.records import NodeRecord
 from bootsvc.errors import NotFound
 from bootsvc.store.db import Database
 from bootsvc.store.models import Cluster, ClusterDocument
-from tests import factory, nodeclusters
 from tests.core.nodeconfig.render import BOOT
 from tests.core.nodeconfig.test_overlay import files_of
+from tests.support import factory, nodeclusters
 
 
 class Statements:

@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 
-from bootsvc.core import cmdb
+from bootsvc.core.cmdb import cmdb
+from bootsvc.core.cmdb.records import ClusterRecord
 from bootsvc.core.nodeconfig.problems import ConfigError
-from bootsvc.core.records import ClusterRecord
 from bootsvc.store.db import Database
-from tests import factory
 from tests.core.nodeconfig.render import rendered, text
 from tests.core.nodeconfig.tools import extract, need, run
+from tests.support import factory
 
 
 @pytest.fixture

@@ -10,15 +10,16 @@ from typing import Any
 
 import pytest
 
-from bootsvc.core import bootscript, cmdb, reports
-from bootsvc.core.bootplan import BootPlan
-from bootsvc.core.bootscript import BootSite, Machine
+from bootsvc.core.boot import bootscript, reports
+from bootsvc.core.boot.bootplan import BootPlan
+from bootsvc.core.boot.bootscript import BootSite, Machine
+from bootsvc.core.cmdb import cmdb
+from bootsvc.core.cmdb.records import NodeRecord
 from bootsvc.core.nodeconfig.problems import ConfigError
-from bootsvc.core.records import NodeRecord
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
-from tests import factory, nodeclusters
 from tests.core.nodeconfig.render import rendered
+from tests.support import factory, nodeclusters
 
 
 def failure(db: Database, hostname: str, template_dir: Path | None = None) -> ConfigError:

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import ipaddress
 
-from bootsvc.core import cmdb
+from bootsvc.core.cmdb import cmdb
+from bootsvc.core.cmdb.records import ClusterRecord, NodeRecord
 from bootsvc.core.nodeconfig import inputs
 from bootsvc.core.nodeconfig.inputs import Iface
-from bootsvc.core.records import ClusterRecord, NodeRecord
 from bootsvc.store.db import Database
-from tests import factory
+from tests.support import factory
 
 
 def _cluster(db: Database) -> None:

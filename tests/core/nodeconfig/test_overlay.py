@@ -9,17 +9,17 @@ from typing import Any
 
 import pytest
 
-from bootsvc.core import cmdb
+from bootsvc.core.cmdb import cmdb
+from bootsvc.core.cmdb.records import ClusterRecord, NodeRecord
 from bootsvc.core.nodeconfig import cpio
 from bootsvc.core.nodeconfig.overlay import Overlays
 from bootsvc.core.nodeconfig.problems import ConfigError
 from bootsvc.core.nodeconfig.templating import Templates
-from bootsvc.core.records import ClusterRecord, NodeRecord
 from bootsvc.errors import NotFound
 from bootsvc.store.db import Database
 from bootsvc.store.models import Base
-from tests import factory, nodeclusters
 from tests.core.nodeconfig.render import BOOT
+from tests.support import factory, nodeclusters
 
 
 def files_of(overlays: Overlays, hostname: str) -> dict[str, bytes]:

@@ -7,12 +7,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bootsvc.core import agentfiles, cmdb
-from bootsvc.core.records import ClusterRecord
+from bootsvc.core.boot import agentfiles
+from bootsvc.core.cmdb import cmdb
+from bootsvc.core.cmdb.records import ClusterRecord
 from bootsvc.core.render import builtin_template_dir
 from bootsvc.store.db import Database
-from tests import factory, nodeclusters
 from tests.core.nodeconfig.render import rendered, text
+from tests.support import factory, nodeclusters
 
 NETWORKD = "/etc/systemd/network/05-bootsvc-"
 WANTS = "/etc/systemd/system/multi-user.target.wants/"

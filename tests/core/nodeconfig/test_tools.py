@@ -24,9 +24,9 @@ from bootsvc.core.nodeconfig.files import NodeFile
 from bootsvc.core.nodeconfig.templating import Templates
 from bootsvc.core.nodeconfig.vault import Vault
 from bootsvc.store.db import Database
-from tests import nodeclusters
 from tests.core.nodeconfig.render import context, rendered, text
 from tests.core.nodeconfig.tools import extract, isolated, need, run
+from tests.support import nodeclusters
 
 THREE = ("hv1", "hv2", "hv3")
 PAIR = ("pair1", "pair2")
@@ -82,7 +82,7 @@ def test_ceph_reads_fsid_and_monitors_back(clusters: Database, tmp_path: Path) -
     root = node_root(clusters, "hv3", tmp_path)
     conf = str(root / "etc/ceph/ceph.conf")
     with clusters.read() as session:
-        from bootsvc.core import cmdb
+        from bootsvc.core.cmdb import cmdb
 
         fsid = cmdb.get_cluster(session, "lab").ceph_fsid
     assert run("ceph-conf", "-c", conf, "--lookup", "fsid").stdout.strip() == fsid

@@ -16,7 +16,7 @@ import pytest
 from bootsvc.core.dhcp import leases
 from bootsvc.core.dhcp.leases import BOUND, RELEASED
 from bootsvc.store.db import Database
-from tests.dhcpstack import Lab
+from tests.support.dhcpstack import Lab
 
 pytestmark = pytest.mark.netns
 

@@ -23,9 +23,9 @@ import pytest
 
 from bootsvc.settings import DhcpMode, Settings
 from bootsvc.store.db import Database
-from tests import nslab
-from tests.dhcpstack import Records, service_in
-from tests.firmware_vm import qemu_argv
+from tests.support import nslab
+from tests.support.dhcpstack import Records, service_in
+from tests.support.firmware_vm import qemu_argv
 
 pytestmark = pytest.mark.e2e
 

@@ -19,16 +19,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bootsvc.core import cmdb
+from bootsvc.core.cmdb import cmdb
+from bootsvc.core.cmdb.records import InterfaceRecord, NodeRecord
 from bootsvc.core.dhcp import leases
 from bootsvc.core.dhcp.leases import BOUND, DECLINED, OFFERED, RELEASED
-from bootsvc.core.records import InterfaceRecord, NodeRecord
 from bootsvc.net.dhcp import options as opt
 from bootsvc.net.dhcp.codec import FLAG_BROADCAST, Packet, build, parse
 from bootsvc.settings import DhcpMode, Settings
 from bootsvc.store.db import Database
-from tests.dhcpstack import LAB_SETTINGS, Lab, running_service
-from tests.nslab import broadcast_socket
+from tests.support.dhcpstack import LAB_SETTINGS, Lab, running_service
+from tests.support.nslab import broadcast_socket
 
 HERE = Path(__file__).parent
 KNOWN, KNOWN_IP = bytes.fromhex("02000000aaaa"), "10.77.0.50"

@@ -14,8 +14,8 @@ from bootsvc.net.dhcp import options as opt
 from bootsvc.net.dhcp.codec import FLAG_BROADCAST, Packet, build, parse
 from bootsvc.net.dhcp.options import MessageType
 from bootsvc.store.db import Database
-from tests.dhcpstack import Lab, add_cluster_network
-from tests.nslab import broadcast_socket, veth
+from tests.support.dhcpstack import Lab, add_cluster_network
+from tests.support.nslab import broadcast_socket, veth
 
 pytestmark = pytest.mark.netns
 

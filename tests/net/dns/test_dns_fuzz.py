@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dnslib import EDNS0, RR, DNSRecord, EDNSOption
 
 from bootsvc.net.dns.message import MAX_QUERY
-from tests.dnsdig import dig, records
 from tests.net.dns.dnshelpers import SwappableZones, running
+from tests.support.dnsdig import dig, records
 
 PACKETS = 100_000
 BURST = 250

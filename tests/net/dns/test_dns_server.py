@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 from dnslib import RR
 
-from tests.dnsdig import dig, flags, rcode, records
 from tests.net.dns.dnshelpers import SwappableZones, running
+from tests.support.dnsdig import dig, flags, rcode, records
 
 ZONE = """
 lab.example.        60 IN SOA ns.lab.example. hostmaster.lab.example. 7 3600 600 86400 10

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bootsvc.net.tftp import DirectorySource, ReadRequest, Served, TftpServer
+from bootsvc.net.tftp import DirectorySource, OpenedFile, ReadRequest, TftpServer
 from tests.net.tftp.conftest import FILES, Lines, running, sha256
 from tests.net.tftp.lockstep import ERROR, ack, rrq
 from tests.net.tftp.raw import Peer
@@ -200,11 +200,11 @@ class Faulty:
     def __init__(self, root: Path) -> None:
         self.files = DirectorySource(root)
 
-    def open(self, request: ReadRequest) -> Served:
+    def open(self, request: ReadRequest) -> OpenedFile:
         if request.filename == "raises":
             raise RuntimeError("database exploded")
         if request.filename == "junk":
-            return Served(cast(BinaryIO, object()), 3)
+            return OpenedFile(cast(BinaryIO, object()), 3)
         return self.files.open(request)
 
 

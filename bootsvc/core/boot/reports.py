@@ -1,0 +1,82 @@
+"""Boot reports: what each machine said about each step of its boot."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bootsvc.core.boot import boots
+from bootsvc.core.cmdb import cmdb, disks
+from bootsvc.core.rollout import rollouts
+from bootsvc.core.views.objects import BootReportView
+from bootsvc.store.models import BootReport, Image, ImageVersion, Node
+from bootsvc.store.types import utcnow
+
+STAGES = ("script", "kernel-loaded", "up", "failed")
+
+
+def record(
+    session: Session,
+    stage: str,
+    mac: str | None,
+    ip: str | None,
+    node_id: int | None = None,
+    version_id: int | None = None,
+    details: dict[str, Any] | None = None,
+) -> BootReport:
+    if node_id is None and mac:
+        node = cmdb.find_by_mac(session, mac)
+        node_id = node.id if node else None
+    now = utcnow()
+    report = BootReport(
+        node_id=node_id,
+        mac=mac,
+        ip=ip,
+        stage=stage,
+        version_id=version_id,
+        at=now,
+        details=details or {},
+    )
+    session.add(report)
+    boot = boots.track(session, report, now)
+    if boot is not None:
+        rollouts.observe(session, stage, boot, now)
+    if stage == "up" and node_id is not None:
+        disks.observe(session, node_id, report.details)
+    return report
+
+
+def version_id_of(session: Session, image: str, version: str) -> int | None:
+    return session.scalar(
+        select(ImageVersion.id)
+        .join(Image)
+        .where(Image.name == image, ImageVersion.version == version)
+    )
+
+
+def recent(session: Session, hostname: str | None = None, limit: int = 100) -> list[BootReportView]:
+    query = (
+        select(BootReport, Node.hostname, Image.name, ImageVersion.version)
+        .outerjoin(Node, Node.id == BootReport.node_id)
+        .outerjoin(ImageVersion, ImageVersion.id == BootReport.version_id)
+        .outerjoin(Image, Image.id == ImageVersion.image_id)
+        .order_by(BootReport.id.desc())
+        .limit(limit)
+    )
+    if hostname:
+        query = query.where(Node.hostname == hostname)
+    return [
+        BootReportView(
+            at=report.at,
+            node=node_name,
+            mac=report.mac,
+            ip=report.ip,
+            stage=report.stage,
+            image=image,
+            version=version,
+            details=dict(report.details),
+        )
+        for report, node_name, image, version in session.execute(query)
+    ]

@@ -1,0 +1,81 @@
+"""What each name means to bootsvc's TFTP server: the glue between
+bootsvc.net.tftp (which knows nothing of nodes) and the domain.
+
+- `boot.ipxe`: the first iPXE script, in its TFTP flavour;
+- `node/<mac>.ipxe`: that machine's own script, rendered on request (never
+  written to disk), logged and recorded like its HTTP twin;
+- `artifacts/<sha256>/<name>`: a kernel or initrd of a published version;
+- anything else: a file below `loader_dir` (the iPXE loaders).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+from bootsvc.core.boot import bootscript
+from bootsvc.core.boot.bootscript import BootSite, Machine
+from bootsvc.core.catalog import catalog
+from bootsvc.core.cmdb import names
+from bootsvc.errors import InvalidInput
+from bootsvc.net.tftp import (
+    DirectorySource,
+    FileMissing,
+    OpenedFile,
+    ReadRequest,
+    in_memory,
+    open_file,
+)
+from bootsvc.settings import LOADERS
+from bootsvc.store.artifacts import ArtifactStore
+from bootsvc.store.db import Database
+
+log = logging.getLogger("bootsvc.tftp")
+
+_NODE_SCRIPT = re.compile(
+    re.escape(bootscript.TFTP_NODE_SCRIPT).replace(re.escape("{mac}"), "([^/]+)")
+)
+_ARTIFACT = re.compile(r"artifacts/([^/]+)/([^/]+)")
+
+
+class BootFiles:
+    def __init__(
+        self, db: Database, store: ArtifactStore, site: BootSite, loader_dir: Path
+    ) -> None:
+        self.db = db
+        self.store = store
+        self.site = site
+        self.loaders = DirectorySource(loader_dir, LOADERS)
+
+    def open(self, request: ReadRequest) -> OpenedFile:
+        name = request.filename.lstrip("/")
+        if name == "boot.ipxe":
+            return in_memory(bootscript.first_script(self.site).encode())
+        if found := _NODE_SCRIPT.fullmatch(name):
+            return self._node_script(found[1], request.ip)
+        if found := _ARTIFACT.fullmatch(name):
+            return self._artifact(found[1], found[2])
+        return self.loaders.open(request)
+
+    def _node_script(self, raw_mac: str, ip: str) -> OpenedFile:
+        try:
+            mac = names.mac(raw_mac)
+        except InvalidInput:
+            raise FileMissing("not a MAC address") from None
+        machine = Machine(mac=mac, ip=ip)
+        script = bootscript.deliver_node_script(self.db, self.site, machine, log)
+        return in_memory(script.text.encode(), mac)
+
+    def _artifact(self, sha256: str, name: str) -> OpenedFile:
+        try:
+            digest = names.sha256(sha256)
+            names.file_name(name)
+        except InvalidInput:
+            raise FileMissing("no such artifact") from None
+        with self.db.read() as session:
+            published = catalog.is_published(session, digest)
+        path = self.store.path(digest)
+        if not published or not path.is_file():
+            raise FileMissing("no such artifact")
+        return open_file(path)

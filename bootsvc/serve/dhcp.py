@@ -1,0 +1,143 @@
+"""The DHCP service as `bootsvc serve` runs it: the protocol server from
+bootsvc.net.dhcp wired to the decisions in bootsvc.core.dhcp, plus the
+housekeeping thread that re-reads the CMDB and other servers' leases and
+reclaims expired ones."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+
+from bootsvc.core.cmdb.enlistment import Enlistment
+from bootsvc.core.dhcp import leases
+from bootsvc.core.dhcp.authoritative import AuthoritativeResponder
+from bootsvc.core.dhcp.book import LeaseBook
+from bootsvc.core.dhcp.directory import Directory
+from bootsvc.core.dhcp.enlist import Enlister
+from bootsvc.core.dhcp.loaders import Loaders
+from bootsvc.core.dhcp.proxy import ProxyResponder
+from bootsvc.core.dhcp.writer import LeaseWriter
+from bootsvc.logs import event
+from bootsvc.net.dhcp.responder import Responder
+from bootsvc.net.dhcp.server import PXE_PORT, SERVER_PORT, DhcpServer
+from bootsvc.serve.gcpolicy import quiet_garbage_collector
+from bootsvc.settings import DhcpMode, Settings, parse_styles
+from bootsvc.store.db import Database
+
+log = logging.getLogger("bootsvc.dhcp")
+
+# Leases that ended longer ago than this are deleted; until then a returning
+# client gets its old address back.
+RETAIN_SECONDS = 24 * 3600
+# Also how often the whole CMDB is read again (in between, only what changed).
+RECLAIM_EVERY_SECONDS = 60.0
+# Other servers' clocks may lag ours a little, and a transaction may commit
+# a while after it took its time stamp: re-read a bit before the last sync.
+SYNC_OVERLAP_SECONDS = 10.0
+
+
+class DhcpService:
+    def __init__(self, settings: Settings, db: Database | None = None) -> None:
+        if settings.dhcp_mode not in {DhcpMode.AUTHORITATIVE, DhcpMode.PROXY}:
+            raise ValueError("the DHCP service needs dhcp_mode authoritative or proxy")
+        self.settings = settings
+        self.db = db or Database(settings.effective_database_url)
+        loaders = Loaders.from_settings(settings)
+        self.writer: LeaseWriter | None = None
+        self.book: LeaseBook | None = None
+        self.directory: Directory | None = None
+        self.enlister: Enlister | None = None
+        if settings.dhcp_mode == DhcpMode.PROXY:
+            responder: Responder = ProxyResponder(loaders, parse_styles(settings.dhcp_proxy_uefi))
+            ports: tuple[int, ...] = (SERVER_PORT, PXE_PORT)
+        else:
+            self.directory = Directory(self.db, settings)
+            limits = Enlistment.from_settings(settings, per_address=False)
+            self.enlister = Enlister(self.db, self.directory, self._nudge, self._busy, limits)
+            self.writer = LeaseWriter(self.db, idle=self.enlister.step)
+            self.book = LeaseBook(
+                self.writer, settings.dhcp_offer_seconds, settings.dhcp_decline_seconds
+            )
+            responder = AuthoritativeResponder(self.book, self.directory, loaders, self.enlister)
+            ports = (SERVER_PORT,)
+        self.server = DhcpServer(responder, settings.dhcp_interface, ports)
+
+    def _nudge(self) -> None:
+        if self.writer is not None:
+            self.writer.nudge()
+
+    def _busy(self, within: float) -> bool:
+        return self.writer is not None and self.writer.busy(within)
+
+    def open(self) -> None:
+        """Read the CMDB and the leases, then bind the sockets."""
+        self.load()
+        self.server.open()
+
+    def load(self) -> None:
+        """Read the CMDB and the leases."""
+        self._refresh(None, full_cmdb=True)
+
+    def _refresh(self, since: float | None, full_cmdb: bool) -> None:
+        if self.directory is not None and self.book is not None:
+            self.directory.refresh(None if full_cmdb else since)
+            self.book.sync(self.db, since)
+
+    def reclaim(self, now: float) -> int:
+        """Forget leases that ended more than RETAIN_SECONDS ago, in the
+        database and in memory; returns how many rows went."""
+        if self.book is None:
+            return 0
+        with self.db.write() as session:
+            removed = leases.reclaim(session, now - RETAIN_SECONDS)
+        self.book.sweep(now - RETAIN_SECONDS)
+        return removed
+
+    def _housekeeping(self, stop: threading.Event) -> None:
+        last_sync = last_reclaim = time.time()
+        while not stop.wait(self.settings.dhcp_refresh_seconds):
+            now = time.time()
+            try:
+                full = now - last_reclaim >= RECLAIM_EVERY_SECONDS
+                self._refresh(last_sync - SYNC_OVERLAP_SECONDS, full_cmdb=full)
+                last_sync = now
+                if full:
+                    last_reclaim = now
+                    removed = self.reclaim(now)
+                    if removed:
+                        event(log, "dhcp.reclaimed", leases=removed)
+            except Exception as exc:
+                event(
+                    log,
+                    "dhcp.housekeeping-failed",
+                    level=logging.ERROR,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+
+    def run(self, stop: threading.Event) -> None:
+        """Serve until `stop` is set; then finish queued lease commits."""
+        keeper = threading.Thread(
+            target=self._housekeeping, args=(stop,), name="dhcp-housekeeping", daemon=True
+        )
+        keeper.start()
+        try:
+            self.server.serve(stop)
+        finally:
+            stop.set()
+            keeper.join()
+            if self.writer is not None:
+                self.writer.stop()
+
+
+def run(settings: Settings) -> None:
+    """`bootsvc serve`'s DHCP child: runs until SIGTERM."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+    service = DhcpService(settings)
+    service.open()
+    quiet_garbage_collector()
+    event(log, "dhcp.started", mode=settings.dhcp_mode, interface=settings.dhcp_interface)
+    service.run(stop)
+    service.db.dispose()

@@ -1,0 +1,45 @@
+"""The rollout clock, a service process of its own: every `rollout_tick_s`
+it stops rollouts whose nodes took too long to report healthy, drops nodes
+that left them, and starts waves that are due; and it removes `new` nodes
+that never came back (bootsvc.core.cmdb.enlistment). Everything else moves with
+the nodes' own reports; this is for what happens when nothing is heard."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
+
+from bootsvc.core.cmdb import enlistment
+from bootsvc.core.rollout import rollouts
+from bootsvc.logs import event
+from bootsvc.settings import Settings
+from bootsvc.store.db import Database
+
+log = logging.getLogger("bootsvc.rollout")
+
+
+def run(settings: Settings, stop: threading.Event | None = None) -> None:
+    """Tick until SIGTERM (or until `stop` is set)."""
+    stopping = stop or threading.Event()
+
+    def _on_term(_signum: int, _frame: FrameType | None) -> None:
+        stopping.set()
+
+    if stop is None:
+        signal.signal(signal.SIGTERM, _on_term)
+    db = Database(settings.effective_database_url, pool_size=1)
+    event(log, "rollout.clock", tick_s=settings.rollout_tick_s)
+    try:
+        while not stopping.wait(settings.rollout_tick_s):
+            try:
+                with db.write() as session:
+                    rollouts.tick(session, settings.default_image)
+                with db.write() as session:
+                    enlistment.expire(session, settings.enlist_new_expire_s)
+            except Exception as exc:
+                # A database that is briefly away must not end the clock.
+                event(log, "rollout.tick-failed", level=logging.ERROR, error=repr(exc))
+    finally:
+        db.dispose()

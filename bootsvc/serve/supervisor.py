@@ -1,0 +1,197 @@
+"""`bootsvc serve`: one supervisor process, one child process per enabled
+service (HTTP, and TFTP, DNS and DHCP when configured).
+
+Services run in their own processes rather than as threads of one: gunicorn
+forks its workers, which must not happen in a process that has protocol
+threads running, and separate processes use both cores. All state is in the
+database, so the services need not share memory. A child that dies is logged
+and restarted; SIGTERM or SIGINT stops them all.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import signal
+import threading
+import time
+from collections.abc import Callable
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from sqlalchemy import select
+
+from bootsvc.logs import event, setup_logging
+from bootsvc.settings import DhcpMode, Settings
+from bootsvc.store import schema
+from bootsvc.store.artifacts import ArtifactStore
+from bootsvc.store.db import Database
+from bootsvc.store.models import Artifact
+
+log = logging.getLogger("bootsvc.serve")
+
+STOP_GRACE_SECONDS = 15
+RESTART_DELAY_SECONDS = 2
+# A service that dies this often within the window is not restarted again:
+# bootsvc stops and says so, rather than flapping forever.
+MAX_RESTARTS = 5
+RESTART_WINDOW_SECONDS = 60
+
+
+def _run_http(settings: Settings) -> None:
+    from bootsvc.web import server
+
+    server.run(settings)
+
+
+def _run_tftp(settings: Settings) -> None:
+    from bootsvc.serve import tftp
+
+    tftp.run(settings)
+
+
+def _run_dns(settings: Settings) -> None:
+    from bootsvc.serve import dns
+
+    dns.run(settings)
+
+
+def _run_rollouts(settings: Settings) -> None:
+    from bootsvc.serve import rollouts
+
+    rollouts.run(settings)
+
+
+def _run_dhcp(settings: Settings) -> None:
+    from bootsvc.serve import dhcp
+
+    dhcp.run(settings)
+
+
+ServiceMain = Callable[[Settings], None]
+
+
+def services_for(settings: Settings) -> dict[str, ServiceMain]:
+    """The services these settings enable. Network services other than HTTP
+    start only when their setting is given."""
+    services: dict[str, ServiceMain] = {"http": _run_http}
+    # The rollout clock answers on no network, so it always runs.
+    services["rollouts"] = _run_rollouts
+    if settings.tftp_listen:
+        services["tftp"] = _run_tftp
+
+    if settings.dns_listen:
+        services["dns"] = _run_dns
+
+    if settings.dhcp_mode in {DhcpMode.AUTHORITATIVE, DhcpMode.PROXY}:
+        services["dhcp"] = _run_dhcp
+    return services
+
+
+def _child(name: str, settings_data: dict[str, Any]) -> None:
+    settings = Settings.model_validate(settings_data)
+    setup_logging(settings.log_level)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    services_for(settings)[name](settings)
+
+
+def prepare(settings: Settings) -> None:
+    """Refuse an outdated schema; clear what killed imports left behind."""
+    db = Database(settings.effective_database_url)
+    try:
+        schema.require_current(db)
+        store = ArtifactStore(settings.data_dir)
+        temporaries = store.remove_stale_temporaries()
+        with db.read() as session:
+            registered = set(session.scalars(select(Artifact.sha256)))
+        orphans = store.remove_unregistered(registered)
+        if temporaries or orphans:
+            event(log, "store.cleaned", temporaries=temporaries, orphans=orphans)
+    finally:
+        db.dispose()
+
+
+class Supervisor:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.stopping = threading.Event()
+        self.context = multiprocessing.get_context("spawn")
+        self.children: dict[str, BaseProcess] = {}
+        self.deaths: dict[str, list[float]] = {}
+
+    def _start(self, name: str) -> None:
+        process = self.context.Process(
+            target=_child,
+            args=(name, self.settings.model_dump(mode="json")),
+            name=f"bootsvc-{name}",
+            daemon=False,
+        )
+        process.start()
+        self.children[name] = process
+        event(log, "service.started", service=name, pid=process.pid)
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        event(log, "serve.stopping", signal=signal.Signals(signum).name)
+        self.stopping.set()
+
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        for name in services_for(self.settings):
+            self._start(name)
+        event(log, "serve.ready", base_url=self.settings.base_url, services=",".join(self.children))
+        status = 0
+        while not self.stopping.wait(0.5):
+            for name, process in list(self.children.items()):
+                if process.is_alive():
+                    continue
+                event(
+                    log,
+                    "service.died",
+                    level=logging.ERROR,
+                    service=name,
+                    exitcode=process.exitcode,
+                )
+                if self._flapping(name):
+                    event(
+                        log,
+                        "service.failing",
+                        level=logging.ERROR,
+                        service=name,
+                        deaths=MAX_RESTARTS + 1,
+                        window_s=RESTART_WINDOW_SECONDS,
+                    )
+                    self.stopping.set()
+                    status = 1
+                    break
+                time.sleep(RESTART_DELAY_SECONDS)
+                if not self.stopping.is_set():
+                    self._start(name)
+        self._stop_all()
+        return status
+
+    def _flapping(self, name: str) -> bool:
+        now = time.monotonic()
+        recent = [t for t in self.deaths.get(name, []) if now - t < RESTART_WINDOW_SECONDS]
+        recent.append(now)
+        self.deaths[name] = recent
+        return len(recent) > MAX_RESTARTS
+
+    def _stop_all(self) -> None:
+        for process in self.children.values():
+            if process.is_alive():
+                process.terminate()
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for name, process in self.children.items():
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                event(log, "service.killed", level=logging.WARNING, service=name)
+                process.kill()
+                process.join()
+        event(log, "serve.stopped")
+
+
+def serve(settings: Settings) -> int:
+    setup_logging(settings.log_level)
+    prepare(settings)
+    return Supervisor(settings).run()

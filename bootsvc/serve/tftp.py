@@ -1,0 +1,63 @@
+"""The TFTP child of `bootsvc serve`: bootsvc.net.tftp's server, answering
+with bootsvc.core.boot.tftpfiles, until SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from urllib.parse import urlsplit
+
+from bootsvc.core.boot.bootscript import BootSite
+from bootsvc.core.boot.tftpfiles import BootFiles
+from bootsvc.logs import event
+from bootsvc.net.tftp import TftpServer
+from bootsvc.safepath import OutsideRoot, resolve_within
+from bootsvc.settings import LOADERS, Settings, parse_host_port
+from bootsvc.store.artifacts import ArtifactStore
+from bootsvc.store.db import Database
+
+log = logging.getLogger("bootsvc.tftp")
+
+TFTP_PORT = 69
+
+
+def tftp_url(settings: Settings) -> str:
+    """What scripts served over TFTP start their own URLs with: the TFTP
+    address, or the HTTP host when TFTP listens on every address."""
+    host, port = parse_host_port(settings.tftp_listen)
+    if host == "0.0.0.0":
+        host = urlsplit(settings.base_url).hostname or host
+    return f"tftp://{host}" if port == TFTP_PORT else f"tftp://{host}:{port}"
+
+
+def _check_loaders(settings: Settings) -> None:
+    """Say at start which loaders cannot be served."""
+    for name in LOADERS:
+        try:
+            resolve_within(settings.loader_dir, name, LOADERS)
+        except (OutsideRoot, FileNotFoundError) as exc:
+            reason = "outside loader_dir" if isinstance(exc, OutsideRoot) else "missing"
+            event(
+                log,
+                "tftp.loader-unavailable",
+                level=logging.WARNING,
+                file=name,
+                loader_dir=settings.loader_dir,
+                reason=reason,
+            )
+
+
+def run(settings: Settings) -> None:
+    host, port = parse_host_port(settings.tftp_listen)
+    db = Database(settings.effective_database_url)
+    site = BootSite.from_settings(settings, tftp_url(settings))
+
+    files = BootFiles(db, ArtifactStore(settings.data_dir), site, settings.loader_dir)
+    server = TftpServer(files, (host, port))
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: server.stop())
+    _check_loaders(settings)
+    event(log, "tftp.listening", address=f"{host}:{server.address[1]}", scripts=site.base_url)
+    try:
+        server.serve_forever()
+    finally:
+        db.dispose()

@@ -1,0 +1,1 @@
+"""Helpers the tests share: fake peers, factories, labs in namespaces."""
