@@ -110,8 +110,7 @@ class Overlays:
         transaction passes its session, which saves opening another."""
         if session is not None:
             return self._get(hostname, boot, session.connection())
-        with self.db.connect_for_statements() as connection, connection.begin():
-            return self._get(hostname, boot, connection)
+        return self.db.read_statements(lambda reading: self._get(hostname, boot, reading))
 
     def _snapshot(self, hostname: str, revision: Revision, reading: Connection) -> inputs.Snapshot:
         with self._lock:
