@@ -10,15 +10,13 @@ import json
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from operator import itemgetter
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Select, Text, cast, select
+from sqlalchemy import Connection, Text, cast, select
 from sqlalchemy.orm import Session
 
 from bootsvc.errors import NotFound
-from bootsvc.store import models
-from bootsvc.store.models import Cluster, Interface, Node
+from bootsvc.store.models import Cluster, ClusterNetwork, Interface, Node
 
 T = TypeVar("T")
 
@@ -163,29 +161,34 @@ class Snapshot:
 
 # JSON columns as the text the database holds: hashed as read, then parsed.
 _NODES = (
-    Node.id,
     Node.hostname,
+    Node.id,
     Node.state,
     cast(Node.roles, Text),
     Node.corosync_nodeid,
     cast(Node.facts, Text),
 )
 _INTERFACES = (Interface.node_id, Interface.name, Interface.mac, Interface.ip, Interface.vlan)
+_NETWORKS = (ClusterNetwork.name, ClusterNetwork.cidr, ClusterNetwork.gateway, ClusterNetwork.vlan)
+_CLUSTER = (
+    Cluster.id,
+    Cluster.name,
+    Cluster.domain,
+    Cluster.ceph_fsid,
+    cast(Cluster.settings, Text),
+)
 
 
-def _rows(connection: Connection, statement: Select[*tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    return [tuple(row) for row in connection.execute(statement)]
+def _sorted(connection: Connection, where: Any, *columns: Any) -> list[tuple[Any, ...]]:
+    """Sorted here (by their first columns, which are unique) rather than by
+    the database, whose collation may differ between SQLite and PostgreSQL."""
+    return sorted(tuple(row) for row in connection.execute(select(*columns).where(where)))
 
 
-def _members(connection: Connection, condition: Any, digest: Any) -> tuple[Member, ...]:
-    """The nodes `condition` selects, sorted here rather than by the
-    database, whose collation may differ between SQLite and PostgreSQL."""
-    nodes = sorted(_rows(connection, select(*_NODES).where(condition)), key=itemgetter(1))
-    interfaces = sorted(
-        _rows(
-            connection,
-            select(*_INTERFACES).where(Interface.node_id.in_(select(Node.id).where(condition))),
-        )
+def _members(connection: Connection, where: Any, digest: Any) -> tuple[Member, ...]:
+    nodes = _sorted(connection, where, *_NODES)
+    interfaces = _sorted(
+        connection, Interface.node_id.in_(select(Node.id).where(where)), *_INTERFACES
     )
     digest.update(repr((nodes, interfaces)).encode())
     by_node: dict[int, list[Iface]] = {}
@@ -201,67 +204,30 @@ def _members(connection: Connection, condition: Any, digest: Any) -> tuple[Membe
             json.loads(facts or "{}"),
             tuple(by_node.get(ident, ())),
         )
-        for ident, hostname, state, roles, nodeid, facts in nodes
+        for hostname, ident, state, roles, nodeid, facts in nodes
     )
-
-
-def cluster_of(connection: Connection, hostname: str) -> int | None:
-    """The id of the node's cluster; NotFound for an unknown node."""
-    row = connection.execute(select(Node.cluster_id).where(Node.hostname == hostname)).first()
-    if row is None:
-        raise NotFound(f"node {hostname!r} does not exist")
-    cluster_id: int | None = row.cluster_id
-    return cluster_id
-
-
-def read_cluster(connection: Connection, cluster_id: int) -> Snapshot:
-    """NotFound for a cluster that is gone."""
-    found = connection.execute(
-        select(
-            Cluster.id,
-            Cluster.name,
-            Cluster.domain,
-            Cluster.ceph_fsid,
-            cast(Cluster.settings, Text),
-        ).where(Cluster.id == cluster_id)
-    ).first()
-    if found is None:
-        raise NotFound(f"cluster {cluster_id} does not exist")
-    table = models.ClusterNetwork
-    networks = sorted(
-        _rows(
-            connection,
-            select(table.name, table.cidr, table.gateway, table.vlan).where(
-                table.cluster_id == cluster_id
-            ),
-        )
-    )
-    digest = hashlib.sha256(repr((tuple(found), networks)).encode())
-    members = _members(connection, Node.cluster_id == cluster_id, digest)
-    ident, name, domain, fsid, settings = found
-    info = ClusterInfo(
-        ident,
-        name,
-        domain,
-        fsid,
-        json.loads(settings or "{}"),
-        tuple(ClusterSubnet(*row) for row in networks),
-    )
-    return Snapshot(info, members, digest.hexdigest())
-
-
-def read_alone(connection: Connection, hostname: str) -> Snapshot:
-    """A node without a cluster: it is its only member."""
-    digest = hashlib.sha256()
-    members = _members(connection, Node.hostname == hostname, digest)
-    return Snapshot(None, members, digest.hexdigest())
 
 
 def read(connection: Connection, hostname: str) -> Snapshot:
-    cluster_id = cluster_of(connection, hostname)
-    if cluster_id is None:
-        return read_alone(connection, hostname)
-    return read_cluster(connection, cluster_id)
+    """The node's cluster, or the node as its only member when it has none;
+    NotFound for an unknown node."""
+    row = connection.execute(select(Node.cluster_id).where(Node.hostname == hostname)).first()
+    if row is None:
+        raise NotFound(f"node {hostname!r} does not exist")
+    if row.cluster_id is None:
+        digest = hashlib.sha256()
+        members = _members(connection, Node.hostname == hostname, digest)
+        return Snapshot(None, members, digest.hexdigest())
+    found = _sorted(connection, Cluster.id == row.cluster_id, *_CLUSTER)
+    if not found:
+        raise NotFound(f"cluster {row.cluster_id} does not exist")
+    networks = _sorted(connection, ClusterNetwork.cluster_id == row.cluster_id, *_NETWORKS)
+    digest = hashlib.sha256(repr((found, networks)).encode())
+    members = _members(connection, Node.cluster_id == row.cluster_id, digest)
+    ident, name, domain, fsid, settings = found[0]
+    subnets = tuple(ClusterSubnet(*network) for network in networks)
+    info = ClusterInfo(ident, name, domain, fsid, json.loads(settings or "{}"), subnets)
+    return Snapshot(info, members, digest.hexdigest())
 
 
 def load(session: Session, hostname: str) -> Snapshot:
