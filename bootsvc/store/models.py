@@ -337,30 +337,6 @@ class NodeTpm(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class ClusterDocument(Base):
-    """A cluster as the overlay renderer reads it (bootsvc.core.nodeconfig.
-    inputs: the JSON texts of the cluster, its networks, members and their
-    interfaces, and the roster worked out from them), kept so that a process
-    with nothing cached reads one row instead of building the texts from
-    every member again. It is a cache: `label` names the CMDB change stamp
-    and the statement it was read at, and a row whose label is not the
-    reader's own is never used. A data migration that edits CMDB rows
-    without an audit entry must empty it."""
-
-    __tablename__ = "cluster_document"
-    cluster_id: Mapped[int] = mapped_column(
-        ForeignKey("cluster.id", ondelete="CASCADE"), primary_key=True
-    )
-    label: Mapped[str] = mapped_column(String(128))
-    cluster: Mapped[str] = mapped_column(Text)
-    networks: Mapped[str] = mapped_column(Text)
-    roster: Mapped[str] = mapped_column(Text)
-    # Of the four texts, as the members' rows give them.
-    digest: Mapped[str] = mapped_column(String(64))
-    # The members' nodes and interfaces texts, zlib-compressed.
-    members: Mapped[bytes] = mapped_column(LargeBinary)
-
-
 class ServedOverlay(Base):
     """The overlay a node was last served (the gzip cpio itself), for
     `bootsvc node render --diff`."""

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, select
+import pytest
+from sqlalchemy import Connection, select, text
 
 from bootsvc.store.db import Database
 
@@ -28,3 +29,17 @@ def test_statement_reads_need_no_transaction(db: Database) -> None:
             assert _in_transaction(connection) == db.is_sqlite
         with db.read() as session:
             assert _in_transaction(session.connection())
+
+
+def test_a_statement_read_on_a_connection_cut_off_is_read_again(db: Database) -> None:
+    if db.is_sqlite:
+        pytest.skip("SQLite has no server to cut a connection off")
+
+    def backend(connection: Connection) -> int:
+        found: int = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        return found
+
+    first = db.read_statements(backend)
+    with db.read() as session:
+        session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+    assert db.read_statements(backend) != first

@@ -33,3 +33,19 @@ def test_migrated_schema_matches_the_models(db: Database) -> None:
     with db.engine.connect() as connection:
         context = MigrationContext.configure(connection)
         assert compare_metadata(context, Base.metadata) == []
+
+
+def test_cluster_documents_are_dropped_and_come_back_on_downgrade(db: Database) -> None:
+    from alembic import command
+    from sqlalchemy import inspect
+
+    def tables() -> set[str]:
+        with db.engine.connect() as connection:
+            return set(inspect(connection).get_table_names())
+
+    head = schema.head_revision()
+    assert "cluster_document" not in tables()
+    command.downgrade(schema._config(db), "0009")
+    assert schema.current_revision(db) == "0009" and "cluster_document" in tables()
+    assert schema.upgrade(db)[1] == head
+    assert schema.current_revision(db) == head and "cluster_document" not in tables()

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import or_, select
 
 from bootsvc.core.dhcp.networks import CmdbNetwork, Network, from_cmdb, from_settings
+from bootsvc.core.nodeconfig.changes import CmdbRevision, cmdb_revision
 from bootsvc.settings import Settings
 from bootsvc.store.db import Database
 from bootsvc.store.models import Cluster, ClusterNetwork, Interface, Node
@@ -49,6 +50,7 @@ class Directory:
         self._lock = threading.Lock()
         self._miss_lookups = float(MISS_LOOKUP_BURST)
         self._miss_lookups_at = time.monotonic()
+        self._revision: CmdbRevision | None = None
 
     @staticmethod
     def _interfaces() -> Any:
@@ -60,7 +62,12 @@ class Directory:
 
     def refresh(self, since: float | None = None) -> None:
         """Re-read the CMDB: all nodes, or those changed since `since` (a
-        node removed is noticed by the next full refresh)."""
+        node removed is noticed by the next full refresh), which is nothing
+        while the CMDB revision is the one last read."""
+        with self.db.read() as session:
+            revision = cmdb_revision(session.connection())
+        if since is not None and revision == self._revision:
+            return
         interfaces = self._interfaces()
         if since is not None:
             stamp = datetime.fromtimestamp(since, UTC)
@@ -89,6 +96,7 @@ class Directory:
                 self.nodes.update(nodes)
                 self.owners.update(owners)
             self.networks = from_settings(self.settings) + from_cmdb(cmdb, self.settings)
+            self._revision = revision
 
     def learn(self, mac: str, known: Known) -> None:
         """A node enlisted since the last refresh."""

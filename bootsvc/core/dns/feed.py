@@ -1,14 +1,5 @@
 """The DNS server's view of the CMDB, rebuilt only when the CMDB changes.
 
-Every CMDB change writes an audit entry in its own transaction, so the audit
-log tells us cheaply whether anything changed. `max(id)` alone is not
-enough on PostgreSQL: ids come from a sequence when a row is inserted, and
-a transaction that took id 10 may commit after the one that took id 11, so
-a reader that already saw 11 would never notice 10. The stamp is therefore
-(max id, number of ids) over a window of recent ids: a late commit inside
-the window changes the count. (SQLite serialises writers, so there ids
-always arrive in order.) One indexed range query answers it.
-
 `current()` checks at most once per refresh interval; `latest()` always
 checks, and the server calls it before every negative answer, so a node
 added through the API resolves on the very next query.
@@ -20,12 +11,12 @@ import logging
 import time
 from collections.abc import Callable
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from bootsvc.core.dns import records as dnsrecords
 from bootsvc.core.dns.records import DnsSite, FleetZones
+from bootsvc.core.nodeconfig.changes import CmdbRevision, cmdb_revision
 from bootsvc.logs import event
 from bootsvc.net.dns import ZoneSet
 from bootsvc.net.dns.throttle import ThrottledLog
@@ -33,19 +24,6 @@ from bootsvc.store.db import Database
 from bootsvc.store.models import AuditEntry
 
 log = logging.getLogger("bootsvc.dns")
-
-# How many recent audit ids a late commit may hide behind and still be seen.
-STAMP_WINDOW = 1000
-
-# The newest audit id past the floor, and how many entries lie past it.
-AuditMark = tuple[int, int]
-
-
-def change_stamp(db: Connection | Session, floor: int) -> AuditMark:
-    top, count = db.execute(
-        select(func.max(AuditEntry.id), func.count()).where(AuditEntry.id > floor)
-    ).one()
-    return (top or floor, count)
 
 
 class CmdbZones:
@@ -64,8 +42,7 @@ class CmdbZones:
         self.clock = clock
         self._throttled = ThrottledLog(log)
         self._skipped: set[str] = set()
-        self._floor = 0
-        self._stamp: AuditMark = (0, 0)
+        self._revision: CmdbRevision | None = None
         self._fleet = self._load(serial=None)
         self._checked = clock()
 
@@ -88,8 +65,8 @@ class CmdbZones:
             # A bare connection costs a third of a session, and this runs
             # before every negative answer.
             with self.db.engine.connect() as connection:
-                stamp = change_stamp(connection, self._floor)
-            if stamp != self._stamp:
+                revision = cmdb_revision(connection)
+            if revision != self._revision:
                 self._fleet = self._load(serial=self._fleet.serial)
         except SQLAlchemyError as exc:
             # Keep answering from what we have; the database may come back.
@@ -106,8 +83,7 @@ class CmdbZones:
         started = time.perf_counter()
         with self.db.read() as session:
             top = session.scalar(select(func.max(AuditEntry.id))) or 0
-            self._floor = max(0, top - STAMP_WINDOW)
-            self._stamp = change_stamp(session, self._floor)
+            self._revision = cmdb_revision(session.connection())
             # The serial must grow with every change, even one the max id hides.
             new_serial = top if serial is None else max(top, serial + 1)
             fleet = dnsrecords.build(session, self.site, new_serial)

@@ -25,7 +25,7 @@ from bootsvc.core.nodeconfig.clustersettings import (
     SettingsView,
     StateSettings,
 )
-from bootsvc.core.nodeconfig.inputs import ClusterInfo, Member, Members, Network, Snapshot
+from bootsvc.core.nodeconfig.inputs import ClusterInfo, ClusterSubnet, Member, Snapshot
 from bootsvc.core.nodeconfig.problems import Problem
 from bootsvc.errors import NotFound
 from bootsvc.settings import Settings
@@ -53,7 +53,7 @@ class BootInfo:
     version: str | None = None
 
 
-def _network(cluster: ClusterInfo, name: str, setting: str) -> Network:
+def _network(cluster: ClusterInfo, name: str, setting: str) -> ClusterSubnet:
     found = cluster.network(name)
     if found is None:
         have = ", ".join(n.name for n in cluster.networks) or "none"
@@ -63,7 +63,7 @@ def _network(cluster: ClusterInfo, name: str, setting: str) -> Network:
     return found
 
 
-def _no_address(hostname: str, network: Network, setting: str) -> Problem:
+def _no_address(hostname: str, network: ClusterSubnet, setting: str) -> Problem:
     return Problem(
         f"member {hostname} has no address in network {network.name} "
         f"({network.cidr}): give an interface an IP there, or set facts "
@@ -99,14 +99,14 @@ class Corosync:
         self.settings: CorosyncSettings = settings.corosync
 
     @property
-    def ring(self) -> Network:
+    def ring(self) -> ClusterSubnet:
         return _network(self.cluster, self.settings.ring, "corosync.ring")
 
     @property
     def nodes(self) -> list[CorosyncNode]:
         """The same for every member: worked out once per snapshot."""
         ring = self.ring
-        return self.snapshot.remember(
+        return self.snapshot.shared(
             ("corosync.nodes", ring),
             lambda: list(map(CorosyncNode, self.snapshot.hostnames, *self._complete(ring))),
         )
@@ -118,14 +118,14 @@ class Corosync:
         loop over 1,000 members costs a millisecond or more per render; a
         site template that loops still works)."""
         ring = self.ring
-        return self.snapshot.remember(
+        return self.snapshot.shared(
             ("corosync.nodelist", ring),
             lambda: "\n".join(
                 map(_NODELIST_ENTRY.format, self.snapshot.hostnames, *self._complete(ring))
             ),
         )
 
-    def _complete(self, ring: Network) -> tuple[list[int], list[str]]:
+    def _complete(self, ring: ClusterSubnet) -> tuple[list[int], list[str]]:
         """Each member's nodeid and ring address, once every member is known
         to have both (a Problem names the first that does not)."""
         snapshot = self.snapshot
@@ -165,11 +165,11 @@ class Ceph:
         return self.settings.fsid or self.cluster.fsid
 
     @property
-    def public(self) -> Network:
+    def public(self) -> ClusterSubnet:
         return _network(self.cluster, self.settings.public_network, "ceph.public_network")
 
     @property
-    def cluster_network(self) -> Network | None:
+    def cluster_network(self) -> ClusterSubnet | None:
         name = self.settings.cluster_network
         return None if name is None else _network(self.cluster, name, "ceph.cluster_network")
 
@@ -178,9 +178,9 @@ class Ceph:
         """mon_host entries, v2 and v1 address of each monitor. The same for
         every member: worked out once per snapshot."""
         public = self.public
-        return self.snapshot.remember(("ceph.monitors", public), lambda: self._monitors(public))
+        return self.snapshot.shared(("ceph.monitors", public), lambda: self._monitors(public))
 
-    def _monitors(self, public: Network) -> list[str]:
+    def _monitors(self, public: ClusterSubnet) -> list[str]:
         return [address for _, address in self.monmap]
 
     @property
@@ -188,9 +188,9 @@ class Ceph:
         """Each monitor's name (its hostname) and addresses, as a first
         monmap names them: the monitors make their stores from it."""
         public = self.public
-        return self.snapshot.remember(("ceph.monmap", public), lambda: self._monmap(public))
+        return self.snapshot.shared(("ceph.monmap", public), lambda: self._monmap(public))
 
-    def _monmap(self, public: Network) -> list[tuple[str, str]]:
+    def _monmap(self, public: ClusterSubnet) -> list[tuple[str, str]]:
         snapshot = self.snapshot
         addresses = snapshot.addresses_in(public)
         found = []
@@ -301,7 +301,7 @@ def member_hosts(snapshot: Snapshot, domain: str) -> str:
     """/etc/hosts lines of every member, as text. The same for every member,
     so worked out once per snapshot; the built-in hosts template prints it
     instead of looping over `members`."""
-    return snapshot.remember(
+    return snapshot.shared(
         ("hosts", domain),
         lambda: "\n".join(
             f"{address}\t{hostname}.{domain} {hostname}"
@@ -329,7 +329,7 @@ class NodeContext:
         self.node = node
         self.snapshot = snapshot
         self.cluster = snapshot.cluster
-        self.members = Members(snapshot)
+        self.members = snapshot.members
         self.boot = boot
         self.agent = agent if agent is not None else agent_values()
         self.settings = SettingsView(

@@ -37,7 +37,7 @@ from pydantic import AfterValidator, Field, ValidationError
 
 from bootsvc.core.cmdb import names
 from bootsvc.core.nodeconfig.clustersettings import NetworkName, Section, problem_of
-from bootsvc.core.nodeconfig.inputs import ClusterInfo, Iface, Member, Network
+from bootsvc.core.nodeconfig.inputs import ClusterInfo, ClusterSubnet, Iface, Member
 from bootsvc.core.nodeconfig.problems import Problem
 from bootsvc.errors import InvalidInput
 
@@ -156,7 +156,7 @@ class _Planner:
         self.ring = ring
         self.layout = layout_of(cluster, node)
         self.ifaces: dict[str, Iface] = {i.name: i for i in node.interfaces}
-        self.networks: dict[str, Network] = {n.name: n for n in cluster.networks}
+        self.networks: dict[str, ClusterSubnet] = {n.name: n for n in cluster.networks}
         self.used: dict[str, str] = {}
         self.placed: dict[str, str] = {}
         self.on_link: dict[str, list[str]] = {}

@@ -1,16 +1,12 @@
 """A node's public files, rendered and packed on request and cached by a
-digest of their inputs: the cluster snapshot, the node, how it boots, and
-the templates. Nothing is written ahead of time, for any node.
+digest of their inputs: its cluster as read, the node, how it boots, and the
+templates. Nothing is written ahead of time, for any node.
 
-Asking costs one indexed query (has the CMDB changed?) and, at most once a
-second, a stat of the template files; when neither moved, the cached
-overlay is the answer. When something did, the node's cluster is read again
-once per process (from its stored document, with the node's own rows, when
-another process has already read it since the change: bootsvc.core.
-nodeconfig.clusterdocs) and the node's input digest recomputed: a change
-elsewhere (another cluster, a field templates do not see) still ends in a
-cache hit. Overlays that fail to render are cached too, as their error.
-"""
+A request asks whether the CMDB has changed (one indexed query) and, at most
+once a second, stats the templates; when neither moved, the cached overlay is
+the answer. After a change, a node's cluster is read once per process for all
+its members, and a node whose inputs kept their digest is not rendered again.
+Overlays that fail to render are cached too, as their error."""
 
 from __future__ import annotations
 
@@ -24,19 +20,18 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
-from bootsvc.core.nodeconfig import changes, clusterdocs, cpio, files, inputs
+from bootsvc.core.nodeconfig import changes, cpio, files, inputs
 from bootsvc.core.nodeconfig.context import BootInfo, NodeContext, agent_values
 from bootsvc.core.nodeconfig.problems import ConfigError
 from bootsvc.core.nodeconfig.templating import Stamp, Templates
 from bootsvc.store.db import Database
-from bootsvc.store.kept import KeptConnections
 
 CACHE_ENTRIES = 2048
-
-
-# Template edits are noticed within this long; the CMDB is checked on every
+# Template edits are noticed within this long; the CMDB is asked on every
 # request.
 TEMPLATE_CHECK_S = 1.0
+
+Revision = tuple[changes.CmdbRevision, Stamp]
 
 
 @dataclass(frozen=True)
@@ -52,10 +47,10 @@ def input_digest(
     snapshot: inputs.Snapshot,
     hostname: str,
     boot: BootInfo,
-    stamp: Stamp,
+    templates: Stamp,
     agent: Mapping[str, Any],
 ) -> str:
-    text = repr((snapshot.digest, hostname, boot, stamp.files, sorted(agent.items())))
+    text = repr((snapshot.digest, hostname, boot, templates.files, sorted(agent.items())))
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -72,9 +67,9 @@ def build(
     return Overlay(hostname, ctx.node.id, digest, archive, hashlib.sha256(archive).hexdigest())
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Entry:
-    stamp: tuple[Any, Stamp]
+    revision: Revision
     digest: str
     outcome: Overlay | ConfigError
 
@@ -94,117 +89,74 @@ class Overlays:
         entries: int = CACHE_ENTRIES,
         template_check_s: float = TEMPLATE_CHECK_S,
         agent: Mapping[str, Any] | None = None,
-        documents: clusterdocs.Keeper | None = None,
     ) -> None:
         self.db = db
         self.templates = templates
         self.agent = agent if agent is not None else agent_values()
         self.entries = entries
         self.template_check_s = template_check_s
-        self.documents = documents if documents is not None else clusterdocs.Keeper(db)
-        self._readers = KeptConnections(db)
-        self.hits = 0
-        self.builds = 0
         self._lock = threading.Lock()
-        self._stamp: tuple[Any, Stamp] | None = None
+        # One cluster read at a time: the members that ask while it is read
+        # wait for it instead of reading it too.
+        self._reading = threading.Lock()
+        self._revision: Revision | None = None
         self._cache: OrderedDict[tuple[str, BootInfo], _Entry] = OrderedDict()
-        self._snapshots: dict[Any, inputs.Snapshot] = {}
-        self._where: dict[str, Any] = {}
+        # Every node read since the revision, by hostname.
+        self._snapshots: dict[str, inputs.Snapshot] = {}
 
-    def _read_cluster(
-        self, cluster_id: int, found: clusterdocs.Lookup, hostname: str, reading: Connection
-    ) -> tuple[inputs.Snapshot, clusterdocs.Document | None]:
-        """From its document when one is stored under the label, with the
-        node's own rows; otherwise from its members' rows, with the document
-        to store for the next reader."""
-        if found.document is not None:
-            snapshot = clusterdocs.snapshot(cluster_id, found.document)
-            member = inputs.single_snapshot(found.node).member(hostname)
-            if member is not None:
-                snapshot.know(member)
-            return snapshot, None
-        texts = inputs.cluster_texts(reading, cluster_id)
-        snapshot = inputs.cluster_snapshot(cluster_id, texts)
-        return snapshot, clusterdocs.Document(cluster_id, found.label, texts, snapshot)
-
-    def _snapshot(
-        self, hostname: str, stamp: changes.Stamp, reading: Connection
-    ) -> tuple[inputs.Snapshot, clusterdocs.Document | None]:
-        """The node's cluster as read since the last change: read once, for
-        all its members."""
-        with self._lock:
-            key = self._where.get(hostname)
-            cached = self._snapshots.get(key) if key is not None else None
-        if cached is not None:
-            return cached, None
-        found = clusterdocs.lookup(reading, hostname, clusterdocs.label(reading, stamp))
-        document = None
-        if found.cluster_id is None:
-            key, snapshot = ("node", hostname), inputs.single_snapshot(found.node)
-        else:
-            key = ("cluster", found.cluster_id)
-            with self._lock:
-                cached = self._snapshots.get(key)
-            if cached is None:
-                snapshot, document = self._read_cluster(found.cluster_id, found, hostname, reading)
-            else:
-                snapshot = cached
-        with self._lock:
-            self._snapshots[key] = snapshot
-            self._where.update(dict.fromkeys(snapshot.hostnames, key))
-        return snapshot, document
-
-    def get(
-        self,
-        hostname: str,
-        boot: BootInfo,
-        session: Session | None = None,
-    ) -> Overlay:
+    def get(self, hostname: str, boot: BootInfo, session: Session | None = None) -> Overlay:
         """The node's overlay; ConfigError when its configuration does not
         render, NotFound for an unknown node. A caller inside a read
-        transaction passes its session, which saves opening another. A read
-        of its own locks nothing and needs no snapshot shared by its
-        statements (a cluster read after the stamp is at least as new as
-        the stamp): it runs on a kept connection, without BEGIN and COMMIT
-        on PostgreSQL."""
+        transaction passes its session, which saves opening another."""
         if session is not None:
             return self._get(hostname, boot, session.connection())
-        return self._readers.run(lambda reading: self._get(hostname, boot, reading))
+        return self.db.read_statements(lambda reading: self._get(hostname, boot, reading))
+
+    def _snapshot(self, hostname: str, revision: Revision, reading: Connection) -> inputs.Snapshot:
+        with self._lock:
+            found = self._snapshots.get(hostname)
+        if found is not None:
+            return found
+        with self._reading:
+            with self._lock:
+                found = self._snapshots.get(hostname)
+            if found is None:
+                found = inputs.read(reading, hostname)
+                with self._lock:
+                    # Read under a revision that is no longer the newest, it
+                    # may be older than what the newest stands for.
+                    if revision == self._revision:
+                        self._snapshots.update(dict.fromkeys(found.hostnames, found))
+        return found
 
     def _get(self, hostname: str, boot: BootInfo, reading: Connection) -> Overlay:
-        stamp = (changes.stamp(reading), self.templates.stamp(self.template_check_s))
+        revision = (
+            changes.cmdb_revision(reading),
+            self.templates.stamp(self.template_check_s),
+        )
         key = (hostname, boot)
         with self._lock:
-            if stamp != self._stamp:
-                self._stamp = stamp
+            if revision != self._revision:
+                self._revision = revision
                 self._snapshots.clear()
-                self._where.clear()
             entry = self._cache.get(key)
-            if entry is not None and entry.stamp == stamp:
+            if entry is not None and entry.revision == revision:
                 self._cache.move_to_end(key)
-                self.hits += 1
                 return entry.result()
-        snapshot, document = self._snapshot(hostname, stamp[0], reading)
-        digest = input_digest(snapshot, hostname, boot, stamp[1], self.agent)
+        snapshot = self._snapshot(hostname, revision, reading)
+        digest = input_digest(snapshot, hostname, boot, revision[1], self.agent)
         if entry is None or entry.digest != digest:
             outcome: Overlay | ConfigError
             try:
                 outcome = build(self.templates, snapshot, hostname, boot, digest, self.agent)
             except ConfigError as exc:
                 outcome = exc
-            entry = _Entry(stamp, digest, outcome)
-            with self._lock:
-                self.builds += 1
+            entry = _Entry(revision, digest, outcome)
         else:
-            entry = _Entry(stamp, digest, entry.outcome)
-            with self._lock:
-                self.hits += 1
+            entry = _Entry(revision, digest, entry.outcome)
         with self._lock:
             self._cache[key] = entry
             self._cache.move_to_end(key)
             while len(self._cache) > self.entries:
                 self._cache.popitem(last=False)
-        if document is not None:
-            # After the render, which has worked out most of its roster.
-            self.documents.keep(document)
         return entry.result()

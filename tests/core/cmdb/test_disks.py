@@ -164,10 +164,10 @@ def test_a_malformed_disks_report_is_kept_and_changes_nothing(
     assert recent[0].details == {"disks": value}
 
 
-def test_marking_disks_in_use_leaves_the_cmdb_change_stamp(db: Database, hv1: str) -> None:
+def test_marking_disks_in_use_leaves_the_cmdb_revision(db: Database, hv1: str) -> None:
     with db.read() as session:
-        before = changes.stamp(session.connection())
+        before = changes.cmdb_revision(session.connection())
     report(db, disks={"state": "created"})
     with db.read() as session:
-        assert changes.stamp(session.connection()) == before
+        assert changes.cmdb_revision(session.connection()) == before
     assert node(db).disks == "in-use"
