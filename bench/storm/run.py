@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from bench.common import percentiles
 from bench.storm import stacks
@@ -109,25 +110,37 @@ def _stage_medians(up: list[Outcome]) -> dict[str, float]:
 
 
 async def _ready(first_url: str, machine: Machine, timeout: float) -> None:
-    """Until the stack answers DHCP, TFTP and HTTP."""
+    """Until the stack answers DHCP, TFTP and HTTP (each service of bootsvc
+    starts in its own process, in no set order)."""
     port = DhcpPort("cli0")
     counters = Counters()
     deadline = time.monotonic() + timeout
+    server = urlsplit(first_url).hostname or ""
+
+    async def http() -> None:
+        client = HttpClient(PROBE_IP, 2.0)
+        try:
+            if (await client.request("GET", first_url)).status != 200:
+                raise ExchangeFailed("not yet")
+        finally:
+            client.close()
+
+    probes = {
+        "dhcp": lambda: port.dora(machine.mac, machine.dhcp_options(False), (0.5,), counters),
+        "tftp": lambda: tftp_get(server, "undionly.kpxe", PROBE_IP, 1456, False, (0.5,), counters),
+        "http": http,
+    }
     try:
-        while True:
-            try:
-                ack = await port.dora(machine.mac, machine.dhcp_options(False), (1.0,), counters)
-                await tftp_get(ack.siaddr, "undionly.kpxe", PROBE_IP, 1456, False, (1.0,), counters)
-                http = HttpClient(PROBE_IP, 2.0)
-                answer = await http.request("GET", first_url)
-                http.close()
-                if answer.status == 200:
-                    return
-            except (ExchangeFailed, OSError):
-                pass
+        while probes:
+            for name, probe in list(probes.items()):
+                try:
+                    await probe()
+                    del probes[name]
+                except (ExchangeFailed, OSError):
+                    pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"the stack did not answer within {timeout:.0f} s")
-            await asyncio.sleep(0.5)
+                raise RuntimeError(f"no answer from {', '.join(probes)} in {timeout:.0f} s")
+            await asyncio.sleep(0.2)
     finally:
         port.close()
 
