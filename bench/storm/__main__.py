@@ -29,6 +29,7 @@ def main() -> None:
     parser.add_argument(
         "--first-boot", action="store_true", help="no earlier boot made the nodes' secrets"
     )
+    parser.add_argument("--keep", action="store_true", help="keep the servers' logs")
     parser.add_argument("--database-url", default="", help="bootsvc's (default: SQLite)")
     parser.add_argument(
         "--set", action="append", default=[], metavar="BOOTSVC_X=VALUE", help="bootsvc setting"
@@ -47,7 +48,7 @@ def main() -> None:
     settings = tuple((key, value) for key, _, value in (item.partition("=") for item in args.set))
     storm = Storm(
         args.nodes, sizes, args.uefi_share, args.spread, database_url=args.database_url,
-        settings=settings, first_boot=args.first_boot,
+        settings=settings, first_boot=args.first_boot, keep=args.keep,
     )  # fmt: skip
     found = {}
     for summary in run(storm, args.stacks.split(",")):

@@ -192,6 +192,8 @@ class Storm:
     settings: tuple[tuple[str, str], ...] = ()
     # True: nodes boot for the first time (bootsvc makes their secrets).
     first_boot: bool = False
+    # Keep the work directory (servers' logs) instead of removing it.
+    keep: bool = False
 
 
 def run(storm_args: Storm, names: list[str]) -> Iterator[Summary]:
@@ -227,4 +229,7 @@ def run(storm_args: Storm, names: list[str]) -> Iterator[Summary]:
                 storm_args.first_boot,
             )  # fmt: skip
     finally:
-        shutil.rmtree(base, ignore_errors=True)
+        if storm_args.keep:
+            print(f"kept {base}")
+        else:
+            shutil.rmtree(base, ignore_errors=True)

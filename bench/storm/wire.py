@@ -256,7 +256,8 @@ class Answer:
 @dataclass
 class HttpClient:
     """One client's HTTP/1.1 connection, kept alive across requests to the
-    same server as iPXE does, from the machine's own address."""
+    same server as iPXE does, from the machine's own address. `timeout`
+    bounds each wait (connect, send, the next bytes), not a whole body."""
 
     source: str
     timeout: float
@@ -282,7 +283,7 @@ class HttpClient:
             lines.append(f"Content-Length: {len(body)}")
         wire = ("\r\n".join(lines) + "\r\n\r\n").encode() + body
         try:
-            return await asyncio.wait_for(self._round_trip(peer, wire, method), self.timeout)
+            return await self._round_trip(peer, wire, method)
         except (OSError, TimeoutError, ExchangeFailed) as exc:
             self.close()
             raise ExchangeFailed(f"{method} {url}: {exc!r}") from None
@@ -294,9 +295,9 @@ class HttpClient:
             self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             self.sock.setblocking(False)
             self.sock.bind((self.source, 0))
-            await loop.sock_connect(self.sock, peer)
+            await asyncio.wait_for(loop.sock_connect(self.sock, peer), self.timeout)
             self.peer = peer
-        await loop.sock_sendall(self.sock, wire)
+        await asyncio.wait_for(loop.sock_sendall(self.sock, wire), self.timeout)
         head = await self._head()
         status_line, *header_lines = head.split("\r\n")
         status = int(status_line.split()[1])
@@ -321,7 +322,7 @@ class HttpClient:
             try:
                 data = sock.recv(_CHUNK, flags)
             except BlockingIOError:
-                await _readable(sock)
+                await asyncio.wait_for(_readable(sock), self.timeout)
                 continue
             if not data:
                 raise ExchangeFailed("connection closed by the server")
