@@ -7,8 +7,9 @@ PostgreSQL writers lock the rows they decide on (SELECT ... FOR UPDATE).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -84,6 +85,12 @@ class Database:
             else self.engine
         )
         self._writer = sessionmaker(writer_bind, expire_on_commit=False)
+        # SQLite admits one writer: this process's threads queue here, not in
+        # SQLite's busy handler (which sleeps up to 100 ms between tries), so a
+        # writer in another process (DHCP's lease commits) waits behind one.
+        self._write_gate: AbstractContextManager[object] = (
+            threading.RLock() if self.is_sqlite else nullcontext()
+        )
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -116,7 +123,7 @@ class Database:
         A unique or foreign key violation (two writers racing past the domain's
         own checks) is a Conflict for the user, not a crash."""
         try:
-            with self._writer() as session, session.begin():
+            with self._write_gate, self._writer() as session, session.begin():
                 yield session
         except IntegrityError as exc:
             raise Conflict(f"conflicts with existing data: {exc.orig}") from None

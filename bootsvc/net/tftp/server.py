@@ -136,13 +136,19 @@ class TftpServer:
                 self._accept()
             elif target is _WAKE:
                 self._drain_wake()
-            elif isinstance(target, Session):
+            elif isinstance(target, Session) and self._current(target):
                 self._on_packet(target)
         except Exception as exc:
             # A bug, not a client: log it, end the transfer it hit, go on serving.
             log.error("tftp.internal-error", exc_info=exc)
-            if isinstance(target, Session) and target.client in self.sessions:
+            if isinstance(target, Session) and self._current(target):
                 self._finish(target, FAILED, f"internal error: {exc!r}")
+
+    def _current(self, session: Session) -> bool:
+        """False for a transfer that ended earlier in the same batch of events
+        (a new request from its client port replaced it): its socket is closed
+        and its client's entry may be the new transfer's."""
+        return self.sessions.get(session.client) is session
 
     # New requests on the listening socket.
 

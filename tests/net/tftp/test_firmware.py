@@ -44,3 +44,24 @@ def test_ipxe_asks_blksize_1432_and_tsize(server: TftpServer) -> None:
     offered, _ = _oack(peer)
     assert offered == {b"blksize": b"1432", b"tsize": str(len(FILES["hello.txt"])).encode()}
     peer.close()
+
+
+def test_size_probe_then_download_from_the_same_port(server: TftpServer, tftp_log: Lines) -> None:
+    """A legacy PXE ROM asks the size, aborts, and asks again from the same
+    port at once, while other machines' requests queue: the aborted
+    transfer's ERROR, handled after the new request, must not end the new
+    transfer (it left it unswept, then failed on its last ACK)."""
+    rounds = 30
+    other = Peer(server.address)
+    for _ in range(rounds):
+        peer = Peer(server.address)
+        peer.send(rrq("big.bin", {"tsize": "0"}))
+        _offered, source = _oack(peer)
+        other.send(rrq("no-such-file"))
+        peer.send(struct.pack("!HH", ERROR, 8) + b"size only\0", source)
+        data = peer.fetch("big.bin", {"blksize": "1456", "tsize": "0"})
+        assert sha256(data) == sha256(FILES["big.bin"])
+        peer.close()
+    other.close()
+    assert len(tftp_log.wait("tftp.sent")) == rounds
+    assert tftp_log.named("tftp.internal-error") == []
