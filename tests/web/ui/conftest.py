@@ -3,6 +3,7 @@ test client logged in to the admin pages."""
 
 from __future__ import annotations
 
+import html
 import re
 
 import pytest
@@ -24,7 +25,8 @@ def csrf_of(html: str) -> str:
 
 
 class Pages:
-    """A browser-like client: it reads each page's CSRF token and sends it back."""
+    """A browser-like client: it reads each page's CSRF token and sends it
+    back; pages come back unescaped, as a reader would see them."""
 
     def __init__(self, client: FlaskClient) -> None:
         self.client = client
@@ -33,20 +35,22 @@ class Pages:
     def get(self, path: str, status: int = 200) -> str:
         response = self.client.get(path)
         assert response.status_code == status, response.get_data(as_text=True)
-        html = response.get_data(as_text=True)
-        found = _CSRF.search(html)
+        text = response.get_data(as_text=True)
+        found = _CSRF.search(text)
         if found:
             self.csrf = found.group(1)
-        return html
+        return html.unescape(text)
 
     def post(self, path: str, status: int = 303, **form: str) -> str:
         response = self.client.post(path, data={"csrf": self.csrf, **form})
         assert response.status_code == status, response.get_data(as_text=True)
-        return response.headers.get("Location", "") or response.get_data(as_text=True)
+        return response.headers.get("Location", "") or html.unescape(
+            response.get_data(as_text=True)
+        )
 
     def login(self, token: str) -> None:
         self.get("/ui/login")
-        self.post("/ui/login", token=token)
+        self.get(self.post("/ui/login", token=token))
 
 
 @pytest.fixture
