@@ -49,8 +49,8 @@ def boots_plot(rate: BootRate) -> Plot:
     hours = minutes // 60
     for back in range(hours + 1):
         x = LEFT + (minutes - 1 - back * 60) * step
-        label = f"-{back} h" if back else "now"
-        parts.append(f'<text x="{x:.1f}" y="{HEIGHT - 4}" text-anchor="middle">{label}</text>')
+        label, anchor = (f"-{back} h", "middle") if back else ("now", "end")
+        parts.append(f'<text x="{x:.1f}" y="{HEIGHT - 4}" text-anchor="{anchor}">{label}</text>')
     summary = (
         f"{sum(rate.boots)} boots and {sum(rate.failures)} failed boots in the last "
         f"{hours} hours; at most {peak} boots in one minute"
