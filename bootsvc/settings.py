@@ -260,6 +260,9 @@ class Settings(BaseModel):
     # `fleet status` lists a node as not heard from after this long without a
     # boot report or a poll from its agent.
     fleet_silent_after_s: int = Field(default=900, le=MAX_SECONDS)
+    # The admin pages (/ui): a login lasts this long after the last page
+    # loaded with it.
+    ui_session_ttl_s: int = Field(default=8 * 3600, ge=60, le=MAX_SECONDS)
     # How often the node agent asks for its desired version, and how long it
     # waits for Pacemaker to move resources off its node before giving up.
     agent_interval_s: int = Field(default=120, le=MAX_SECONDS)

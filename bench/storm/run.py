@@ -27,7 +27,7 @@ from bench.storm.firmware import (
     storm,
 )
 from bench.storm.wire import Counters, DhcpPort, ExchangeFailed, HttpClient, tftp_get
-from tests import nslab
+from tests.support import nslab
 
 PROBE_IP = "10.77.255.251"
 

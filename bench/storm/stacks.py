@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.storm.firmware import Machine
-from tests import nslab
+from tests.support import nslab
 
 SERVER_IP = "10.77.0.1"
 SUBNET = "10.77.0.0/16"

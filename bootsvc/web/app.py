@@ -16,7 +16,7 @@ from bootsvc.logs import event
 from bootsvc.settings import Settings
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
-from bootsvc.web import agent, api, artifacts, attest, boot, fleetlock, loaders, nodefiles
+from bootsvc.web import agent, api, artifacts, attest, boot, fleetlock, loaders, nodefiles, ui
 from bootsvc.web.context import Services
 
 log = logging.getLogger("bootsvc.http")
@@ -47,6 +47,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Flask:
     app.register_blueprint(fleetlock.blueprint)
     app.register_blueprint(attest.blueprint)
     nodefiles.install(app, settings, database)
+    ui.install(app, settings)
 
     @app.url_value_preprocessor
     def _path_values(_endpoint: str | None, values: dict[str, Any] | None) -> None:

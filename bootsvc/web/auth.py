@@ -21,6 +21,11 @@ def require_scope(scope: str) -> None:
             raise Unauthorized("the token is unknown or revoked")
         name, role = token.name, token.role
     g.token_name = name
+    check_scope(name, role, scope)
+
+
+def check_scope(name: str, role: str, scope: str) -> None:
+    """The API and the admin pages refuse an action with the same words."""
     if scope not in tokens.ROLE_SCOPES[role]:
         raise Forbidden(f"token {name!r} has role {role!r}, which does not allow {scope!r}")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bootsvc.core.boot import boots, fleet
 from bootsvc.core.cmdb import assignments, cmdb
@@ -76,14 +77,19 @@ def node_status(hostname: str) -> Reply:
 def node_boots(hostname: str, query: BootsQuery) -> Reply:
     with services().db.read() as session:
         node = cmdb.get_node(session, hostname)
-        rows = boots.history(session, node.id, query.limit)
-        versions = {
-            v.id: v
-            for v in session.scalars(
-                select(ImageVersion).where(ImageVersion.id.in_({b.version_id for b in rows}))
-            )
-        }
-        return Reply([boot_view(b, versions.get(b.version_id or 0)) for b in rows])
+        return Reply(boot_history(session, node.id, query.limit))
+
+
+def boot_history(session: Session, node_id: int, limit: int) -> list[BootView]:
+    """A node's boots, newest first, as the API and the node's page show them."""
+    rows = boots.history(session, node_id, limit)
+    versions = {
+        v.id: v
+        for v in session.scalars(
+            select(ImageVersion).where(ImageVersion.id.in_({b.version_id for b in rows}))
+        )
+    }
+    return [boot_view(b, versions.get(b.version_id or 0)) for b in rows]
 
 
 @registry.route(

@@ -30,7 +30,7 @@ class RolloutQuery(BaseModel):
     limit: int = Field(default=50, ge=1, le=1000)
 
 
-def _id(rollout: str) -> int:
+def rollout_number(rollout: str) -> int:
     found = digits.number(rollout)
     if found is None:
         raise NotFound(f"rollout {rollout!r} does not exist")
@@ -87,13 +87,13 @@ def list_rollouts(query: RolloutQuery) -> Reply:
 )
 def show_rollout(rollout: str) -> Reply:
     with services().db.read() as session:
-        return Reply(rollout_view(rollouts.get(session, _id(rollout))))
+        return Reply(rollout_view(rollouts.get(session, rollout_number(rollout))))
 
 
 def _step(rollout: str, verb: str) -> Reply:
     with services().db.write() as session:
         steps = {"pause": rollouts.pause, "resume": rollouts.resume, "abort": rollouts.abort}
-        return Reply(rollout_view(steps[verb](session, _id(rollout), actor())))
+        return Reply(rollout_view(steps[verb](session, rollout_number(rollout), actor())))
 
 
 @registry.route(
