@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import atexit
 import shutil
+import socket
 import statistics
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
+from bootsvc.net.dhcp.codec import DecodeError, Packet, parse
 from bootsvc.store import schema
 from bootsvc.store.db import Database
 
@@ -36,3 +39,18 @@ def node_csv(count: int) -> str:
         ip = f"10.{(index >> 16) & 255}.{(index >> 8) & 255}.{index & 255}"
         lines.append(f"hv{index:05d},{mac},{ip},hypervisor")
     return "\n".join(lines) + "\n"
+
+
+def dhcp_replies(sock: socket.socket) -> Iterator[Packet]:
+    """Every DHCP message waiting on a non-blocking socket, decoded; what does
+    not decode is skipped, as firmware skips it."""
+    while True:
+        try:
+            data = sock.recv(4096)
+        except BlockingIOError:
+            return
+        try:
+            reply = parse(data)
+        except DecodeError:
+            continue
+        yield reply

@@ -37,8 +37,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.common import dhcp_replies
 from bootsvc.net.dhcp import options as opt
-from bootsvc.net.dhcp.codec import FLAG_BROADCAST, DecodeError, Packet, build, parse
+from bootsvc.net.dhcp.codec import FLAG_BROADCAST, Packet, build
 from tests.support import nslab
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -150,15 +151,7 @@ class Generator:
         self._send(client, now)
 
     def _receive(self, now: float, on_offer: Callable[[Client], None] | None) -> None:
-        while True:
-            try:
-                data = self.sock.recv(4096)
-            except BlockingIOError:
-                return
-            try:
-                reply = parse(data)
-            except DecodeError:
-                continue
+        for reply in dhcp_replies(self.sock):
             client = self.clients.get(reply.xid)
             if client is None or reply.chaddr[:6] != client.mac:
                 continue

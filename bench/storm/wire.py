@@ -13,8 +13,9 @@ import struct
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from bench.common import dhcp_replies
 from bootsvc.net.dhcp import options as opt
-from bootsvc.net.dhcp.codec import FLAG_BROADCAST, DecodeError, Packet, build, parse
+from bootsvc.net.dhcp.codec import FLAG_BROADCAST, Packet, build
 
 # Bodies up to this size (scripts) are kept; larger ones are only counted.
 KEEP_BODY_BYTES = 1 << 20
@@ -57,15 +58,7 @@ class DhcpPort:
         self.sock.close()
 
     def _readable(self) -> None:
-        while True:
-            try:
-                data = self.sock.recv(4096)
-            except BlockingIOError:
-                return
-            try:
-                reply = parse(data)
-            except DecodeError:
-                continue
+        for reply in dhcp_replies(self.sock):
             queue = self.waiting.get(reply.xid)
             if reply.op == 2 and queue is not None:
                 queue.put_nowait(reply)
