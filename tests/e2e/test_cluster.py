@@ -4,11 +4,13 @@ three votes, Pacemaker with three nodes online, the CMDB's Open vSwitch
 bridge, Ceph with three monitors in quorum and an OSD each on their local
 disks), move to a promoted version one reboot at a time without losing
 quorum, and one of them comes back from a factory reset as a new node of
-its cluster, with a new OSD. One node has a TPM (swtpm) whose key an admin
-registered before its first boot: its secrets (corosync's authkey among
-them) reach it only sealed to that TPM. Checked over SSH as an admin would,
-with the key from the cluster's ssh setting. Each step's time is printed (pytest -s)
-for docs/benchmarks.md."""
+its cluster, with a new OSD. One node also lists, as an OSD device, a disk
+holding a file system bootsvc did not make: it is left alone, its boot
+report says why, and the rollout goes on. One node has a TPM (swtpm) whose
+key an admin registered before its first boot: its secrets (corosync's
+authkey among them) reach it only sealed to that TPM. Checked over SSH as an
+admin would, with the key from the cluster's ssh setting. Each step's time
+is printed (pytest -s) for docs/benchmarks.md."""
 
 from __future__ import annotations
 
@@ -42,6 +44,9 @@ TPM_NODE = "hv2"
 MEMORY_MB = 3072
 # A state disk (/dev/vda) and an OSD disk (/dev/vdb), sparse.
 DISKS_GIB = (2, 6)
+# The node with a third disk (/dev/vdc) that already holds a file system.
+FOREIGN_NODE, FOREIGN_DEVICE = "hv1", "/dev/vdc"
+FOREIGN_UUID = "6f0c1d2e-3b4a-4c5d-8e9f-a0b1c2d3e4f5"
 FIRST_BOOT_S = 1500.0
 REBOOT_S = 1200.0
 STEPS: dict[str, float] = {}
@@ -168,7 +173,7 @@ def _register(lab: Lab, directory: Path, public_key: str) -> None:
             "roles": ["ceph-mon", "ceph-osd", "ceph-admin", "hypervisor"],
             "image": f"{IMAGE}@stable",
             "interfaces": [{"name": "enp0s1", "mac": mac, "ip": ip}],
-            "facts": {"state": {"device": "/dev/vda"}, "ceph": {"osd_devices": ["/dev/vdb"]}},
+            "facts": {"state": {"device": "/dev/vda"}, "ceph": {"osd_devices": _osd_devices(host)}},
         }
         for host, (mac, ip) in NODES.items()
     ]
@@ -178,6 +183,31 @@ def _register(lab: Lab, directory: Path, public_key: str) -> None:
     ek = directory / "ek.pem"
     ek.write_text(endorsement_key(lab.vm_files(TPM_NODE).tpm_state))
     lab.cli("node", "tpm", TPM_NODE, "--ek", str(ek))
+
+
+def _osd_devices(host: str) -> list[str]:
+    return ["/dev/vdb", FOREIGN_DEVICE] if host == FOREIGN_NODE else ["/dev/vdb"]
+
+
+def _foreign_disk(lab: Lab) -> tuple[int, ...]:
+    """The foreign node's disks, its third made beforehand with a file system
+    of someone else's, as a disk moved from another machine would be."""
+    disk = lab.vm_files(FOREIGN_NODE).disk(len(DISKS_GIB))
+    disk.parent.mkdir(parents=True, exist_ok=True)
+    with disk.open("wb") as sparse:
+        sparse.truncate(1 << 30)
+    mkfs = ["mkfs.ext4", "-q", "-F", "-L", "theirs", "-U", FOREIGN_UUID, str(disk)]
+    subprocess.run(mkfs, check=True)
+    return (*DISKS_GIB, 1)
+
+
+def _left_alone(lab: Lab, token: str, host: str) -> str:
+    """What the node's newest `up` report from its overlay says bootsvc-ceph
+    left alone (the image's own `up` report carries no Ceph details)."""
+    reports = server.api(lab.network, f"/reports?node={host}&limit=50", token)
+    up = next(r for r in reports if r["stage"] == "up" and "ceph" in r["details"])
+    found: str = up["details"]["ceph"]["left_alone"]
+    return found
 
 
 def _step(name: str, started: float) -> float:
@@ -198,7 +228,8 @@ def test_three_hypervisors_form_a_cluster_update_and_reset(
     started = time.monotonic()
     for host, (mac, _) in NODES.items():
         tpm = host == TPM_NODE
-        lab.boot(host, Firmware.BIOS, mac, memory_mb=MEMORY_MB, disks_gib=DISKS_GIB, tpm=tpm)
+        disks = _foreign_disk(lab) if host == FOREIGN_NODE else DISKS_GIB
+        lab.boot(host, Firmware.BIOS, mac, memory_mb=MEMORY_MB, disks_gib=disks, tpm=tpm)
     _wait("three nodes up on version 1", FIRST_BOOT_S, _up_on(lab, token, "1"))
     started = _step("first boot of three nodes to healthy", started)
 
@@ -228,6 +259,9 @@ def test_three_hypervisors_form_a_cluster_update_and_reset(
     admin.out("hv2", f"{libvirt} rm rbd/probe")
     before = admin.osds("hv1")
     assert sorted(before) == sorted(NODES)
+    assert f"{FOREIGN_DEVICE} holds data bootsvc did not create" in _left_alone(
+        lab, token, FOREIGN_NODE
+    )
     started = _step("checks over SSH", started)
 
     # A factory reset of hv3, carried out at its next boot, which the
@@ -256,5 +290,9 @@ def test_three_hypervisors_form_a_cluster_update_and_reset(
     assert after["hv1"] == before["hv1"] and after["hv2"] == before["hv2"]
     assert after["hv3"] != before["hv3"]
     assert admin.ceph("hv1")["osdmap"]["num_osds"] == 3
+    # After its reboot onto version 2, the foreign disk keeps its file system.
+    assert FOREIGN_DEVICE in _left_alone(lab, token, FOREIGN_NODE)
+    uuid = admin.out(FOREIGN_NODE, f"blkid -o value -s UUID {FOREIGN_DEVICE}").strip()
+    assert uuid == FOREIGN_UUID
     _step("the new OSD of hv3 up", started)
     print("cluster steps:", json.dumps({k: round(v) for k, v in STEPS.items()}))
