@@ -115,6 +115,28 @@ ImageKey = int | str
 Assignments = Mapping[str, tuple[int, str]]
 
 
+class PlannedNode(Protocol):
+    """What the decision reads of a node: a `Node`, or the fleet views' rows
+    of just these columns."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def hostname(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def pinned_version_id(self) -> int | None: ...
+    @property
+    def image_id(self) -> int | None: ...
+    @property
+    def channel(self) -> str | None: ...
+    @property
+    def cluster_id(self) -> int | None: ...
+    @property
+    def roles(self) -> list[str]: ...
+
+
 class Facts(Protocol):
     def version(self, version_id: int) -> VersionRef | None: ...
 
@@ -141,7 +163,7 @@ def _default(facts: Facts, default_image: str, why: str) -> Target | NoBoot:
     return _follow(facts, image, channel, "default", why)
 
 
-def assignment(node: Node, facts: Facts, default_image: str) -> Target | NoBoot:
+def assignment(node: PlannedNode, facts: Facts, default_image: str) -> Target | NoBoot:
     """What the node's assignment gives, before any rollout."""
     if node.state == "disabled":
         return NoBoot("node is disabled")
@@ -202,7 +224,7 @@ def _held(base: Target, member: Membership, facts: Facts) -> Target:
     return Target(version, source, why, base.baseline, base.channel, member.rollout_id)
 
 
-def decide(node: Node, facts: Facts, default_image: str) -> Target | NoBoot:
+def decide(node: PlannedNode, facts: Facts, default_image: str) -> Target | NoBoot:
     base = assignment(node, facts, default_image)
     # Rollouts move the nodes of a cluster; a pinned node stays put.
     if isinstance(base, NoBoot) or base.source == "pinned" or node.cluster_id is None:

@@ -117,11 +117,11 @@ def running(session: Session, node_ids: list[int], version_id: int) -> set[int]:
     )
 
 
-def duration_s(boot: NodeBoot) -> float | None:
+def duration_s(script_at: datetime | None, up_at: datetime | None) -> float | None:
     """Script fetch to `up`: what the node spent booting."""
-    if boot.script_at is None or boot.up_at is None:
+    if script_at is None or up_at is None:
         return None
-    return round((boot.up_at - boot.script_at).total_seconds(), 1)
+    return round((up_at - script_at).total_seconds(), 1)
 
 
 def history(session: Session, node_id: int, limit: int = 50) -> list[NodeBoot]:

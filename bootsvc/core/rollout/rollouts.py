@@ -440,7 +440,7 @@ def observe(session: Session, stage: str, boot: NodeBoot, now: datetime) -> None
             "rollout.node-healthy",
             _subject(rollout),
             to_value=member.node.hostname,
-            boot_s=boots.duration_s(boot),
+            boot_s=boots.duration_s(boot.script_at, boot.up_at),
         )
         if rollout.state == RUNNING:
             advance(session, rollout, now)

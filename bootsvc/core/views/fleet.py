@@ -188,7 +188,7 @@ def boot_view(boot: NodeBoot, version: ImageVersion | None) -> BootView:
         kernel_at=boot.kernel_at,
         up_at=boot.up_at,
         ended_at=boot.ended_at,
-        duration_s=boots.duration_s(boot),
+        duration_s=boots.duration_s(boot.script_at, boot.up_at),
         details=dict(boot.details),
     )
 

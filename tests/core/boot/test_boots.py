@@ -20,7 +20,10 @@ def _boots(db: Database) -> list[tuple[str, bool, bool]]:
     """(outcome, has a script time, has a duration), oldest first."""
     with db.read() as session:
         rows = session.scalars(select(NodeBoot).order_by(NodeBoot.id))
-        return [(b.outcome, b.script_at is not None, boots.duration_s(b) is not None) for b in rows]
+        return [
+            (b.outcome, b.script_at is not None, boots.duration_s(b.script_at, b.up_at) is not None)
+            for b in rows
+        ]
 
 
 def test_a_boot_from_script_to_up_and_the_ones_that_went_wrong(
