@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bootsvc.logs import event, setup_logging
-from bootsvc.serve.notify import notify
+from bootsvc.serve.notify import Notifier
 from bootsvc.serve.probes import Probe, probes_for
 from bootsvc.settings import DhcpMode, Settings
 from bootsvc.store import schema
@@ -123,6 +123,7 @@ class Supervisor:
         self.deaths: dict[str, list[float]] = {}
         self.probes: dict[str, Probe] = probes_for(settings)
         self.ready = False
+        self.notifier = Notifier()
 
     def _start(self, name: str) -> None:
         process = self.context.Process(
@@ -183,7 +184,7 @@ class Supervisor:
             return
         self.ready = True
         services = ",".join(self.children)
-        notify("READY=1", f"STATUS=serving {services}")
+        self.notifier.send("READY=1", f"STATUS=serving {services}")
         event(log, "serve.ready", base_url=self.settings.base_url, services=services)
 
     def _flapping(self, name: str) -> bool:
@@ -194,7 +195,7 @@ class Supervisor:
         return len(recent) > MAX_RESTARTS
 
     def _stop_all(self) -> None:
-        notify("STOPPING=1")
+        self.notifier.send("STOPPING=1")
         for process in self.children.values():
             if process.is_alive():
                 process.terminate()

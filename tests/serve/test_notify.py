@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bootsvc.serve.notify import notify
+from bootsvc.serve.notify import Notifier
 
 
 @pytest.fixture
@@ -27,7 +27,9 @@ def test_ready_reaches_the_socket(
 ) -> None:
     sock, path = listener
     monkeypatch.setenv("NOTIFY_SOCKET", path)
-    assert notify("READY=1", "STATUS=serving http") is True
+    notifier = Notifier()
+    assert "NOTIFY_SOCKET" not in os.environ, "children would inherit it"
+    assert notifier.send("READY=1", "STATUS=serving http") is True
     assert sock.recv(4096) == b"READY=1\nSTATUS=serving http"
 
 
@@ -37,12 +39,12 @@ def test_abstract_socket(monkeypatch: pytest.MonkeyPatch) -> None:
         sock.bind("\0" + name)
         sock.settimeout(2)
         monkeypatch.setenv("NOTIFY_SOCKET", "@" + name)
-        assert notify("STOPPING=1") is True
+        assert Notifier().send("STOPPING=1") is True
         assert sock.recv(4096) == b"STOPPING=1"
 
 
 def test_outside_systemd(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
-    assert notify("READY=1") is False
+    assert Notifier().send("READY=1") is False
     monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "nobody-listens"))
-    assert notify("READY=1") is False
+    assert Notifier().send("READY=1") is False
