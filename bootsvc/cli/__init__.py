@@ -144,6 +144,7 @@ def _register() -> None:
         dhcp_cmd,
         events_cmd,
         image_cmd,
+        install_cmd,
         kickstart_cmd,
         node_cmd,
         node_render_cmd,
@@ -163,6 +164,7 @@ def _register() -> None:
         token_cmd,
         events_cmd,
         dhcp_cmd,
+        install_cmd,
     ):
         for command in module.COMMANDS:
             cli.add_command(command)

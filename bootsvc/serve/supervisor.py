@@ -5,7 +5,8 @@ Services run in their own processes rather than as threads of one: gunicorn
 forks its workers, which must not happen in a process that has protocol
 threads running, and separate processes use both cores. All state is in the
 database, so the services need not share memory. A child that dies is logged
-and restarted; SIGTERM or SIGINT stops them all.
+and restarted; SIGTERM or SIGINT stops them all. Once every enabled network
+service answers, the supervisor says so to systemd (Type=notify).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from typing import Any
 from sqlalchemy import select
 
 from bootsvc.logs import event, setup_logging
+from bootsvc.serve.notify import Notifier
+from bootsvc.serve.probes import Probe, probes_for
 from bootsvc.settings import DhcpMode, Settings
 from bootsvc.store import schema
 from bootsvc.store.artifacts import ArtifactStore
@@ -118,6 +121,9 @@ class Supervisor:
         self.context = multiprocessing.get_context("spawn")
         self.children: dict[str, BaseProcess] = {}
         self.deaths: dict[str, list[float]] = {}
+        self.probes: dict[str, Probe] = probes_for(settings)
+        self.ready = False
+        self.notifier = Notifier()
 
     def _start(self, name: str) -> None:
         process = self.context.Process(
@@ -139,9 +145,10 @@ class Supervisor:
         signal.signal(signal.SIGINT, self._on_signal)
         for name in services_for(self.settings):
             self._start(name)
-        event(log, "serve.ready", base_url=self.settings.base_url, services=",".join(self.children))
         status = 0
         while not self.stopping.wait(0.5):
+            if not self.ready:
+                self._check_ready()
             for name, process in list(self.children.items()):
                 if process.is_alive():
                     continue
@@ -170,6 +177,16 @@ class Supervisor:
         self._stop_all()
         return status
 
+    def _check_ready(self) -> None:
+        """Tell systemd once, when every enabled network service answers."""
+        waiting = {name: probe() for name, probe in self.probes.items()}
+        if any(waiting.values()):
+            return
+        self.ready = True
+        services = ",".join(self.children)
+        self.notifier.send("READY=1", f"STATUS=serving {services}")
+        event(log, "serve.ready", base_url=self.settings.base_url, services=services)
+
     def _flapping(self, name: str) -> bool:
         now = time.monotonic()
         recent = [t for t in self.deaths.get(name, []) if now - t < RESTART_WINDOW_SECONDS]
@@ -178,6 +195,7 @@ class Supervisor:
         return len(recent) > MAX_RESTARTS
 
     def _stop_all(self) -> None:
+        self.notifier.send("STOPPING=1")
         for process in self.children.values():
             if process.is_alive():
                 process.terminate()

@@ -115,6 +115,17 @@ class ArtifactStore:
     def remove(self, sha256: str) -> None:
         self.path(sha256).unlink(missing_ok=True)
 
+    def problem(self) -> str | None:
+        """Why imports or serving would fail here (None when they would not):
+        the blobs must be listable and a temporary file writable."""
+        try:
+            next(self.root.iterdir(), None)
+            with tempfile.TemporaryFile(prefix=_TEMP_PREFIX, dir=self.tmp) as probe:
+                probe.write(b"\0")
+        except OSError as exc:
+            return f"{exc.strerror or type(exc).__name__}: {exc.filename or self.root}"
+        return None
+
     def blobs(self) -> Iterator[tuple[str, float]]:
         """Every stored digest with its modification time."""
         for path in self.root.glob("??/*"):

@@ -16,7 +16,18 @@ from bootsvc.logs import event
 from bootsvc.settings import Settings
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
-from bootsvc.web import agent, api, artifacts, attest, boot, fleetlock, loaders, nodefiles, ui
+from bootsvc.web import (
+    agent,
+    api,
+    artifacts,
+    attest,
+    boot,
+    fleetlock,
+    health,
+    loaders,
+    nodefiles,
+    ui,
+)
 from bootsvc.web.context import Services
 
 log = logging.getLogger("bootsvc.http")
@@ -46,6 +57,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Flask:
     app.register_blueprint(agent.blueprint)
     app.register_blueprint(fleetlock.blueprint)
     app.register_blueprint(attest.blueprint)
+    app.register_blueprint(health.blueprint)
     nodefiles.install(app, settings, database)
     ui.install(app, settings)
 
