@@ -2,7 +2,8 @@
 it stops rollouts whose nodes took too long to report healthy, drops nodes
 that left them, and starts waves that are due; and it removes `new` nodes
 that never came back (bootsvc.core.cmdb.enlistment). Everything else moves with
-the nodes' own reports; this is for what happens when nothing is heard."""
+the nodes' own reports; this is for what happens when nothing is heard.
+Of several servers on one database, only the leader ticks (leadership)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from types import FrameType
 from bootsvc.core.cmdb import enlistment
 from bootsvc.core.rollout import rollouts
 from bootsvc.logs import event
+from bootsvc.serve.leadership import Leadership
 from bootsvc.settings import Settings
 from bootsvc.store.db import Database
 
@@ -30,9 +32,12 @@ def run(settings: Settings, stop: threading.Event | None = None) -> None:
     if stop is None:
         signal.signal(signal.SIGTERM, _on_term)
     db = Database(settings.effective_database_url, pool_size=1)
+    leadership = Leadership(db)
     event(log, "rollout.clock", tick_s=settings.rollout_tick_s)
     try:
         while not stopping.wait(settings.rollout_tick_s):
+            if not leadership.check():
+                continue
             try:
                 with db.write() as session:
                     rollouts.tick(session, settings.default_image)
@@ -42,4 +47,5 @@ def run(settings: Settings, stop: threading.Event | None = None) -> None:
                 # A database that is briefly away must not end the clock.
                 event(log, "rollout.tick-failed", level=logging.ERROR, error=repr(exc))
     finally:
+        leadership.release()
         db.dispose()
