@@ -1,4 +1,4 @@
-"""fleet status|release."""
+"""fleet status|servers|release."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import click
 from bootsvc.cli import App
 from bootsvc.cli.output import json_option, print_json, print_table
 from bootsvc.core.boot import fleet
+from bootsvc.core.peers import registry
 from bootsvc.core.rollout import fleetlock
 from bootsvc.core.views.fleet import EnlistmentView
 
@@ -85,6 +86,31 @@ def status(app: App, cluster: str | None, as_json: bool) -> None:
                 _when(v.last_seen),
             ]
             for v in view.nodes
+        ],
+    )
+
+
+@fleet_group.command()
+@json_option
+@click.pass_obj
+def servers(app: App, as_json: bool) -> None:
+    """The boot servers on this database, and the versions each can serve."""
+    with app.db.read() as session:
+        views = registry.status(session, app.settings.rollout_tick_s)
+    if as_json:
+        print_json(views)
+        return
+    print_table(
+        ["server", "state", "heartbeat", "versions", "missing files"],
+        [
+            [
+                v.url,
+                "live" if v.live else "silent",
+                _when(v.heartbeat_at),
+                ", ".join(v.versions) or "none",
+                ", ".join(v.incomplete) or "none",
+            ]
+            for v in views
         ],
     )
 

@@ -2,7 +2,10 @@
 it stops rollouts whose nodes took too long to report healthy, drops nodes
 that left them, and starts waves that are due; and it removes `new` nodes
 that never came back (bootsvc.core.cmdb.enlistment). Everything else moves with
-the nodes' own reports; this is for what happens when nothing is heard."""
+the nodes' own reports; this is for what happens when nothing is heard.
+Of several servers on one database, only the leader ticks (leadership); every
+server's clock says, each tick, that its server is alive and what its store
+holds (bootsvc.core.peers.registry)."""
 
 from __future__ import annotations
 
@@ -12,9 +15,12 @@ import threading
 from types import FrameType
 
 from bootsvc.core.cmdb import enlistment
+from bootsvc.core.peers import registry
 from bootsvc.core.rollout import rollouts
 from bootsvc.logs import event
+from bootsvc.serve.leadership import Leadership
 from bootsvc.settings import Settings
+from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
 
 log = logging.getLogger("bootsvc.rollout")
@@ -30,9 +36,15 @@ def run(settings: Settings, stop: threading.Event | None = None) -> None:
     if stop is None:
         signal.signal(signal.SIGTERM, _on_term)
     db = Database(settings.effective_database_url, pool_size=1)
+    leadership = Leadership(db)
+    store = ArtifactStore(settings.data_dir)
     event(log, "rollout.clock", tick_s=settings.rollout_tick_s)
     try:
+        _heartbeat(db, store, settings.base_url)
         while not stopping.wait(settings.rollout_tick_s):
+            _heartbeat(db, store, settings.base_url)
+            if not leadership.check():
+                continue
             try:
                 with db.write() as session:
                     rollouts.tick(session, settings.default_image)
@@ -42,4 +54,13 @@ def run(settings: Settings, stop: threading.Event | None = None) -> None:
                 # A database that is briefly away must not end the clock.
                 event(log, "rollout.tick-failed", level=logging.ERROR, error=repr(exc))
     finally:
+        leadership.release()
         db.dispose()
+
+
+def _heartbeat(db: Database, store: ArtifactStore, url: str) -> None:
+    try:
+        with db.write() as session:
+            registry.heartbeat(session, url, store)
+    except Exception as exc:
+        event(log, "server.heartbeat-failed", level=logging.ERROR, error=repr(exc))

@@ -538,3 +538,13 @@ class DhcpLease(Base):
     # The DHCP server process that wrote the row last (host/pid): servers
     # sharing the database read each other's changes, not their own.
     server: Mapped[str] = mapped_column(String(64), default="")
+
+
+class BootServer(Base):
+    """A bootsvc server on this database: where peers reach it, when it was
+    last alive, and the artifacts its store holds (peers fetch from it)."""
+
+    __tablename__ = "boot_server"
+    url: Mapped[str] = mapped_column(String(255), primary_key=True)
+    heartbeat_at: Mapped[datetime] = mapped_column()
+    held: Mapped[list[str]] = mapped_column(JsonType)

@@ -3,7 +3,8 @@
 Kernels, initrds and squashfs roots are immutable (named by their sha256), so
 they carry an ETag and immutable cache headers. Bodies go out through the
 server's wsgi.file_wrapper (bootsvc.web.sendfile): the bytes never pass
-through Python. Single byte ranges are answered with 206.
+through Python. Single byte ranges are answered with 206. A published
+artifact this server lacks is fetched from a peer first (bootsvc.core.peers).
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from werkzeug.http import parse_range_header
 
 from bootsvc.core.catalog import catalog
 from bootsvc.core.cmdb import names
+from bootsvc.core.peers import fetch, registry
 from bootsvc.errors import InvalidInput, NotFound
 from bootsvc.logs import event
+from bootsvc.store.models import Artifact
 from bootsvc.web.context import services
 from bootsvc.web.sendfile import send_slice
 
@@ -50,6 +53,21 @@ def _single_range(size: int) -> tuple[int, int] | None:
     return bounds
 
 
+def _from_peer(digest: str) -> bool:
+    """Fetch a published artifact from a peer; never for a peer's own request."""
+    if request.headers.get(fetch.PEER_HEADER):
+        return False
+    ctx = services()
+    with ctx.db.read() as session:
+        row = session.get(Artifact, digest)
+        peers = registry.peers_for(
+            session, digest, ctx.settings.base_url, ctx.settings.rollout_tick_s
+        )
+    if row is None or not peers:
+        return False
+    return fetch.fetch(ctx.store, digest, peers, row.size)
+
+
 class _Unsatisfiable(Exception):
     pass
 
@@ -64,7 +82,7 @@ def download(sha256: str, name: str) -> Response:
     ctx = services()
     path = ctx.store.path(digest)
     mac = request.args.get("mac")
-    if not _registered(digest) or not path.is_file():
+    if not _registered(digest) or not (path.is_file() or _from_peer(digest)):
         event(
             log,
             "http.artifact",

@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session
 from bootsvc.core.boot import boots, fleet
 from bootsvc.core.cmdb import assignments, cmdb
 from bootsvc.core.cmdb.records import Record
+from bootsvc.core.peers import registry as servers
+from bootsvc.core.peers.registry import ServerView
 from bootsvc.core.rollout import fleetlock
 from bootsvc.core.views.fleet import (
     AssignmentView,
@@ -90,6 +92,19 @@ def boot_history(session: Session, node_id: int, limit: int) -> list[BootView]:
         )
     }
     return [boot_view(b, versions.get(b.version_id or 0)) for b in rows]
+
+
+@registry.route(
+    "GET",
+    "/fleet/servers",
+    summary="The boot servers on this database, and the versions each can serve",
+    scope="read",
+    responses={200: list[ServerView]},
+)
+def fleet_servers() -> Reply:
+    ctx = services()
+    with ctx.db.read() as session:
+        return Reply(servers.status(session, ctx.settings.rollout_tick_s))
 
 
 @registry.route(
