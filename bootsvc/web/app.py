@@ -16,7 +16,18 @@ from bootsvc.logs import event
 from bootsvc.settings import Settings
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
-from bootsvc.web import agent, api, artifacts, attest, boot, fleetlock, loaders, nodefiles, ui
+from bootsvc.web import (
+    agent,
+    api,
+    artifacts,
+    attest,
+    boot,
+    fleetlock,
+    loaders,
+    metrics,
+    nodefiles,
+    ui,
+)
 from bootsvc.web.context import Services
 
 log = logging.getLogger("bootsvc.http")
@@ -39,6 +50,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Flask:
         store=ArtifactStore(settings.data_dir),
         site=BootSite.from_settings(settings),
     )
+    metrics.install(app)
     app.register_blueprint(api.register_all())
     app.register_blueprint(boot.blueprint)
     app.register_blueprint(artifacts.blueprint)
