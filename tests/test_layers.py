@@ -16,6 +16,7 @@ SHARED = (
     "bootsvc.digits",
     "bootsvc.errors",
     "bootsvc.logs",
+    "bootsvc.metrics",
     "bootsvc.safepath",
 )
 # The front ends and the runtime, which only they and nothing below import.
@@ -55,3 +56,9 @@ def test_settings_import_no_layer() -> None:
     assert {
         name for name in imported(PACKAGE / "settings.py") if not name.startswith(SHARED)
     } == set()
+
+
+def test_metrics_import_no_layer() -> None:
+    """The protocol servers count through bootsvc.metrics, so it stays a leaf."""
+    for path in (PACKAGE / "metrics").rglob("*.py"):
+        assert {name for name in imported(path) if not name.startswith(SHARED)} == set(), path

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bootsvc.logs import event, setup_logging
+from bootsvc.metrics import processes
 from bootsvc.serve.notify import Notifier
 from bootsvc.serve.probes import Probe, probes_for
 from bootsvc.settings import DhcpMode, Settings
@@ -39,6 +40,8 @@ RESTART_DELAY_SECONDS = 2
 # bootsvc stops and says so, rather than flapping forever.
 MAX_RESTARTS = 5
 RESTART_WINDOW_SECONDS = 60
+# Under the data directory: where the children's metrics files go.
+METRICS_DIRECTORY = "metrics"
 
 
 def _run_http(settings: Settings) -> None:
@@ -141,6 +144,8 @@ class Supervisor:
         self.stopping.set()
 
     def run(self) -> int:
+        # Before any child starts: each reads where to count when it starts.
+        processes.share_between_processes(self.settings.data_dir / METRICS_DIRECTORY)
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
         for name in services_for(self.settings):
@@ -159,6 +164,8 @@ class Supervisor:
                     service=name,
                     exitcode=process.exitcode,
                 )
+                if process.pid is not None:
+                    processes.process_ended(process.pid)
                 if self._flapping(name):
                     event(
                         log,
@@ -206,6 +213,8 @@ class Supervisor:
                 event(log, "service.killed", level=logging.WARNING, service=name)
                 process.kill()
                 process.join()
+            if process.pid is not None:
+                processes.process_ended(process.pid)
         event(log, "serve.stopped")
 
 

@@ -25,6 +25,7 @@ from bootsvc.web import (
     fleetlock,
     health,
     loaders,
+    metrics,
     nodefiles,
     ui,
 )
@@ -50,6 +51,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Flask:
         store=ArtifactStore(settings.data_dir),
         site=BootSite.from_settings(settings),
     )
+    metrics.install(app)
     app.register_blueprint(api.register_all())
     app.register_blueprint(boot.blueprint)
     app.register_blueprint(artifacts.blueprint)

@@ -15,6 +15,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
 
 from bootsvc.logs import LogfmtFormatter, event, setup_logging
+from bootsvc.metrics import processes
 from bootsvc.serve.gcpolicy import quiet_garbage_collector
 from bootsvc.settings import Settings
 
@@ -34,6 +35,11 @@ def _worker_ready(worker: Any) -> None:
     """gunicorn's post_worker_init: the worker has loaded the application
     and serves nothing yet, so what it holds now is what it keeps."""
     event(log, "http.worker.ready", pid=worker.pid, frozen=quiet_garbage_collector())
+
+
+def _worker_exited(_arbiter: Any, worker: Any) -> None:
+    """gunicorn's child_exit, in the master: a replaced worker's live gauges go."""
+    processes.process_ended(worker.pid)
 
 
 class HttpServer(BaseApplication):  # type: ignore[misc]
@@ -60,6 +66,7 @@ class HttpServer(BaseApplication):  # type: ignore[misc]
             "logger_class": LogfmtGunicornLogger,
             "proc_name": "bootsvc-http",
             "post_worker_init": _worker_ready,
+            "child_exit": _worker_exited,
         }
         if "control_socket_disable" in self.cfg.settings:
             # gunicorn 25.1+ opens a control socket in $HOME by default; two

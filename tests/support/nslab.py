@@ -163,3 +163,53 @@ def server_and_client(
         veth(server, "srv0", client, "cli0")
         server.ip("addr", "add", f"{server_ip}/{prefix_length}", "dev", "srv0")
         yield server, client
+
+
+def _listener(port: int) -> socket.socket:
+    listener = socket.create_server(("127.0.0.1", port))
+    listener.settimeout(0.2)
+    return listener
+
+
+def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        while data := source.recv(65536):
+            sink.sendall(data)
+    with contextlib.suppress(OSError):
+        sink.shutdown(socket.SHUT_WR)
+
+
+@contextmanager
+def tcp_relay(namespace: Namespace, port: int, target: tuple[str, int]) -> Iterator[None]:
+    """Connections to 127.0.0.1:`port` inside `namespace` go on to `target`
+    as seen from the host: how a server in a namespace reaches the host's
+    PostgreSQL under the same URL. The listening socket is made inside, the
+    onward connections outside."""
+    listener = namespace.call(_listener, port)
+    stop = threading.Event()
+    opened: list[socket.socket] = []
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                inner, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            inner.settimeout(None)
+            outer = socket.create_connection(target)
+            opened.extend((inner, outer))
+            for ends in ((inner, outer), (outer, inner)):
+                threading.Thread(target=_pipe, args=ends, daemon=True).start()
+
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        acceptor.join()
+        listener.close()
+        for end in opened:
+            end.close()

@@ -11,6 +11,7 @@ from bootsvc.core.boot import boots
 from bootsvc.core.cmdb import cmdb, disks
 from bootsvc.core.rollout import rollouts
 from bootsvc.core.views.objects import BootReportView
+from bootsvc.metrics import families
 from bootsvc.store.models import BootReport, Image, ImageVersion, Node
 from bootsvc.store.types import utcnow
 
@@ -41,6 +42,7 @@ def record(
     )
     session.add(report)
     boot = boots.track(session, report, now)
+    families.boot_report(stage, boot.outcome if boot is not None else "unknown")
     if boot is not None:
         rollouts.observe(session, stage, boot, now)
     if stage == "up" and node_id is not None:

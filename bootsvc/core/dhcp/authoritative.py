@@ -35,7 +35,7 @@ class AuthoritativeResponder:
         address = request.giaddr or request.server_ip
         network = select_network(self.directory.networks, address)
         if network is None:
-            respond(Silence(f"no subnet is served for {address}"))
+            respond(Silence(f"no subnet is served for {address}", "no-subnet"))
         elif request.kind == MessageType.DISCOVER:
             self._discover(request, network, respond)
         elif request.kind == MessageType.REQUEST:
@@ -44,11 +44,11 @@ class AuthoritativeResponder:
             respond(self._reply(MessageType.ACK, request, network, ZERO_IP))
         elif request.kind == MessageType.RELEASE:
             ip = request.ciaddr or ZERO_IP
-            self.book.release(request.mac, ip, _ended(respond, f"released {ip}", ip))
+            self.book.release(request.mac, ip, _ended(respond, f"released {ip}", "released", ip))
         else:
             ip = request.requested_ip or ZERO_IP
             hold = f"{ip} declined, unused for {self.book.decline_seconds:.0f} s"
-            self.book.decline(request.mac, ip, _ended(respond, hold, ip))
+            self.book.decline(request.mac, ip, _ended(respond, hold, "declined", ip))
 
     def _reserved(self, node: Known | None, network: Network) -> str | None:
         return node.ip if node and node.ip and network.contains(node.ip) else None
@@ -72,7 +72,9 @@ class AuthoritativeResponder:
             lambda ip: self.directory.reserved_for_another(ip, mac),
         )
         if lease is None:
-            respond(Silence(f"no free address on {network.name} ({network.subnet})"))
+            respond(
+                Silence(f"no free address on {network.name} ({network.subnet})", "pool-exhausted")
+            )
             return
         note = None
         if reserved and lease.ip != reserved:
@@ -99,11 +101,11 @@ class AuthoritativeResponder:
             offered = self.book.current(network, mac)
             if offered is not None and offered.state == OFFERED:
                 self.book.release(mac, offered.ip, lambda _outcome: None)
-            respond(Silence(f"client chose server {chosen}"))
+            respond(Silence(f"client chose server {chosen}", "other-server"))
             return
         ip = request.requested_ip or request.ciaddr
         if ip is None:
-            respond(Silence("request names no address"))
+            respond(Silence("request names no address", "no-address"))
             return
         refusal = self._refusal(request, network, ip)
         if refusal is not None:
@@ -112,7 +114,9 @@ class AuthoritativeResponder:
 
         def bound(outcome: Lease | Exception | None) -> None:
             if isinstance(outcome, Exception):
-                respond(Silence(f"lease database failed: {type(outcome).__name__}"))
+                respond(
+                    Silence(f"lease database failed: {type(outcome).__name__}", "database-failed")
+                )
             elif outcome is None:
                 respond(Reply(MessageType.NAK, note=f"{ip} is held by another client"))
             else:
@@ -145,15 +149,17 @@ class AuthoritativeResponder:
         return reply
 
 
-def _ended(respond: Respond, done: str, ip: str) -> Callable[[Lease | Exception | None], None]:
+def _ended(
+    respond: Respond, done: str, cause: str, ip: str
+) -> Callable[[Lease | Exception | None], None]:
     """The callback for RELEASE and DECLINE, which get no reply."""
 
     def ended(outcome: Lease | Exception | None) -> None:
         if isinstance(outcome, Exception):
-            respond(Silence(f"lease database failed: {type(outcome).__name__}"))
+            respond(Silence(f"lease database failed: {type(outcome).__name__}", "database-failed"))
         elif outcome is None:
-            respond(Silence(f"{ip} is not held by this client"))
+            respond(Silence(f"{ip} is not held by this client", "not-held"))
         else:
-            respond(Silence(done))
+            respond(Silence(done, cause))
 
     return ended

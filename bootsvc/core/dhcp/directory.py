@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
 from bootsvc.core.dhcp.networks import CmdbNetwork, Network, from_cmdb, from_settings
 from bootsvc.core.nodeconfig.changes import CmdbRevision, cmdb_revision
@@ -74,20 +75,12 @@ class Directory:
             interfaces = interfaces.where(
                 or_(Node.updated_at >= stamp, Cluster.updated_at >= stamp)
             )
-        networks = select(
-            Cluster.name,
-            Cluster.domain,
-            Cluster.settings,
-            ClusterNetwork.name.label("network"),
-            ClusterNetwork.cidr,
-            ClusterNetwork.gateway,
-        ).join(ClusterNetwork, ClusterNetwork.cluster_id == Cluster.id)
         with self.db.read() as session:
             nodes = {
                 row.mac: Known(row.hostname, row.ip, row.domain)
                 for row in session.execute(interfaces)
             }
-            cmdb = [_network(row) for row in session.execute(networks)]
+            cmdb = cmdb_networks(session)
         owners = {known.ip: mac for mac, known in nodes.items() if known.ip}
         with self._lock:
             if since is None:
@@ -135,6 +128,19 @@ class Directory:
     def reserved_for_another(self, ip: str, mac: str) -> bool:
         owner = self.owners.get(ip)
         return owner is not None and owner != mac
+
+
+def cmdb_networks(session: Session) -> list[CmdbNetwork]:
+    """The cluster networks as the CMDB stores them."""
+    networks = select(
+        Cluster.name,
+        Cluster.domain,
+        Cluster.settings,
+        ClusterNetwork.name.label("network"),
+        ClusterNetwork.cidr,
+        ClusterNetwork.gateway,
+    ).join(ClusterNetwork, ClusterNetwork.cluster_id == Cluster.id)
+    return [_network(row) for row in session.execute(networks)]
 
 
 def _network(row: Any) -> CmdbNetwork:

@@ -50,7 +50,7 @@ class ProxyResponder:
     def decide(self, request: Request) -> Reply | Silence:
         client = request.client
         if not client.network_boot:
-            return Silence("not a network boot request")
+            return Silence("not a network boot request", "not-network-boot")
         if request.kind == MessageType.DISCOVER and request.port == SERVER_PORT:
             kind = MessageType.OFFER
         elif request.kind == MessageType.REQUEST and (
@@ -58,12 +58,12 @@ class ProxyResponder:
         ):
             kind = MessageType.ACK
         elif request.kind == MessageType.REQUEST:
-            return Silence("request for the site's DHCP server")
+            return Silence("request for the site's DHCP server", "other-server")
         else:
-            return Silence(f"proxy mode does not answer {request.kind.label}")
+            return Silence(f"proxy mode does not answer {request.kind.label}", "not-served")
         boot = loader_for(client, self.loaders)
         if boot is None:
-            return Silence(f"no loader for architecture {client.arch}")
+            return Silence(f"no loader for architecture {client.arch}", "no-loader")
         boot_fields = loader_fields(boot, self.loaders, request.server_ip)
         options = dict(boot_fields.options)
         options[opt.VENDOR_CLASS] = boot.vendor_class or b"PXEClient"

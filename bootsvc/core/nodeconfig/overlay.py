@@ -24,6 +24,7 @@ from bootsvc.core.nodeconfig import changes, cpio, files, inputs
 from bootsvc.core.nodeconfig.context import BootInfo, NodeContext, agent_values
 from bootsvc.core.nodeconfig.problems import ConfigError
 from bootsvc.core.nodeconfig.templating import Stamp, Templates
+from bootsvc.metrics import families
 from bootsvc.store.db import Database
 
 CACHE_ENTRIES = 2048
@@ -142,9 +143,12 @@ class Overlays:
             entry = self._cache.get(key)
             if entry is not None and entry.revision == revision:
                 self._cache.move_to_end(key)
+                families.overlay_lookup(hit=True)
                 return entry.result()
         snapshot = self._snapshot(hostname, revision, reading)
         digest = input_digest(snapshot, hostname, boot, revision[1], self.agent)
+        # An entry whose inputs did not change under a new revision is a hit too.
+        families.overlay_lookup(hit=entry is not None and entry.digest == digest)
         if entry is None or entry.digest != digest:
             outcome: Overlay | ConfigError
             try:

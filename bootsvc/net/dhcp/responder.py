@@ -69,9 +69,11 @@ class Reply:
 
 @dataclass(frozen=True, slots=True)
 class Silence:
-    """No reply, and why (for the log line)."""
+    """No reply, and why: in words for the log line, and as one of a few
+    short causes for the metrics (a label, so never an address or a MAC)."""
 
     reason: str
+    cause: str
 
 
 Respond = Callable[[Reply | Silence], None]

@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from bootsvc.logs import event
+from bootsvc.metrics import families
 from bootsvc.net.dhcp import arp
 from bootsvc.net.dhcp import options as opt
 from bootsvc.net.dhcp.classify import classify
@@ -78,20 +79,21 @@ def open_socket(interface: str, port: int) -> socket.socket:
     return sock
 
 
-def unusable(packet: Packet) -> str | None:
-    """Why a parsed packet is not a request we can answer, if it is not."""
+def unusable(packet: Packet) -> tuple[str, str] | None:
+    """Why a parsed packet is not a request we can answer, if it is not: a
+    short cause (for the metrics) and the reason in words (for the log)."""
     if packet.op == BOOTREPLY:
         server = packet.ip_option(opt.SERVER_ID) or "unknown"
-        return f"reply from another server ({server})"
+        return "server-reply", f"reply from another server ({server})"
     if packet.op != BOOTREQUEST:
-        return f"op {packet.op} is neither request nor reply"
+        return "bad-op", f"op {packet.op} is neither request nor reply"
     if packet.htype != HTYPE_ETHERNET or packet.hlen != 6:
-        return f"hardware type {packet.htype}/{packet.hlen} is not Ethernet"
+        return "not-ethernet", f"hardware type {packet.htype}/{packet.hlen} is not Ethernet"
     kind = packet.message_type
     if kind is None:
-        return "no message type (plain BOOTP is not served)"
+        return "bootp", "no message type (plain BOOTP is not served)"
     if kind not in CLIENT_MESSAGES:
-        return f"message type {kind} is not one a client sends"
+        return "not-client-message", f"message type {kind} is not one a client sends"
     return None
 
 
@@ -234,8 +236,11 @@ class DhcpServer:
                 return
             self._handle(data, source, port)
 
-    def _dropped(self, reason: str, source: tuple[str, int], mac: str | None = None) -> None:
+    def _dropped(
+        self, cause: str, reason: str, source: tuple[str, int], mac: str | None = None
+    ) -> None:
         self._count("dropped")
+        families.dhcp_message("invalid", "none", cause)
         event(
             log,
             "dhcp.dropped",
@@ -251,11 +256,11 @@ class DhcpServer:
         try:
             packet = parse(data)
         except DecodeError as exc:
-            self._dropped(str(exc), source)
+            self._dropped("malformed", str(exc), source)
             return
-        reason = unusable(packet)
-        if reason is not None:
-            self._dropped(reason, source, packet.mac)
+        why = unusable(packet)
+        if why is not None:
+            self._dropped(*why, source, packet.mac)
             return
         kind = MessageType(packet.message_type or 0)
         request = Request(packet, kind, classify(packet), port, self.server_ip, source)
@@ -266,6 +271,7 @@ class DhcpServer:
 
     def _failed(self, request: Request, reply: Reply | None, exc: Exception) -> None:
         self._count("failed")
+        families.dhcp_message(request.kind.label, "none", "failed")
         self._log(request, reply, level=logging.ERROR, error=f"{type(exc).__name__}: {exc}")
 
     def _finish(self, request: Request, outcome: Reply | Silence) -> None:
@@ -274,6 +280,7 @@ class DhcpServer:
         try:
             if isinstance(outcome, Silence):
                 self._count("silent")
+                families.dhcp_message(request.kind.label, "none", outcome.cause)
                 self._log(request, reason=outcome.reason)
             else:
                 self._send(request, outcome)
@@ -297,6 +304,7 @@ class DhcpServer:
             self._failed(request, reply, exc)
             return
         self._count(reply.kind.label)
+        families.dhcp_message(request.kind.label, reply.kind.label)
         self._log(request, reply, to=target[0])
 
     def _log(

@@ -34,6 +34,7 @@ from tftpy.TftpPacketTypes import TftpPacketRRQ
 from tftpy.TftpShared import TftpException
 
 from bootsvc.logs import event
+from bootsvc.metrics import families
 from bootsvc.net import link
 from bootsvc.net.tftp import options
 from bootsvc.net.tftp.files import (
@@ -216,6 +217,7 @@ class TftpServer:
             self._reject(client, NOT_DEFINED, "server busy", f"no socket: {exc}", filename)
             return
         self.sessions[client] = session
+        families.tftp_started()
         self.selector.register(session.sock, selectors.EVENT_READ, session)
         future = self.pool.submit(self.source.open, ReadRequest(filename, *client))
         future.add_done_callback(lambda done: self._resolved(session, done))
@@ -233,6 +235,7 @@ class TftpServer:
         reason: str,
         filename: str | None = None,
     ) -> None:
+        families.tftp_refused(code)
         with contextlib.suppress(OSError):
             self.sock.sendto(error_packet(code, message), client)
         _warn("tftp.refused", client, filename, code=code, reason=reason)
@@ -323,6 +326,7 @@ class TftpServer:
         del self.sessions[session.client]
         self.selector.unregister(session.sock)
         session.end()
+        families.tftp_ended(outcome, session.metrics.bytes, session.resends)
         fields: dict[str, object] = {
             "ip": session.host,
             "port": session.port,

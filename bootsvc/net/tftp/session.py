@@ -23,6 +23,7 @@ from tftpy.TftpPacketTypes import TftpPacketACK, TftpPacketERR, TftpPacketOACK
 from tftpy.TftpShared import TftpException, TftpTimeoutExpectACK
 from tftpy.TftpStates import TftpStateExpectACK
 
+from bootsvc.metrics import families
 from bootsvc.net.tftp import options
 from bootsvc.net.tftp.files import OpenedFile
 
@@ -171,6 +172,7 @@ class Session(TftpContext):  # type: ignore[misc]
 
     def fail(self, code: int, message: str) -> None:
         """Tell the client why the transfer ends; it may be gone already."""
+        families.tftp_error(code)
         with contextlib.suppress(OSError):
             self.sock.send(error_packet(code, message))
 

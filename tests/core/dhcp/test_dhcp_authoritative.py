@@ -149,7 +149,7 @@ def test_client_that_chose_another_server(dhcp_stack: Stack) -> None:
     assert offer.yiaddr == "10.0.0.104"
     chose: Options = {"requested": opt.ip("10.0.0.104"), "server": opt.ip("10.0.0.254")}
     answer = dhcp_stack.ask(request(MessageType.REQUEST, **chose))
-    assert answer == Silence("client chose server 10.0.0.254")
+    assert answer == Silence("client chose server 10.0.0.254", "other-server")
     # The offer was let go: another client can have the address.
     other = reply(
         dhcp_stack.ask(request(MessageType.DISCOVER, OTHER, requested=opt.ip("10.0.0.104")))
@@ -160,17 +160,18 @@ def test_client_that_chose_another_server(dhcp_stack: Stack) -> None:
 def test_release_decline_and_inform(dhcp_stack: Stack) -> None:
     ack = dora(dhcp_stack)
     released = dhcp_stack.ask(request(MessageType.RELEASE, ciaddr=ack.yiaddr))
-    assert released == Silence(f"released {ack.yiaddr}")
+    assert released == Silence(f"released {ack.yiaddr}", "released")
     again = dora(dhcp_stack)
     declined = dhcp_stack.ask(request(MessageType.DECLINE, requested=opt.ip(again.yiaddr)))
-    assert isinstance(declined, Silence) and "declined" in declined.reason
+    assert isinstance(declined, Silence) and declined.cause == "declined"
+    assert "declined" in declined.reason
     after = reply(dhcp_stack.ask(request(MessageType.DISCOVER, requested=opt.ip(again.yiaddr))))
     assert after.yiaddr != again.yiaddr
     inform = reply(dhcp_stack.ask(request(MessageType.INFORM, OTHER, ciaddr="10.0.0.77")))
     assert (inform.kind, inform.yiaddr) == (MessageType.ACK, "0.0.0.0")
     assert opt.LEASE_TIME not in inform.options and opt.ROUTER in inform.options
     stranger = dhcp_stack.ask(request(MessageType.RELEASE, OTHER, ciaddr=after.yiaddr))
-    assert stranger == Silence(f"{after.yiaddr} is not held by this client")
+    assert stranger == Silence(f"{after.yiaddr} is not held by this client", "not-held")
 
 
 @pytest.mark.parametrize(
@@ -213,4 +214,4 @@ def test_cluster_network_serves_relayed_clients(dhcp_stack: Stack, db: Database)
     assert offer.options[opt.ROUTER] == opt.ip("10.5.0.1")
     assert offer.options[opt.DOMAIN_NAME] == b"c1.lab.test"
     nowhere = dhcp_stack.ask(request(MessageType.DISCOVER, giaddr="172.16.0.1"))
-    assert nowhere == Silence("no subnet is served for 172.16.0.1")
+    assert nowhere == Silence("no subnet is served for 172.16.0.1", "no-subnet")

@@ -82,13 +82,17 @@ def test_what_a_proxy_leaves_alone() -> None:
     responder = proxy()
     to_site: Options = {**UEFI, "server": opt.ip("10.0.0.254")}
     site_request = request(MessageType.REQUEST, **to_site)
-    assert ask(responder, site_request) == Silence("request for the site's DHCP server")
-    assert ask(responder, request(MessageType.DISCOVER)) == Silence("not a network boot request")
+    assert ask(responder, site_request) == Silence(
+        "request for the site's DHCP server", "other-server"
+    )
+    assert ask(responder, request(MessageType.DISCOVER)) == Silence(
+        "not a network boot request", "not-network-boot"
+    )
     assert ask(responder, request(MessageType.DISCOVER, arch=b"\x00\x0b")) == Silence(
-        "no loader for architecture 11"
+        "no loader for architecture 11", "no-loader"
     )
     release = ask(responder, request(MessageType.RELEASE, ciaddr="10.0.0.77", **UEFI))
-    assert release == Silence("proxy mode does not answer release")
+    assert release == Silence("proxy mode does not answer release", "not-served")
 
 
 def test_a_request_for_an_address_is_never_ours_even_from_our_address() -> None:
@@ -102,7 +106,7 @@ def test_a_request_for_an_address_is_never_ours_even_from_our_address() -> None:
         "requested": opt.ip("10.0.0.77"),
     }
     assert ask(responder, request(MessageType.REQUEST, **for_the_lease)) == Silence(
-        "request for the site's DHCP server"
+        "request for the site's DHCP server", "other-server"
     )
     for_boot_files: Options = {**UEFI, "server": opt.ip(SERVER_IP)}
     ack = ask(responder, request(MessageType.REQUEST, **for_boot_files))
