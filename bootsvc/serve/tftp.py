@@ -8,6 +8,7 @@ import signal
 from urllib.parse import urlsplit
 
 from bootsvc.core.boot.bootscript import BootSite
+from bootsvc.core.boot.secureboot import signed_loaders
 from bootsvc.core.boot.tftpfiles import BootFiles
 from bootsvc.logs import event
 from bootsvc.net.tftp import TftpServer
@@ -52,7 +53,13 @@ def run(settings: Settings) -> None:
     db = Database(settings.effective_database_url)
     site = BootSite.from_settings(settings, tftp_url(settings))
 
-    files = BootFiles(db, ArtifactStore(settings.data_dir), site, settings.loader_dir)
+    files = BootFiles(
+        db,
+        ArtifactStore(settings.data_dir),
+        site,
+        settings.loader_dir,
+        signed_loaders(settings),
+    )
     server = TftpServer(files, (host, port))
     signal.signal(signal.SIGTERM, lambda _signum, _frame: server.stop())
     _check_loaders(settings)
