@@ -434,6 +434,8 @@ def node_script(
         unknown = NoBoot("machine is unknown and sent no MAC address")
         return _noboot(site, None, machine, unknown, loader)
     plan = bootplan.resolve(session, node, site.default_image)
+    if not isinstance(plan, NoBoot) and loader is GRUB:
+        plan = secureboot.unsigned_kernel(plan) or plan
     if isinstance(plan, NoBoot):
         return _noboot(site, node, machine, plan, loader)
     boot = BootInfo(site.api_url, machine.mac, plan.image, plan.version)
@@ -460,6 +462,8 @@ def node_script(
     except ConfigError as exc:
         return _rescue(site, node, machine, plan, exc, verdict, loader)
     report = {"mac": machine.mac or "", "image": plan.image, "version": plan.version}
+    # GRUB fetches artifacts over TFTP, whose file names carry no query.
+    logged_mac = machine.mac if loader is IPXE else None
     if config.boot_token:
         report["token"] = config.boot_token
     context = {
@@ -469,10 +473,10 @@ def node_script(
         "plan": plan,
         "kernel": {
             "name": plan.kernel.name,
-            "url": artifact_url(site.base_url, plan.kernel, machine.mac),
+            "url": artifact_url(site.base_url, plan.kernel, logged_mac),
         },
         "initrds": [
-            {"name": initrd.name, "url": artifact_url(site.base_url, initrd, machine.mac)}
+            {"name": initrd.name, "url": artifact_url(site.base_url, initrd, logged_mac)}
             for initrd in plan.initrds
         ],
         "cmdline": kernel_cmdline(

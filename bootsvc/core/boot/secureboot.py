@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from bootsvc.core.boot.bootplan import BootPlan, NoBoot
 from bootsvc.settings import Settings
 from bootsvc.store.models import Node
 
@@ -52,3 +53,15 @@ def node_takes_secure_boot(node: Node | None, site_default: bool) -> bool:
         return site_default
     cluster = node.cluster.settings if node.cluster is not None else None
     return takes_secure_boot(node.facts, cluster, site_default)
+
+
+def unsigned_kernel(plan: BootPlan) -> NoBoot | None:
+    """Why a Secure Boot node must not get this version, if it must not:
+    its firmware would refuse the kernel after the whole download."""
+    if plan.kernel_signed:
+        return None
+    state = "is not signed" if plan.kernel_signed is False else "was never checked for a signature"
+    return NoBoot(
+        f"{plan.image} {plan.version}: its kernel {state}, and a Secure Boot node "
+        "boots only a signed kernel"
+    )
