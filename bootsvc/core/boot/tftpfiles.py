@@ -5,6 +5,8 @@ bootsvc.net.tftp (which knows nothing of nodes) and the domain.
 - `node/<mac>.ipxe`: that machine's own script, rendered on request (never
   written to disk), logged and recorded like its HTTP twin;
 - `artifacts/<sha256>/<name>`: a kernel or initrd of a published version;
+- `boot/nodes/<host>/...` and `boot/report?...`: a node's overlay, secrets
+  and boot reports, for the signed GRUB (bootsvc.core.boot.tftpnodefiles);
 - `shimx64.efi`, `grubx64.efi`: the signed loaders of the Secure Boot path;
 - `grub/grub.cfg`: the first config that signed GRUB reads, and
   `grub/node/<mac>.cfg` that machine's own, the GRUB twin of its iPXE script;
@@ -20,6 +22,7 @@ from pathlib import Path
 
 from bootsvc.core.boot import bootscript, secureboot
 from bootsvc.core.boot.bootscript import BootSite, Machine
+from bootsvc.core.boot.tftpnodefiles import NodeFilesOverTftp
 from bootsvc.core.catalog import catalog
 from bootsvc.core.cmdb import names
 from bootsvc.errors import InvalidInput
@@ -54,12 +57,14 @@ class BootFiles:
         site: BootSite,
         loader_dir: Path,
         signed_loaders: Mapping[str, Path] | None = None,
+        node_files: NodeFilesOverTftp | None = None,
     ) -> None:
         self.db = db
         self.store = store
         self.site = site
         self.loaders = DirectorySource(loader_dir, LOADERS)
         self.signed_loaders = dict(signed_loaders or {})
+        self.node_files = node_files
 
     def open(self, request: ReadRequest) -> OpenedFile:
         name = request.filename.lstrip("/")
@@ -73,6 +78,8 @@ class BootFiles:
             return self._node_script(found[1], request.ip, bootscript.GRUB)
         if found := _ARTIFACT.fullmatch(name):
             return self._artifact(found[1], found[2])
+        if self.node_files and (opened := self.node_files.open(name, request.ip)):
+            return opened
         if name in self.signed_loaders:
             return _signed_loader(self.signed_loaders[name])
         return self.loaders.open(request)
