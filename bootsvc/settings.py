@@ -192,6 +192,13 @@ class Settings(BaseModel):
     # First-stage loader for UEFI x86: snponly.efi (uses the firmware's NIC
     # driver) or ipxe.efi (iPXE's own drivers).
     uefi_loader: str = "snponly.efi"
+    # The Secure Boot chain as Debian ships it (shim-signed, grub-efi-amd64-signed),
+    # served as shimx64.efi and grubx64.efi beside the iPXE loaders.
+    shim_dir: Path = Path("/usr/lib/shim")
+    grub_dir: Path = Path("/usr/lib/grub/x86_64-efi-signed")
+    # Whether UEFI machines take the Secure Boot path when neither their node
+    # nor their cluster says (`secure_boot`): the firmware does not tell.
+    secure_boot: bool = False
     template_dir: Path | None = None
     # image@channel that unknown and unassigned machines boot; empty means they
     # are enlisted as `new` and exit to local boot until an admin accepts them.

@@ -193,6 +193,14 @@ def list_(app: App, as_json: bool) -> None:
     )
 
 
+def _secure_boot_field(view: VersionView) -> str:
+    if view.kernel_signed:
+        return "yes: the kernel is signed"
+    if view.kernel_signed is False:
+        return "refused: the kernel is not signed"
+    return "refused: the kernel was imported before signatures were read"
+
+
 def _build_fields(view: VersionView) -> list[tuple[str, str]]:
     if view.build is None:
         return [("built", "(no build record)")]
@@ -229,6 +237,7 @@ def show(app: App, name: str, version: str | None, as_json: bool) -> None:
                 ("size", size_text(one.size)),
                 ("cmdline", one.cmdline),
                 ("notes", one.notes),
+                ("secure boot", _secure_boot_field(one)),
                 *_build_fields(one),
             ]
         )

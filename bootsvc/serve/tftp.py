@@ -8,11 +8,17 @@ import signal
 from urllib.parse import urlsplit
 
 from bootsvc.core.boot.bootscript import BootSite
+from bootsvc.core.boot.secureboot import signed_loaders
 from bootsvc.core.boot.tftpfiles import BootFiles
+from bootsvc.core.boot.tftpnodefiles import NodeFilesOverTftp
+from bootsvc.core.nodeconfig import delivery, leases
+from bootsvc.core.nodeconfig.bootfetch import SecretFetch
+from bootsvc.core.nodeconfig.secretfiles import SecretStore
+from bootsvc.core.nodeconfig.vault import Vault
 from bootsvc.logs import event
 from bootsvc.net.tftp import TftpServer
 from bootsvc.safepath import OutsideRoot, resolve_within
-from bootsvc.settings import LOADERS, Settings, parse_host_port
+from bootsvc.settings import LOADERS, DhcpMode, Settings, parse_host_port
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
 
@@ -47,12 +53,32 @@ def _check_loaders(settings: Settings) -> None:
             )
 
 
+def _secret_fetch(settings: Settings, db: Database, site: BootSite) -> SecretFetch:
+    """As over HTTP (bootsvc.web.nodefiles): with bootsvc's own DHCP, the
+    address must also be one it leased to the node."""
+    leased = leases.leased_to_node if settings.dhcp_mode is DhcpMode.AUTHORITATIVE else None
+    return SecretFetch(
+        delivery.overlays(db, site.template_dir, site.agent).templates,
+        SecretStore(db, Vault.from_file(settings.effective_secrets_key_file)),
+        site.api_url,
+        site.agent,
+        leased,
+    )
+
+
 def run(settings: Settings) -> None:
     host, port = parse_host_port(settings.tftp_listen)
     db = Database(settings.effective_database_url)
     site = BootSite.from_settings(settings, tftp_url(settings))
 
-    files = BootFiles(db, ArtifactStore(settings.data_dir), site, settings.loader_dir)
+    files = BootFiles(
+        db,
+        ArtifactStore(settings.data_dir),
+        site,
+        settings.loader_dir,
+        signed_loaders(settings),
+        NodeFilesOverTftp(db, site, _secret_fetch(settings, db, site)),
+    )
     server = TftpServer(files, (host, port))
     signal.signal(signal.SIGTERM, lambda _signum, _frame: server.stop())
     _check_loaders(settings)

@@ -8,6 +8,7 @@ from uuid import uuid4
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Float,
     ForeignKey,
     Index,
@@ -76,6 +77,9 @@ class ImageVersion(Base):
     # What the build recorded (recipe hash, packages, sizes, host, time);
     # None for a version imported without one.
     build: Mapped[dict[str, Any] | None] = mapped_column(JsonType)
+    # Whether the kernel carries an Authenticode signature (Secure Boot nodes
+    # boot only such kernels); None for a version imported before this was read.
+    kernel_signed: Mapped[bool | None] = mapped_column(Boolean)
     image: Mapped[Image] = relationship(back_populates="versions")
     files: Mapped[list[VersionFile]] = relationship(
         back_populates="version",

@@ -8,7 +8,8 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from bootsvc.core.boot import bootscript, reports
+from bootsvc.core.boot import bootscript, reports, secureboot
+from bootsvc.core.boot.bootscript import Machine, ScriptFormat
 from bootsvc.core.cmdb.names import unicast_mac
 from bootsvc.core.cmdb.records import refuse_oversized, refuse_unstorable
 from bootsvc.errors import InvalidInput, PayloadTooLarge
@@ -34,15 +35,27 @@ def first_script() -> Response:
     return _script(bootscript.first_script(services().site))
 
 
-@blueprint.get("/boot/node.ipxe")
-def node_script() -> Response:
+def _node_script(machine: Machine, loader: ScriptFormat) -> Response:
     ctx = services()
-    machine = machine_from_query(request.args.to_dict(), request.remote_addr)
     if request.args.get("preview") == "1":
         # An admin's look (curl), not a boot: see preview_node_script.
         event(log, "boot.preview", mac=machine.mac, ip=machine.ip, stage="preview")
-        return _script(bootscript.preview_node_script(ctx.db, ctx.site, machine))
-    return _script(bootscript.deliver_node_script(ctx.db, ctx.site, machine, log).text)
+        return _script(bootscript.preview_node_script(ctx.db, ctx.site, machine, loader))
+    return _script(bootscript.deliver_node_script(ctx.db, ctx.site, machine, log, loader).text)
+
+
+@blueprint.get("/boot/node.ipxe")
+def node_script() -> Response:
+    machine = machine_from_query(request.args.to_dict(), request.remote_addr)
+    return _node_script(machine, bootscript.IPXE)
+
+
+@blueprint.get("/" + secureboot.GRUB_NODE_CONFIG.format(mac="<mac>"))
+def grub_node_config(mac: str) -> Response:
+    """The HTTP twin of the TFTP name the signed GRUB fetches; a malformed
+    or group MAC is a 400."""
+    machine = machine_from_query({"mac": unicast_mac(mac)}, request.remote_addr)
+    return _node_script(machine, bootscript.GRUB)
 
 
 def _report_fields() -> dict[str, Any]:

@@ -2,7 +2,9 @@
 {base_url}/ipxe/snponly.efi (or ipxe.efi) and sends HEAD, then GET. The files
 come from `loader_dir`, the same directory TFTP serves them from, resolved the
 same way (nothing outside it, not even through a symlink, but for the
-installation's own links by the loaders' names)."""
+installation's own links by the loaders' names). The Secure Boot path's
+shimx64.efi and grubx64.efi are served here too: shim fetches GRUB from its
+own directory."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
+from bootsvc.core.boot.secureboot import signed_loaders
 from bootsvc.errors import NotFound
 from bootsvc.logs import event
 from bootsvc.net.link import neighbour_mac
@@ -44,12 +47,15 @@ def _logged(name: str, status: int, level: int = logging.INFO, **fields: Any) ->
 
 @blueprint.route("/ipxe/<path:name>", methods=["GET", "HEAD"])
 def loader(name: str) -> Response:
+    settings = services().settings
     try:
-        path = resolve_within(services().settings.loader_dir, name, LOADERS)
+        path = signed_loaders(settings).get(name) or resolve_within(
+            settings.loader_dir, name, LOADERS
+        )
+        size = path.stat().st_size
     except (OutsideRoot, FileNotFoundError):
         _logged(name, 404, logging.WARNING)
         raise NotFound("no such loader") from None
-    size = path.stat().st_size
     headers = {
         "Content-Length": str(size),
         "Content-Type": _TYPES.get(path.suffix, "application/octet-stream"),

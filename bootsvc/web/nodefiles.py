@@ -20,8 +20,8 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, request
 
 from bootsvc.core.access.nodeaccess import Refused
-from bootsvc.core.cmdb import names
 from bootsvc.core.nodeconfig import (
+    bootfetch,
     cloudinit,
     cpio,
     delivery,
@@ -29,7 +29,6 @@ from bootsvc.core.nodeconfig import (
     leases,
     onetime,
     secretfiles,
-    served,
 )
 from bootsvc.core.nodeconfig.context import BootInfo, NodeContext
 from bootsvc.core.nodeconfig.files import NodeFile
@@ -37,7 +36,7 @@ from bootsvc.core.nodeconfig.overlay import Overlays
 from bootsvc.core.nodeconfig.problems import ConfigError
 from bootsvc.core.nodeconfig.templating import Templates
 from bootsvc.core.nodeconfig.vault import Vault
-from bootsvc.errors import Forbidden, InvalidInput, NotFound
+from bootsvc.errors import Forbidden, NotFound
 from bootsvc.logs import event
 from bootsvc.net.link import neighbour_mac
 from bootsvc.settings import DhcpMode, Settings
@@ -81,6 +80,13 @@ class NodeFiles:
             self.db, Vault.from_file(self.settings.effective_secrets_key_file)
         )
 
+    @property
+    def fetch(self) -> bootfetch.SecretFetch:
+        site = services().site
+        return bootfetch.SecretFetch(
+            self.templates, self.secrets, site.api_url, site.agent, self.leased
+        )
+
 
 def install(app: Flask, settings: Settings, db: Database) -> None:
     app.extensions[_KEY] = NodeFiles(settings, db)
@@ -93,14 +99,7 @@ def _nodefiles() -> NodeFiles:
 
 
 def _boot_info() -> BootInfo:
-    args = request.args
-    try:
-        mac = names.mac(args["mac"]) if args.get("mac") else None
-        image = names.object_name(args["image"], "image") if args.get("image") else None
-        version = names.object_name(args["version"], "version") if args.get("version") else None
-    except InvalidInput as exc:
-        raise InvalidInput(f"query: {exc.message}") from None
-    return BootInfo(services().site.api_url, mac, image, version)
+    return bootfetch.boot_info(services().site.api_url, request.args)
 
 
 def _gzip(body: bytes, **headers: str) -> Response:
@@ -122,12 +121,12 @@ def overlay(hostname: str) -> Response:
     ctx = services()
     boot = _boot_info()
     where = request_fields(hostname, "overlay", boot.mac)
+    site = ctx.site
     try:
-        found = _nodefiles().overlays.get(hostname, boot)
+        found = bootfetch.overlay(ctx.db, site.template_dir, site.agent, hostname, boot)
     except ConfigError as exc:
         event(log, "boot.overlay_failed", logging.WARNING, error=exc.message, **where)
         raise
-    served.record(ctx.db, found, boot)
     event(log, "boot.overlay", bytes=len(found.archive), sha256=found.sha256[:16], **where)
     return _gzip(found.archive, ETag=f'"{found.sha256}"')
 
@@ -135,30 +134,21 @@ def overlay(hostname: str) -> Response:
 @blueprint.get(delivery.node_path("<hostname>", delivery.SECRETS_NAME))
 def node_secrets(hostname: str) -> Response:
     ctx = services()
-    files = _nodefiles()
     where = request_fields(hostname, "secrets")
+    token = request.args.get("token", "")
     try:
-        with ctx.db.write() as session:
-            spent = onetime.spend(
-                session, hostname, request.args.get("token", ""), request.remote_addr, files.leased
-            )
+        spent, found = _nodefiles().fetch.spend(ctx.db, hostname, token, request.remote_addr)
     except Refused as exc:
         event(log, "boot.secrets_refused", logging.WARNING, reason=str(exc), **where)
         raise Forbidden("secrets are only for the node they belong to") from None
     where["mac"] = spent.mac or where["mac"]
-    found = secret_files(hostname, spent.mac)
     event(log, "boot.secrets", files=len(found), **where)
     return _gzip(cpio.pack_gz(found))
 
 
 def secret_files(hostname: str, mac: str | None) -> list[NodeFile]:
     """The node's secret files as they are now; the caller decides who gets them."""
-    ctx = services()
-    files = _nodefiles()
-    with ctx.db.read() as session:
-        snapshot = inputs.load(session, hostname)
-    context = NodeContext(snapshot, hostname, BootInfo(ctx.site.api_url, mac), ctx.site.agent)
-    return secretfiles.render(files.templates, context, files.secrets)
+    return _nodefiles().fetch.files(services().db, hostname, mac)
 
 
 @blueprint.get("/boot/nocloud/<hostname>/<document>")

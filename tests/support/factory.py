@@ -34,6 +34,7 @@ def version(
     cmdline: str = "console=ttyS0",
     rootfs: bool = False,
     initrds: int = 1,
+    kernel_signed: bool | None = None,
 ) -> None:
     kernel = blob(store, "vmlinuz", f"kernel {image} {name}".encode())
     initrd_refs = [
@@ -42,7 +43,16 @@ def version(
     root = blob(store, "root.squashfs", f"root {image} {name}".encode() * 100) if rootfs else None
     with db.write() as session:
         catalog.add_version(
-            session, image, name, kernel, initrd_refs, root, cmdline, f"notes {name}", ACTOR
+            session,
+            image,
+            name,
+            kernel,
+            initrd_refs,
+            root,
+            cmdline,
+            f"notes {name}",
+            ACTOR,
+            kernel_signed=kernel_signed,
         )
 
 

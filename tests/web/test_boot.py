@@ -121,3 +121,28 @@ def test_a_report_from_no_machine_s_own_mac_is_refused(
     refused = [r for r in caplog.records if r.getMessage() == "boot.report_refused"]
     assert len(refused) == 2 and [r.levelno for r in refused] == [logging.WARNING] * 2
     assert _counts(db) == before
+
+
+@pytest.mark.parametrize("name", ["not-a-mac", "52:54:00:00:61", "ff:ff:ff:ff:ff:ff", "%00"])
+def test_a_malformed_grub_config_request_is_refused(
+    client: FlaskClient, db: Database, name: str
+) -> None:
+    before = _counts(db)
+    reply = client.get(f"/grub/node/{name}.cfg", environ_base={"REMOTE_ADDR": IP})
+    assert reply.status_code == 400, reply.get_data(as_text=True)
+    assert reply.is_json and reply.get_json()["error"]
+    assert _counts(db) == before
+
+
+def test_grub_config_preview_counts_as_no_boot(
+    client: FlaskClient, db: Database, store: ArtifactStore
+) -> None:
+    factory.version(db, store, "hv", "1", kernel_signed=True)
+    factory.node(db, hostname="hv1", interfaces=[{"mac": MAC, "ip": IP}], image="hv=1")
+    before = _counts(db)
+    reply = client.get(f"/grub/node/{MAC}.cfg?preview=1", environ_base={"REMOTE_ADDR": IP})
+    assert reply.status_code == 200
+    text = reply.get_data(as_text=True)
+    assert re.search(r"^  if linux '/artifacts/[0-9a-f]{64}/vmlinuz' ", text, re.M), text
+    assert f"bootsvc.token={TOKEN_PLACEHOLDER}'" in text
+    assert _counts(db) == before

@@ -56,6 +56,7 @@ class BootPlan:
     reason: str
     source: str = ""
     rollout_id: int | None = None
+    kernel_signed: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -252,6 +253,7 @@ def plan_of_version(version: ImageVersion, reason: str) -> BootPlan:
         rootfs=next((f for f in files if f.role == ROOTFS), None),
         cmdline_template=version.cmdline,
         reason=reason,
+        kernel_signed=version.kernel_signed,
     )
 
 

@@ -1,6 +1,7 @@
-"""The iPXE scripts: the generic /boot.ipxe every iPXE fetches first, and
-each node's own script, rendered from templates/ipxe/ for the version the
-boot plan chose. Served over HTTP and TFTP alike."""
+"""The boot scripts: the generic /boot.ipxe every iPXE fetches first, and
+each node's own script, rendered for the version the boot plan chose from
+templates/ipxe/ for iPXE or templates/grub/ for the signed GRUB of the Secure
+Boot path. One context, two renderings. Served over HTTP and TFTP alike."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from sqlalchemy.orm import Session
 
@@ -18,7 +19,7 @@ from bootsvc.core import render
 from bootsvc.core.access import nodeaccess
 from bootsvc.core.access.nodeaccess import Verdict
 from bootsvc.core.attestation import registry as tpm_registry
-from bootsvc.core.boot import bootplan, reports
+from bootsvc.core.boot import bootplan, reports, secureboot
 from bootsvc.core.boot.bootplan import BootFile, BootPlan, NoBoot
 from bootsvc.core.catalog import cmdline
 from bootsvc.core.cmdb import cmdb, disks, enlistment
@@ -52,6 +53,34 @@ TFTP_NODE_SCRIPT = "node/{mac}.ipxe"
 
 def is_tftp(url: str) -> bool:
     return url.startswith("tftp://")
+
+
+def server_path(url: str) -> str:
+    """A URL as a path on the server the loader came from: what the signed
+    GRUB, which speaks only TFTP, fetches."""
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}" if parts.query else parts.path
+
+
+def grub_quoted(text: str) -> str:
+    """One GRUB word: single quotes keep $, ? and spaces as they are."""
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
+@dataclass(frozen=True)
+class ScriptFormat:
+    """Which loader reads the script: its templates are
+    templates/<name>/{node,noboot,rescue}.<suffix>.j2."""
+
+    name: str
+    suffix: str
+
+    def template(self, kind: str) -> str:
+        return f"{self.name}/{kind}.{self.suffix}.j2"
+
+
+IPXE = ScriptFormat("ipxe", "ipxe")
+GRUB = ScriptFormat("grub", "cfg")
 
 
 @dataclass(frozen=True)
@@ -146,6 +175,18 @@ def first_script(site: BootSite) -> str:
     return render.render(site.template_dir, "ipxe/boot.ipxe.j2", context)
 
 
+def first_grub_config(site: BootSite) -> str:
+    node_config = "/" + secureboot.GRUB_NODE_CONFIG.format(mac="${net_default_mac}")
+    return render.render(site.template_dir, "grub/boot.cfg.j2", {"node_config": node_config})
+
+
+def script_url(site: BootSite, loader: ScriptFormat, mac: str | None) -> str:
+    """Where the node's script is fetched again (retries, a fresh token)."""
+    if loader is GRUB:
+        return "/" + secureboot.GRUB_NODE_CONFIG.format(mac=mac or "${net_default_mac}")
+    return node_script_url(site)
+
+
 def identify(session: Session, machine: Machine) -> Node | None:
     if machine.mac:
         node = cmdb.find_by_mac(session, machine.mac)
@@ -180,26 +221,31 @@ def _enlist(db: Database, site: BootSite, machine: Machine, mac: str) -> str | N
     return outcome if isinstance(outcome, str) else None
 
 
-def serve_node_script(db: Database, site: BootSite, machine: Machine) -> NodeScript:
+def serve_node_script(
+    db: Database, site: BootSite, machine: Machine, loader: ScriptFormat = IPXE
+) -> NodeScript:
     """The script for the machine asking, enlisting it on its first boot
     (a refused machine boots nothing); a `new` node asking is heard from."""
     with db.read() as session:
         node = identify(session, machine)
         if node is not None or not machine.mac:
             enlistment.heard(db, session, node)
-            return node_script(db, site, session, node, machine)
+            return node_script(db, site, session, node, machine, loader=loader)
     refused = _enlist(db, site, machine, machine.mac)
     if refused:
-        return _noboot(site, None, machine, NoBoot(refused))
+        return _noboot(site, None, machine, NoBoot(refused), loader)
     with db.read() as session:
-        return node_script(db, site, session, identify(session, machine), machine)
+        found = identify(session, machine)
+        return node_script(db, site, session, found, machine, loader=loader)
 
 
 # Shown where a previewed script carries its secrets token: a preview mints none.
 TOKEN_PLACEHOLDER = "PREVIEW-TOKEN"  # noqa: S105 (a placeholder, not a secret)
 
 
-def preview_node_script(db: Database, site: BootSite, machine: Machine) -> str:
+def preview_node_script(
+    db: Database, site: BootSite, machine: Machine, loader: ScriptFormat = IPXE
+) -> str:
     """The script the machine would get if it booted now, without what a
     boot does: no enlistment, no boot report, no stored token. An admin's
     look must not count as a boot attempt in the fleet status. NotFound for
@@ -211,7 +257,7 @@ def preview_node_script(db: Database, site: BootSite, machine: Machine) -> str:
                 f"no node has MAC {machine.mac or '(none given)'}; its first boot would enlist it"
             )
 
-        script = node_script(db, site, session, node, machine, preview=True)
+        script = node_script(db, site, session, node, machine, preview=True, loader=loader)
     text = script.text
     if isinstance(script.config, delivery.Delivery):
         config = script.config
@@ -222,13 +268,17 @@ def preview_node_script(db: Database, site: BootSite, machine: Machine) -> str:
 
 
 def deliver_node_script(
-    db: Database, site: BootSite, machine: Machine, log: logging.Logger
+    db: Database,
+    site: BootSite,
+    machine: Machine,
+    log: logging.Logger,
+    loader: ScriptFormat = IPXE,
 ) -> NodeScript:
     """The script for the machine asking, logged, and, when it went to the
     node's own address, recorded as the `script` stage of its boot (`failed`
     when its configuration does not render) with its tokens; the same over
     HTTP and TFTP."""
-    script = serve_node_script(db, site, machine)
+    script = serve_node_script(db, site, machine, loader)
     plan = script.plan
     where: dict[str, Any] = {
         "mac": machine.mac,
@@ -254,6 +304,7 @@ def deliver_node_script(
             version=plan.version,
             reason=plan.reason,
             arch=machine.arch,
+            loader=loader.name,
             **where,
         )
     ip = script.verdict.ip if script.verdict else None
@@ -326,11 +377,18 @@ def kernel_cmdline(
     return " ".join(part for part in parts if part)
 
 
-def _noboot(site: BootSite, node: Node | None, machine: Machine, plan: NoBoot) -> NodeScript:
-    context = {"reason": plan.reason, "mac": machine.mac or "?"}
+def _noboot(
+    site: BootSite,
+    node: Node | None,
+    machine: Machine,
+    plan: NoBoot,
+    loader: ScriptFormat = IPXE,
+) -> NodeScript:
+    context: dict[str, Any] = {"reason": plan.reason, "mac": machine.mac or "?"}
     if node is not None:
         context["hostname"] = node.hostname
-    text = render.render(site.template_dir, "ipxe/noboot.ipxe.j2", context)
+    context["quoted"] = grub_quoted
+    text = render.render(site.template_dir, loader.template("noboot"), context)
     return NodeScript(text, node.hostname if node else None, node.id if node else None, plan)
 
 
@@ -344,6 +402,7 @@ def _rescue(
     plan: BootPlan,
     failure: ConfigError,
     verdict: Verdict,
+    loader: ScriptFormat,
 ) -> NodeScript:
     """Hold the node in iPXE, saying why, and ask again now and then: it
     boots by itself once the CMDB, settings or templates are fixed."""
@@ -353,9 +412,10 @@ def _rescue(
         # iPXE would expand ${...} and split at || in an echoed message.
         "reason": _IPXE_UNSAFE.sub(" ", failure.message)[:400],
         "retry_delay": RESCUE_RETRY_SECONDS,
-        "script_url": node_script_url(site),
+        "script_url": script_url(site, loader, machine.mac),
+        "quoted": grub_quoted,
     }
-    text = render.render(site.template_dir, "ipxe/rescue.ipxe.j2", context)
+    text = render.render(site.template_dir, loader.template("rescue"), context)
     return NodeScript(text, node.hostname, node.id, plan, failure, verdict)
 
 
@@ -366,14 +426,18 @@ def node_script(
     node: Node | None,
     machine: Machine,
     preview: bool = False,
+    loader: ScriptFormat = IPXE,
 ) -> NodeScript:
     """An admin's `preview` shows the script as the node would get it from
     its own address."""
     if node is None:
-        return _noboot(site, None, machine, NoBoot("machine is unknown and sent no MAC address"))
+        unknown = NoBoot("machine is unknown and sent no MAC address")
+        return _noboot(site, None, machine, unknown, loader)
     plan = bootplan.resolve(session, node, site.default_image)
+    if not isinstance(plan, NoBoot) and loader is GRUB:
+        plan = secureboot.unsigned_kernel(plan) or plan
     if isinstance(plan, NoBoot):
-        return _noboot(site, node, machine, plan)
+        return _noboot(site, node, machine, plan, loader)
     boot = BootInfo(site.api_url, machine.mac, plan.image, plan.version)
     if preview:
         verdict = Verdict(machine.ip or "preview", "preview")
@@ -396,8 +460,10 @@ def node_script(
             sealed,
         )
     except ConfigError as exc:
-        return _rescue(site, node, machine, plan, exc, verdict)
+        return _rescue(site, node, machine, plan, exc, verdict, loader)
     report = {"mac": machine.mac or "", "image": plan.image, "version": plan.version}
+    # GRUB fetches artifacts over TFTP, whose file names carry no query.
+    logged_mac = machine.mac if loader is IPXE else None
     if config.boot_token:
         report["token"] = config.boot_token
     context = {
@@ -407,10 +473,10 @@ def node_script(
         "plan": plan,
         "kernel": {
             "name": plan.kernel.name,
-            "url": artifact_url(site.base_url, plan.kernel, machine.mac),
+            "url": artifact_url(site.base_url, plan.kernel, logged_mac),
         },
         "initrds": [
-            {"name": initrd.name, "url": artifact_url(site.base_url, initrd, machine.mac)}
+            {"name": initrd.name, "url": artifact_url(site.base_url, initrd, logged_mac)}
             for initrd in plan.initrds
         ],
         "cmdline": kernel_cmdline(
@@ -424,11 +490,13 @@ def node_script(
             attest=sealed is not None,
         ),
         "config": config,
-        "script_url": node_script_url(site),
+        "script_url": script_url(site, loader, machine.mac),
         "report_url": f"{site.api_url}/boot/report?{urlencode(report, safe=':')}",
         "withheld": _IPXE_UNSAFE.sub(" ", config.withheld)[:200],
         "retry_delay": RETRY_DELAY_SECONDS,
         "max_attempts": MAX_ATTEMPTS,
+        "path": server_path,
+        "quoted": grub_quoted,
     }
-    text = render.render(site.template_dir, "ipxe/node.ipxe.j2", context)
+    text = render.render(site.template_dir, loader.template("node"), context)
     return NodeScript(text, node.hostname, node.id, plan, config, verdict)

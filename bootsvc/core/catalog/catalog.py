@@ -103,6 +103,7 @@ def add_version(
     notes: str,
     actor: str,
     build: BuildRecord | None = None,
+    kernel_signed: bool | None = None,
 ) -> ImageVersion:
     """Register a version whose files are already in the artifact store,
     with what its build recorded when there is a record."""
@@ -135,6 +136,7 @@ def add_version(
         notes=notes,
         imported_by=actor,
         build=build.model_dump(mode="json") if build else None,
+        kernel_signed=kernel_signed,
     )
     session.add(row)
     row.files.extend(

@@ -141,7 +141,8 @@ class AuthoritativeResponder:
             if node.domain:
                 options[opt.DOMAIN_NAME] = opt.text(node.domain)
         reply = Reply(kind, yiaddr=ip, options=options, note=note)
-        boot = loader_for(request.client, self.loaders)
+        secure_boot = node.secure_boot if node is not None else self.loaders.secure_boot
+        boot = loader_for(request.client, self.loaders, secure_boot)
         if boot is not None:
             boot_fields = loader_fields(boot, self.loaders, request.server_ip)
             reply.siaddr, reply.file = boot_fields.siaddr, boot_fields.file

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from bootsvc.core.boot.secureboot import takes_secure_boot
 from bootsvc.core.dhcp.networks import CmdbNetwork, Network, from_cmdb, from_settings
 from bootsvc.core.nodeconfig.changes import CmdbRevision, cmdb_revision
 from bootsvc.settings import Settings
@@ -38,6 +39,8 @@ class Known:
     hostname: str
     ip: str | None
     domain: str | None
+    # Its DHCP reply names the signed shim rather than iPXE.
+    secure_boot: bool = False
 
 
 class Directory:
@@ -56,10 +59,21 @@ class Directory:
     @staticmethod
     def _interfaces() -> Any:
         return (
-            select(Interface.mac, Interface.ip, Node.hostname, Cluster.domain)
+            select(
+                Interface.mac,
+                Interface.ip,
+                Node.hostname,
+                Cluster.domain,
+                Node.facts,
+                Cluster.settings.label("cluster_settings"),
+            )
             .join(Node, Interface.node_id == Node.id)
             .outerjoin(Cluster, Node.cluster_id == Cluster.id)
         )
+
+    def _known(self, row: Any) -> Known:
+        secure = takes_secure_boot(row.facts, row.cluster_settings, self.settings.secure_boot)
+        return Known(row.hostname, row.ip, row.domain, secure)
 
     def refresh(self, since: float | None = None) -> None:
         """Re-read the CMDB: all nodes, or those changed since `since` (a
@@ -76,10 +90,7 @@ class Directory:
                 or_(Node.updated_at >= stamp, Cluster.updated_at >= stamp)
             )
         with self.db.read() as session:
-            nodes = {
-                row.mac: Known(row.hostname, row.ip, row.domain)
-                for row in session.execute(interfaces)
-            }
+            nodes = {row.mac: self._known(row) for row in session.execute(interfaces)}
             cmdb = cmdb_networks(session)
         owners = {known.ip: mac for mac, known in nodes.items() if known.ip}
         with self._lock:
@@ -118,7 +129,7 @@ class Directory:
             row = session.execute(self._interfaces().where(Interface.mac == mac)).first()
         if row is None:
             return None
-        known = Known(row.hostname, row.ip, row.domain)
+        known = self._known(row)
         with self._lock:
             self.nodes[mac] = known
             if known.ip:

@@ -3,13 +3,16 @@
 BIOS gets undionly.kpxe and UEFI x86 the configured EFI loader, both over
 TFTP; UEFI HTTP Boot gets the loader's HTTP URL and option 60 "HTTPClient"
 (edk2 ignores an offer without it); iPXE gets /boot.ipxe over HTTP, which is
-what ends the chainload loop. ARM and unknown architectures get no boot file.
+what ends the chainload loop. A UEFI machine on the Secure Boot path gets the
+signed shim instead of iPXE, by TFTP or HTTP alike. ARM and unknown
+architectures get no boot file.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bootsvc.core.boot.secureboot import SHIM
 from bootsvc.net.dhcp import options as opt
 from bootsvc.net.dhcp.classify import Client, Firmware
 from bootsvc.settings import Settings
@@ -24,10 +27,17 @@ class Loaders:
     uefi_loader: str
     # The TFTP server; None means this server's address on the interface.
     next_server: str | None
+    # The path a machine the CMDB does not know takes.
+    secure_boot: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Loaders:
-        return cls(settings.base_url, settings.uefi_loader, settings.dhcp_next_server or None)
+        return cls(
+            settings.base_url,
+            settings.uefi_loader,
+            settings.dhcp_next_server or None,
+            settings.secure_boot,
+        )
 
 
 @dataclass(frozen=True)
@@ -38,16 +48,19 @@ class FirstStageLoader:
     vendor_class: bytes | None = None
 
 
-def loader_for(client: Client, loaders: Loaders) -> FirstStageLoader | None:
+def loader_for(
+    client: Client, loaders: Loaders, secure_boot: bool = False
+) -> FirstStageLoader | None:
     """The loader this firmware boots next, or None for one we have no loader for."""
     firmware = client.firmware
+    uefi_loader = SHIM if secure_boot else loaders.uefi_loader
     if firmware is Firmware.IPXE:
         return FirstStageLoader(f"{loaders.base_url}/boot.ipxe", firmware)
     if firmware is Firmware.UEFI_HTTP:
-        url = f"{loaders.base_url}/ipxe/{loaders.uefi_loader}"
+        url = f"{loaders.base_url}/ipxe/{uefi_loader}"
         return FirstStageLoader(url, firmware, b"HTTPClient")
     if firmware is Firmware.UEFI_X86:
-        return FirstStageLoader(loaders.uefi_loader, firmware)
+        return FirstStageLoader(uefi_loader, firmware)
     if firmware is Firmware.BIOS:
         return FirstStageLoader(BIOS_LOADER, firmware)
     return None

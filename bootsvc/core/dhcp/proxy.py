@@ -61,7 +61,8 @@ class ProxyResponder:
             return Silence("request for the site's DHCP server", "other-server")
         else:
             return Silence(f"proxy mode does not answer {request.kind.label}", "not-served")
-        boot = loader_for(client, self.loaders)
+        # A proxy has no copy of the CMDB: the site default decides.
+        boot = loader_for(client, self.loaders, self.loaders.secure_boot)
         if boot is None:
             return Silence(f"no loader for architecture {client.arch}", "no-loader")
         boot_fields = loader_fields(boot, self.loaders, request.server_ip)

@@ -50,6 +50,8 @@ class VersionView(BaseModel):
     size: int
     files: list[FileView]
     build: BuildView | None = None
+    # Whether the kernel carries an Authenticode signature; None: not read.
+    kernel_signed: bool | None = None
 
 
 class ChannelView(BaseModel):
@@ -179,6 +181,7 @@ def version_view(version: ImageVersion) -> VersionView:
         size=sum(f.size for f in files),
         files=files,
         build=BuildView.model_validate(version.build) if version.build else None,
+        kernel_signed=version.kernel_signed,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 from sqlalchemy.orm import Session
 
-from bootsvc.core.catalog import catalog, releases
+from bootsvc.core.catalog import catalog, releases, signature
 from bootsvc.core.cmdb.records import FileRecord, ObjectName, Record, VersionRecord
 from bootsvc.core.views.objects import (
     ChannelMoveView,
@@ -88,17 +88,19 @@ def list_versions(image: str) -> Reply:
 def create_version(image: str, body: VersionRecord) -> Reply:
     ctx = services()
     with ctx.db.write() as session:
+        kernel = _uploaded(session, ctx.store, body.kernel)
         row = catalog.add_version(
             session,
             image,
             body.version,
-            _uploaded(session, ctx.store, body.kernel),
+            kernel,
             [_uploaded(session, ctx.store, item) for item in body.initrds],
             _uploaded(session, ctx.store, body.rootfs) if body.rootfs else None,
             body.cmdline,
             body.notes,
             actor(),
             body.build,
+            signature.is_signed(ctx.store.path(kernel.sha256)),
         )
         return Reply(version_view(row), 201)
 

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import re
+import shlex
+import subprocess
 
 from bootsvc.core.boot import bootscript
 from bootsvc.core.boot.bootplan import BootPlan, NoBoot
@@ -128,3 +130,76 @@ def test_identity_falls_back_to_uuid_and_serial(db: Database, store: ArtifactSto
     factory.node(db, hostname="hv1", interfaces=[{"mac": MAC}], serial="SN-77", image="hv=1")
     result = script(db, mac="52:54:00:aa:bb:55", serial="SN-77")
     assert result.hostname == "hv1"
+
+
+def grub_checked(text: str) -> str:
+    """GRUB's own parser (grub-common's grub-script-check) accepts it."""
+    checked = subprocess.run(
+        ["grub-script-check"], check=False, input=text.encode(), capture_output=True
+    )
+    assert checked.returncode == 0, checked.stderr.decode() + text
+    return text
+
+
+def grub_words(line: str) -> list[str]:
+    return shlex.split(line.strip().removesuffix("; then"))
+
+
+def test_grub_config_is_the_ipxe_script_rendered_for_grub(
+    db: Database, store: ArtifactStore
+) -> None:
+    cmdline = "boot=live fetch={{ rootfs_url }}"
+    factory.version(db, store, "hv", "1", cmdline=cmdline, rootfs=True, kernel_signed=True)
+    factory.promote(db, store, "hv", "1")
+    factory.node(db, hostname="hv1", interfaces=[{"mac": MAC, "ip": IP}], image="hv@stable")
+    ipxe = script(db).text
+    grub = bootscript.serve_node_script(db, SITE, Machine(mac=MAC, ip=IP), bootscript.GRUB)
+    text = grub_checked(grub.text)
+    lines = text.splitlines()
+    linux = grub_words(next(line for line in lines if line.strip().startswith("if linux ")))
+    kernel = next(line for line in ipxe.splitlines() if line.startswith("kernel "))
+    # The same command line, token aside: each script mints its own.
+    tokenless = re.compile(r"bootsvc\.token=\S+")
+    ipxe_cmdline = kernel.removesuffix(" || goto retry").split(" ", 4)[4]
+    assert tokenless.sub("", linux[3]) == tokenless.sub("", ipxe_cmdline)
+    assert "bootsvc.token=" in linux[3]
+    assert re.fullmatch(r"/artifacts/[0-9a-f]{64}/vmlinuz", linux[2])
+    initrd = grub_words(next(line for line in lines if line.strip().startswith("if initrd ")))
+    assert re.fullmatch(r"/artifacts/[0-9a-f]{64}/initrd0\.img", initrd[2])
+    assert initrd[3].startswith("/boot/nodes/hv1/bootsvc-overlay.cpio.gz?mac=52")
+    assert re.fullmatch(r"/boot/nodes/hv1/bootsvc-secrets\.cpio\.gz\?token=\S+", initrd[4])
+    report = grub_words(next(line for line in lines if line.strip().startswith("cat ")))
+    assert report[1].startswith("/boot/report?mac=") and report[1].endswith("&stage=kernel-loaded")
+    assert "for attempt in 1 2 3 4 5 6 7 8 9 10; do" in text
+    assert grub_words(next(line for line in lines if "configfile" in line))[1] == (
+        f"/grub/node/{MAC}.cfg"
+    )
+
+
+def test_grub_config_for_a_machine_that_boots_nothing_says_why(db: Database) -> None:
+    factory.node(db, hostname="hv1", interfaces=[{"mac": MAC, "ip": IP}], state="disabled")
+    grub = bootscript.serve_node_script(db, SITE, Machine(mac=MAC, ip=IP), bootscript.GRUB)
+    text = grub_checked(grub.text)
+    assert "bootsvc: hv1: node is disabled" in text and "\nexit\n" in text
+
+
+def test_first_grub_config_loads_the_machines_own() -> None:
+    text = grub_checked(bootscript.first_grub_config(SITE))
+    assert 'configfile "/grub/node/${net_default_mac}.cfg"' in text
+
+
+def test_secure_boot_node_is_refused_a_version_whose_kernel_is_not_signed(
+    db: Database, store: ArtifactStore
+) -> None:
+    factory.version(db, store, "hv", "1", kernel_signed=False)
+    factory.promote(db, store, "hv", "1")
+    factory.node(db, hostname="hv1", interfaces=[{"mac": MAC, "ip": IP}], image="hv@stable")
+    grub = bootscript.serve_node_script(db, SITE, Machine(mac=MAC, ip=IP), bootscript.GRUB)
+    assert grub.plan == NoBoot(
+        "hv 1: its kernel is not signed, and a Secure Boot node boots only a signed kernel"
+    )
+    text = grub_checked(grub.text)
+    assert "bootsvc: hv1: hv 1: its kernel is not signed" in text
+    assert "linux " not in text and "/artifacts/" not in text
+    # The same version still boots through iPXE: only the Secure Boot path refuses it.
+    assert isinstance(script(db).plan, BootPlan)

@@ -14,8 +14,13 @@ import pytest
 from bootsvc.core.boot import reports
 from bootsvc.core.boot.bootscript import BootSite
 from bootsvc.core.boot.tftpfiles import BootFiles
+from bootsvc.core.boot.tftpnodefiles import NodeFilesOverTftp
 from bootsvc.core.cmdb import cmdb
 from bootsvc.core.cmdb.enlistment import Enlistment
+from bootsvc.core.nodeconfig import delivery
+from bootsvc.core.nodeconfig.bootfetch import SecretFetch
+from bootsvc.core.nodeconfig.secretfiles import SecretStore
+from bootsvc.core.nodeconfig.vault import Vault
 from bootsvc.net.tftp import AccessDenied, FileMissing, ReadRequest
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
@@ -126,3 +131,53 @@ def test_enlistment_over_tftp_is_limited_by_the_client_address(
     assert "not enlisted: more enlistments from 10.0.0.50 than" in refused
     with db.read() as session:
         assert cmdb.find_by_mac(session, "52:54:00:aa:bb:02") is None
+
+
+@pytest.fixture
+def grub_files(db: Database, store: ArtifactStore, tmp_path: Path) -> BootFiles:
+    shim, grub = tmp_path / "shimx64.efi.signed", tmp_path / "grubnetx64.efi.signed"
+    shim.write_bytes(b"signed shim")
+    grub.write_bytes(b"signed grub")
+    secrets = SecretFetch(
+        delivery.overlays(db, None, SITE.agent).templates,
+        SecretStore(db, Vault.from_file(tmp_path / "secrets.key")),
+        SITE.api_url,
+        SITE.agent,
+        None,
+    )
+    node_files = NodeFilesOverTftp(db, SITE, secrets)
+    signed = {"shimx64.efi": shim, "grubx64.efi": grub}
+    return BootFiles(db, store, SITE, tmp_path, signed, node_files)
+
+
+def grub_fetches(config: str) -> list[str]:
+    """The TFTP names a node's grub.cfg fetches: kernel, initrds, report."""
+    names = re.findall(r"^\s*(?:if linux|if initrd|cat) ('[^\n]*)", config, re.M)
+    return [word for line in names for word in re.findall(r"'(/[^']*)'", line)]
+
+
+def test_the_signed_grub_walks_its_whole_boot_over_tftp(
+    grub_files: BootFiles, db: Database, store: ArtifactStore
+) -> None:
+    factory.version(db, store, "hv", "1", kernel_signed=True)
+    factory.node(db, hostname="hv1", interfaces=[{"mac": MAC, "ip": IP}], image="hv=1")
+    assert fetch(grub_files, "shimx64.efi")[0] == b"signed shim"
+    assert fetch(grub_files, "/grubx64.efi")[0] == b"signed grub"
+    first = fetch(grub_files, "/grub/grub.cfg")[0].decode()
+    assert 'configfile "/grub/node/${net_default_mac}.cfg"' in first
+    config = fetch(grub_files, f"/grub/node/{MAC}.cfg")[0].decode()
+    kernel, initrd, overlay, secrets, report = grub_fetches(config)
+    assert fetch(grub_files, kernel)[0] == b"kernel hv 1"
+    assert fetch(grub_files, initrd)[0] == b"initrd 0 hv 1"
+    assert fetch(grub_files, overlay)[0][:2] == b"\x1f\x8b"
+    assert fetch(grub_files, secrets)[0][:2] == b"\x1f\x8b"
+    with pytest.raises(AccessDenied):
+        fetch(grub_files, secrets)
+    assert fetch(grub_files, report) == (b"ok\n", MAC)
+    with db.read() as session:
+        stages = [r.stage for r in reversed(reports.recent(session, "hv1"))]
+    assert stages == ["script", "kernel-loaded"]
+    with pytest.raises(AccessDenied):
+        fetch(grub_files, report.replace("token=", "token=x"))
+    with pytest.raises(FileMissing):
+        fetch(grub_files, "/boot/nodes/hv1/bootsvc-overlay.cpio.gz?mac=nonsense")

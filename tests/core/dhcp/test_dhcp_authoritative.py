@@ -215,3 +215,44 @@ def test_cluster_network_serves_relayed_clients(dhcp_stack: Stack, db: Database)
     assert offer.options[opt.DOMAIN_NAME] == b"c1.lab.test"
     nowhere = dhcp_stack.ask(request(MessageType.DISCOVER, giaddr="172.16.0.1"))
     assert nowhere == Silence("no subnet is served for 172.16.0.1", "no-subnet")
+
+
+UEFI_PXE: Options = {"arch": b"\x00\x07", "vendor": b"PXEClient:Arch:00007:UNDI:003000"}
+UEFI_HTTP: Options = {"arch": b"\x00\x10", "vendor": b"HTTPClient:Arch:00016:UNDI:003000"}
+
+
+def test_secure_boot_nodes_are_named_the_signed_shim(dhcp_stack: Stack, db: Database) -> None:
+    with db.write() as session:
+        secure = ClusterRecord(name="sb", domain="sb.test", settings={"secure_boot": True})
+        cmdb.upsert_cluster(session, secure, "test")
+        cmdb.upsert_cluster(session, ClusterRecord(name="plain", domain="p.test"), "test")
+        for hostname, mac, cluster, facts in (
+            ("hv1", MAC, "sb", {}),
+            ("hv2", OTHER, "sb", {"secure_boot": False}),
+            ("hv3", "02:00:00:00:00:03", "plain", {"secure_boot": True}),
+        ):
+            interfaces = [InterfaceRecord(mac=mac)]
+            node = NodeRecord(
+                hostname=hostname, interfaces=interfaces, cluster=cluster, facts=facts
+            )
+            cmdb.upsert_node(session, node, "test")
+    dhcp_stack.directory.refresh()
+    for mac, shim in ((MAC, True), (OTHER, False), ("02:00:00:00:00:03", True)):
+        pxe = reply(dhcp_stack.ask(request(MessageType.DISCOVER, mac, **UEFI_PXE)))
+        http = reply(dhcp_stack.ask(request(MessageType.DISCOVER, mac, **UEFI_HTTP)))
+        loader = "shimx64.efi" if shim else "snponly.efi"
+        assert (pxe.file, http.file) == (loader, f"http://10.0.0.1:8080/ipxe/{loader}"), mac
+    # The node's fact overrides its cluster's setting; a BIOS machine keeps iPXE.
+    bios = reply(dhcp_stack.ask(request(MessageType.DISCOVER, MAC, arch=b"\x00\x00")))
+    assert bios.file == "undionly.kpxe"
+
+
+def test_unknown_machines_follow_the_site_default(
+    db: Database, data_dir: Path, dhcp_clock: Clock
+) -> None:
+    stack = make_stack(db, dhcp_settings(data_dir, db, secure_boot=True), dhcp_clock)
+    try:
+        offer = reply(stack.ask(request(MessageType.DISCOVER, **UEFI_PXE)))
+        assert offer.file == "shimx64.efi"
+    finally:
+        stack.writer.stop()
