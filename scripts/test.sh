@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian machine: as root it installs the
-# Debian packages the tests use, starts PostgreSQL, then builds a virtualenv,
-# runs ruff and mypy, and runs pytest. Extra arguments go to pytest.
+# Debian packages the tests use, starts PostgreSQL, then builds a virtualenv
+# and the images the tests boot, runs ruff and mypy, and runs pytest. Extra
+# arguments go to pytest. Each step prints its wall time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+step_started=$SECONDS
+step_done() {
+    echo "test.sh: $1 took $((SECONDS - step_started)) s"
+    step_started=$SECONDS
+}
 
 packages() { grep -v '^\s*#' scripts/test-packages.txt | grep -v '^\s*$'; }
 
@@ -31,9 +38,21 @@ if [ "$(id -u)" = 0 ]; then
 fi
 export BOOTSVC_TEST_PG_URL=${BOOTSVC_TEST_PG_URL:-postgresql+psycopg://bootsvc:bootsvc@127.0.0.1/bootsvc_test}
 
+step_done "Debian packages and PostgreSQL"
+
 bash scripts/venv.sh test
+step_done "the virtualenv"
+
+# Built once per machine and cached in ~/.cache/bootsvc; the fixtures find them there.
+.venv/bin/python -m tests.support.images
+step_done "the images the tests boot"
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
-exec .venv/bin/pytest --durations=25 "$@"
+step_done "ruff and mypy"
+
+status=0
+.venv/bin/pytest --durations=25 "$@" || status=$?
+step_done "pytest"
+exit $status

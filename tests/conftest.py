@@ -12,11 +12,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
+from bootsvc.images import recipes
 from bootsvc.settings import Settings
 from bootsvc.store import schema
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
 from bootsvc.store.models import Base
+from tests.support import images
 
 # DHCP test fixtures (dhcp_stack, dhcp_clock), beside this file.
 pytest_plugins = ["tests.support.dhcpstack"]
@@ -101,21 +103,11 @@ def settings(data_dir: Path, db: Database) -> Settings:
     )
 
 
-def _busybox_test_image(version: str) -> Path:
-    """The manifest of the busybox-test image recipe at `version`, built now
-    or found in the lab build cache (~/.cache/bootsvc, kept across runs)."""
-    from bootsvc.images import builder, recipes
-    from bootsvc.settings import default_image_cache_dir
-
-    request = builder.BuildRequest(recipes.SAMPLE_IMAGE, version)
-    return builder.build(request, default_image_cache_dir()).manifest
-
-
 @pytest.fixture(scope="session")
 def busybox_test_v1() -> Path:
-    return _busybox_test_image("1")
+    return images.manifest(recipes.SAMPLE_IMAGE, "1")
 
 
 @pytest.fixture(scope="session")
 def busybox_test_v2() -> Path:
-    return _busybox_test_image("2")
+    return images.manifest(recipes.SAMPLE_IMAGE, "2")

@@ -8,17 +8,16 @@ import os
 import re
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
-from bootsvc.images import builder
 from bootsvc.lab.lab import Lab
 from bootsvc.lab.system import LabError
-from bootsvc.settings import LabDhcpTftp, Settings, default_image_cache_dir
+from bootsvc.settings import LabDhcpTftp, Settings
+from tests.support import images
 
 TOOLS = ("ip", "qemu-system-x86_64", "curl", "cpio", "dnsmasq")
 # One field of bootsvc's logfmt lines: key=value or key="quoted value".
@@ -151,13 +150,7 @@ def probe_files() -> dict[str, dict[str, str]]:
 def hypervisor_manifests() -> tuple[Path, Path]:
     """debian-hypervisor versions 1 and 2, built once per machine (the
     second reuses the first's installed root)."""
-    started = time.monotonic()
-    cache = default_image_cache_dir()
-    v1, v2 = (
-        builder.build(builder.BuildRequest("debian-hypervisor", v), cache) for v in ("1", "2")
-    )
-    print(f"cluster step build or take from the cache: {time.monotonic() - started:.0f} s")
-    return v1.manifest, v2.manifest
+    return images.manifest("debian-hypervisor", "1"), images.manifest("debian-hypervisor", "2")
 
 
 @pytest.fixture(scope="module")
@@ -180,7 +173,5 @@ def cluster_lab(
 def dracut_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     """bootsvc as the only DHCP, TFTP and HTTP server, with debian-dracut
     version 1 (built once per machine) and only bootsvc's own overlay."""
-    started = time.monotonic()
-    build = builder.build(builder.BuildRequest("debian-dracut", "1"), default_image_cache_dir())
-    print(f"debian-dracut build or take from the cache: {time.monotonic() - started:.0f} s")
-    yield from lab_up(tmp_path_factory, (build.manifest,), LabDhcpTftp.BOOTSVC, "d", probes=False)
+    manifest = images.manifest("debian-dracut", "1")
+    yield from lab_up(tmp_path_factory, (manifest,), LabDhcpTftp.BOOTSVC, "d", probes=False)
