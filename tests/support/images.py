@@ -1,5 +1,6 @@
 """The images the suite boots, built from their recipes once per machine and
-kept in the build cache (~/.cache/bootsvc).
+kept in the build cache (~/.cache/bootsvc), with the root of the container
+that runs bootsvc's unit under systemd.
 
 `python -m tests.support.images` builds them all before pytest starts
 (scripts/test.sh), so that building them counts as setup, not as test time;
@@ -15,6 +16,7 @@ from pathlib import Path
 from bootsvc.errors import BootsvcError
 from bootsvc.images import builder, recipes
 from bootsvc.settings import default_image_cache_dir
+from tests.support import systemd_container
 
 SUITE_IMAGES = (
     (recipes.SAMPLE_IMAGE, "1"),
@@ -40,6 +42,9 @@ def main() -> int:
             print(f"image {recipe} {version}: {exc}", file=sys.stderr)
             return 1
         print(f"image {recipe} {version}: {time.monotonic() - started:.0f} s", flush=True)
+    started = time.monotonic()
+    systemd_container.root_tree()
+    print(f"systemd container root: {time.monotonic() - started:.0f} s", flush=True)
     return 0
 
 
