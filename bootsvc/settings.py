@@ -160,6 +160,8 @@ class Settings(BaseModel):
     http_threads: int = Field(default=64, ge=1, le=4096)
 
     tftp_listen: str = ""
+    # Transfers at once; a request beyond waits for the client's resend.
+    tftp_max_sessions: int = Field(default=1000, ge=1, le=60_000)
     # First-stage iPXE loaders (undionly.kpxe, snponly.efi, ipxe.efi), served
     # over TFTP and at /ipxe/<name>: Debian's ipxe package by default.
     loader_dir: Path = Path("/usr/lib/ipxe")

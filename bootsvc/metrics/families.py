@@ -18,7 +18,7 @@ DHCP_MESSAGES = Counter(
 )
 TFTP_TRANSFERS = Counter(
     "bootsvc_tftp_transfers",
-    "TFTP read transfers ended, by outcome (sent, refused, aborted, failed).",
+    "TFTP read transfers ended, by outcome (sent, refused, aborted, failed, deferred).",
     ["outcome"],
 )
 TFTP_SENT_BYTES = Counter("bootsvc_tftp_sent_bytes", "File bytes sent in TFTP DATA packets.")
@@ -98,6 +98,11 @@ def tftp_refused(code: int) -> None:
     """A request answered with an ERROR before any transfer began."""
     tftp_error(code)
     TFTP_TRANSFERS.labels("refused").inc()
+
+
+def tftp_deferred() -> None:
+    """A request left unanswered while the server is at its bound of transfers."""
+    TFTP_TRANSFERS.labels("deferred").inc()
 
 
 def tftp_started() -> None:

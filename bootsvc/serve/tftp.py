@@ -79,7 +79,7 @@ def run(settings: Settings) -> None:
         signed_loaders(settings),
         NodeFilesOverTftp(db, site, _secret_fetch(settings, db, site)),
     )
-    server = TftpServer(files, (host, port))
+    server = TftpServer(files, (host, port), max_sessions=settings.tftp_max_sessions)
     signal.signal(signal.SIGTERM, lambda _signum, _frame: server.stop())
     _check_loaders(settings)
     event(log, "tftp.listening", address=f"{host}:{server.address[1]}", scripts=site.base_url)

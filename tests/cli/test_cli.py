@@ -97,8 +97,8 @@ def test_nodes_clusters_and_tokens(run: Run, tmp_path: Path) -> None:
         "--setting",
         "two_node=true",
     )
-    add_hv1 = ("node", "add", "hv1", "--mac", "52:54:00:00:00:01", "--ip", "10.0.0.11")
-    add_hv1 += ("--cluster", "c1", "--role", "hypervisor", "--role", "ceph-mon")
+    add_hv1 = ["node", "add", "hv1", "--mac", "52:54:00:00:00:01", "--ip", "10.0.0.11"]
+    add_hv1 += ["--cluster", "c1", "--role", "hypervisor", "--role", "ceph-mon"]
     run(*add_hv1)
     assert "unchanged" in run(*add_hv1).output
     shown = json.loads(run("node", "show", "hv1", "--json").output)

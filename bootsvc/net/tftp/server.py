@@ -89,8 +89,10 @@ class TftpServer:
         resend_seconds: float = 0.5,
         give_up_seconds: float = 10.0,
         workers: int = 4,
+        max_sessions: int = 1000,
     ) -> None:
         self.source = source
+        self.max_sessions = max_sessions
         self.resend_seconds = resend_seconds
         self.give_up_seconds = give_up_seconds
         self.sessions: dict[tuple[str, int], Session] = {}
@@ -196,6 +198,13 @@ class TftpServer:
         filename: str = packet.filename
         if packet.mode not in {"octet", "netascii"}:
             self._reject(client, ILLEGAL_OPERATION, "mode not supported", packet.mode, filename)
+            return
+        if len(self.sessions) >= self.max_sessions:
+            # No answer: firmware resends its request after a few seconds,
+            # whereas an ERROR would end its boot.
+            families.tftp_deferred()
+            reason = f"{len(self.sessions)} transfers in progress; the client resends"
+            _warn("tftp.deferred", client, filename, reason=reason)
             return
         try:
             wanted = options.parse(packet.options)

@@ -1,5 +1,6 @@
 """Lost packets are resent within a second; a transfer whose client is gone
-ends on its own; more than 1,024 transfers run at once."""
+ends on its own; more than 1,024 transfers run at once; past the bound of
+transfers, a request waits for the client's resend."""
 
 from __future__ import annotations
 
@@ -79,7 +80,7 @@ def test_lost_final_ack_still_counts_as_sent(server: TftpServer, tftp_log: Lines
 
 
 def test_more_than_1024_transfers_at_once(tftp_root: Path) -> None:
-    with running(DirectorySource(tftp_root)) as server:
+    with running(DirectorySource(tftp_root), max_sessions=SESSIONS) as server:
         outcome = fetch_all(
             server.address, ["sub/inner.bin"] * SESSIONS, {"blksize": "1468"}, together=True
         )
@@ -87,6 +88,26 @@ def test_more_than_1024_transfers_at_once(tftp_root: Path) -> None:
         assert not outcome.failed, [t.error for t in outcome.failed][:5]
         assert {t.sha256 for t in outcome.transfers} == {sha256(FILES["sub/inner.bin"])}
         _wait_for(lambda: not server.sessions, 3.0)
+
+
+def test_a_request_past_the_bound_is_served_on_its_resend(tftp_root: Path, tftp_log: Lines) -> None:
+    """No ERROR, which would end a PXE ROM's boot: silence, then the transfer
+    once the client asks again and a place is free."""
+    with running(DirectorySource(tftp_root), max_sessions=1) as server:
+        first, second = Peer(server.address), Peer(server.address)
+        first.send(rrq("big.bin"))
+        assert first.receive() is not None
+        second.send(rrq("hello.txt"))
+        assert second.receive(timeout=1.0) is None
+        [deferred] = tftp_log.wait("tftp.deferred")
+        assert deferred["file"] == "hello.txt"
+        first.close()
+        _wait_for(lambda: not server.sessions, 3.0)
+        second.send(rrq("hello.txt"))
+        got = second.receive()
+        assert got is not None and got[0] == DATA and got[1][2:] == FILES["hello.txt"]
+        second.send(ack(1))
+        second.close()
 
 
 def _wait_for(condition: Callable[[], bool], seconds: float) -> None:
