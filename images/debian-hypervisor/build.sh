@@ -19,29 +19,8 @@ set -euo pipefail
 recipe=$(cd "$(dirname "$0")" && pwd)
 common="$recipe/../common"
 image=debian-hypervisor
-version=""
-out=""
-cache=""
-mirror=http://deb.debian.org/debian
-suite=bookworm
-extra=()
-
-while [ $# -gt 0 ]; do
-    case "$1" in
-    --version) version="$2"; shift 2 ;;
-    --out) out="$2"; shift 2 ;;
-    --mirror) mirror="$2"; shift 2 ;;
-    --cache) cache="$2"; shift 2 ;;
-    --extra-package) extra+=("$2"); shift 2 ;;
-    --kernel-package | --debs) shift 2 ;;
-    *) echo "build.sh: unknown argument $1" >&2; exit 2 ;;
-    esac
-done
-[ -n "$version" ] && [ -n "$out" ] || {
-    echo "usage: build.sh --version V --out DIR [--mirror URL] [--cache DIR]" >&2
-    exit 2
-}
-[ "$(id -u)" = 0 ] || { echo "build.sh: mmdebstrap needs root here" >&2; exit 1; }
+# shellcheck source=../common/mirror-recipe-args
+. "$common/mirror-recipe-args"
 
 mapfile -t packages < <(grep -v '^\s*#' "$recipe/packages.txt" | grep -v '^\s*$')
 packages+=("${extra[@]}")
