@@ -73,5 +73,12 @@ class SchemaOutdated(BootsvcError):
     code = "schema-outdated"
 
 
+class Unavailable(BootsvcError):
+    """This server cannot answer now, through no fault of the client's."""
+
+    status = 503
+    code = "unavailable"
+
+
 class SettingsError(BootsvcError):
     code = "settings"

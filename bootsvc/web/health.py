@@ -2,7 +2,8 @@
 
 /healthz says only that this process answers HTTP. /readyz says whether it
 can do its job: the database answers, the artifact store is readable and
-writable, and every other enabled service answers. Neither needs a token, and
+writable, its secrets key opens the secrets in the database, and every other
+enabled service answers. Neither needs a token, and
 neither says more than a short reason: the full error goes to the log."""
 
 from __future__ import annotations
@@ -11,7 +12,11 @@ import logging
 from functools import cache
 
 from flask import Blueprint, Response, jsonify
+from sqlalchemy.exc import SQLAlchemyError
 
+from bootsvc.core.nodeconfig.secretfiles import SecretStore
+from bootsvc.core.nodeconfig.vault import Vault
+from bootsvc.errors import BootsvcError
 from bootsvc.logs import event
 from bootsvc.serve.probes import probes_for
 from bootsvc.store import schema
@@ -47,9 +52,25 @@ def _database() -> str:
     return OK
 
 
+def _secrets_key() -> str:
+    """Opens what other servers sealed: servers sharing a database share the key."""
+    settings = services().settings
+    try:
+        store = SecretStore(services().db, Vault.from_file(settings.effective_secrets_key_file))
+        problem = store.key_problem()
+    except BootsvcError as exc:
+        problem = exc.message
+    except SQLAlchemyError as exc:
+        return f"unreachable ({type(exc).__name__})"
+    if problem is not None:
+        event(log, "http.readyz.secrets_key", level=logging.WARNING, error=problem)
+    return problem or OK
+
+
 @blueprint.get("/readyz")
 def readyz() -> tuple[Response, int]:
     checks = {"database": _database(), "artifact_store": services().store.problem() or OK}
+    checks["secrets_key"] = _secrets_key()
     # This request is the proof that HTTP answers.
     checks["http"] = OK
     for name, probe in probes_for(services().settings, with_http=False).items():

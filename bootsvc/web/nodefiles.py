@@ -36,7 +36,7 @@ from bootsvc.core.nodeconfig.overlay import Overlays
 from bootsvc.core.nodeconfig.problems import ConfigError
 from bootsvc.core.nodeconfig.templating import Templates
 from bootsvc.core.nodeconfig.vault import Vault
-from bootsvc.errors import Forbidden, NotFound
+from bootsvc.errors import Forbidden, NotFound, SettingsError, Unavailable
 from bootsvc.logs import event
 from bootsvc.net.link import neighbour_mac
 from bootsvc.settings import DhcpMode, Settings
@@ -141,6 +141,10 @@ def node_secrets(hostname: str) -> Response:
     except Refused as exc:
         event(log, "boot.secrets_refused", logging.WARNING, reason=str(exc), **where)
         raise Forbidden("secrets are only for the node they belong to") from None
+    except SettingsError as exc:
+        # This server's fault, not the node's: the node retries, the log says why.
+        event(log, "boot.secrets_failed", logging.ERROR, error=exc.message, **where)
+        raise Unavailable("this server cannot open the node's secrets; its log says why") from None
     where["mac"] = spent.mac or where["mac"]
     event(log, "boot.secrets", files=len(found), **where)
     return _gzip(cpio.pack_gz(found))

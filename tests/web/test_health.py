@@ -28,7 +28,7 @@ def test_ready_with_database_and_store(client: FlaskClient) -> None:
     assert response.status_code == 200
     assert response.json == {
         "status": "ready",
-        "checks": {"database": "ok", "artifact_store": "ok", "http": "ok"},
+        "checks": {"database": "ok", "artifact_store": "ok", "secrets_key": "ok", "http": "ok"},
     }
 
 

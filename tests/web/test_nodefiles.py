@@ -135,6 +135,30 @@ def test_secrets_go_once_to_their_own_node(
 
 
 @pytest.mark.usefixtures("pair")
+def test_a_server_with_another_secrets_key_says_so_and_gives_nothing(
+    client: FlaskClient, settings: Settings, db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A second server on the same database whose secrets_key_file is not
+    the first one's: not ready, and a node asking it gets a 503 to retry on,
+    never a wrong file, and its next script from a good server works."""
+    caplog.set_level(logging.INFO, "bootsvc.http")
+    first = boot_script(client, "pair1")["bootsvc-secrets.cpio.gz"]
+    assert fetch(client, first, "10.1.0.11").status_code == 200
+    other = settings.model_copy(update={"secrets_key_file": settings.data_dir / "other.key"})
+    second = create_app(other, db).test_client()
+    ready = second.get("/readyz")
+    assert ready.status_code == 503 and ready.json is not None
+    assert "does not open with this secrets key" in ready.json["checks"]["secrets_key"]
+    url = boot_script(second, "pair1")["bootsvc-secrets.cpio.gz"]
+    reply = fetch(second, url, "10.1.0.11")
+    assert reply.status_code == 503 and reply.json["error"] == "unavailable"
+    [failed] = [r for r in caplog.records if r.getMessage() == "boot.secrets_failed"]
+    assert "is secrets_key_file the one the other servers use?" in failed.fields["error"]  # type: ignore[attr-defined]
+    again = boot_script(client, "pair1")["bootsvc-secrets.cpio.gz"]
+    assert fetch(client, again, "10.1.0.11").status_code == 200
+
+
+@pytest.mark.usefixtures("pair")
 def test_secrets_are_kept_sealed_and_never_shown(
     client: FlaskClient, db: Database, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -18,9 +18,9 @@ from bootsvc.core.boot.bootscript import BootSite
 from bootsvc.core.cmdb.names import unicast_mac
 from bootsvc.core.nodeconfig import bootfetch, cpio, delivery
 from bootsvc.core.nodeconfig.problems import ConfigError
-from bootsvc.errors import InvalidInput
+from bootsvc.errors import InvalidInput, SettingsError
 from bootsvc.logs import event
-from bootsvc.net.tftp import AccessDenied, FileMissing, OpenedFile, in_memory
+from bootsvc.net.tftp import AccessDenied, FileMissing, OpenedFile, Refused, in_memory
 from bootsvc.store.db import Database
 
 log = logging.getLogger("bootsvc.tftp")
@@ -71,6 +71,9 @@ class NodeFilesOverTftp:
         except nodeaccess.Refused as exc:
             event(log, "boot.secrets_refused", logging.WARNING, reason=str(exc), **where)
             raise AccessDenied("secrets are only for the node they belong to") from None
+        except SettingsError as exc:
+            event(log, "boot.secrets_failed", logging.ERROR, error=exc.message, **where)
+            raise Refused("this server cannot open the node's secrets; its log says why") from None
         event(log, "boot.secrets", files=len(files), mac=spent.mac, **where)
         return in_memory(cpio.pack_gz(files), spent.mac)
 

@@ -28,6 +28,7 @@ from bootsvc.core.nodeconfig.context import NodeContext
 from bootsvc.core.nodeconfig.files import NodeFile
 from bootsvc.core.nodeconfig.templating import Templates
 from bootsvc.core.nodeconfig.vault import Vault
+from bootsvc.errors import SettingsError
 from bootsvc.store.db import Database
 from bootsvc.store.models import Cluster, ClusterSecret, Node, NodeSecret
 
@@ -121,6 +122,29 @@ class SecretStore:
             query = select(ClusterSecret).where(ClusterSecret.cluster_id == cluster_id)
             found.update({row.name: row.sealed for row in session.scalars(query)})
         return found
+
+    def key_problem(self) -> str | None:
+        """Why this server's key cannot open the secrets other servers sealed
+        in the database (tried on the newest one); None when it can."""
+        with self.db.read() as session:
+            node = session.execute(
+                select(NodeSecret.node_id, NodeSecret.name, NodeSecret.sealed)
+                .order_by(NodeSecret.created_at.desc())
+                .limit(1)
+            ).first()
+            cluster = session.execute(
+                select(ClusterSecret.cluster_id, ClusterSecret.name, ClusterSecret.sealed)
+                .order_by(ClusterSecret.created_at.desc())
+                .limit(1)
+            ).first()
+        tries = [(self._context(node[1], None, node[0]), node[2])] if node else []
+        tries += [(self._context(cluster[1], cluster[0], 0), cluster[2])] if cluster else []
+        for context, sealed in tries:
+            try:
+                self.vault.open(sealed, context)
+            except SettingsError as exc:
+                return exc.message
+        return None
 
     def load(self, cluster_id: int | None, node_id: int, names: set[str]) -> dict[str, bytes]:
         """The named secrets in the clear, made first if they do not exist."""
