@@ -35,6 +35,13 @@ if [ "$(id -u)" = 0 ]; then
         || su postgres -c "psql -qc \"CREATE ROLE bootsvc LOGIN PASSWORD 'bootsvc' CREATEDB\""
     su postgres -c "psql -qtAc \"SELECT 1 FROM pg_database WHERE datname='bootsvc_test'\"" | grep -q 1 \
         || su postgres -c "createdb -O bootsvc bootsvc_test"
+    # Servers in a test's network namespace reach PostgreSQL only through its
+    # Unix socket: let the test role log in there with its password.
+    hba=$(su postgres -c "psql -qtAc 'SHOW hba_file'")
+    if ! grep -qE '^local\s+all\s+bootsvc\s' "$hba"; then
+        sed -i '0,/^local\s\+all\s\+all\s/s//local all bootsvc scram-sha-256\n&/' "$hba"
+        su postgres -c "psql -qc 'SELECT pg_reload_conf()'" >/dev/null
+    fi
 fi
 export BOOTSVC_TEST_PG_URL=${BOOTSVC_TEST_PG_URL:-postgresql+psycopg://bootsvc:bootsvc@127.0.0.1/bootsvc_test}
 

@@ -24,12 +24,17 @@ TOOLS = ("ip", "qemu-system-x86_64", "curl", "cpio", "dnsmasq")
 _LOGFMT = re.compile(r'(\w[\w.-]*)=("(?:[^"\\]|\\.)*"|\S*)')
 
 
-def server_log(lab: Lab) -> list[dict[str, str]]:
-    """bootsvc's log in the lab so far, a dict of fields per line."""
+def log_lines(path: Path) -> list[dict[str, str]]:
+    """A bootsvc log so far, a dict of fields per line."""
     return [
         {key: value.strip('"') for key, value in _LOGFMT.findall(line)}
-        for line in lab.log_path("bootsvc").read_text().splitlines()
+        for line in path.read_text().splitlines()
     ]
+
+
+def server_log(lab: Lab) -> list[dict[str, str]]:
+    """bootsvc's log in the lab so far."""
+    return log_lines(lab.log_path("bootsvc"))
 
 
 def server_events(lab: Lab, name: str) -> list[dict[str, str]]:
