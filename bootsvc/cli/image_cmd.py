@@ -237,6 +237,7 @@ def show(app: App, name: str, version: str | None, as_json: bool) -> None:
                 ("size", size_text(one.size)),
                 ("cmdline", one.cmdline),
                 ("notes", one.notes),
+                ("architecture", one.architecture or "not read at import"),
                 ("secure boot", _secure_boot_field(one)),
                 *_build_fields(one),
             ]

@@ -80,6 +80,8 @@ class ImageVersion(Base):
     # Whether the kernel carries an Authenticode signature (Secure Boot nodes
     # boot only such kernels); None for a version imported before this was read.
     kernel_signed: Mapped[bool | None] = mapped_column(Boolean)
+    # x86_64 or arm64, from the kernel's header; None when it was not read.
+    architecture: Mapped[str | None] = mapped_column(String(16))
     image: Mapped[Image] = relationship(back_populates="versions")
     files: Mapped[list[VersionFile]] = relationship(
         back_populates="version",

@@ -46,5 +46,6 @@ def test_image_show_says_whether_the_kernel_is_signed(run: Run, tmp_path: Path) 
         )
     signed = run("image", "show", "hv", "1").output
     assert re.search(r"^secure boot: +yes: the kernel is signed$", signed, re.M)
+    assert re.search(r"^architecture: +x86_64$", signed, re.M)
     refused = run("image", "show", "hv", "2").output
     assert re.search(r"^secure boot: +refused: the kernel is not signed$", refused, re.M)

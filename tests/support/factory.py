@@ -35,6 +35,7 @@ def version(
     rootfs: bool = False,
     initrds: int = 1,
     kernel_signed: bool | None = None,
+    architecture: str | None = None,
 ) -> None:
     kernel = blob(store, "vmlinuz", f"kernel {image} {name}".encode())
     initrd_refs = [
@@ -52,7 +53,7 @@ def version(
             cmdline,
             f"notes {name}",
             ACTOR,
-            kernel_signed=kernel_signed,
+            facts=catalog.KernelFacts(kernel_signed, architecture),
         )
 
 

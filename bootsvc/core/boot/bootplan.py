@@ -57,6 +57,7 @@ class BootPlan:
     source: str = ""
     rollout_id: int | None = None
     kernel_signed: bool | None = None
+    architecture: str | None = None
 
 
 @dataclass(frozen=True)
@@ -254,6 +255,7 @@ def plan_of_version(version: ImageVersion, reason: str) -> BootPlan:
         cmdline_template=version.cmdline,
         reason=reason,
         kernel_signed=version.kernel_signed,
+        architecture=version.architecture,
     )
 
 

@@ -19,7 +19,7 @@ from bootsvc.core import render
 from bootsvc.core.access import nodeaccess
 from bootsvc.core.access.nodeaccess import Verdict
 from bootsvc.core.attestation import registry as tpm_registry
-from bootsvc.core.boot import bootplan, reports, secureboot
+from bootsvc.core.boot import bootplan, machinearch, reports, secureboot
 from bootsvc.core.boot.bootplan import BootFile, BootPlan, NoBoot
 from bootsvc.core.catalog import cmdline
 from bootsvc.core.cmdb import cmdb, disks, enlistment
@@ -434,6 +434,8 @@ def node_script(
         unknown = NoBoot("machine is unknown and sent no MAC address")
         return _noboot(site, None, machine, unknown, loader)
     plan = bootplan.resolve(session, node, site.default_image)
+    if not isinstance(plan, NoBoot):
+        plan = machinearch.wrong_architecture(plan, machine.arch) or plan
     if not isinstance(plan, NoBoot) and loader is GRUB:
         plan = secureboot.unsigned_kernel(plan) or plan
     if isinstance(plan, NoBoot):

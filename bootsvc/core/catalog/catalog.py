@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bootsvc.core import audit
-from bootsvc.core.catalog import cmdline
+from bootsvc.core.catalog import cmdline, kernelarch, signature
 from bootsvc.core.cmdb import names
 from bootsvc.core.cmdb.records import BuildRecord
 from bootsvc.errors import Conflict, InvalidInput, NotFound
@@ -92,6 +93,19 @@ def _ensure_image(session: Session, name: str) -> Image:
     return image
 
 
+@dataclass(frozen=True)
+class KernelFacts:
+    """What a kernel's own header says, read once at import: Secure Boot
+    nodes boot only a signed kernel, and a machine only its architecture's."""
+
+    signed: bool | None = None
+    architecture: str | None = None
+
+    @classmethod
+    def read(cls, path: Path) -> KernelFacts:
+        return cls(signature.is_signed(path), kernelarch.architecture(path))
+
+
 def add_version(
     session: Session,
     image_name: str,
@@ -103,7 +117,7 @@ def add_version(
     notes: str,
     actor: str,
     build: BuildRecord | None = None,
-    kernel_signed: bool | None = None,
+    facts: KernelFacts | None = None,
 ) -> ImageVersion:
     """Register a version whose files are already in the artifact store,
     with what its build recorded when there is a record."""
@@ -136,7 +150,8 @@ def add_version(
         notes=notes,
         imported_by=actor,
         build=build.model_dump(mode="json") if build else None,
-        kernel_signed=kernel_signed,
+        kernel_signed=facts.signed if facts else None,
+        architecture=facts.architecture if facts else None,
     )
     session.add(row)
     row.files.extend(

@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from bootsvc.core.catalog import catalog, signature
+from bootsvc.core.catalog import catalog
 from bootsvc.core.catalog.catalog import FileRef
 from bootsvc.core.cmdb import names
 from bootsvc.core.cmdb.documents import load_json, load_yaml, read_text
@@ -169,6 +169,6 @@ def import_version(
             files.notes,
             actor,
             files.build,
-            signature.is_signed(store.path(kernel.sha256)),
+            catalog.KernelFacts.read(store.path(kernel.sha256)),
         )
         return version_view(row)

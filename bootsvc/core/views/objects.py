@@ -52,6 +52,8 @@ class VersionView(BaseModel):
     build: BuildView | None = None
     # Whether the kernel carries an Authenticode signature; None: not read.
     kernel_signed: bool | None = None
+    # The machine architecture of the kernel (x86_64, arm64); None: not read.
+    architecture: str | None = None
 
 
 class ChannelView(BaseModel):
@@ -182,6 +184,7 @@ def version_view(version: ImageVersion) -> VersionView:
         files=files,
         build=BuildView.model_validate(version.build) if version.build else None,
         kernel_signed=version.kernel_signed,
+        architecture=version.architecture,
     )
 
 

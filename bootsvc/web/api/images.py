@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 from sqlalchemy.orm import Session
 
-from bootsvc.core.catalog import catalog, releases, signature
+from bootsvc.core.catalog import catalog, releases
 from bootsvc.core.cmdb.records import FileRecord, ObjectName, Record, VersionRecord
 from bootsvc.core.views.objects import (
     ChannelMoveView,
@@ -100,7 +100,7 @@ def create_version(image: str, body: VersionRecord) -> Reply:
             body.notes,
             actor(),
             body.build,
-            signature.is_signed(ctx.store.path(kernel.sha256)),
+            catalog.KernelFacts.read(ctx.store.path(kernel.sha256)),
         )
         return Reply(version_view(row), 201)
 

@@ -188,6 +188,20 @@ def test_first_grub_config_loads_the_machines_own() -> None:
     assert 'configfile "/grub/node/${net_default_mac}.cfg"' in text
 
 
+def test_a_machine_is_refused_a_version_of_another_architecture(
+    db: Database, store: ArtifactStore
+) -> None:
+    factory.version(db, store, "hv", "1", architecture="arm64")
+    factory.promote(db, store, "hv", "1")
+    factory.node(db, hostname="hv1", interfaces=[{"mac": MAC, "ip": IP}], image="hv@stable")
+    for buildarch in ("x86_64", "i386"):
+        refused = bootscript.serve_node_script(db, SITE, Machine(mac=MAC, ip=IP, arch=buildarch))
+        assert refused.plan == NoBoot("hv 1 is built for arm64, and this machine is x86_64")
+        assert "hv 1 is built for arm64" in refused.text and "kernel " not in refused.text
+    arm = bootscript.serve_node_script(db, SITE, Machine(mac=MAC, ip=IP, arch="arm64"))
+    assert isinstance(arm.plan, BootPlan) and "kernel " in arm.text
+
+
 def test_secure_boot_node_is_refused_a_version_whose_kernel_is_not_signed(
     db: Database, store: ArtifactStore
 ) -> None:
