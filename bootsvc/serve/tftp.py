@@ -58,7 +58,7 @@ def _secret_fetch(settings: Settings, db: Database, site: BootSite) -> SecretFet
     address must also be one it leased to the node."""
     leased = leases.leased_to_node if settings.dhcp_mode is DhcpMode.AUTHORITATIVE else None
     return SecretFetch(
-        delivery.overlays(db, site.template_dir, site.agent).templates,
+        delivery.overlays(db, site.template_dir, site.agent),
         SecretStore(db, Vault.from_file(settings.effective_secrets_key_file)),
         site.api_url,
         site.agent,

@@ -25,7 +25,6 @@ from bootsvc.core.nodeconfig import (
     cloudinit,
     cpio,
     delivery,
-    inputs,
     leases,
     onetime,
     secretfiles,
@@ -84,7 +83,7 @@ class NodeFiles:
     def fetch(self) -> bootfetch.SecretFetch:
         site = services().site
         return bootfetch.SecretFetch(
-            self.templates, self.secrets, site.api_url, site.agent, self.leased
+            self.overlays, self.secrets, site.api_url, site.agent, self.leased
         )
 
 
@@ -152,7 +151,7 @@ def node_secrets(hostname: str) -> Response:
 
 def secret_files(hostname: str, mac: str | None) -> list[NodeFile]:
     """The node's secret files as they are now; the caller decides who gets them."""
-    return _nodefiles().fetch.files(services().db, hostname, mac)
+    return _nodefiles().fetch.files(hostname, mac)
 
 
 @blueprint.get("/boot/nocloud/<hostname>/<document>")
@@ -162,8 +161,7 @@ def nocloud(hostname: str, document: str) -> Response:
     ctx = services()
     boot = _boot_info()
     found = _nodefiles().overlays.get(hostname, boot)
-    with ctx.db.read() as session:
-        snapshot = inputs.load(session, hostname)
+    snapshot = _nodefiles().overlays.snapshot(hostname)
     context = NodeContext(snapshot, hostname, boot, ctx.site.agent)
     text = cloudinit.document(_nodefiles().templates, context, document, found.sha256)
     event(log, "boot.nocloud", document=document, **request_fields(hostname, "nocloud", boot.mac))

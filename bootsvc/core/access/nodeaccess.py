@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from bootsvc.core.dhcp.leases import BOUND
 from bootsvc.store.models import BootToken, DhcpLease, Interface, Node
@@ -100,14 +100,21 @@ def boot_caller(session: Session, secret: str, ip: str | None, mac: str | None =
     Refused otherwise."""
     if not secret:
         raise Refused("no boot token")
-    token = session.scalar(select(BootToken).where(BootToken.digest == _digest(secret)))
-    if token is None:
+    # Every report asks this: the token and its node in one query, the
+    # node's interfaces only if a MAC is to be checked.
+    found = session.execute(
+        select(Node, BootToken.ip)
+        .join(BootToken, BootToken.node_id == Node.id)
+        .where(BootToken.digest == _digest(secret))
+        .options(lazyload(Node.interfaces))
+    ).first()
+    if found is None:
         raise Refused("unknown or replaced boot token")
-    if ip is None or token.ip != ip:
+    node, bound_ip = found
+    if ip is None or bound_ip != ip:
         raise Refused(f"boot token of another address than {ip}")
-    node = session.get(Node, token.node_id)
-    if node is None:
-        raise Refused("unknown or replaced boot token")
-    if mac is not None and mac not in {interface.mac for interface in node.interfaces}:
-        raise Refused(f"MAC {mac} is not one of {node.hostname}'s")
+    if mac is not None:
+        owned = select(Interface.id).where(Interface.node_id == node.id, Interface.mac == mac)
+        if session.scalar(owned) is None:
+            raise Refused(f"MAC {mac} is not one of {node.hostname}'s")
     return node

@@ -10,11 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from bootsvc.core.cmdb import names
-from bootsvc.core.nodeconfig import delivery, inputs, onetime, secretfiles, served
+from bootsvc.core.nodeconfig import delivery, onetime, secretfiles, served
 from bootsvc.core.nodeconfig.context import BootInfo, NodeContext
 from bootsvc.core.nodeconfig.files import NodeFile
-from bootsvc.core.nodeconfig.overlay import Overlay
-from bootsvc.core.nodeconfig.templating import Templates
+from bootsvc.core.nodeconfig.overlay import Overlay, Overlays
 from bootsvc.errors import InvalidInput
 from bootsvc.store.db import Database
 
@@ -43,21 +42,21 @@ def overlay(
 
 @dataclass(frozen=True)
 class SecretFetch:
-    """Where the secrets come from: the templates, the sealed store, and
-    whether the address must also hold a lease from bootsvc."""
+    """Where the secrets come from: the overlay cache (its templates, and
+    the nodes it has read), the sealed store, and whether the address must
+    also hold a lease from bootsvc."""
 
-    templates: Templates
+    overlays: Overlays
     store: secretfiles.SecretStore
     url: str
     agent: Mapping[str, Any]
     leased: onetime.LeaseCheck | None
 
-    def files(self, db: Database, hostname: str, mac: str | None) -> list[NodeFile]:
+    def files(self, hostname: str, mac: str | None) -> list[NodeFile]:
         """The node's secret files as they are now; the caller decides who gets them."""
-        with db.read() as session:
-            snapshot = inputs.load(session, hostname)
+        snapshot = self.overlays.snapshot(hostname)
         context = NodeContext(snapshot, hostname, BootInfo(self.url, mac), self.agent)
-        return secretfiles.render(self.templates, context, self.store)
+        return secretfiles.render(self.overlays.templates, context, self.store)
 
     def spend(
         self, db: Database, hostname: str, token: str, ip: str | None
@@ -65,4 +64,4 @@ class SecretFetch:
         """The secret files for a valid token, which is spent; Refused otherwise."""
         with db.write() as session:
             spent = onetime.spend(session, hostname, token, ip, self.leased)
-        return spent, self.files(db, hostname, spent.mac)
+        return spent, self.files(hostname, spent.mac)

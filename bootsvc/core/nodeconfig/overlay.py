@@ -130,16 +130,29 @@ class Overlays:
                         self._snapshots.update(dict.fromkeys(found.hostnames, found))
         return found
 
-    def _get(self, hostname: str, boot: BootInfo, reading: Connection) -> Overlay:
+    def snapshot(self, hostname: str) -> inputs.Snapshot:
+        """The node's inputs as its overlay is made from them: its secrets
+        need the same, and its cluster is then not read again per request."""
+        return self.db.read_statements(
+            lambda reading: self._snapshot(hostname, self._current(reading), reading)
+        )
+
+    def _current(self, reading: Connection) -> Revision:
+        """The revision now; the snapshots of an older one are dropped."""
         revision = (
             changes.cmdb_revision(reading),
             self.templates.stamp(self.template_check_s),
         )
-        key = (hostname, boot)
         with self._lock:
             if revision != self._revision:
                 self._revision = revision
                 self._snapshots.clear()
+        return revision
+
+    def _get(self, hostname: str, boot: BootInfo, reading: Connection) -> Overlay:
+        revision = self._current(reading)
+        key = (hostname, boot)
+        with self._lock:
             entry = self._cache.get(key)
             if entry is not None and entry.revision == revision:
                 self._cache.move_to_end(key)

@@ -139,7 +139,7 @@ def grub_files(db: Database, store: ArtifactStore, tmp_path: Path) -> BootFiles:
     shim.write_bytes(b"signed shim")
     grub.write_bytes(b"signed grub")
     secrets = SecretFetch(
-        delivery.overlays(db, None, SITE.agent).templates,
+        delivery.overlays(db, None, SITE.agent),
         SecretStore(db, Vault.from_file(tmp_path / "secrets.key")),
         SITE.api_url,
         SITE.agent,
