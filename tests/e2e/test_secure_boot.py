@@ -68,7 +68,7 @@ def _register(lab: Lab, directory: Path, hostname: str, mac: str, version: str) 
         "hostname": hostname,
         "image": f"busybox-test={version}",
         "interfaces": [{"name": "eth0", "mac": mac}],
-        "facts": {secureboot.SETTING: True},
+        "facts": {"secure_boot": True},
     }
     (directory / "nodes.yaml").write_text(yaml.safe_dump([record]))
     lab.cli("node", "import", str(directory / "nodes.yaml"))

@@ -14,7 +14,6 @@ from bootsvc.core.cmdb.records import SECURE_BOOT
 from bootsvc.settings import Settings
 from bootsvc.store.models import Node
 
-SETTING = SECURE_BOOT
 SHIM = "shimx64.efi"
 # shim loads this name from the directory it was loaded from.
 GRUB = "grubx64.efi"
@@ -34,7 +33,7 @@ def signed_loaders(settings: Settings) -> dict[str, Path]:
 
 
 def _said(values: Mapping[str, Any] | None) -> bool | None:
-    value = (values or {}).get(SETTING)
+    value = (values or {}).get(SECURE_BOOT)
     return value if isinstance(value, bool) else None
 
 
