@@ -23,7 +23,8 @@ firmware_option = click.option(
     type=click.Choice([f.value for f in Firmware]),
     default=Firmware.BIOS.value,
     show_default=True,
-    help="bios: SeaBIOS and iPXE ROM; uefi: OVMF's own PXE, then iPXE.",
+    help="bios: SeaBIOS and iPXE ROM; uefi: OVMF's own PXE, then iPXE; uefi-secureboot: "
+    "OVMF with Secure Boot enforced and Microsoft's keys, then shim and GRUB.",
 )
 
 

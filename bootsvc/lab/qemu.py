@@ -4,6 +4,9 @@ BIOS: SeaBIOS runs the virtio NIC's default option ROM, which is iPXE
 (Debian's ipxe-qemu), so the machine does DHCP and then HTTP.
 UEFI: OVMF with `romfile=` empty, so edk2's own PXE does DHCP and TFTP of the
 first-stage loader, which then does DHCP again and HTTP.
+UEFI with Secure Boot: the same, with Debian's Secure Boot build of OVMF and
+Microsoft's keys enrolled (enforced from the first boot); that build needs
+q35 with SMM and its code flash open to SMM only.
 
 The serial console goes to a file (the tests read it; `bootsvc lab boot`
 streams it); a monitor socket lets the lab reset or stop the machine.
@@ -23,6 +26,8 @@ from bootsvc.lab.system import LabError
 
 OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
 OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
+OVMF_SECURE_BOOT_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.secboot.fd")
+OVMF_MS_KEYS_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.ms.fd")
 # sun_path holds 108 bytes with its terminating NUL.
 MAX_SOCKET_PATH = 107
 
@@ -30,6 +35,16 @@ MAX_SOCKET_PATH = 107
 class Firmware(StrEnum):
     BIOS = "bios"
     UEFI = "uefi"
+    UEFI_SECURE_BOOT = "uefi-secureboot"
+
+    @property
+    def ovmf(self) -> tuple[Path, Path] | None:
+        """The firmware's code and the template of its variables, for UEFI."""
+        if self is Firmware.UEFI:
+            return OVMF_CODE, OVMF_VARS
+        if self is Firmware.UEFI_SECURE_BOOT:
+            return OVMF_SECURE_BOOT_CODE, OVMF_MS_KEYS_VARS
+        return None
 
 
 @dataclass(frozen=True)
@@ -95,11 +110,11 @@ def prepare(spec: VmSpec, files: VmFiles) -> None:
             raise LabError(f"path too long for a unix socket: {files.tpm_socket}")
         files.tpm_state.mkdir(exist_ok=True)
         files.tpm_socket.unlink(missing_ok=True)
-    if spec.firmware is Firmware.UEFI:
-        for needed in (OVMF_CODE, OVMF_VARS):
+    if spec.firmware.ovmf is not None:
+        for needed in spec.firmware.ovmf:
             if not needed.exists():
                 raise LabError(f"{needed} is missing: apt-get install ovmf")
-        shutil.copyfile(OVMF_VARS, files.uefi_vars)
+        shutil.copyfile(spec.firmware.ovmf[1], files.uefi_vars)
     for index, size in enumerate(spec.disks_gib):
         disk = files.disk(index)
         if not disk.exists():
@@ -118,6 +133,7 @@ def swtpm_argv(files: VmFiles) -> list[str]:
 
 def argv(spec: VmSpec, files: VmFiles) -> list[str]:
     nic = f"virtio-net-pci,netdev=net0,mac={spec.mac},bootindex=1"
+    secure_boot = spec.firmware is Firmware.UEFI_SECURE_BOOT
     command = [
         "qemu-system-x86_64",
         "-name",
@@ -129,7 +145,7 @@ def argv(spec: VmSpec, files: VmFiles) -> list[str]:
         "-cpu",
         "max",
         "-machine",
-        "q35,graphics=off",
+        "q35,graphics=off" + (",smm=on" if secure_boot else ""),
         "-m",
         str(spec.memory_mb),
         "-nodefaults",
@@ -143,10 +159,12 @@ def argv(spec: VmSpec, files: VmFiles) -> list[str]:
         "-netdev",
         f"tap,id=net0,ifname={spec.tap},script=no,downscript=no",
     ]
-    if spec.firmware is Firmware.UEFI:
+    if secure_boot:
+        command += ["-global", "driver=cfi.pflash01,property=secure,value=on"]
+    if spec.firmware.ovmf is not None:
         command += [
             "-drive",
-            f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
+            f"if=pflash,format=raw,unit=0,readonly=on,file={spec.firmware.ovmf[0]}",
             "-drive",
             f"if=pflash,format=raw,unit=1,file={files.uefi_vars}",
         ]

@@ -178,6 +178,11 @@ def test_nodes_clusters_and_tokens(run: Run, tmp_path: Path) -> None:
             ["cluster", "add", "c1", "--domain", "c1.example", "--setting", "x=" + "[" * 2000],
             "Error: --setting x: nested too deeply",
         ),
+        # YAML reads 1 as a number: not a say about Secure Boot.
+        (
+            ["cluster", "add", "c1", "--domain", "c1.example", "--setting", "secure_boot=1"],
+            "Error: settings: secure_boot must be true or false, not 1",
+        ),
     ],
 )
 def test_errors_are_one_line_and_exit_nonzero(
@@ -231,3 +236,21 @@ def test_a_group_without_a_command_shows_its_help() -> None:
     result = CliRunner().invoke(cli, ["node"], prog_name="bootsvc")
     assert result.output.startswith("Usage: bootsvc node") and "Commands:" in result.output
     assert "Error" not in result.output
+
+
+def test_secure_boot_that_is_not_a_boolean_changes_nothing(run: Run, tmp_path: Path) -> None:
+    run("cluster", "add", "c1", "--domain", "c1.example", "--setting", "secure_boot=true")
+    refused = run("cluster", "set", "c1", "--setting", "secure_boot=enabled", code=1)
+    assert refused.output.strip() == (
+        'Error: settings: secure_boot must be true or false, not "enabled"'
+    )
+    shown = json.loads(run("cluster", "show", "c1", "--json").output)
+    assert shown["settings"] == {"secure_boot": True}
+
+    nodes = tmp_path / "nodes.yaml"
+    nodes.write_text(
+        "- {hostname: hv1, interfaces: [{mac: '52:54:00:00:00:01'}], facts: {secure_boot: 'no'}}\n"
+    )
+    refused = run("node", "import", str(nodes), code=1)
+    assert 'secure_boot must be true or false, not "no"' in refused.output
+    assert json.loads(run("node", "list", "--json").output) == []

@@ -69,6 +69,21 @@ def test_uefi_machines_use_the_firmware_pxe_and_bios_ones_the_ipxe_rom(tmp_path:
     assert "tcg" in bios and "tcg" in uefi
 
 
+def test_secure_boot_machines_get_the_enforcing_ovmf_with_smm(tmp_path: Path) -> None:
+    files = qemu.VmFiles(tmp_path)
+    spec = qemu.VmSpec("s", qemu.Firmware.UEFI_SECURE_BOOT, vm_mac("s"), "tap-s")
+    qemu.prepare(spec, files)
+    command = qemu.argv(spec, files)
+    assert f"if=pflash,format=raw,unit=0,readonly=on,file={qemu.OVMF_SECURE_BOOT_CODE}" in command
+    assert "q35,graphics=off,smm=on" in command
+    assert "driver=cfi.pflash01,property=secure,value=on" in command
+    assert command[-1].endswith(",romfile=")
+    # Its variables start with Microsoft's keys enrolled.
+    assert files.uefi_vars.read_bytes() == qemu.OVMF_MS_KEYS_VARS.read_bytes()
+    plain = " ".join(qemu.argv(qemu.VmSpec("u", qemu.Firmware.UEFI, vm_mac("u"), "tap-u"), files))
+    assert "smm=on" not in plain and "secure,value=on" not in plain
+
+
 def test_a_vm_with_a_tpm_talks_to_its_own_swtpm(tmp_path: Path) -> None:
     files = qemu.VmFiles(tmp_path / "vm")
     spec = qemu.VmSpec("t", qemu.Firmware.BIOS, vm_mac("t"), "tap-t", tpm=True)

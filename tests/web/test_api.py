@@ -324,3 +324,38 @@ def test_clusters(client: FlaskClient, auth: Headers) -> None:
     assert client.get("/api/v1/clusters/c1", headers=auth["reader"]).get_json()["members"] == [
         "hv1"
     ]
+
+
+def test_secure_boot_must_be_true_or_false(client: FlaskClient, auth: Headers) -> None:
+    """A node fact or cluster setting the boot path would not read as a
+    boolean is refused, and nothing is stored."""
+    cluster = {"name": "c1", "domain": "c1.example.org"}
+    refused = client.post(
+        "/api/v1/clusters",
+        json={**cluster, "settings": {"secure_boot": "yes"}},
+        headers=auth["cmdb"],
+    )
+    assert refused.status_code == 400
+    assert refused.get_json()["message"] == 'settings: secure_boot must be true or false, not "yes"'
+    assert client.get("/api/v1/clusters/c1", headers=auth["reader"]).status_code == 404
+
+    client.post("/api/v1/clusters", json=cluster, headers=auth["cmdb"])
+    patch = {"settings": {"secure_boot": 1}}
+    refused = client.patch("/api/v1/clusters/c1", json=patch, headers=auth["cmdb"])
+    assert refused.status_code == 400
+    assert refused.get_json()["message"] == "settings: secure_boot must be true or false, not 1"
+    patch = {"settings": {"secure_boot": True}}
+    accepted = client.patch("/api/v1/clusters/c1", json=patch, headers=auth["cmdb"])
+    assert accepted.get_json()["settings"] == {"secure_boot": True}
+    removed = client.patch(
+        "/api/v1/clusters/c1", json={"settings": {"secure_boot": None}}, headers=auth["cmdb"]
+    )
+    assert removed.get_json()["settings"] == {}
+
+    node = {**NODE, "facts": {"secure_boot": "true"}}
+    refused = client.post("/api/v1/nodes", json=node, headers=auth["cmdb"])
+    assert refused.status_code == 400
+    assert refused.get_json()["message"] == 'facts: secure_boot must be true or false, not "true"'
+    assert client.get("/api/v1/nodes/hv1", headers=auth["reader"]).status_code == 404
+    node = {**NODE, "facts": {"secure_boot": False}}
+    assert client.post("/api/v1/nodes", json=node, headers=auth["cmdb"]).status_code == 201

@@ -67,6 +67,17 @@ def grub_quoted(text: str) -> str:
     return "'" + text.replace("'", "'\\''") + "'"
 
 
+_KERNEL_WORD = re.compile(r'(?:[^\s"]|"[^"]*")+')
+
+
+def kernel_words(cmdline: str) -> list[str]:
+    """The kernel's parameters as GRUB's `linux` must get them, one word
+    each: GRUB wraps a word holding a space in double quotes (the kernel's
+    own quoting of `name="a b"`), so a whole command line in one word would
+    reach the kernel as a single parameter."""
+    return [word.replace('"', "") for word in _KERNEL_WORD.findall(cmdline)]
+
+
 @dataclass(frozen=True)
 class ScriptFormat:
     """Which loader reads the script: its templates are
@@ -499,6 +510,7 @@ def node_script(
         "max_attempts": MAX_ATTEMPTS,
         "path": server_path,
         "quoted": grub_quoted,
+        "kernel_words": kernel_words,
     }
     text = render.render(site.template_dir, loader.template("node"), context)
     return NodeScript(text, node.hostname, node.id, plan, config, verdict)

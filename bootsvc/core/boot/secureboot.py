@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from bootsvc.core.boot.bootplan import BootPlan, NoBoot
+from bootsvc.core.cmdb.records import SECURE_BOOT
 from bootsvc.settings import Settings
 from bootsvc.store.models import Node
 
-SETTING = "secure_boot"
 SHIM = "shimx64.efi"
 # shim loads this name from the directory it was loaded from.
 GRUB = "grubx64.efi"
@@ -33,7 +33,7 @@ def signed_loaders(settings: Settings) -> dict[str, Path]:
 
 
 def _said(values: Mapping[str, Any] | None) -> bool | None:
-    value = (values or {}).get(SETTING)
+    value = (values or {}).get(SECURE_BOOT)
     return value if isinstance(value, bool) else None
 
 
@@ -41,7 +41,8 @@ def takes_secure_boot(
     facts: Mapping[str, Any] | None, cluster_settings: Mapping[str, Any] | None, site_default: bool
 ) -> bool:
     """Whether a machine boots through shim and GRUB rather than iPXE: a
-    true or false `secure_boot` decides, anything else is not a say."""
+    true or false `secure_boot` decides (the CMDB refuses anything else; a
+    value stored before it did is not a say)."""
     for said in (_said(facts), _said(cluster_settings)):
         if said is not None:
             return said

@@ -26,6 +26,7 @@ from bootsvc.core.cmdb.records import (
     NodeRecord,
     parse_assignment,
     refuse_oversized,
+    secure_boot_is_boolean,
 )
 from bootsvc.core.views.objects import cluster_view, node_view
 from bootsvc.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
@@ -763,6 +764,10 @@ def set_cluster_settings(
     session: Session, name: str, updates: dict[str, Any], removals: Sequence[str], actor: str
 ) -> Cluster:
     cluster = get_cluster(session, name)
+    try:
+        secure_boot_is_boolean(updates)
+    except InvalidInput as exc:
+        raise InvalidInput(f"settings: {exc.message}") from None
     settings = dict(cluster.settings)
     settings.update(updates)
     for key in removals:

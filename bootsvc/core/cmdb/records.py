@@ -30,6 +30,20 @@ from bootsvc.errors import InvalidInput, PayloadTooLarge
 
 NODE_STATES = ("new", "active", "disabled")
 TOKEN_ROLES = ("admin", "cmdb", "reader")
+# The node fact and cluster setting that puts a machine on the Secure Boot path.
+SECURE_BOOT = "secure_boot"
+
+
+def secure_boot_is_boolean(values: dict[str, Any]) -> dict[str, Any]:
+    """Refuse a `secure_boot` that is not true or false: a "yes" or 1 that
+    the boot path ignored would send the node down the wrong path silently."""
+    value = values.get(SECURE_BOOT)
+    if value is not None and not isinstance(value, bool):
+        raise InvalidInput(f"{SECURE_BOOT} must be true or false, not {json.dumps(value)}")
+    return values
+
+
+SecureBootSaid = Annotated[dict[str, Any], AfterValidator(secure_boot_is_boolean)]
 
 
 def _string(pattern: str | None = None, **extra: Any) -> WithJsonSchema:
@@ -123,7 +137,7 @@ class NodeRecord(Record):
     uuid: SmbiosUuid | None = None
     cluster: ObjectName | None = None
     roles: Roles = Field(default_factory=list)
-    facts: dict[str, Any] = Field(default_factory=dict)
+    facts: SecureBootSaid = Field(default_factory=dict)
     image: str | None = Field(
         default=None, description="IMAGE@CHANNEL to follow a channel, IMAGE=VERSION to pin"
     )
@@ -162,7 +176,7 @@ class ClusterRecord(Record):
     name: ObjectName
     domain: Domain
     networks: list[NetworkRecord] = Field(default_factory=list)
-    settings: dict[str, Any] = Field(default_factory=dict)
+    settings: SecureBootSaid = Field(default_factory=dict)
 
     @field_validator("networks")
     @classmethod

@@ -161,8 +161,9 @@ def test_grub_config_is_the_ipxe_script_rendered_for_grub(
     # The same command line, token aside: each script mints its own.
     tokenless = re.compile(r"bootsvc\.token=\S+")
     ipxe_cmdline = kernel.removesuffix(" || goto retry").split(" ", 4)[4]
-    assert tokenless.sub("", linux[3]) == tokenless.sub("", ipxe_cmdline)
-    assert "bootsvc.token=" in linux[3]
+    # One word per parameter: GRUB would pass one word as one parameter.
+    assert tokenless.sub("", " ".join(linux[3:])) == tokenless.sub("", ipxe_cmdline)
+    assert any(word.startswith("bootsvc.token=") for word in linux[3:])
     assert re.fullmatch(r"/artifacts/[0-9a-f]{64}/vmlinuz", linux[2])
     initrd = grub_words(next(line for line in lines if line.strip().startswith("if initrd ")))
     assert re.fullmatch(r"/artifacts/[0-9a-f]{64}/initrd0\.img", initrd[2])
@@ -174,6 +175,18 @@ def test_grub_config_is_the_ipxe_script_rendered_for_grub(
     assert grub_words(next(line for line in lines if "configfile" in line))[1] == (
         f"/grub/node/{MAC}.cfg"
     )
+
+
+def test_kernel_parameters_reach_grub_one_word_each() -> None:
+    """GRUB quotes a word with a space in it as the kernel's own `name="a b"`."""
+    cmdline = 'console=ttyS0 quiet  msg="a b" "x=c d" ip=::::h:eth0:dhcp'
+    assert bootscript.kernel_words(cmdline) == [
+        "console=ttyS0",
+        "quiet",
+        "msg=a b",
+        "x=c d",
+        "ip=::::h:eth0:dhcp",
+    ]
 
 
 def test_grub_config_for_a_machine_that_boots_nothing_says_why(db: Database) -> None:
