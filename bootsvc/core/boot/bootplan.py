@@ -16,7 +16,7 @@ from here; none re-derives it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -366,7 +366,7 @@ class SessionFacts:
         return membership(row) if row is not None else None
 
 
-def membership(row: Row[*tuple[Any, ...]]) -> Membership:
+def membership(row: Sequence[Any]) -> Membership:
     return Membership(
         rollout_id=row[1],
         rollout_state=row[2],

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression, func, or_, select
 from sqlalchemy.orm import Session
 
 from bootsvc.core.boot import bootplan, boots
@@ -20,6 +20,8 @@ from bootsvc.core.cmdb import cmdb, enlistment
 from bootsvc.core.views.fleet import (
     FleetView,
     NodeStatusView,
+    RolloutView,
+    SlotView,
     rollout_view,
     slot_view,
 )
@@ -35,7 +37,7 @@ from bootsvc.store.models import (
 )
 from bootsvc.store.types import utcnow
 
-_CAME_UP = (boots.UP, boots.UNHEALTHY)
+CAME_UP = (boots.UP, boots.UNHEALTHY)
 _BAD = (boots.FAILED, boots.UNHEALTHY, boots.ABANDONED)
 
 
@@ -55,7 +57,7 @@ class StatusNode(PlannedNode, Protocol):
     def reset_id(self) -> int | None: ...
 
 
-class _NodeRow(NamedTuple):
+class NodeRow(NamedTuple):
     """A node's columns that its status needs, for a whole fleet at once."""
 
     id: int
@@ -90,17 +92,47 @@ def _latest(session: Session, scope: Scope, outcomes: tuple[str, ...] | None) ->
     return {row.node_id: _Boot(*row) for row in rows}
 
 
-def _label(ref: VersionRef | None) -> str | None:
+def label(ref: VersionRef | None) -> str | None:
     return ref.label if ref is not None else None
 
 
-def _status(last: _Boot | None, now: datetime, stuck_after: timedelta) -> str:
-    if last is None:
+# The rules below make a node's status and the fleet page's counts alike
+# (bootsvc.core.boot.fleetsummary), so that the two never disagree.
+
+
+def boot_status(
+    outcome: str | None, script_at: datetime | None, now: datetime, stuck_after: timedelta
+) -> str:
+    """How its last boot went; `outcome` is None when it never booted."""
+    if outcome is None:
         return "never-booted"
-    if last.outcome == boots.BOOTING:
-        started = last.script_at or now
+    if outcome == boots.BOOTING:
+        started = script_at or now
         return "stuck" if now - started > stuck_after else "booting"
-    return last.outcome
+    return outcome
+
+
+def stuck_limit(settings: Settings) -> timedelta:
+    """A boot that has not come up after this long is stuck."""
+    return timedelta(seconds=settings.rollout_health_timeout_s)
+
+
+def in_trouble(status: str, source: str | None) -> bool:
+    return status in {"failed", "unhealthy", "stuck"} or source == "fallback"
+
+
+def silent_since(settings: Settings, now: datetime) -> datetime:
+    """A node last heard from before this (or never) is silent."""
+    return now - timedelta(seconds=settings.fleet_silent_after_s)
+
+
+def is_silent(last_seen: datetime | None, since: datetime) -> bool:
+    return last_seen is None or last_seen < since
+
+
+def silent_clause(last_seen: SQLColumnExpression[datetime], since: datetime) -> ColumnElement[bool]:
+    """`is_silent` in SQL, for counting nodes without loading them."""
+    return or_(last_seen.is_(None), last_seen < since)
 
 
 def node_statuses(
@@ -119,7 +151,7 @@ def node_statuses(
     facts = BatchFacts(session, scope if isinstance(scope, list) else None)
     clusters = dict(session.execute(select(Cluster.id, Cluster.name)).all())
     last = _latest(session, scope, None)
-    came_up = _latest(session, scope, _CAME_UP)
+    came_up = _latest(session, scope, CAME_UP)
     failures: dict[int, int] = dict(
         session.execute(
             select(NodeBoot.node_id, func.count())
@@ -132,28 +164,34 @@ def node_statuses(
             select(NodeSeen.node_id, NodeSeen.at).where(NodeSeen.node_id.in_(scope))
         ).all()
     )
-    stuck_after = timedelta(seconds=settings.rollout_health_timeout_s)
+    stuck = stuck_limit(settings)
     views = []
     for node in nodes:
         decided = bootplan.decide(node, facts, settings.default_image)
         target = decided if isinstance(decided, Target) else None
         booted = came_up.get(node.id)
+        last_boot = last.get(node.id)
         booted_version = facts.version(booted.version_id) if booted and booted.version_id else None
         views.append(
             NodeStatusView(
                 hostname=node.hostname,
                 cluster=clusters.get(node.cluster_id) if node.cluster_id else None,
                 state=node.state,
-                desired=_label(target.version) if target else None,
+                desired=label(target.version) if target else None,
                 reason=decided.reason,
                 source=target.source if target else None,
                 rollout=target.rollout_id if target else None,
                 channel=target.channel if target else None,
-                channel_version=_label(target.baseline) if target and target.channel else None,
-                booted=_label(booted_version),
+                channel_version=label(target.baseline) if target and target.channel else None,
+                booted=label(booted_version),
                 booted_at=booted.up_at if booted else None,
                 boot_s=boots.duration_s(booted.script_at, booted.up_at) if booted else None,
-                status=_status(last.get(node.id), now, stuck_after),
+                status=boot_status(
+                    last_boot.outcome if last_boot else None,
+                    last_boot.script_at if last_boot else None,
+                    now,
+                    stuck,
+                ),
                 failures=failures.get(node.id, 0),
                 last_seen=seen.get(node.id),
                 reset=node.reset_id,
@@ -162,8 +200,22 @@ def node_statuses(
     return views
 
 
-def _problem(view: NodeStatusView) -> bool:
-    return view.status in {"failed", "unhealthy", "stuck"} or view.source == "fallback"
+def active_rollouts(session: Session, cluster: str | None = None) -> list[RolloutView]:
+    rollouts = select(Rollout).where(Rollout.state.in_(ROLLOUT_ACTIVE_STATES)).order_by(Rollout.id)
+    if cluster:
+        rollouts = rollouts.join(Cluster).where(Cluster.name == cluster)
+    return [rollout_view(r, with_members=False) for r in session.scalars(rollouts)]
+
+
+def reboot_slots(session: Session, cluster: str | None = None) -> list[SlotView]:
+    slots = (
+        select(RebootSlot, Cluster.name)
+        .outerjoin(Cluster, Cluster.id == RebootSlot.cluster_id)
+        .order_by(RebootSlot.taken_at)
+    )
+    if cluster:
+        slots = slots.where(Cluster.name == cluster)
+    return [slot_view(slot, name) for slot, name in session.execute(slots).all()]
 
 
 def status(
@@ -173,24 +225,15 @@ def status(
     scope = select(Node.id)
     if cluster:
         scope = scope.where(Node.cluster_id == cmdb.get_cluster(session, cluster).id)
-    columns = select(*(getattr(Node, name) for name in _NodeRow._fields))
+    columns = select(*(getattr(Node, name) for name in NodeRow._fields))
     rows = session.execute(columns.where(Node.id.in_(scope)).order_by(Node.hostname))
-    views = node_statuses(session, settings, [_NodeRow(*row) for row in rows], now, scope)
-    silent_after = timedelta(seconds=settings.fleet_silent_after_s)
+    views = node_statuses(session, settings, [NodeRow(*row) for row in rows], now, scope)
+    since = silent_since(settings, now)
     by_version: dict[str, list[str]] = defaultdict(list)
     for view in views:
-        if view.booted and view.status in _CAME_UP:
+        if view.booted and view.status in CAME_UP:
             by_version[view.booted].append(view.hostname)
     active = [view for view in views if view.state == "active"]
-    rollouts = select(Rollout).where(Rollout.state.in_(ROLLOUT_ACTIVE_STATES)).order_by(Rollout.id)
-    slots = (
-        select(RebootSlot, Cluster.name)
-        .outerjoin(Cluster, Cluster.id == RebootSlot.cluster_id)
-        .order_by(RebootSlot.taken_at)
-    )
-    if cluster:
-        rollouts = rollouts.join(Cluster).where(Cluster.name == cluster)
-        slots = slots.where(Cluster.name == cluster)
     return FleetView(
         at=now,
         silent_after_s=settings.fleet_silent_after_s,
@@ -199,13 +242,11 @@ def status(
             v.hostname for v in active if v.channel_version and v.booted != v.channel_version
         ],
         pending_reboot=[v.hostname for v in active if v.desired and v.booted != v.desired],
-        failed=[v.hostname for v in active if _problem(v)],
-        not_heard_from=[
-            v.hostname for v in active if v.last_seen is None or now - v.last_seen > silent_after
-        ],
+        failed=[v.hostname for v in active if in_trouble(v.status, v.source)],
+        not_heard_from=[v.hostname for v in active if is_silent(v.last_seen, since)],
         pending_reset=[v.hostname for v in views if v.reset is not None],
-        rollouts=[rollout_view(r, with_members=False) for r in session.scalars(rollouts)],
-        reboot_slots=[slot_view(slot, name) for slot, name in session.execute(slots).all()],
+        rollouts=active_rollouts(session, cluster),
+        reboot_slots=reboot_slots(session, cluster),
         enlistment=enlistment.stats(session, settings),
         nodes=views,
     )
