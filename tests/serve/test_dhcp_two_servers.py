@@ -71,6 +71,13 @@ class Server:
 class Segment:
     servers: list[Server]
     clients: nslab.Namespace
+    bridge: nslab.Namespace
+
+    def port(self, name: str) -> str:
+        """A new interface in the clients' namespace, on the bridge; its MAC."""
+        nslab.veth(self.clients, name, self.bridge, f"p{name}")
+        self.bridge.ip("link", "set", f"p{name}", "master", "br0")
+        return self.clients.ip("-br", "link", "show", name).split()[2]
 
 
 def _wait_ready(server: Server, timeout: float = 60.0) -> None:
@@ -138,7 +145,7 @@ def segment(db: Database, work: Path) -> Iterator[Segment]:
                 servers.append(Server(namespace, process, log))
             for server in servers:
                 _wait_ready(server)
-            yield Segment(servers, clients)
+            yield Segment(servers, clients, bridge)
 
 
 def dora(segment: Segment, first_mac: int, count: int) -> Result:
@@ -179,6 +186,22 @@ def assert_unique(db: Database, result: Result, count: int) -> None:
     }
 
 
+def udhcpc(segment: Segment, work: Path, count: int) -> dict[str, str]:
+    """`count` busybox udhcpc clients at once, each on an interface of its own:
+    the address each MAC got."""
+    script = work / "udhcpc.sh"
+    bound = work / "udhcpc.bound"
+    script.write_text(f'#!/bin/sh\n[ "$1" = bound ] && echo "$interface $ip" >> {bound}\n')
+    script.chmod(0o755)
+    macs = {f"ud{n}": segment.port(f"ud{n}") for n in range(count)}
+    argv = ["busybox", "udhcpc", "-f", "-q", "-n", "-t", "5", "-T", "1", "-s", str(script)]
+    running = [segment.clients.popen([*argv, "-i", name]) for name in macs]
+    for process in running:
+        assert process.wait(30) == 0
+    lines = [line.split() for line in bound.read_text().splitlines()]
+    return {macs[name]: ip for name, ip in lines}
+
+
 def test_two_servers_never_give_an_address_twice(db: Database, tmp_path: Path) -> None:
     if db.is_sqlite:
         pytest.skip("servers share a PostgreSQL database")
@@ -193,6 +216,12 @@ def test_two_servers_never_give_an_address_twice(db: Database, tmp_path: Path) -
         assert total[("discover", "offer")] == result.replies[MessageType.OFFER]
         assert total[("request", "ack")] == result.replies[MessageType.ACK]
         assert total[("request", "nak")] == result.replies[MessageType.NAK]
+        # A few real clients as well: busybox udhcpc, one per interface.
+        got = udhcpc(lab, tmp_path, 3)
+        assert len(got) == 3
+        table = {mac: ip for ip, mac in bound_leases(db)}
+        assert {mac: table[mac] for mac in got} == got
+        assert len(set(table.values())) == len(table) == CLIENTS + 3
 
 
 def drop_connections(db: Database) -> int:
