@@ -151,9 +151,32 @@ def claim(session: Session, claims: Sequence[Lease], now: float, server: str = "
     for batch in _rounds(claims):
         for lease in _upsert(session, batch, now, server):
             won[(lease.ip, lease.mac)] = lease
+    _end_others(session, won.values(), now, server)
     lost = {c.ip for c in claims if (c.ip, c.mac) not in won}
     holders = {lease.ip: lease for lease in rows(session, ips=lost)} if lost else {}
     return [won.get((c.ip, c.mac)) or holders[c.ip] for c in claims]
+
+
+def _end_others(session: Session, won: Iterable[Lease], now: float, server: str) -> None:
+    """A MAC holds one address per subnet: the address it just took ends the
+    others it holds there (one another server gave it, say), in the same
+    transaction."""
+    latest = {(lease.subnet, lease.mac): lease.ip for lease in won}
+    params = [{"b_subnet": s, "b_mac": m, "b_ip": ip} for (s, m), ip in latest.items()]
+    if not params:
+        return
+    statement = (
+        update(TABLE)
+        .where(
+            TABLE.c.subnet == bindparam("b_subnet"),
+            TABLE.c.mac == bindparam("b_mac"),
+            TABLE.c.ip != bindparam("b_ip"),
+            TABLE.c.state == BOUND,
+            TABLE.c.expires > now,
+        )
+        .values(state=RELEASED, expires=now, updated=now, server=server)
+    )
+    session.connection().execute(statement, params)
 
 
 def end(
