@@ -80,6 +80,16 @@ class Segment:
         return self.clients.ip("-br", "link", "show", name).split()[2]
 
 
+SERVERS_APPLICATION = "bootsvc-two-servers"
+
+
+def _servers_url(db: Database) -> str:
+    """The test database's URL, with a name on the servers' sessions that
+    tells them apart from the test's own."""
+    url = make_url(db.url).update_query_dict({"application_name": SERVERS_APPLICATION})
+    return url.render_as_string(hide_password=False)
+
+
 def _wait_ready(server: Server, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
@@ -121,7 +131,7 @@ def segment(db: Database, work: Path) -> Iterator[Segment]:
                 env = {
                     **os.environ,
                     "BOOTSVC_DATA_DIR": str(data),
-                    "BOOTSVC_DATABASE_URL": db.url,
+                    "BOOTSVC_DATABASE_URL": _servers_url(db),
                     "BOOTSVC_HTTP_LISTEN": "0.0.0.0:8080",
                     "BOOTSVC_ADVERTISE_URL": f"http://{ip}:8080",
                     "BOOTSVC_HTTP_WORKERS": "1",
@@ -226,13 +236,14 @@ def test_two_servers_never_give_an_address_twice(db: Database, tmp_path: Path) -
 
 def drop_connections(db: Database) -> int:
     """What a PostgreSQL restart does to its clients, without restarting a
-    cluster other tests share: end every other session on this database."""
+    cluster other tests share: end the two servers' sessions."""
     with db.engine.connect() as connection:
         ended = connection.execute(
             text(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
+                " WHERE datname = current_database() AND application_name = :name"
+            ),
+            {"name": SERVERS_APPLICATION},
         ).scalar_one()
     return int(ended)
 
