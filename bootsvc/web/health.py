@@ -14,12 +14,11 @@ from functools import cache
 from flask import Blueprint, Response, jsonify
 from sqlalchemy.exc import SQLAlchemyError
 
-from bootsvc.core.nodeconfig.secretfiles import SecretStore
-from bootsvc.core.nodeconfig.vault import Vault
 from bootsvc.errors import BootsvcError
 from bootsvc.logs import event
 from bootsvc.serve.probes import probes_for
 from bootsvc.store import schema
+from bootsvc.web import nodefiles
 from bootsvc.web.context import services
 
 log = logging.getLogger("bootsvc.http")
@@ -54,10 +53,8 @@ def _database() -> str:
 
 def _secrets_key() -> str:
     """Opens what other servers sealed: servers sharing a database share the key."""
-    settings = services().settings
     try:
-        store = SecretStore(services().db, Vault.from_file(settings.effective_secrets_key_file))
-        problem = store.key_problem()
+        problem = nodefiles.secret_store().key_problem()
     except BootsvcError as exc:
         problem = exc.message
     except SQLAlchemyError as exc:

@@ -149,6 +149,11 @@ def node_secrets(hostname: str) -> Response:
     return _gzip(cpio.pack_gz(found))
 
 
+def secret_store() -> secretfiles.SecretStore:
+    """This server's sealed store, its key read (or made) on first use."""
+    return _nodefiles().secrets
+
+
 def secret_files(hostname: str, mac: str | None) -> list[NodeFile]:
     """The node's secret files as they are now; the caller decides who gets them."""
     return _nodefiles().fetch.files(hostname, mac)

@@ -14,6 +14,8 @@ ARCHITECTURES = (X86_64, ARM64)
 # IMAGE_FILE_MACHINE_* of the PE/COFF specification.
 _PE_MACHINES = {0x8664: X86_64, 0xAA64: ARM64}
 _HEADER_BYTES = 4096
+# Compressed bytes read from a gzip'd kernel: enough for its first 4 KiB.
+_GZIP_READ_BYTES = 64 * 1024
 _GZIP_MAGIC = b"\x1f\x8b"
 # Documentation/arch/arm64/booting.rst: "ARM\x64" at offset 0x38.
 _ARM64_MAGIC_AT = 0x38
@@ -26,7 +28,7 @@ _X86_MAGIC = b"HdrS"
 def architecture(path: Path) -> str | None:
     """x86_64, arm64, or None for a file that is no kernel bootsvc knows."""
     with path.open("rb") as file:
-        header = file.read(_HEADER_BYTES * 16)
+        header = file.read(_GZIP_READ_BYTES)
     if header.startswith(_GZIP_MAGIC):
         try:
             header = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(header, _HEADER_BYTES)
