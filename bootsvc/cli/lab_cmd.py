@@ -77,6 +77,7 @@ def image(app: App, lab_name: str, recipe: str, version_name: str, channel: str 
 @firmware_option
 @click.option("--mac", help="MAC address (default: derived from the VM name).")
 @click.option("--memory", default=512, show_default=True, help="Memory in MiB.")
+@click.option("--cpus", type=click.IntRange(1, 64), default=1, show_default=True, help="vCPUs.")
 @click.option(
     "--disk",
     "disks",
@@ -96,6 +97,7 @@ def boot(
     firmware: str,
     mac: str | None,
     memory: int,
+    cpus: int,
     disks: tuple[int, ...],
     tpm: bool,
     detach: bool,
@@ -105,7 +107,7 @@ def boot(
     """Start VM on the lab network and follow its serial console
     (Ctrl-C stops the VM)."""
     current = labs.Lab.load(app.settings, lab_name)
-    machine = current.boot(vm, Firmware(firmware), mac, memory, disks, tpm)
+    machine = current.boot(vm, Firmware(firmware), mac, memory, disks, tpm, cpus)
     click.echo(f"VM {vm} ({firmware}, MAC {machine.mac}); console in {machine.files.console}")
     if detach:
         return

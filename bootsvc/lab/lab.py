@@ -274,6 +274,7 @@ class Lab:
         memory_mb: int = 512,
         disks_gib: tuple[int, ...] = (),
         tpm: bool = False,
+        cpus: int = 1,
     ) -> Vm:
         """Start a VM on the lab network; it boots from the network at once."""
         require("qemu-system-x86_64")
@@ -286,6 +287,7 @@ class Lab:
             names.mac(mac or vm_mac(name)),
             tap_name(name),
             memory_mb,
+            cpus,
             disks_gib,
             tpm,
         )

@@ -54,6 +54,8 @@ class VmSpec:
     mac: str
     tap: str
     memory_mb: int = 512
+    # vCPUs, each a host thread under TCG: a lone booting VM can use every core.
+    cpus: int = 1
     # Local disks by size, attached as virtio disks (/dev/vda, /dev/vdb, ...).
     disks_gib: tuple[int, ...] = ()
     tpm: bool = False
@@ -148,6 +150,8 @@ def argv(spec: VmSpec, files: VmFiles) -> list[str]:
         "q35,graphics=off" + (",smm=on" if secure_boot else ""),
         "-m",
         str(spec.memory_mb),
+        "-smp",
+        str(spec.cpus),
         "-nodefaults",
         "-no-user-config",
         "-display",

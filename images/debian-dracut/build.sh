@@ -108,7 +108,9 @@ chmod 0644 "$out/initrd.img"
 # only from a 4-byte aligned offset, and the EFI stub of UEFI boots joins
 # initrd= files without padding: pad with zeros, which the unpacker skips.
 truncate -s %4 "$out/initrd.img"
-mksquashfs "$root" "$out/root.squashfs" -noappend -quiet -comp xz -e boot >/dev/null
+# zstd, not xz: a node decompresses every page it reads from the root, and
+# zstd does that about ten times faster for a tenth more bytes to fetch.
+mksquashfs "$root" "$out/root.squashfs" -noappend -quiet -comp zstd -e boot >/dev/null
 
 sh "$common/write-manifest" "$out" "$image" "$version" \
     "root=live:{{ rootfs_url }} rd.live.ram=1 rd.neednet=1 ip=dhcp console=ttyS0" \

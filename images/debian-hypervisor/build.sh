@@ -62,7 +62,9 @@ make_base() {
     cp "$root/boot/initrd.img-$kver" "$1/initrd.img"
     echo "$kver" > "$1/kernel-version"
     dpkg-query --admindir="$root/var/lib/dpkg" -W -f='${Package}\t${Version}\n' > "$1/packages.tsv"
-    mksquashfs "$root" "$1/root.squashfs" -noappend -quiet -comp xz -e boot >/dev/null
+    # zstd, not xz: a node decompresses every page it reads from the root, and
+    # zstd does that about ten times faster for a tenth more bytes to fetch.
+    mksquashfs "$root" "$1/root.squashfs" -noappend -quiet -comp zstd -e boot >/dev/null
 }
 
 base="$work/base"

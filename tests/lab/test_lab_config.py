@@ -97,6 +97,13 @@ def test_a_vm_with_a_tpm_talks_to_its_own_swtpm(tmp_path: Path) -> None:
     assert "-tpmdev" not in plain
 
 
+def test_a_vm_gets_the_vcpus_asked_for(tmp_path: Path) -> None:
+    files = qemu.VmFiles(tmp_path)
+    one = qemu.argv(qemu.VmSpec("o", qemu.Firmware.BIOS, vm_mac("o"), "tap-o"), files)
+    two = qemu.argv(qemu.VmSpec("w", qemu.Firmware.BIOS, vm_mac("w"), "tap-w", cpus=2), files)
+    assert " -smp 1 " in " ".join(one) and " -smp 2 " in " ".join(two)
+
+
 def test_lab_server_settings_for_each_dhcp_and_tftp_choice(tmp_path: Path) -> None:
     dnsmasq_lab = Settings(data_dir=tmp_path, lab_dhcp_tftp=LabDhcpTftp.DNSMASQ)
     values = server.settings_values(tmp_path, NETWORK, dnsmasq_lab, {})
