@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -70,6 +71,10 @@ class Result:
     resends: int = 0
     seconds: float = 0.0
     latencies: list[float] = field(default_factory=list)
+    # What the clients saw: every reply on the socket by message type, and
+    # the addresses each MAC was ACKed.
+    replies: Counter[int | None] = field(default_factory=Counter)
+    bound: dict[bytes, list[str]] = field(default_factory=dict)
 
     def rate(self) -> float:
         return self.done / self.seconds if self.seconds else 0.0
@@ -152,6 +157,7 @@ class Generator:
 
     def _receive(self, now: float, on_offer: Callable[[Client], None] | None) -> None:
         for reply in dhcp_replies(self.sock):
+            self.result.replies[reply.message_type] += 1
             client = self.clients.get(reply.xid)
             if client is None or reply.chaddr[:6] != client.mac:
                 continue
@@ -168,6 +174,7 @@ class Generator:
                 del self.clients[client.xid]
                 self.result.done += 1
                 self.result.latencies.append(now - client.started)
+                self.result.bound.setdefault(client.mac, []).append(reply.yiaddr)
             elif kind == opt.MessageType.NAK:
                 self.result.naks += 1
                 self._restart(client, now)
@@ -218,6 +225,12 @@ class Generator:
             self._poll(now)
         self.result.seconds = time.perf_counter() - begin
         return self.result
+
+    def drain(self, seconds: float) -> None:
+        """Go on reading replies for `seconds`: late ones count as seen too."""
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            self._poll(time.perf_counter())
 
     def burst(self, clients: list[bytes], wait: float = 5.0) -> Result:
         begin = time.perf_counter()

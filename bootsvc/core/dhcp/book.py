@@ -159,7 +159,12 @@ class LeaseBook:
 
     def _learn(self, lease: Lease) -> None:
         with self._lock:
+            previous = self.by_mac.get((lease.subnet, lease.mac))
             self._apply(lease, force=True)
+            old = self.by_ip.get(previous) if previous and previous != lease.ip else None
+            if old is not None and old.mac == lease.mac and lease.state == BOUND:
+                # The commit ended the MAC's other lease (leases.claim): so does memory.
+                self.by_ip[old.ip] = replace(old, state=RELEASED, expires=lease.updated)
 
     def offer(
         self,

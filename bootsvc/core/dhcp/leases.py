@@ -151,9 +151,37 @@ def claim(session: Session, claims: Sequence[Lease], now: float, server: str = "
     for batch in _rounds(claims):
         for lease in _upsert(session, batch, now, server):
             won[(lease.ip, lease.mac)] = lease
+    _end_others(session, won.values(), now, server)
     lost = {c.ip for c in claims if (c.ip, c.mac) not in won}
     holders = {lease.ip: lease for lease in rows(session, ips=lost)} if lost else {}
     return [won.get((c.ip, c.mac)) or holders[c.ip] for c in claims]
+
+
+def _end_others(session: Session, won: Iterable[Lease], now: float, server: str) -> None:
+    """A MAC holds one address per subnet: the address it just took ends the
+    others it holds there (one another server gave it, say), in the same
+    transaction."""
+    latest = {(lease.subnet, lease.mac): lease.ip for lease in won}
+    _set_state(
+        session,
+        [{"b_subnet": s, "b_mac": m, "b_ip": ip} for (s, m), ip in latest.items()],
+        [
+            TABLE.c.subnet == bindparam("b_subnet"),
+            TABLE.c.mac == bindparam("b_mac"),
+            TABLE.c.ip != bindparam("b_ip"),
+            TABLE.c.state == BOUND,
+            TABLE.c.expires > now,
+        ],
+        {"state": RELEASED, "expires": now, "updated": now, "server": server},
+    )
+
+
+def _set_state(
+    session: Session, params: list[dict[str, str]], where: list[Any], values: dict[str, Any]
+) -> None:
+    """One UPDATE run for each set of `params`."""
+    if params:
+        session.connection().execute(update(TABLE).where(*where).values(**values), params)
 
 
 def end(
@@ -166,19 +194,16 @@ def end(
 ) -> None:
     """Release (state released, until now) or decline (state declined,
     until the quarantine ends) each (ip, mac), where that MAC holds it."""
-    params = [{"b_ip": ip, "b_mac": mac} for ip, mac in leases]
-    if not params:
-        return
-    statement = (
-        update(TABLE)
-        .where(
+    _set_state(
+        session,
+        [{"b_ip": ip, "b_mac": mac} for ip, mac in leases],
+        [
             TABLE.c.ip == bindparam("b_ip"),
             TABLE.c.mac == bindparam("b_mac"),
             TABLE.c.state != DECLINED,
-        )
-        .values(state=state, expires=until, updated=now, server=server)
+        ],
+        {"state": state, "expires": until, "updated": now, "server": server},
     )
-    session.connection().execute(statement, params)
 
 
 def rows(

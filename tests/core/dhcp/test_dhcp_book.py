@@ -148,3 +148,18 @@ def test_leases_survive_a_restart(
         assert again is not None and again.ip == held.ip
     finally:
         restarted.writer.stop()
+
+
+def test_binding_another_address_frees_the_first(dhcp_stack: Stack) -> None:
+    """A client bound here asks for another address (one another server
+    offered it): it keeps only the new one, and the old one goes to others."""
+    book, net = dhcp_stack.book, network(dhcp_stack)
+    first = dora(book, net, MACS[0])
+    assert first is not None
+    other = "10.0.0.109" if first.ip != "10.0.0.109" else "10.0.0.108"
+    assert bind(book, net, MACS[0], other) is not None
+    current = book.current(net, MACS[0])
+    assert current is not None and current.ip == other
+    taken = offer(book, net, MACS[1], requested=first.ip)
+    assert taken is not None and taken.ip == first.ip
+    assert bind(book, net, MACS[1], first.ip) is not None

@@ -67,6 +67,20 @@ def test_two_claims_in_one_batch(db: Database) -> None:
     ]
 
 
+def test_a_mac_taking_an_address_gives_up_its_other(db: Database) -> None:
+    """Say server A bound .5 and server B, not yet aware, binds .6: the MAC
+    keeps only .6, and .5 is free again."""
+    claim(db, lease("10.0.0.5", A, NOW + 600), lease("10.0.0.7", B, NOW + 600))
+    claim(db, lease("10.0.0.6", A, NOW + 600), now=NOW + 10)
+    assert stored(db) == {
+        "10.0.0.5": (A, RELEASED),
+        "10.0.0.6": (A, BOUND),
+        "10.0.0.7": (B, BOUND),
+    }
+    (taken,) = claim(db, lease("10.0.0.5", B, NOW + 600), now=NOW + 11)
+    assert taken.mac == B
+
+
 def test_release_frees_the_address_at_once(db: Database) -> None:
     claim(db, lease("10.0.0.5", A, NOW + 600))
     end(db, "10.0.0.5", B, RELEASED, NOW)
