@@ -4,7 +4,8 @@ schedule) and in two processes, on SQLite and PostgreSQL.
 
 Each grant is recorded with the database's own times (the row's updated
 and expires); a RELEASE or DECLINE ends the client's interval when the
-client sends it. Intervals of different MACs on one address must not overlap.
+client sends it, and a grant of another address when it is granted (a
+client holds one address, as a real one does). Intervals of different MACs on one address must not overlap.
 """
 
 from __future__ import annotations
@@ -47,8 +48,17 @@ class Client:
 
     def _granted(self, outcome: Lease | Exception | None) -> None:
         if isinstance(outcome, Lease):
+            if self.held not in (None, outcome.ip):
+                # A client has one address: it leaves the one it held for the new one.
+                self._stop(self.held, outcome.updated)
             self.held = outcome.ip
             self.record.append((outcome.ip, self.mac, outcome.updated, outcome.expires))
+
+    def _stop(self, ip: str, when: float) -> None:
+        self.record[:] = [
+            (i, m, start, min(end, when)) if (i, m) == (ip, self.mac) else (i, m, start, end)
+            for i, m, start, end in self.record
+        ]
 
     def _bind(self, stack: Stack, network: Network, ip: str) -> None:
         self._granted(settle(lambda done: stack.book.bind(network, self.mac, ip, None, done)))
@@ -59,10 +69,7 @@ class Client:
         ip, sent = self.held, self.clock()
         action = stack.book.decline if decline else stack.book.release
         if isinstance(settle(lambda done: action(self.mac, ip, done)), Lease):
-            self.record[:] = [
-                (i, m, start, min(end, sent)) if (i, m) == (ip, self.mac) else (i, m, start, end)
-                for i, m, start, end in self.record
-            ]
+            self._stop(ip, sent)
         self.held = None
 
     def play(self, steps: list[tuple[Stack, str]]) -> None:
