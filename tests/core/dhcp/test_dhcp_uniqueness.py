@@ -5,7 +5,8 @@ schedule) and in two processes, on SQLite and PostgreSQL.
 Each grant is recorded with the database's own times (the row's updated
 and expires); a RELEASE or DECLINE ends the client's interval when the
 client sends it, and a grant of another address when it is granted (a
-client holds one address, as a real one does). Intervals of different MACs on one address must not overlap.
+client holds one address, as a real one does). Intervals of different MACs
+on one address must not overlap.
 """
 
 from __future__ import annotations
