@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, or_, select, update
+from sqlalchemy import Table, and_, bindparam, delete, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from bootsvc.store.models import DhcpLease
@@ -148,6 +148,7 @@ def claim(session: Session, claims: Sequence[Lease], now: float, server: str = "
     per claim, the row as it now stands: the claim's MAC when it won, the
     holder's when not."""
     won: dict[tuple[str, str], Lease] = {}
+    _lock_macs(session, claims)
     for batch in _rounds(claims):
         for lease in _upsert(session, batch, now, server):
             won[(lease.ip, lease.mac)] = lease
@@ -157,11 +158,32 @@ def claim(session: Session, claims: Sequence[Lease], now: float, server: str = "
     return [won.get((c.ip, c.mac)) or holders[c.ip] for c in claims]
 
 
+def _lock_macs(session: Session, claims: Sequence[Lease]) -> None:
+    """On PostgreSQL, one transaction at a time binds a given MAC in a subnet:
+    two servers binding it to two addresses at once would each miss the
+    other's uncommitted lease in `_end_others`. (SQLite has one writer.)
+    Keys are taken in sorted order, before any row lock, so none deadlock."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    keys = sorted({f"{c.subnet} {c.mac}" for c in claims if c.state == BOUND})
+    if keys:
+        session.execute(_MAC_LOCKS, {"space": MAC_LOCK_SPACE, "keys": keys})
+
+
+# The two-key advisory locks of PostgreSQL are a key space apart from the
+# one-key lock of the rollout clock (serve/leadership.py).
+MAC_LOCK_SPACE = 0x64686370
+_MAC_LOCKS = text(
+    "SELECT pg_advisory_xact_lock(:space, hashtext(mac_key))"
+    " FROM unnest(CAST(:keys AS text[])) AS mac_key"
+)
+
+
 def _end_others(session: Session, won: Iterable[Lease], now: float, server: str) -> None:
-    """A MAC holds one address per subnet: the address it just took ends the
-    others it holds there (one another server gave it, say), in the same
-    transaction."""
-    latest = {(lease.subnet, lease.mac): lease.ip for lease in won}
+    """A MAC holds one address per subnet: the address it is bound to now ends
+    the others it holds there (one another server gave it, say), in the same
+    transaction. An offer ends nothing: the client may yet keep its address."""
+    latest = {(lease.subnet, lease.mac): lease.ip for lease in won if lease.state == BOUND}
     _set_state(
         session,
         [{"b_subnet": s, "b_mac": m, "b_ip": ip} for (s, m), ip in latest.items()],

@@ -3,8 +3,10 @@ what release, decline and reclaim do."""
 
 from __future__ import annotations
 
+import threading
+
 from bootsvc.core.dhcp import leases
-from bootsvc.core.dhcp.leases import BOUND, DECLINED, RELEASED, Lease
+from bootsvc.core.dhcp.leases import BOUND, DECLINED, OFFERED, RELEASED, Lease
 from bootsvc.store.db import Database
 
 NOW = 1_800_000_000.0
@@ -79,6 +81,27 @@ def test_a_mac_taking_an_address_gives_up_its_other(db: Database) -> None:
     }
     (taken,) = claim(db, lease("10.0.0.5", B, NOW + 600), now=NOW + 11)
     assert taken.mac == B
+
+
+def test_an_offer_leaves_the_macs_bound_address_alone(db: Database) -> None:
+    """A server not yet aware of .5 offers .6: the client may still keep .5."""
+    claim(db, lease("10.0.0.5", A, NOW + 600))
+    claim(db, lease("10.0.0.6", A, NOW + 30, OFFERED), now=NOW + 10)
+    assert stored(db) == {"10.0.0.5": (A, BOUND), "10.0.0.6": (A, OFFERED)}
+
+
+def test_two_servers_binding_one_mac_at_once_leave_it_one_address(db: Database) -> None:
+    """Two transactions bind one MAC to two addresses at the same moment, as
+    two servers that have not seen each other's lease: the second waits for
+    the first, then ends its lease, so the MAC holds one address."""
+    second = threading.Thread(target=claim, args=(db, lease("10.0.0.6", A, NOW + 600)))
+    with db.write() as first:
+        leases.claim(first, [lease("10.0.0.5", A, NOW + 600)], NOW)
+        second.start()
+        # Time for the second to bind, were it not made to wait.
+        second.join(1.0)
+    second.join(10)
+    assert stored(db) == {"10.0.0.5": (A, RELEASED), "10.0.0.6": (A, BOUND)}
 
 
 def test_release_frees_the_address_at_once(db: Database) -> None:
