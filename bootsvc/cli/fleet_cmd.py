@@ -12,6 +12,10 @@ from bootsvc.core.rollout import fleetlock
 from bootsvc.core.views.fleet import EnlistmentView
 
 
+def _server_state(live: bool) -> str:
+    return "live" if live else "silent"
+
+
 def _when(value: object) -> str:
     return f"{value:%Y-%m-%d %H:%M:%S}" if value is not None else "never"
 
@@ -50,6 +54,7 @@ def status(app: App, cluster: str | None, as_json: bool) -> None:
     """Nodes by version, behind their channel, failed, and not heard from."""
     with app.db.read() as session:
         view = fleet.status(session, app.settings, cluster)
+        boot_servers = registry.status(session, app.settings.rollout_tick_s)
     if as_json:
         print_json(view)
         return
@@ -71,6 +76,9 @@ def status(app: App, cluster: str | None, as_json: bool) -> None:
         )
     for slot in view.reboot_slots:
         click.echo(f"reboot slot: {slot.hostname} ({slot.group}) since {_when(slot.taken_at)}")
+    for server in boot_servers:
+        versions = ", ".join(server.versions) or "no version"
+        click.echo(f"boot server {server.url} ({_server_state(server.live)}): {versions}")
     _echo_enlistment(view.enlistment)
     print_table(
         ["node", "cluster", "status", "booted", "desired", "boot s", "failures", "last seen"],
@@ -105,7 +113,7 @@ def servers(app: App, as_json: bool) -> None:
         [
             [
                 v.url,
-                "live" if v.live else "silent",
+                _server_state(v.live),
                 _when(v.heartbeat_at),
                 ", ".join(v.versions) or "none",
                 ", ".join(v.incomplete) or "none",

@@ -24,18 +24,24 @@ from tests.support.live import live_server
 FAST = {"BOOTSVC_ROLLOUT_TICK_S": "0.5"}
 
 
-def fleet_servers(db: Database, data_dir: Path) -> dict[str, list[str]]:
-    """`bootsvc fleet servers`: the versions each live server can serve."""
+def fleet(db: Database, data_dir: Path, *args: str) -> str:
+    """`bootsvc fleet ARGS` run as an admin would, on the servers' database."""
     env = {**os.environ, "BOOTSVC_DATA_DIR": str(data_dir), "BOOTSVC_DATABASE_URL": db.url}
     done = subprocess.run(
-        [sys.executable, "-m", "bootsvc", "fleet", "servers", "--json"],
+        [sys.executable, "-m", "bootsvc", "fleet", *args],
         env=env,
         capture_output=True,
         text=True,
         timeout=60,
         check=True,
     )
-    return {row["url"]: row["versions"] for row in json.loads(done.stdout) if row["live"]}
+    return done.stdout
+
+
+def fleet_servers(db: Database, data_dir: Path) -> dict[str, list[str]]:
+    """`bootsvc fleet servers`: the versions each live server can serve."""
+    rows = json.loads(fleet(db, data_dir, "servers", "--json"))
+    return {row["url"]: row["versions"] for row in rows if row["live"]}
 
 
 def test_a_version_imported_on_one_server_is_served_by_the_other(
@@ -53,6 +59,9 @@ def test_a_version_imported_on_one_server_is_served_by_the_other(
         live_server(second, db.url, env=FAST) as b,
     ):
         assert fleet_servers(db, tmp_path) == {a.url: ["hv 1"], b.url: []}
+        shown = fleet(db, tmp_path, "status").splitlines()
+        assert f"boot server {a.url} (live): hv 1" in shown
+        assert f"boot server {b.url} (live): no version" in shown
         urls = [f"{b.url}/artifacts/{sha}/{name}" for name, sha in files.items()]
         with ThreadPoolExecutor(8) as pool:
             replies = list(pool.map(lambda n: requests.get(urls[n % 3], timeout=30), range(12)))
