@@ -100,6 +100,19 @@ def _comma_list(value: Any) -> Any:
     return value
 
 
+def _address_range(value: str, family: type[ipaddress.IPv4Address | ipaddress.IPv6Address]) -> str:
+    """A DHCP pool or DHCPv6 range, "FIRST-LAST", in canonical form."""
+    if not value:
+        return value
+    first, sep, last = value.partition("-")
+    if not sep:
+        raise ValueError("must be FIRST-LAST")
+    low, high = family(first.strip()), family(last.strip())
+    if int(low) > int(high):
+        raise ValueError("the first address is after the last")
+    return f"{low}-{high}"
+
+
 class ProxyStyle(StrEnum):
     PIXIECORE = "pixiecore"
     SMEE = "smee"
@@ -191,6 +204,15 @@ class Settings(BaseModel):
     dhcp_proxy_uefi: str = "pixiecore"
     # How often the DHCP service re-reads the CMDB and other servers' leases.
     dhcp_refresh_seconds: float = Field(default=5.0, gt=0, le=3600, allow_inf_nan=False)
+    # DHCPv6 (bootsvc.core.dhcp6), apart from DHCPv4: its own mode and
+    # interface; authoritative leases come from dhcp6_range inside
+    # dhcp6_subnet (a /64 of the provisioning network).
+    dhcp6_mode: DhcpMode | None = None
+    dhcp6_interface: str = ""
+    dhcp6_subnet: str = ""
+    dhcp6_range: str = ""
+    # Comma-separated IPv6 addresses (option 23).
+    dhcp6_dns: str = ""
     # First-stage loader for UEFI x86: snponly.efi (uses the firmware's NIC
     # driver) or ipxe.efi (iPXE's own drivers).
     uefi_loader: str = "snponly.efi"
@@ -392,15 +414,24 @@ class Settings(BaseModel):
     @field_validator("dhcp_pool")
     @classmethod
     def _pool(cls, value: str) -> str:
-        if not value:
-            return value
-        first, sep, last = value.partition("-")
-        if not sep:
-            raise ValueError("must be FIRST-LAST")
-        low, high = ipaddress.IPv4Address(first.strip()), ipaddress.IPv4Address(last.strip())
-        if low > high:
-            raise ValueError("the first address is after the last")
-        return f"{low}-{high}"
+        return _address_range(value, ipaddress.IPv4Address)
+
+    @field_validator("dhcp6_subnet")
+    @classmethod
+    def _cidr6(cls, value: str) -> str:
+        return str(ipaddress.IPv6Network(value, strict=True)) if value else value
+
+    @field_validator("dhcp6_dns")
+    @classmethod
+    def _ipv6_list(cls, value: str) -> str:
+        return ",".join(
+            str(ipaddress.IPv6Address(item.strip())) for item in value.split(",") if item
+        )
+
+    @field_validator("dhcp6_range")
+    @classmethod
+    def _range6(cls, value: str) -> str:
+        return _address_range(value, ipaddress.IPv6Address)
 
     @field_validator("dhcp_proxy_uefi")
     @classmethod
@@ -425,6 +456,21 @@ class Settings(BaseModel):
             subnet = ipaddress.IPv4Network(self.dhcp_subnet)
             if not all(ipaddress.IPv4Address(ip) in subnet for ip in self.dhcp_pool.split("-")):
                 raise ValueError(f"dhcp_pool {self.dhcp_pool} is not inside {subnet}")
+        return self
+
+    @model_validator(mode="after")
+    def _dhcp6(self) -> Settings:
+        mode = self.dhcp6_mode
+        if mode in {DhcpMode.AUTHORITATIVE, DhcpMode.PROXY} and not self.dhcp6_interface:
+            raise ValueError(f"dhcp6_mode {mode} needs dhcp6_interface")
+        if mode == DhcpMode.AUTHORITATIVE and not (self.dhcp6_subnet and self.dhcp6_range):
+            raise ValueError("dhcp6_mode authoritative needs dhcp6_subnet and dhcp6_range")
+        if self.dhcp6_range:
+            if not self.dhcp6_subnet:
+                raise ValueError("dhcp6_range needs dhcp6_subnet")
+            subnet = ipaddress.IPv6Network(self.dhcp6_subnet)
+            if not all(ipaddress.IPv6Address(ip) in subnet for ip in self.dhcp6_range.split("-")):
+                raise ValueError(f"dhcp6_range {self.dhcp6_range} is not inside {subnet}")
         return self
 
     @field_validator("log_level")

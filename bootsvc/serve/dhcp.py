@@ -6,8 +6,6 @@ reclaims expired ones."""
 from __future__ import annotations
 
 import logging
-import signal
-import threading
 import time
 
 from bootsvc.core.cmdb.enlistment import Enlistment
@@ -22,7 +20,7 @@ from bootsvc.core.dhcp.writer import LeaseWriter
 from bootsvc.logs import event
 from bootsvc.net.dhcp.responder import Responder
 from bootsvc.net.dhcp.server import PXE_PORT, SERVER_PORT, DhcpServer
-from bootsvc.serve.gcpolicy import quiet_garbage_collector
+from bootsvc.serve.housekeeping import KeptService, run_until_terminated
 from bootsvc.settings import DhcpMode, Settings, parse_styles
 from bootsvc.store.db import Database
 
@@ -38,7 +36,11 @@ RECLAIM_EVERY_SECONDS = 60.0
 SYNC_OVERLAP_SECONDS = 10.0
 
 
-class DhcpService:
+class DhcpService(KeptService):
+    server: DhcpServer
+    name = "dhcp"
+    log = log
+
     def __init__(self, settings: Settings, db: Database | None = None) -> None:
         if settings.dhcp_mode not in {DhcpMode.AUTHORITATIVE, DhcpMode.PROXY}:
             raise ValueError("the DHCP service needs dhcp_mode authoritative or proxy")
@@ -63,6 +65,8 @@ class DhcpService:
             responder = AuthoritativeResponder(self.book, self.directory, loaders, self.enlister)
             ports = (SERVER_PORT,)
         self.server = DhcpServer(responder, settings.dhcp_interface, ports)
+        self.interval = settings.dhcp_refresh_seconds
+        self._last_sync = self._last_reclaim = time.time()
 
     def _nudge(self) -> None:
         if self.writer is not None:
@@ -95,49 +99,23 @@ class DhcpService:
         self.book.sweep(now - RETAIN_SECONDS)
         return removed
 
-    def _housekeeping(self, stop: threading.Event) -> None:
-        last_sync = last_reclaim = time.time()
-        while not stop.wait(self.settings.dhcp_refresh_seconds):
-            now = time.time()
-            try:
-                full = now - last_reclaim >= RECLAIM_EVERY_SECONDS
-                self._refresh(last_sync - SYNC_OVERLAP_SECONDS, full_cmdb=full)
-                last_sync = now
-                if full:
-                    last_reclaim = now
-                    removed = self.reclaim(now)
-                    if removed:
-                        event(log, "dhcp.reclaimed", leases=removed)
-            except Exception as exc:
-                event(
-                    log,
-                    "dhcp.housekeeping-failed",
-                    level=logging.ERROR,
-                    error=f"{type(exc).__name__}: {exc}",
-                )
+    def keep(self, now: float) -> None:
+        full = now - self._last_reclaim >= RECLAIM_EVERY_SECONDS
+        self._refresh(self._last_sync - SYNC_OVERLAP_SECONDS, full_cmdb=full)
+        self._last_sync = now
+        if full:
+            self._last_reclaim = now
+            removed = self.reclaim(now)
+            if removed:
+                event(log, "dhcp.reclaimed", leases=removed)
 
-    def run(self, stop: threading.Event) -> None:
-        """Serve until `stop` is set; then finish queued lease commits."""
-        keeper = threading.Thread(
-            target=self._housekeeping, args=(stop,), name="dhcp-housekeeping", daemon=True
-        )
-        keeper.start()
-        try:
-            self.server.serve(stop)
-        finally:
-            stop.set()
-            keeper.join()
-            if self.writer is not None:
-                self.writer.stop()
+    def finish(self) -> None:
+        if self.writer is not None:
+            self.writer.stop()
 
 
 def run(settings: Settings) -> None:
     """`bootsvc serve`'s DHCP child: runs until SIGTERM."""
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
-    service = DhcpService(settings)
-    service.open()
-    quiet_garbage_collector()
-    event(log, "dhcp.started", mode=settings.dhcp_mode, interface=settings.dhcp_interface)
-    service.run(stop)
-    service.db.dispose()
+    run_until_terminated(
+        DhcpService(settings), mode=settings.dhcp_mode, interface=settings.dhcp_interface
+    )

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bootsvc.net.dhcp.server import PXE_PORT, SERVER_PORT
+from bootsvc.net.dhcp6.server import SERVER_PORT as DHCP6_SERVER_PORT
 from bootsvc.settings import WILDCARD_HOSTS, DhcpMode, Settings, parse_host_port
 
 Probe = Callable[[], str | None]
@@ -131,4 +132,6 @@ def probes_for(settings: Settings, with_http: bool = True) -> dict[str, Probe]:
         found["dhcp"] = dhcp_probe((SERVER_PORT,))
     elif settings.dhcp_mode == DhcpMode.PROXY:
         found["dhcp"] = dhcp_probe((SERVER_PORT, PXE_PORT))
+    if settings.dhcp6_mode in {DhcpMode.AUTHORITATIVE, DhcpMode.PROXY}:
+        found["dhcp6"] = dhcp_probe((DHCP6_SERVER_PORT,))
     return found

@@ -74,6 +74,12 @@ def _run_dhcp(settings: Settings) -> None:
     dhcp.run(settings)
 
 
+def _run_dhcp6(settings: Settings) -> None:
+    from bootsvc.serve import dhcp6
+
+    dhcp6.run(settings)
+
+
 ServiceMain = Callable[[Settings], None]
 
 
@@ -91,6 +97,8 @@ def services_for(settings: Settings) -> dict[str, ServiceMain]:
 
     if settings.dhcp_mode in {DhcpMode.AUTHORITATIVE, DhcpMode.PROXY}:
         services["dhcp"] = _run_dhcp
+    if settings.dhcp6_mode in {DhcpMode.AUTHORITATIVE, DhcpMode.PROXY}:
+        services["dhcp6"] = _run_dhcp6
     return services
 
 

@@ -546,6 +546,26 @@ class DhcpLease(Base):
     server: Mapped[str] = mapped_column(String(64), default="")
 
 
+class Dhcp6Lease(Base):
+    """An address of a DHCPv6 range and the client (DUID and IAID of its
+    IA_NA) that holds it until `expires`: one row per address, taken with a
+    conditional upsert as for IPv4 (bootsvc.core.dhcp6.leases)."""
+
+    __tablename__ = "dhcp6_lease"
+    address: Mapped[str] = mapped_column(String(39), primary_key=True)
+    # The client's DUID in hex: a DHCPv6 client is known by it, not its MAC.
+    duid: Mapped[str] = mapped_column(String(260), index=True)
+    iaid: Mapped[int] = mapped_column(BigInteger)
+    # The MAC a DUID-LL or DUID-LLT carries, for the CMDB and the admin.
+    mac: Mapped[str | None] = mapped_column(String(17))
+    subnet: Mapped[str] = mapped_column(String(43))
+    state: Mapped[str] = mapped_column(String(16))
+    expires: Mapped[float] = mapped_column(Float, index=True)
+    updated: Mapped[float] = mapped_column(Float, index=True)
+    hostname: Mapped[str | None] = mapped_column(String(63))
+    server: Mapped[str] = mapped_column(String(64), default="")
+
+
 class BootServer(Base):
     """A bootsvc server on this database: where peers reach it, when it was
     last alive, and the artifacts its store holds (peers fetch from it)."""

@@ -33,6 +33,7 @@ from bootsvc.net.dhcp.codec import Packet
 from bootsvc.net.dhcp.options import MessageType
 from bootsvc.net.dhcp.responder import Reply, Request, Responder, Silence
 from bootsvc.serve.dhcp import DhcpService
+from bootsvc.serve.dhcp6 import Dhcp6Service
 from bootsvc.settings import DhcpMode, Settings
 from bootsvc.store.db import Database
 from tests.support import nslab
@@ -174,12 +175,13 @@ LAB_SETTINGS: dict[str, Any] = {
 
 
 @contextmanager
-def service_in(
-    namespace: nslab.Namespace, settings: Settings, db: Database
-) -> Iterator[tuple[DhcpService, Records]]:
-    """The DHCP service running in `namespace`, and its log lines."""
+def serving(
+    namespace: nslab.Namespace, service: DhcpService | Dhcp6Service, logger_name: str
+) -> Iterator[Records]:
+    """`service` (a DHCP or DHCPv6 service) running in `namespace`, and the
+    lines its logger writes meanwhile."""
     records = Records()
-    logger = logging.getLogger("bootsvc.dhcp")
+    logger = logging.getLogger(logger_name)
     logger.addHandler(records)
     previous = logger.level
     logger.setLevel(logging.DEBUG)
@@ -187,14 +189,13 @@ def service_in(
     propagate, logger.propagate = logger.propagate, False
     stop = threading.Event()
     try:
-        service = DhcpService(settings, db)
         # Sockets in the namespace; database connections from the host's.
         service.load()
         namespace.call(service.server.open)
-        thread = threading.Thread(target=service.run, args=(stop,), name="dhcp-service")
+        thread = threading.Thread(target=service.run, args=(stop,), name=f"{service.name}-service")
         thread.start()
         try:
-            yield service, records
+            yield records
         finally:
             stop.set()
             thread.join(30)
@@ -202,6 +203,16 @@ def service_in(
         logger.removeHandler(records)
         logger.setLevel(previous)
         logger.propagate = propagate
+
+
+@contextmanager
+def service_in(
+    namespace: nslab.Namespace, settings: Settings, db: Database
+) -> Iterator[tuple[DhcpService, Records]]:
+    """The DHCP service running in `namespace`, and its log lines."""
+    service = DhcpService(settings, db)
+    with serving(namespace, service, "bootsvc.dhcp") as records:
+        yield service, records
 
 
 @contextmanager

@@ -6,6 +6,7 @@ encapsulated options). The answer decides which first-stage loader it gets."""
 from __future__ import annotations
 
 import uuid as uuidlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -67,8 +68,10 @@ def _uuid(packet: Packet) -> str | None:
     return str(uuidlib.UUID(bytes_le=value[1:]))
 
 
-def _firmware(packet: Packet, arch: int | None, vendor: str) -> Firmware:
-    if _is_ipxe(packet):
+def firmware_of(ipxe: bool, arch: int | None, vendor: str) -> Firmware:
+    """The firmware, from what DHCPv4 and DHCPv6 clients both say: whether
+    they are iPXE, their architecture and their vendor class."""
+    if ipxe:
         return Firmware.IPXE
     if arch in ARCHES_ARM_HTTP or arch in ARCHES_UEFI_ARM:
         return Firmware.UEFI_ARM
@@ -81,10 +84,17 @@ def _firmware(packet: Packet, arch: int | None, vendor: str) -> Firmware:
     return Firmware.NONE
 
 
+def arch_of(arches: Sequence[int], vendor: str) -> int | None:
+    """The client architecture option's first entry, else the one in a
+    "PXEClient:Arch:xxxxx" or "HTTPClient:Arch:xxxxx" vendor class."""
+    if arches:
+        return arches[0]
+    if vendor.startswith(("PXEClient", "HTTPClient")):
+        return _arch_from_vendor(vendor)
+    return None
+
+
 def classify(packet: Packet) -> Client:
     vendor = packet.text_option(opt.VENDOR_CLASS) or ""
-    arches = opt.to_u16s(packet.options.get(opt.CLIENT_ARCH, b""))
-    arch = arches[0] if arches else None
-    if arch is None and vendor.startswith(("PXEClient", "HTTPClient")):
-        arch = _arch_from_vendor(vendor)
-    return Client(_firmware(packet, arch, vendor), arch, vendor, _uuid(packet))
+    arch = arch_of(opt.to_u16s(packet.options.get(opt.CLIENT_ARCH, b"")), vendor)
+    return Client(firmware_of(_is_ipxe(packet), arch, vendor), arch, vendor, _uuid(packet))

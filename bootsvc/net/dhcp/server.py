@@ -39,6 +39,7 @@ from bootsvc.net.dhcp.codec import (
 from bootsvc.net.dhcp.options import CLIENT_MESSAGES, MessageType
 from bootsvc.net.dhcp.responder import Reply, Request, Responder, Silence
 from bootsvc.net.iface import interface_ipv4
+from bootsvc.net.tally import ThreadTally
 
 log = logging.getLogger("bootsvc.dhcp")
 
@@ -177,9 +178,7 @@ class DhcpServer:
         self.ports = tuple(ports)
         self.server_ip = ZERO_IP
         self.sockets: dict[int, socket.socket] = {}
-        # One counter per thread that counts (the receiver, and whichever
-        # thread a responder answers from), so that counting takes no lock.
-        self._counters: dict[int, Counter[str]] = {}
+        self._tally = ThreadTally()
 
     def open(self) -> None:
         """Bind the sockets (in the caller's network namespace)."""
@@ -213,17 +212,11 @@ class DhcpServer:
             selector.close()
             self.close()
 
-    def _count(self, key: str) -> None:
-        counter = self._counters.get(threading.get_ident())
-        if counter is None:
-            counter = self._counters.setdefault(threading.get_ident(), Counter())
-        counter[key] += 1
-
     @property
     def stats(self) -> Counter[str]:
         """Messages received, dropped, answered (by reply type), left
         unanswered (silent) and failed."""
-        return sum(list(self._counters.values()), Counter())
+        return self._tally.total()
 
     def _drain(self, sock: socket.socket, port: int) -> None:
         while True:
@@ -239,7 +232,7 @@ class DhcpServer:
     def _dropped(
         self, cause: str, reason: str, source: tuple[str, int], mac: str | None = None
     ) -> None:
-        self._count("dropped")
+        self._tally.add("dropped")
         families.dhcp_message("invalid", "none", cause)
         event(
             log,
@@ -252,7 +245,7 @@ class DhcpServer:
         )
 
     def _handle(self, data: bytes, source: tuple[str, int], port: int) -> None:
-        self._count("received")
+        self._tally.add("received")
         try:
             packet = parse(data)
         except DecodeError as exc:
@@ -270,7 +263,7 @@ class DhcpServer:
             self._failed(request, None, exc)
 
     def _failed(self, request: Request, reply: Reply | None, exc: Exception) -> None:
-        self._count("failed")
+        self._tally.add("failed")
         families.dhcp_message(request.kind.label, "none", "failed")
         self._log(request, reply, level=logging.ERROR, error=f"{type(exc).__name__}: {exc}")
 
@@ -279,7 +272,7 @@ class DhcpServer:
         responder answered from, and never raises into it."""
         try:
             if isinstance(outcome, Silence):
-                self._count("silent")
+                self._tally.add("silent")
                 families.dhcp_message(request.kind.label, "none", outcome.cause)
                 self._log(request, reason=outcome.reason)
             else:
@@ -303,7 +296,7 @@ class DhcpServer:
         except OSError as exc:
             self._failed(request, reply, exc)
             return
-        self._count(reply.kind.label)
+        self._tally.add(reply.kind.label)
         families.dhcp_message(request.kind.label, reply.kind.label)
         self._log(request, reply, to=target[0])
 

@@ -25,6 +25,7 @@ IA_ADDRESS_HEADER = struct.Struct("!16sII")
 # RFC 8415 section 7.6: HOP_COUNT_LIMIT; a deeper chain is no relay's doing.
 HOP_COUNT_LIMIT = 8
 RELAY_KINDS = (opt.MessageType.RELAY_FORWARD, opt.MessageType.RELAY_REPLY)
+_CLASS_NAMES = {opt.VENDOR_CLASS: "vendor class", opt.USER_CLASS: "user class"}
 
 
 class DecodeError(ValueError):
@@ -65,6 +66,9 @@ class RelayMessage:
     link_address: str
     peer_address: str
     options: Options = field(default_factory=list)
+
+    def option(self, code: int) -> bytes | None:
+        return first(self.options, code)
 
     def relayed(self) -> Message | RelayMessage:
         inner = first(self.options, opt.RELAY_MESSAGE)
@@ -126,11 +130,11 @@ def _check(options: Options, depth: int) -> None:
             _check(_read_options(value, 4, "an IA_TA"), depth)
         elif code == opt.IA_ADDRESS:
             _check(_read_options(value, IA_ADDRESS_HEADER.size, "an IA address"), depth)
-        elif code == opt.VENDOR_CLASS:
+        elif code in (opt.VENDOR_CLASS, opt.USER_CLASS):
             try:
-                opt.vendor_class(value)
+                opt.class_items(value[4:] if code == opt.VENDOR_CLASS else value)
             except opt.OptionError as exc:
-                raise DecodeError(f"option 16 (vendor class): {exc}") from None
+                raise DecodeError(f"option {code} ({_CLASS_NAMES[code]}): {exc}") from None
         elif code == opt.RELAY_MESSAGE:
             _parse(value, depth + 1)
 

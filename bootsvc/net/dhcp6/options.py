@@ -109,7 +109,7 @@ def vendor_class(value: bytes) -> tuple[int, list[bytes]]:
     if len(value) < 4:
         raise OptionError("a vendor class has a 4-byte enterprise number")
     (enterprise,) = struct.unpack_from("!I", value)
-    return enterprise, _length_prefixed(value[4:])
+    return enterprise, class_items(value[4:])
 
 
 def pack_vendor_class(enterprise: int, items: list[bytes]) -> bytes:
@@ -118,7 +118,9 @@ def pack_vendor_class(enterprise: int, items: list[bytes]) -> bytes:
     )
 
 
-def _length_prefixed(data: bytes) -> list[bytes]:
+def class_items(data: bytes) -> list[bytes]:
+    """User class (15) data, and vendor class (16) data after its enterprise
+    number: each item a 16-bit length and that many bytes."""
     items, index = [], 0
     while index < len(data):
         if index + 2 > len(data):

@@ -1,0 +1,73 @@
+"""A protocol server and the housekeeping thread beside it, as the DHCP and
+DHCPv6 services run them: `keep` every few seconds (re-read the CMDB and
+other servers' leases, reclaim old ones), a failure logged and tried again
+at the next turn, and `finish` once the server has stopped."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from typing import Any, Protocol
+
+from bootsvc.logs import event
+from bootsvc.serve.gcpolicy import quiet_garbage_collector
+from bootsvc.store.db import Database
+
+
+class Serving(Protocol):
+    def serve(self, stop: threading.Event) -> None: ...
+
+
+class KeptService:
+    name: str
+    server: Serving
+    interval: float
+    log: logging.Logger
+    db: Database
+
+    def open(self) -> None:
+        """Read what the server needs, then bind its sockets."""
+
+    def keep(self, now: float) -> None:
+        """One turn of housekeeping."""
+
+    def finish(self) -> None:
+        """After the server stopped: commit what is queued."""
+
+    def _housekeeping(self, stop: threading.Event) -> None:
+        while not stop.wait(self.interval):
+            try:
+                self.keep(time.time())
+            except Exception as exc:
+                event(
+                    self.log,
+                    f"{self.name}.housekeeping-failed",
+                    level=logging.ERROR,
+                    error=f"{type(exc).__name__}: {exc}",
+                )
+
+    def run(self, stop: threading.Event) -> None:
+        """Serve until `stop` is set; then `finish`."""
+        keeper = threading.Thread(
+            target=self._housekeeping, args=(stop,), name=f"{self.name}-housekeeping", daemon=True
+        )
+        keeper.start()
+        try:
+            self.server.serve(stop)
+        finally:
+            stop.set()
+            keeper.join()
+            self.finish()
+
+
+def run_until_terminated(service: KeptService, **started: Any) -> None:
+    """A `bootsvc serve` child: `service` runs until SIGTERM."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+    service.open()
+    quiet_garbage_collector()
+    event(service.log, f"{service.name}.started", **started)
+    service.run(stop)
+    service.db.dispose()
