@@ -4,37 +4,36 @@ answers a valid DISCOVER; and coverage-guided fuzzing of the codec (atheris)."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import random
-import shutil
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
-from bootsvc.core.cmdb import cmdb
-from bootsvc.core.cmdb.records import InterfaceRecord, NodeRecord
 from bootsvc.core.dhcp import leases
 from bootsvc.core.dhcp.leases import BOUND, DECLINED, OFFERED, RELEASED
 from bootsvc.net.dhcp import options as opt
 from bootsvc.net.dhcp.codec import FLAG_BROADCAST, Packet, build, parse
 from bootsvc.settings import DhcpMode, Settings
-from bootsvc.store.db import Database
 from tests.support.dhcpstack import LAB_SETTINGS, Lab, running_service
+from tests.support.fuzzing import (
+    Mutation,
+    blast,
+    database_with_known_node,
+    drain,
+    flip,
+    noise,
+    truncate,
+)
 from tests.support.nslab import broadcast_socket
 
 HERE = Path(__file__).parent
 KNOWN, KNOWN_IP = bytes.fromhex("02000000aaaa"), "10.77.0.50"
 PACKETS = 100_000
-EXAMPLES = 200
-CHUNK = PACKETS // EXAMPLES
 FIRMWARE = [
     bytes.fromhex(f["hex"])
     for f in json.loads((HERE / "fixtures" / "firmware_discovers.json").read_text())
@@ -61,21 +60,6 @@ def templates() -> list[bytes]:
     return FIRMWARE + made
 
 
-def flip(rng: random.Random, data: bytes) -> bytes:
-    out = bytearray(data)
-    for _ in range(rng.randint(1, 12)):
-        out[rng.randrange(len(out))] = rng.randrange(256)
-    return bytes(out)
-
-
-def truncate(rng: random.Random, data: bytes) -> bytes:
-    return data[: rng.randrange(len(data))]
-
-
-def noise(rng: random.Random, _data: bytes) -> bytes:
-    return rng.randbytes(rng.randrange(0, 700))
-
-
 def splice_options(rng: random.Random, data: bytes) -> bytes:
     """Valid header, then options with lengths that lie: zero, too long for
     the packet, oversized for the option, duplicated, overloaded."""
@@ -100,7 +84,7 @@ def header(rng: random.Random, data: bytes) -> bytes:
     return bytes(out)
 
 
-MUTATIONS: list[Callable[[random.Random, bytes], bytes]] = [
+MUTATIONS: list[Mutation] = [
     flip,
     truncate,
     noise,
@@ -111,72 +95,30 @@ MUTATIONS: list[Callable[[random.Random, bytes], bytes]] = [
 
 @pytest.fixture
 def fuzz_lab(tmp_path: Path, sqlite_template: Path) -> Iterator[Lab]:
-    path = tmp_path / "bootsvc.db"
-    shutil.copy(sqlite_template, path)
-    db = Database(f"sqlite:///{path}")
+    db = database_with_known_node(tmp_path, sqlite_template, KNOWN.hex(":"), KNOWN_IP)
     config = Settings(
         data_dir=tmp_path, database_url=db.url, dhcp_mode=DhcpMode.AUTHORITATIVE, **LAB_SETTINGS
     )
-    with db.write() as session:
-        interface = InterfaceRecord(mac=KNOWN.hex(":"), ip=KNOWN_IP)
-        cmdb.upsert_node(session, NodeRecord(hostname="known", interfaces=[interface]), "test")
     with running_service(config, db) as lab:
         yield lab
     db.dispose()
-
-
-def drain(sock: socket.socket) -> None:
-    """Throw away the replies to fuzzed packets, so that a full receive
-    buffer does not swallow the reply the test waits for."""
-    sock.setblocking(False)
-    with contextlib.suppress(BlockingIOError):
-        while sock.recv(4096):
-            pass
-    sock.settimeout(5)
 
 
 @pytest.mark.netns
 def test_server_survives_fuzzing(fuzz_lab: Lab) -> None:
     sock = fuzz_lab.client.call(broadcast_socket, "cli0", 68, 5.0)
     server = fuzz_lab.service.server
-    sent = [0]
-    bases = templates()
 
-    def wait_until_read(count: int) -> None:
-        deadline = time.monotonic() + 30
-        while server.stats["received"] < count:
-            assert time.monotonic() < deadline, (
-                f"the server read {server.stats['received']} of {count}"
-            )
-            time.sleep(0.005)
-
-    @settings(
-        max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None
-    )
-    @given(
-        seed=st.integers(0, 2**64 - 1),
-        base=st.sampled_from(bases),
-        mutations=st.lists(st.sampled_from(MUTATIONS), min_size=1, max_size=5),
-    )
-    def blast(
-        seed: int, base: bytes, mutations: list[Callable[[random.Random, bytes], bytes]]
-    ) -> None:
-        rng = random.Random(seed)
-        for n in range(CHUNK):
-            packet = mutations[n % len(mutations)](rng, base)
-            sock.sendto(packet, ("255.255.255.255", 67))
-        sent[0] += CHUNK
-        # Pace by what the server has read, so that none is lost in the
-        # socket buffer before the parser sees it.
-        wait_until_read(sent[0])
+    def send(packet: bytes) -> None:
+        sock.sendto(packet, ("255.255.255.255", 67))
 
     try:
-        blast()
+        sent = blast(send, lambda: server.stats["received"], templates(), MUTATIONS, PACKETS)
         stats = server.stats
-        assert sent[0] >= PACKETS
+        assert sent >= PACKETS
         # Replies the fuzzed relay addresses sent back to the server itself
         # come in too (and are dropped as replies).
-        assert stats["received"] >= sent[0]
+        assert stats["received"] >= sent
         assert stats["failed"] == 0
         handled = stats["dropped"] + stats["silent"] + stats["offer"] + stats["ack"] + stats["nak"]
         assert handled == stats["received"]
