@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ from bootsvc.core.dhcp import leases
 from bootsvc.core.dhcp.directory import Directory
 from bootsvc.core.dhcp.export import TEMPLATES, export
 from bootsvc.core.dhcp.networks import address_int
+from bootsvc.core.dhcp6 import leases as leases6
 
 
 @click.group()
@@ -46,20 +48,23 @@ def export_(app: App, fmt: str, output: Path | None) -> None:
 @json_option
 @click.pass_obj
 def leases_(app: App, show_all: bool, as_json: bool) -> None:
-    """List DHCP leases, by address."""
+    """List DHCP leases by address, then DHCPv6 leases (with their DUID)."""
     now = time.time()
     with app.db.read() as session:
         found = sorted(leases.rows(session), key=lambda lease: address_int(lease.ip))
-    if not show_all:
-        found = [lease for lease in found if lease.active(now)]
+        found6 = sorted(
+            leases6.rows(session), key=lambda lease: int(ipaddress.IPv6Address(lease.address))
+        )
+    views = [lease.view(now) for lease in found if show_all or lease.active(now)]
+    views += [lease.view(now) for lease in found6 if show_all or lease.active(now)]
     if as_json:
-        click.echo(json.dumps([lease.view(now) for lease in found], indent=2))
+        click.echo(json.dumps(views, indent=2))
         return
     print_table(
         ["ip", "mac", "state", "expires", "hostname"],
         [
-            [lease.ip, lease.mac, lease.state, lease.view(now)["expires_at"], lease.hostname]
-            for lease in found
+            [view["ip"], view["mac"], view["state"], view["expires_at"], view["hostname"]]
+            for view in views
         ],
     )
 

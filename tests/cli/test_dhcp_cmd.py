@@ -11,6 +11,8 @@ from click.testing import CliRunner
 from bootsvc.cli import cli
 from bootsvc.core.dhcp import leases
 from bootsvc.core.dhcp.leases import BOUND, Lease
+from bootsvc.core.dhcp6 import leases as leases6
+from bootsvc.core.dhcp6.leases import Lease6
 from bootsvc.store.db import Database
 
 ENV = {
@@ -52,3 +54,31 @@ def test_leases(db: Database, data_dir: Path) -> None:
     ]
     table = run(db, data_dir, "dhcp", "leases")
     assert "10.0.0.10" in table and "hv1" in table and "10.0.0.9 " not in table
+
+
+def test_dhcp6_leases_follow_the_ipv4_ones(db: Database, data_dir: Path) -> None:
+    now = time.time()
+    duid = "000300010200000000aa"
+    with db.write() as session:
+        leases.claim(
+            session,
+            [Lease("10.0.0.10", "02:00:00:00:00:10", "10.0.0.0/24", BOUND, now + 60, now)],
+            now,
+        )
+        leases6.claim(
+            session,
+            [
+                Lease6("fd00::1:0", duid, 7, None, "fd00::/64", BOUND, now + 60, now),
+                Lease6("fd00::f", duid, 8, "02:00:00:00:00:aa", "fd00::/64", BOUND, now + 60, now),
+            ],
+            now,
+            "test",
+        )
+    shown = json.loads(run(db, data_dir, "dhcp", "leases", "--json"))
+    assert [(item["ip"], item["mac"], item.get("duid")) for item in shown] == [
+        ("10.0.0.10", "02:00:00:00:00:10", None),
+        ("fd00::f", "02:00:00:00:00:aa", duid),
+        ("fd00::1:0", None, duid),
+    ]
+    table = run(db, data_dir, "dhcp", "leases").splitlines()
+    assert table[2].split()[:3] == ["fd00::f", "02:00:00:00:00:aa", "bound"]

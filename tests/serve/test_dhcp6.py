@@ -68,11 +68,12 @@ def test_bad_dhcp6_settings_are_refused(
 @pytest.mark.netns
 def test_bootsvc_serve_answers_dhcp6(tmp_path: Path) -> None:
     """`bootsvc serve` in a namespace starts its DHCPv6 child, which answers
-    a SOLICIT with an address and a boot file URL; SIGTERM stops it cleanly."""
+    a SOLICIT with an address and a boot file URL; curl fetches that URL over
+    IPv6 (HTTP listening on [::]); SIGTERM stops it cleanly."""
     env = dict(
         os.environ,
         BOOTSVC_DATA_DIR=str(tmp_path),
-        BOOTSVC_HTTP_LISTEN="127.0.0.1:18080",
+        BOOTSVC_HTTP_LISTEN="[::]:18080",
         BOOTSVC_ADVERTISE_URL="http://10.77.0.1:8080",
         **{**V6, "BOOTSVC_DHCP6_INTERFACE": "srv0"},
     )
@@ -86,12 +87,21 @@ def test_bootsvc_serve_answers_dhcp6(tmp_path: Path) -> None:
             deadline = time.monotonic() + 30
             while advertise is None and time.monotonic() < deadline:
                 with contextlib.suppress(TimeoutError):
-                    advertise = DHCP6_Advertise(exchange(sock, bytes(solicit(77, 7, PXE)), 77))
+                    ipxe = solicit(77, 7, PXE, ipxe=True)
+                    advertise = DHCP6_Advertise(exchange(sock, bytes(ipxe), 77))
         finally:
             sock.close()
         assert advertise is not None
         assert advertise[DHCP6OptIAAddress].addr.startswith("fd00:77::1")
-        assert advertise[DHCP6OptBootFileUrl].optdata == b"tftp://[fd00:77::1]/snponly.efi"
+        url = advertise[DHCP6OptBootFileUrl].optdata.decode()
+        assert url == "http://[fd00:77::1]:18080/boot.ipxe"
+        # The address the server gave, and the on-link route a router
+        # advertisement would give.
+        address = advertise[DHCP6OptIAAddress].addr
+        client.ip("-6", "addr", "add", f"{address}/128", "dev", "cli0", "nodad")
+        client.ip("-6", "route", "add", "fd00:77::/64", "dev", "cli0")
+        script = client.sh("curl", "-fsS", "--retry", "20", "--retry-connrefused", url)
+        assert script.startswith("#!ipxe")
         serve.terminate()
         _, log = serve.communicate(timeout=30)
     assert serve.returncode == 0
