@@ -16,6 +16,12 @@ DHCP_MESSAGES = Counter(
     "sent (none when silent or dropped) and why none was sent.",
     ["type", "reply", "reason"],
 )
+DHCP6_MESSAGES = Counter(
+    "bootsvc_dhcp6_messages",
+    "DHCPv6 messages received: their type (invalid when dropped), the reply "
+    "sent (none when silent or dropped) and why none was sent.",
+    ["type", "reply", "reason"],
+)
 TFTP_TRANSFERS = Counter(
     "bootsvc_tftp_transfers",
     "TFTP read transfers ended, by outcome (sent, refused, aborted, failed, deferred).",
@@ -88,6 +94,10 @@ _TFTP_CODES = {
 
 def dhcp_message(kind: str, reply: str, reason: str = "") -> None:
     DHCP_MESSAGES.labels(kind, reply, reason).inc()
+
+
+def dhcp6_message(kind: str, reply: str, reason: str = "") -> None:
+    DHCP6_MESSAGES.labels(kind, reply, reason).inc()
 
 
 def tftp_error(code: int) -> None:

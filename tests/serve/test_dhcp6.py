@@ -20,7 +20,8 @@ from bootsvc.serve.probes import probes_for
 from bootsvc.serve.supervisor import services_for
 from bootsvc.settings import DhcpMode, Settings, load_settings
 from tests.net.dhcp6.test_dhcp6_server import PXE, solicit
-from tests.support.dhcp6stack import client_socket, exchange, ipv6_link
+from tests.support.dhcp6stack import client_socket, exchange, ipv6_link, servers_group
+from tests.support.scrape import Scrape
 
 V6 = {
     "BOOTSVC_DHCP6_MODE": "authoritative",
@@ -69,7 +70,8 @@ def test_bad_dhcp6_settings_are_refused(
 def test_bootsvc_serve_answers_dhcp6(tmp_path: Path) -> None:
     """`bootsvc serve` in a namespace starts its DHCPv6 child, which answers
     a SOLICIT with an address and a boot file URL; curl fetches that URL over
-    IPv6 (HTTP listening on [::]); SIGTERM stops it cleanly."""
+    IPv6 (HTTP listening on [::]); the metrics count the SOLICIT and a junk
+    datagram; SIGTERM stops it cleanly."""
     env = dict(
         os.environ,
         BOOTSVC_DATA_DIR=str(tmp_path),
@@ -102,6 +104,18 @@ def test_bootsvc_serve_answers_dhcp6(tmp_path: Path) -> None:
         client.ip("-6", "route", "add", "fd00:77::/64", "dev", "cli0")
         script = client.sh("curl", "-fsS", "--retry", "20", "--retry-connrefused", url)
         assert script.startswith("#!ipxe")
+        junk = client.call(client_socket, "cli0", 1.0)
+        with junk:
+            junk.sendto(b"not a DHCPv6 message", servers_group(junk))
+        metrics = "bootsvc_dhcp6_messages_total"
+        deadline = time.monotonic() + 10
+        while True:
+            scraped = Scrape(server.sh("curl", "-fsS", "http://[::1]:18080/metrics"))
+            if scraped.value(metrics, type="invalid") or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert scraped.value(metrics, type="solicit", reply="advertise") >= 1
+        assert scraped.value(metrics, type="invalid", reply="none", reason="malformed") == 1
         serve.terminate()
         _, log = serve.communicate(timeout=30)
     assert serve.returncode == 0

@@ -31,6 +31,11 @@ class Dhcp6Request:
     source: tuple[str, int]
 
     @property
+    def label(self) -> str:
+        """The message type as logs and metrics name it: "information-request"."""
+        return self.kind.name.lower().replace("_", "-")
+
+    @property
     def duid(self) -> bytes:
         """Checked present by the server for every message but INFORMATION-REQUEST."""
         return self.message.client_duid or b""

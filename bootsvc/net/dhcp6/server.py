@@ -19,6 +19,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from bootsvc.logs import event
+from bootsvc.metrics import families
 from bootsvc.net.dhcp.responder import Silence
 from bootsvc.net.dhcp6 import options as opt
 from bootsvc.net.dhcp6.classify import classify
@@ -209,8 +210,11 @@ class Dhcp6Server:
                 return
             self._handle(data, source)
 
-    def _dropped(self, reason: str, source: tuple[str, int], mac: str | None = None) -> None:
+    def _dropped(
+        self, cause: str, reason: str, source: tuple[str, int], mac: str | None = None
+    ) -> None:
         self._tally.add("dropped")
+        families.dhcp6_message("invalid", "none", cause)
         event(
             log,
             "dhcp6.dropped",
@@ -230,11 +234,11 @@ class Dhcp6Server:
             # Options were checked by parse(): this only reads them.
             client = classify(message)
         except DecodeError as exc:
-            self._dropped(str(exc), source)
+            self._dropped("malformed", str(exc), source)
             return
         mac = opt.duid_link_address(message.client_duid or b"")
         if why is not None:
-            self._dropped(why[1], source, mac)
+            self._dropped(*why, source, mac)
             return
         link = unwrapped.relays[-1].link_address if unwrapped.relays else self.server_address
         request = Dhcp6Request(
@@ -258,6 +262,7 @@ class Dhcp6Server:
 
     def _failed(self, request: Dhcp6Request, exc: Exception) -> None:
         self._tally.add("failed")
+        families.dhcp6_message(request.label, "none", "failed")
         self._log(request, level=logging.ERROR, error=f"{type(exc).__name__}: {exc}")
 
     def _finish(
@@ -267,6 +272,7 @@ class Dhcp6Server:
         try:
             if isinstance(outcome, Silence):
                 self._tally.add("silent")
+                families.dhcp6_message(request.label, "none", outcome.cause)
                 self._log(request, reason=outcome.reason)
             else:
                 self._send(request, unwrapped, outcome)
@@ -291,6 +297,7 @@ class Dhcp6Server:
             self._failed(request, exc)
             return
         self._tally.add(reply.kind.name.lower())
+        families.dhcp6_message(request.label, reply.kind.name.lower())
         self._log(request, reply, to=target[0])
 
     def _log(
@@ -303,7 +310,7 @@ class Dhcp6Server:
         client = request.client
         event(
             log,
-            f"dhcp6.{request.kind.name.lower().replace('_', '-')}",
+            f"dhcp6.{request.label}",
             level=level,
             mac=request.mac,
             ip=",".join(reply.addresses) if reply and reply.addresses else None,
