@@ -15,10 +15,19 @@ from scapy.layers.dhcp6 import (
     DHCP6,
     DUID_LL,
     DUID_LLT,
+    USER_CLASS_DATA,
     VENDOR_CLASS_DATA,
     DHCP6_Advertise,
+    DHCP6_Confirm,
+    DHCP6_Decline,
+    DHCP6_InfoRequest,
+    DHCP6_Rebind,
     DHCP6_RelayForward,
+    DHCP6_RelayReply,
+    DHCP6_Release,
+    DHCP6_Renew,
     DHCP6_Reply,
+    DHCP6_Request,
     DHCP6_Solicit,
     DHCP6OptBootFileUrl,
     DHCP6OptClientArchType,
@@ -27,9 +36,12 @@ from scapy.layers.dhcp6 import (
     DHCP6OptElapsedTime,
     DHCP6OptIA_NA,
     DHCP6OptIAAddress,
+    DHCP6OptIfaceId,
     DHCP6OptOptReq,
+    DHCP6OptRapidCommit,
     DHCP6OptRelayMsg,
     DHCP6OptServerId,
+    DHCP6OptUserClass,
     DHCP6OptVendorClass,
 )
 
@@ -179,6 +191,7 @@ def test_any_message_of_unknown_options_reads_back_the_same(
             "impossible length",
         ),
         (b"\x01\x00\x00\x01\x00\x10\x00\x06\x00\x00\x01\x57\x00\x09", "vendor class"),
+        (b"\x01\x00\x00\x01\x00\x0f\x00\x04\x00\x05ab", "user class"),
         (b"\x0c\x00" + bytes(20), "truncated relay"),
         (b"\x0c\x00" + bytes(32), "without option 9"),
     ],
@@ -229,3 +242,78 @@ def test_a_hundred_thousand_mutated_packets_raise_only_decode_errors() -> None:
         else:
             outcomes["parsed"] += 1
     assert outcomes["parsed"] > 1000 and outcomes["refused"] > 1000, outcomes
+
+
+def _identified(message: DHCP6) -> bytes:
+    return bytes(
+        message
+        / DHCP6OptClientId(duid=DUID_LL(lladdr=MAC))
+        / DHCP6OptServerId(duid=DUID_LL(lladdr="02:00:00:00:00:01"))
+        / DHCP6OptIA_NA(iaid=9, ianaopts=[DHCP6OptIAAddress(addr="fd00:77::150")])
+    )
+
+
+@pytest.mark.parametrize(
+    ("wire", "kind"),
+    [
+        (_identified(DHCP6_Request(trid=1)), opt.MessageType.REQUEST),
+        (_identified(DHCP6_Confirm(trid=1)), opt.MessageType.CONFIRM),
+        (_identified(DHCP6_Renew(trid=1)), opt.MessageType.RENEW),
+        (_identified(DHCP6_Rebind(trid=1)), opt.MessageType.REBIND),
+        (_identified(DHCP6_Release(trid=1)), opt.MessageType.RELEASE),
+        (_identified(DHCP6_Decline(trid=1)), opt.MessageType.DECLINE),
+        (
+            bytes(DHCP6_InfoRequest(trid=1) / DHCP6OptElapsedTime()),
+            opt.MessageType.INFORMATION_REQUEST,
+        ),
+    ],
+)
+def test_reads_each_client_message_scapy_builds(wire: bytes, kind: int) -> None:
+    message = codec.parse(wire)
+    assert isinstance(message, Message)
+    assert (message.kind, message.transaction_id) == (kind, 1)
+    assert codec.build(message) == wire
+    ia_value = message.option(opt.IA_NA)
+    if kind != opt.MessageType.INFORMATION_REQUEST:
+        assert ia_value is not None
+        ia = codec.identity_association(ia_value)
+        assert ia.iaid == 9 and [a.address for a in ia.addresses] == ["fd00:77::150"]
+
+
+def test_reads_user_class_and_boot_file_parameters() -> None:
+    """scapy 2.8 has no layer for option 60: it is written by hand, in the
+    shape RFC 5970 gives it (16-bit length, then the parameter)."""
+    classes = [USER_CLASS_DATA(data=b"iPXE"), USER_CLASS_DATA(data=b"x")]
+    parameter = b"\x00\x0dconsole=ttyS0"
+    wire = (
+        bytes(
+            DHCP6_Solicit(trid=2)
+            / DHCP6OptClientId(duid=DUID_LL(lladdr=MAC))
+            / DHCP6OptUserClass(userclassdata=classes)
+            / DHCP6OptRapidCommit()
+        )
+        + struct.pack("!HH", opt.BOOTFILE_PARAM, len(parameter))
+        + parameter
+    )
+    message = codec.parse(wire)
+    assert isinstance(message, Message)
+    user = message.option(opt.USER_CLASS)
+    assert user is not None and opt.class_items(user) == [b"iPXE", b"x"]
+    params = message.option(opt.BOOTFILE_PARAM)
+    assert params is not None and opt.class_items(params) == [b"console=ttyS0"]
+    assert message.option(opt.RAPID_COMMIT) == b""
+
+
+def test_scapy_reads_a_relay_reply_bootsvc_builds() -> None:
+    inner = Message(opt.MessageType.ADVERTISE, 3, [(opt.BOOTFILE_URL, b"http://[fd00::1]/x")])
+    relay = RelayMessage(
+        opt.MessageType.RELAY_REPLY,
+        1,
+        "fd00:77::2",
+        "fe80::1",
+        [(opt.INTERFACE_ID, b"port-7"), (opt.RELAY_MESSAGE, codec.build(inner))],
+    )
+    seen = DHCP6_RelayReply(codec.build(relay))
+    assert (seen.hopcount, seen.linkaddr, seen.peeraddr) == (1, "fd00:77::2", "fe80::1")
+    assert seen[DHCP6OptIfaceId].ifaceid == b"port-7"
+    assert seen[DHCP6OptBootFileUrl].optdata == b"http://[fd00::1]/x"
