@@ -30,6 +30,12 @@ def main() -> None:
         "--first-boot", action="store_true", help="no earlier boot made the nodes' secrets"
     )
     parser.add_argument("--keep", action="store_true", help="keep the servers' logs")
+    parser.add_argument(
+        "--restart-at",
+        type=float,
+        metavar="SHARE",
+        help="restart each stack once this share of the nodes has its node script",
+    )
     parser.add_argument("--database-url", default="", help="bootsvc's (default: SQLite)")
     parser.add_argument(
         "--set", action="append", default=[], metavar="BOOTSVC_X=VALUE", help="bootsvc setting"
@@ -49,6 +55,7 @@ def main() -> None:
     storm = Storm(
         args.nodes, sizes, args.uefi_share, args.spread, database_url=args.database_url,
         settings=settings, first_boot=args.first_boot, keep=args.keep,
+        restart_share=args.restart_at,
     )  # fmt: skip
     found = {}
     for summary in run(storm, args.stacks.split(",")):

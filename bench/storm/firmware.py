@@ -16,6 +16,7 @@ import random
 import re
 import resource
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
@@ -147,17 +148,34 @@ class _GiveUp(Exception):
     """The node script ran out of attempts: iPXE reboots the machine."""
 
 
+# Told each stage a machine finishes, in the storm's event loop: it must not block.
+Progress = Callable[[str], None]
+
+
+def no_progress(_stage: str) -> None:
+    return None
+
+
 class Booting:
     """One machine from power-on to its boot-up report."""
 
-    def __init__(self, machine: Machine, port: DhcpPort, timers: Timers, outcome: Outcome) -> None:
+    def __init__(
+        self,
+        machine: Machine,
+        port: DhcpPort,
+        timers: Timers,
+        outcome: Outcome,
+        progress: Progress = no_progress,
+    ) -> None:
         self.machine = machine
         self.port = port
         self.timers = timers
         self.outcome = outcome
+        self.progress = progress
 
     def _mark(self, stage: str) -> None:
         self.outcome.stages[stage] = time.monotonic() - self.outcome.started
+        self.progress(stage)
 
     async def run(self) -> None:
         try:
@@ -245,8 +263,7 @@ class Booting:
             self.outcome.counters.http_failures += 1
             self.outcome.script_retries += 1
             if failed == "new_token":
-                await asyncio.sleep(delay)
-                script = (await self._get(http, script_url)).text
+                script = await self._rechain(http, script_url, delay)
                 continue
             attempt += 1
             if attempt >= most:
@@ -259,6 +276,16 @@ class Booting:
             except ExchangeFailed:
                 self.outcome.counters.http_failures += 1
         return kernel.group(3)
+
+    async def _rechain(self, http: HttpClient, script_url: str, delay: int) -> str:
+        """A fresh script for a new secrets token: the script's `new_token`
+        loop asks again every `delay` seconds until one comes."""
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                return (await self._get(http, script_url)).text
+            except ExchangeFailed:
+                self.outcome.counters.http_failures += 1
 
     async def _fetch_images(
         self, http: HttpClient, kernel_url: str, initrds: list[tuple[str, str, str]]
@@ -345,7 +372,12 @@ class StormResult:
 
 
 async def _storm(
-    interface: str, fleet: list[Machine], spread: float, timers: Timers, seed: int
+    interface: str,
+    fleet: list[Machine],
+    spread: float,
+    timers: Timers,
+    seed: int,
+    progress: Progress,
 ) -> list[Outcome]:
     port = DhcpPort(interface)
     rng = random.Random(seed)
@@ -355,7 +387,7 @@ async def _storm(
     async def one(outcome: Outcome) -> None:
         await asyncio.sleep(rng.uniform(0, spread))
         outcome.started = time.monotonic()
-        await Booting(outcome.machine, port, timers, outcome).run()
+        await Booting(outcome.machine, port, timers, outcome, progress).run()
 
     try:
         await asyncio.gather(*(one(outcome) for outcome in outcomes))
@@ -365,14 +397,19 @@ async def _storm(
 
 
 def storm(
-    interface: str, fleet: list[Machine], spread: float = 1.0, timers: Timers | None = None
+    interface: str,
+    fleet: list[Machine],
+    spread: float = 1.0,
+    timers: Timers | None = None,
+    progress: Progress = no_progress,
 ) -> StormResult:
     """Power on `fleet` within `spread` seconds on `interface` (of the
-    calling thread's namespace) and wait until each is up or lost."""
+    calling thread's namespace) and wait until each is up or lost;
+    `progress` hears of every stage any machine finishes."""
     _raise_open_files()
     before = resource.getrusage(resource.RUSAGE_THREAD)
     begin = time.monotonic()
-    outcomes = asyncio.run(_storm(interface, fleet, spread, timers or Timers(), 16))
+    outcomes = asyncio.run(_storm(interface, fleet, spread, timers or Timers(), 16, progress))
     after = resource.getrusage(resource.RUSAGE_THREAD)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return StormResult(outcomes, time.monotonic() - begin, cpu)

@@ -8,12 +8,15 @@ import os
 import shutil
 import statistics
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from sqlalchemy import create_engine, text
 
 from bench.common import percentiles
 from bench.storm import stacks
@@ -23,6 +26,7 @@ from bench.storm.firmware import (
     StormResult,
     Timers,
     machines,
+    no_progress,
     previous_boot,
     storm,
 )
@@ -52,6 +56,9 @@ class Summary:
     lost_why: dict[str, int]
     # Median seconds from power-on until each stage was done.
     stages: dict[str, float]
+    restart: Restarted | None = None
+    # bootsvc's database after the storm (None for the reference).
+    records: Records | None = None
 
     def line(self) -> str:
         return (
@@ -63,6 +70,44 @@ class Summary:
             f"GB={self.gigabytes:.1f} load={self.load_average:.2f}\n"
             f"          stages (median s): "
             + " ".join(f"{name}={at}" for name, at in self.stages.items())
+            + (f"\n          restart: {self.restart.line()}" if self.restart else "")
+            + (f"\n          records: {self.records.line()}" if self.records else "")
+        )
+
+
+@dataclass
+class Restarted:
+    """The stack's restart during the storm."""
+
+    # Seconds from the storm's start; seconds until HTTP accepted again.
+    at_s: float
+    down_s: float
+    # Machines whose node script came before the restart and whose boot-up
+    # report (with that script's token) after it, and of those, how many got up.
+    spanning: int = 0
+    spanning_up: int = 0
+
+    def line(self) -> str:
+        return (
+            f"at={self.at_s:.1f}s down={self.down_s:.1f}s "
+            f"spanning={self.spanning} spanning_up={self.spanning_up}"
+        )
+
+
+@dataclass
+class Records:
+    """What bootsvc's database holds of the storm's machines afterwards."""
+
+    # Machines whose newest boot its up report closed; whose bound lease is
+    # still the address they booted with; addresses held by two machines.
+    boots_up: int
+    leases_held: int
+    shared_addresses: int
+
+    def line(self) -> str:
+        return (
+            f"boots_up={self.boots_up} leases_held={self.leases_held} "
+            f"shared_addresses={self.shared_addresses}"
         )
 
 
@@ -159,24 +204,101 @@ async def _previous_boots(first_url: str, fleet: list[Machine], at_once: int) ->
         port.close()
 
 
+class _RestartAtShare:
+    """Restarts the stack, from a thread of its own, once `share` of the
+    machines have their node script."""
+
+    def __init__(self, running: stacks.RunningStack, machines: int, share: float) -> None:
+        self.running = running
+        self.needed = max(1, round(machines * share))
+        self.scripts = 0
+        self.thread: threading.Thread | None = None
+        # The storm starts right after this is made.
+        self.began = time.monotonic()
+        self.at = 0.0
+        self.down_s = 0.0
+
+    def progress(self, stage: str) -> None:
+        if stage != "script" or self.thread is not None:
+            return
+        self.scripts += 1
+        if self.scripts >= self.needed:
+            self.thread = threading.Thread(target=self._restart)
+            self.thread.start()
+
+    def _restart(self) -> None:
+        self.at = time.monotonic()
+        self.down_s = self.running.restart()
+
+    def result(self, outcomes: list[Outcome]) -> Restarted:
+        if self.thread is None:
+            raise RuntimeError(f"fewer than {self.needed} machines got a node script")
+        self.thread.join()
+        spanning = [
+            o
+            for o in outcomes
+            if o.started + o.stages.get("script", float("inf")) < self.at
+            and not o.started + o.stages.get("up", float("inf")) < self.at
+        ]
+        return Restarted(
+            self.at - self.began,
+            self.down_s,
+            len(spanning),
+            sum("up" in o.stages for o in spanning),
+        )
+
+
+def _records(database_url: str, outcomes: list[Outcome]) -> Records:
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            boots_up = connection.execute(
+                text(
+                    "SELECT count(*) FROM node_boot b WHERE b.outcome = 'up' AND b.id = "
+                    "(SELECT max(id) FROM node_boot WHERE node_id = b.node_id)"
+                )
+            ).scalar_one()
+            rows = connection.execute(text("SELECT mac, ip FROM dhcp_lease WHERE state = 'bound'"))
+            bound = {(mac, ip) for mac, ip in rows}
+    finally:
+        engine.dispose()
+    ips = [o.ip for o in outcomes if not o.lost]
+    return Records(
+        boots_up=boots_up,
+        leases_held=sum((o.machine.mac_text, o.ip) in bound for o in outcomes if not o.lost),
+        shared_addresses=len(ips) - len(set(ips)),
+    )
+
+
 def run_stack(
     stack: str,
-    start: Callable[[nslab.Namespace], AbstractContextManager[stacks.CpuMeter]],
+    start: Callable[[nslab.Namespace], AbstractContextManager[stacks.RunningStack]],
     first_url: str,
     fleet: list[Machine],
     spread: float,
     timers: Timers,
     first_boot: bool = False,
+    restart_share: float | None = None,
 ) -> Summary:
-    with stacks.segment() as (server, client), start(server) as cpu:
+    with stacks.segment() as (server, client), start(server) as running:
         client.call(asyncio.run, _ready(first_url, fleet[0], 120.0))
         if not first_boot:
             client.call(asyncio.run, _previous_boots(first_url, fleet, 4))
         load = os.getloadavg()[0]
-        before = cpu()
-        result = client.call(storm, "cli0", fleet, spread, timers)
-        spent = cpu() - before
-    return summarise(stack, result, spent, load)
+        before = running.cpu_seconds()
+        restart = None
+        if restart_share is not None:
+            restart = _RestartAtShare(running, len(fleet), restart_share)
+        result = client.call(
+            storm, "cli0", fleet, spread, timers, restart.progress if restart else no_progress
+        )
+        spent = running.cpu_seconds() - before
+        summary = summarise(stack, result, spent, load)
+        if restart is not None:
+            summary.restart = restart.result(result.outcomes)
+        if running.database_url is not None:
+            summary.records = _records(running.database_url, result.outcomes)
+    return summary
 
 
 @dataclass(frozen=True)
@@ -194,6 +316,8 @@ class Storm:
     first_boot: bool = False
     # Keep the work directory (servers' logs) instead of removing it.
     keep: bool = False
+    # Restart each stack once this share of the machines has its node script.
+    restart_share: float | None = None
 
 
 def run(storm_args: Storm, names: list[str]) -> Iterator[Summary]:
@@ -209,7 +333,7 @@ def run(storm_args: Storm, names: list[str]) -> Iterator[Summary]:
 
                 def start(
                     server: nslab.Namespace, work: Path = work
-                ) -> AbstractContextManager[stacks.CpuMeter]:
+                ) -> AbstractContextManager[stacks.RunningStack]:
                     return stacks.bootsvc(
                         server, work, image, fleet, storm_args.database_url,
                         dict(storm_args.settings),
@@ -220,13 +344,13 @@ def run(storm_args: Storm, names: list[str]) -> Iterator[Summary]:
 
                 def start(
                     server: nslab.Namespace, work: Path = work
-                ) -> AbstractContextManager[stacks.CpuMeter]:
+                ) -> AbstractContextManager[stacks.RunningStack]:
                     return stacks.reference(server, work, image, fleet)
 
                 url = f"http://{stacks.SERVER_IP}/boot.ipxe"
             yield run_stack(
                 name, start, url, fleet, storm_args.spread, storm_args.timers,
-                storm_args.first_boot,
+                storm_args.first_boot, storm_args.restart_share,
             )  # fmt: skip
     finally:
         if storm_args.keep:

@@ -6,7 +6,8 @@ of its own joined to the simulator's by a veth pair, on the same files:
 - reference: dnsmasq for DHCP and TFTP and nginx serving static files, with
   every node's script, overlay and secrets rendered to a file beforehand.
 
-Each yields a function that reads the CPU seconds its processes have used.
+Each yields a `RunningStack`: the CPU seconds its processes have used, and
+a restart as `systemctl restart` does one.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -85,7 +87,54 @@ def write_image(directory: Path, sizes: Sizes) -> Image:
     return Image(paths["vmlinuz"], paths["initrd.img"], paths["root.squashfs"], sizes)
 
 
-CpuMeter = Callable[[], float]
+class RunningStack:
+    """A stack's server processes in their namespace, each started by one
+    of `starts`; `database_url` is where bootsvc keeps its state."""
+
+    def __init__(
+        self,
+        server: nslab.Namespace,
+        starts: list[Callable[[], subprocess.Popen[bytes]]],
+        http_port: int,
+        database_url: str | None = None,
+    ) -> None:
+        self.server = server
+        self.starts = starts
+        self.http_port = http_port
+        self.database_url = database_url
+        self.processes = [start() for start in starts]
+        # CPU seconds of the processes a restart stopped.
+        self.stopped_cpu_s = 0.0
+
+    def cpu_seconds(self) -> float:
+        return self.stopped_cpu_s + session_cpu_seconds([p.pid for p in self.processes])
+
+    def stop(self) -> None:
+        """As systemd stops bootsvc's unit (TimeoutStopSec=30s)."""
+        self.stopped_cpu_s = self.cpu_seconds()
+        for process in self.processes:
+            nslab.stop_process(process, grace=30.0)
+
+    def restart(self, timeout: float = 120.0) -> float:
+        """Stop every process (SIGTERM, as systemd does), start them again,
+        and return the seconds until HTTP accepted connections again."""
+        began = time.monotonic()
+        self.stop()
+        self.processes = [start() for start in self.starts]
+        deadline = began + timeout
+        while not self.server.call(_accepts, SERVER_IP, self.http_port):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"HTTP not back within {timeout:.0f} s of the restart")
+            time.sleep(0.1)
+        return time.monotonic() - began
+
+
+def _accepts(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
 
 
 def session_cpu_seconds(leaders: list[int]) -> float:
@@ -119,7 +168,7 @@ def _bootsvc_env(work: Path, database_url: str, extra: dict[str, str]) -> dict[s
     return {
         **os.environ,
         "BOOTSVC_DATA_DIR": str(work / "data"),
-        "BOOTSVC_DATABASE_URL": database_url or f"sqlite:///{work / 'data' / 'bootsvc.db'}",
+        "BOOTSVC_DATABASE_URL": database_url,
         "BOOTSVC_HTTP_LISTEN": f"{SERVER_IP}:8080",
         "BOOTSVC_ADVERTISE_URL": f"http://{SERVER_IP}:8080",
         "BOOTSVC_TFTP_LISTEN": f"{SERVER_IP}:69",
@@ -184,19 +233,23 @@ def bootsvc(
     fleet: list[Machine],
     database_url: str = "",
     settings: dict[str, str] | None = None,
-) -> Iterator[CpuMeter]:
+) -> Iterator[RunningStack]:
+    database_url = database_url or f"sqlite:///{work / 'data' / 'bootsvc.db'}"
     env = _bootsvc_env(work, database_url, settings or {})
     prepare_bootsvc(work, image, fleet, env)
-    log = (work / "bootsvc.log").open("wb")
-    process = server.popen(
-        [sys.executable, "-m", "bootsvc", "serve"],
-        env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        yield lambda: session_cpu_seconds([process.pid])
-    finally:
-        nslab.stop_process(process)
-        log.close()
+    with (work / "bootsvc.log").open("ab") as log:
+
+        def serve() -> subprocess.Popen[bytes]:
+            return server.popen(
+                [sys.executable, "-m", "bootsvc", "serve"],
+                env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+
+        running = RunningStack(server, [serve], 8080, database_url)
+        try:
+            yield running
+        finally:
+            running.stop()
 
 
 NGINX_CONF = """
@@ -290,16 +343,23 @@ def _dnsmasq_argv(work: Path) -> list[str]:
 @contextmanager
 def reference(
     server: nslab.Namespace, work: Path, image: Image, fleet: list[Machine]
-) -> Iterator[CpuMeter]:
+) -> Iterator[RunningStack]:
     prepare_reference(work, image, fleet)
     quiet: dict[str, Any] = {"stdout": subprocess.DEVNULL, "stderr": subprocess.STDOUT}
-    dnsmasq = server.popen(_dnsmasq_argv(work), **quiet)
-    nginx = server.popen(["nginx", "-c", str(work / "nginx.conf")], **quiet)
-    time.sleep(0.5)
-    for name, process in (("dnsmasq", dnsmasq), ("nginx", nginx)):
-        if process.poll() is not None:
-            raise RuntimeError(f"{name} exited with {process.returncode}")
-    yield lambda: session_cpu_seconds([dnsmasq.pid, nginx.pid])
+    argvs = {"dnsmasq": _dnsmasq_argv(work), "nginx": ["nginx", "-c", str(work / "nginx.conf")]}
+
+    def starter(argv: list[str]) -> Callable[[], subprocess.Popen[bytes]]:
+        return lambda: server.popen(argv, **quiet)
+
+    running = RunningStack(server, [starter(argv) for argv in argvs.values()], 80)
+    try:
+        time.sleep(0.5)
+        for name, process in zip(argvs, running.processes, strict=True):
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} exited with {process.returncode}")
+        yield running
+    finally:
+        running.stop()
 
 
 def needed_tools() -> list[str]:

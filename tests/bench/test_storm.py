@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from bench.storm.firmware import Timers
-from bench.storm.run import Storm, run
+from bench.storm.run import Records, Storm, run
 from bench.storm.stacks import Sizes
 
 
@@ -24,3 +24,25 @@ def test_fifty_machines_boot_at_once_and_none_is_lost() -> None:
     assert (summary.up, summary.lost) == (50, 0)
     # Every machine made it to its boot-up report, which needs its boot token.
     assert summary.stages["up"] > summary.stages["root"]
+
+
+@pytest.mark.netns
+def test_a_restart_mid_storm_loses_no_machine_and_keeps_its_state() -> None:
+    """bootsvc restarted (as `systemctl restart` does) once half the machines
+    have their node script: the others retry on their firmware's timers, and
+    leases, tokens and boot records outlive the restart."""
+    storm = Storm(
+        nodes=50,
+        sizes=Sizes(kernel=256 << 10, initrd=1 << 20, root=2 << 20),
+        timers=Timers(deadline=300.0),
+        restart_share=0.5,
+    )
+    [summary] = run(storm, ["bootsvc"])
+    assert summary.lost_why == {}
+    assert (summary.up, summary.lost) == (50, 0)
+    restart = summary.restart
+    assert restart is not None and restart.down_s > 0
+    # Machines with a script (and its token) from before the restart finished after it.
+    assert restart.spanning > 0
+    assert restart.spanning_up == restart.spanning
+    assert summary.records == Records(boots_up=50, leases_held=50, shared_addresses=0)

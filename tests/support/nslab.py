@@ -108,14 +108,14 @@ def call_in(name: str, function: Callable[..., T], *args: Any) -> T:
     return result[0]
 
 
-def stop_process(process: subprocess.Popen[Any]) -> None:
+def stop_process(process: subprocess.Popen[Any], grace: float = 10.0) -> None:
     """SIGTERM to a process started in its own session, and its group;
-    SIGKILL if it has not gone within ten seconds."""
-    _stop_group(process)
+    SIGKILL if it has not gone within `grace` seconds."""
+    _stop_group(process, grace)
 
 
-def _stop_group(process: subprocess.Popen[Any]) -> None:
-    for signum, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+def _stop_group(process: subprocess.Popen[Any], grace: float = 10.0) -> None:
+    for signum, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
         try:
             os.killpg(process.pid, signum)
         except ProcessLookupError:

@@ -10,7 +10,9 @@ loop instead of tftpy's `listen()`, which cannot serve a boot storm:
 - write requests are refused (ERROR 2), and names are resolved by a
   FileSource in worker threads, so a slow database never stalls transfers;
 - a failing transfer or a bad datagram ends that transfer or is dropped, with
-  one log line; nothing a client sends stops the server.
+  one log line; nothing a client sends stops the server;
+- on stop it takes no new request but lets running transfers finish, for a
+  bounded time: a PXE ROM cannot resume a transfer, so a restart would lose it.
 
 Each reply goes out from the address the request was sent to (IP_PKTINFO), so
 a server listening on 0.0.0.0 of a multi-homed host answers from the right one.
@@ -27,6 +29,7 @@ import struct
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from tftpy.TftpPacketFactory import TftpPacketFactory
@@ -90,9 +93,11 @@ class TftpServer:
         give_up_seconds: float = 10.0,
         workers: int = 4,
         max_sessions: int = 1000,
+        drain_seconds: float = 10.0,
     ) -> None:
         self.source = source
         self.max_sessions = max_sessions
+        self.drain_seconds = drain_seconds
         self.resend_seconds = resend_seconds
         self.give_up_seconds = give_up_seconds
         self.sessions: dict[tuple[str, int], Session] = {}
@@ -121,17 +126,25 @@ class TftpServer:
         raise_descriptor_limit()
         self.selector.register(self.sock, selectors.EVENT_READ, _ACCEPT)
         self.selector.register(self._wake_r, selectors.EVENT_READ, _WAKE)
-        next_sweep = time.monotonic() + TICK_SECONDS
         try:
-            while not self.stopping.is_set():
-                for key, _events in self.selector.select(TICK_SECONDS):
-                    self._dispatch(key.data)
-                now = time.monotonic()
-                if now >= next_sweep:
-                    self._sweep(now)
-                    next_sweep = now + TICK_SECONDS
+            self._serve_until(self.stopping.is_set)
+            self.selector.unregister(self.sock)
+            self.sock.close()
+            deadline = time.monotonic() + self.drain_seconds
+            event(log, "tftp.draining", transfers=len(self.sessions), within_s=self.drain_seconds)
+            self._serve_until(lambda: not self.sessions or time.monotonic() >= deadline)
         finally:
             self._shutdown()
+
+    def _serve_until(self, done: Callable[[], bool]) -> None:
+        next_sweep = time.monotonic() + TICK_SECONDS
+        while not done():
+            for key, _events in self.selector.select(TICK_SECONDS):
+                self._dispatch(key.data)
+            now = time.monotonic()
+            if now >= next_sweep:
+                self._sweep(now)
+                next_sweep = now + TICK_SECONDS
 
     def _dispatch(self, target: object) -> None:
         try:
