@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +27,13 @@ pytest_plugins = ["tests.support.dhcpstack"]
 PG_URL = os.environ.get(
     "BOOTSVC_TEST_PG_URL", "postgresql+psycopg://bootsvc:bootsvc@127.0.0.1/bootsvc_test"
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """pytest-xdist's workers ignore SIGINT, and an ignored signal stays
+    ignored in the programs a test starts: give them Ctrl-C back."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
