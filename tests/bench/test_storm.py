@@ -12,6 +12,7 @@ from bench.storm.stacks import Sizes
 
 
 @pytest.mark.netns
+@pytest.mark.alone
 def test_fifty_machines_boot_at_once_and_none_is_lost() -> None:
     storm = Storm(
         nodes=50,
@@ -27,6 +28,7 @@ def test_fifty_machines_boot_at_once_and_none_is_lost() -> None:
 
 
 @pytest.mark.netns
+@pytest.mark.alone
 def test_a_restart_mid_storm_loses_no_machine_and_keeps_its_state() -> None:
     """bootsvc restarted (as `systemctl restart` does) once half the machines
     have their node script: the others retry on their firmware's timers, and
