@@ -298,7 +298,9 @@ def deliver_node_script(
         "node": script.hostname,
     }
     if isinstance(plan, NoBoot):
-        event(log, "boot.noboot", reason=plan.reason, **where)
+        where["stage"] = reports.REFUSED
+        unrecorded = _record_refusal(db, site, machine, script.node_id, plan)
+        event(log, "boot.noboot", reason=plan.reason, unrecorded=unrecorded, **where)
         return script
     details: dict[str, Any] = {"reason": plan.reason}
     if isinstance(script.config, ConfigError):
@@ -342,6 +344,35 @@ def deliver_node_script(
             if config.boot_token is not None:
                 nodeaccess.store_boot_token(session, node_id, config.boot_token, ip)
     return script
+
+
+def _record_refusal(
+    db: Database, site: BootSite, machine: Machine, node_id: int | None, plan: NoBoot
+) -> str | None:
+    """Record a script that boots nothing as the node's boot report, so that
+    its status says why it did not boot; only when the script went to the
+    node's own address, since anyone can name a MAC. Why not, when not."""
+    if node_id is None:
+        return "node unknown"
+    with db.write() as session:
+        node = session.get(Node, node_id)
+        if node is None:
+            return "node unknown"
+        verdict = nodeaccess.verify(
+            session, node, machine.mac, machine.ip, site.secrets_without_address_check
+        )
+        if not verdict.verified:
+            return verdict.reason
+        reports.record(
+            session,
+            reports.REFUSED,
+            machine.mac,
+            machine.ip,
+            node_id=node_id,
+            version_id=plan.version_id,
+            details={"reason": plan.reason},
+        )
+    return None
 
 
 def artifact_url(base_url: str, file: BootFile, mac: str | None = None) -> str:

@@ -64,5 +64,6 @@ def unsigned_kernel(plan: BootPlan) -> NoBoot | None:
     state = "is not signed" if plan.kernel_signed is False else "was never checked for a signature"
     return NoBoot(
         f"{plan.image} {plan.version}: its kernel {state}, and a Secure Boot node "
-        "boots only a signed kernel"
+        "boots only a signed kernel",
+        plan.version_id,
     )
