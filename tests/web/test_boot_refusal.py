@@ -113,3 +113,23 @@ def test_a_node_cannot_report_a_refusal_itself(client: FlaskClient, db: Database
     reply = client.post("/boot/report", json={"stage": "refused", "mac": MAC})
     assert reply.status_code == 400
     assert reply.get_json()["message"].startswith("stage must be one of script, ")
+
+
+def test_arm64_needs_a_signed_kernel_only_with_secure_boot_on(
+    client: FlaskClient, db: Database, store: ArtifactStore
+) -> None:
+    """Every arm64 machine boots through the signed GRUB; only one with
+    Secure Boot on is refused an unsigned kernel."""
+    _node(db, store, architecture="arm64", kernel_signed=False)
+    assert "  if linux '/artifacts/" in _grub(client, arch="arm64")
+    # A GRUB that does not say its CPU is on the x86-64 Secure Boot path.
+    assert UNSIGNED in _grub(client)
+    factory.node(
+        db,
+        hostname="hv1",
+        interfaces=[{"mac": MAC, "ip": IP}],
+        image="hv=1",
+        facts={"secure_boot": True},
+    )
+    assert f"bootsvc: hv1: {UNSIGNED}" in _grub(client, arch="arm64")
+    assert [stage for stage, _ in _reports(db)] == ["script", "refused", "refused"]
