@@ -7,6 +7,7 @@ node: its GRUB prints why and the kernel is not sent."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import time
@@ -147,3 +148,7 @@ def test_enforcing_firmware_is_never_handed_an_unsigned_kernel(
         if line.get("event") == "boot.noboot" and line.get("mac") == mac
     }
     assert reason in noboot
+    # bootsvc told the node's status why, too.
+    shown = lab.cli("node", "show", "sb-unsigned")
+    assert re.search(r"^status: +refused$", shown, re.M), shown
+    assert re.search(rf"^refused: +{re.escape(noboot)}$", shown, re.M), shown
