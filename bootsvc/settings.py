@@ -220,6 +220,12 @@ class Settings(BaseModel):
     # served as shimx64.efi and grubx64.efi beside the iPXE loaders.
     shim_dir: Path = Path("/usr/lib/shim")
     grub_dir: Path = Path("/usr/lib/grub/x86_64-efi-signed")
+    # ARM64 UEFI boots Debian's signed shim and network GRUB for arm64
+    # (shim-signed:arm64, grub-efi-arm64-signed), served as shimaa64.efi and
+    # grubaa64.efi: Debian ships no arm64 iPXE. An amd64 server unpacks the
+    # arm64 packages (dpkg-deb -x) and points these at them.
+    arm64_shim_dir: Path = Path("/usr/lib/shim")
+    arm64_grub_dir: Path = Path("/usr/lib/grub/arm64-efi-signed")
     # Whether UEFI machines take the Secure Boot path when neither their node
     # nor their cluster says (`secure_boot`): the firmware does not tell.
     secure_boot: bool = False

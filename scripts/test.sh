@@ -15,6 +15,12 @@ step_done() {
 packages() { grep -v '^\s*#' scripts/test-packages.txt | grep -v '^\s*$'; }
 
 if [ "$(id -u)" = 0 ]; then
+    # busybox-test-arm64 and the arm64 shim and GRUB are unpacked from
+    # Debian's arm64 packages, which apt fetches only for a known architecture.
+    if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+        dpkg --add-architecture arm64
+        apt-get update -qq
+    fi
     missing=()
     for package in $(packages); do
         dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \

@@ -119,3 +119,8 @@ def busybox_test_v1() -> Path:
 @pytest.fixture(scope="session")
 def busybox_test_v2() -> Path:
     return images.manifest(recipes.SAMPLE_IMAGE, "2")
+
+
+@pytest.fixture(scope="session")
+def busybox_test_arm64() -> Path:
+    return images.manifest(recipes.SAMPLE_IMAGE_ARM64, "1")

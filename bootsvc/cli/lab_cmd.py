@@ -24,7 +24,8 @@ firmware_option = click.option(
     default=Firmware.BIOS.value,
     show_default=True,
     help="bios: SeaBIOS and iPXE ROM; uefi: OVMF's own PXE, then iPXE; uefi-secureboot: "
-    "OVMF with Secure Boot enforced and Microsoft's keys, then shim and GRUB.",
+    "OVMF with Secure Boot enforced and Microsoft's keys, then shim and GRUB; "
+    "uefi-arm64: an aarch64 VM with AAVMF, then the arm64 shim and GRUB.",
 )
 
 

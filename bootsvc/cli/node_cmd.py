@@ -303,6 +303,7 @@ def show(app: App, hostname: str, as_json: bool) -> None:
             ("up since", f"{status.booted_at:%Y-%m-%d %H:%M:%S}" if status.booted_at else None),
             ("boot took", f"{status.boot_s} s" if status.boot_s is not None else None),
             ("status", status.status),
+            ("refused", status.refused),
             ("failed boots", status.failures),
             ("last seen", f"{status.last_seen:%Y-%m-%d %H:%M:%S}" if status.last_seen else None),
         ]

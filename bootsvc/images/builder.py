@@ -184,7 +184,7 @@ def build(
     request.check()
     recipe = recipes.find(request.recipe, recipes_dir or recipes.default_dir())
     require_tools(recipes.TOOLS.get(recipe.name, {}))
-    kernel = request.kernel_package or recipes.kernel_package()
+    kernel = request.kernel_package or recipes.kernel_package(recipe.name)
     options = request.recipe_options()
     key = recipes.input_key(recipe, request.version, kernel, options)
     target = cache_dir / "images" / recipe.name / f"{request.version}-{key[:20]}"

@@ -3,8 +3,9 @@
 A build is identified by a hash of what goes into it: every file of the
 recipe, of images/common and of the other recipes' files it copies in, the
 version string, the kernel package, the busybox (and for busybox-test the
-tpm2-tools and openssl) it packs and the options
-forwarded to the recipe. The same inputs reuse the earlier build.
+tpm2-tools and openssl) it packs, the versions of the foreign-architecture
+packages it unpacks (busybox-test-arm64) and the options forwarded to the
+recipe. The same inputs reuse the earlier build.
 """
 
 from __future__ import annotations
@@ -21,20 +22,21 @@ from bootsvc.core.cmdb import names
 from bootsvc.images import BuildError
 
 SAMPLE_IMAGE = "busybox-test"
+SAMPLE_IMAGE_ARM64 = "busybox-test-arm64"
 COMMON = "common"
 
+_BUSYBOX_TEST_TOOLS = {
+    "apt-get": "apt",
+    "dpkg-deb": "dpkg",
+    "modprobe": "kmod",
+    "cpio": "cpio",
+    "mksquashfs": "squashfs-tools",
+    "busybox": "busybox-static",
+}
 # Host commands a recipe runs, by the Debian package that has them.
 TOOLS = {
-    "busybox-test": {
-        "apt-get": "apt",
-        "dpkg-deb": "dpkg",
-        "modprobe": "kmod",
-        "cpio": "cpio",
-        "mksquashfs": "squashfs-tools",
-        "busybox": "busybox-static",
-        "tpm2": "tpm2-tools",
-        "openssl": "openssl",
-    },
+    "busybox-test": {**_BUSYBOX_TEST_TOOLS, "tpm2": "tpm2-tools", "openssl": "openssl"},
+    SAMPLE_IMAGE_ARM64: _BUSYBOX_TEST_TOOLS,
     "debian-hypervisor": {
         "mmdebstrap": "mmdebstrap",
         "mksquashfs": "squashfs-tools",
@@ -45,11 +47,21 @@ TOOLS = {
 
 # Folders of other recipes (under the recipes' root) whose files a recipe
 # copies into its image: inputs of its builds as much as its own files.
-SHARED_INPUTS = {"debian-dracut": ("debian-hypervisor/files",)}
+SHARED_INPUTS = {
+    "debian-dracut": ("debian-hypervisor/files",),
+    SAMPLE_IMAGE_ARM64: ("busybox-test/initramfs", "busybox-test/rootfs"),
+}
 
 # Host packages whose files a recipe packs, besides busybox-static (every
 # recipe's input): their versions are inputs of its builds.
 HOST_PACKAGES = {"busybox-test": ("tpm2-tools", "openssl")}
+
+# Packages of another architecture a recipe downloads and unpacks: the
+# versions apt would fetch now are inputs of its builds.
+FOREIGN_PACKAGES = {SAMPLE_IMAGE_ARM64: ("busybox-static:arm64",)}
+
+# The package whose kernel a recipe packs, by the metapackage that points at it.
+KERNEL_METAPACKAGES = {SAMPLE_IMAGE_ARM64: "linux-image-arm64:arm64"}
 
 
 @dataclass(frozen=True)
@@ -89,13 +101,25 @@ def _query(argv: list[str]) -> str | None:
     return done.stdout if done.returncode == 0 else None
 
 
-def kernel_package() -> str:
-    """The kernel package Debian's linux-image-amd64 points at now."""
-    for line in (_query(["apt-cache", "depends", "linux-image-amd64"]) or "").splitlines():
+def kernel_package(recipe: str = SAMPLE_IMAGE) -> str:
+    """The kernel package the recipe's metapackage (linux-image-amd64 for
+    most) points at now, without an architecture suffix."""
+    meta = KERNEL_METAPACKAGES.get(recipe, "linux-image-amd64")
+    for line in (_query(["apt-cache", "depends", meta]) or "").splitlines():
         kind, _, package = line.strip().partition(": ")
         if kind == "Depends" and package.startswith("linux-image-"):
-            return package
-    raise BuildError("apt-cache knows no linux-image-amd64: run apt-get update")
+            return package.partition(":")[0]
+    hint = " (dpkg --add-architecture arm64 first)" if meta.endswith(":arm64") else ""
+    raise BuildError(f"apt-cache knows no {meta}: run apt-get update{hint}")
+
+
+def candidate_version(package: str) -> str:
+    """The version `apt-get download` would fetch."""
+    shown = _query(["apt-cache", "show", "--no-all-versions", package]) or ""
+    for line in shown.splitlines():
+        if line.startswith("Version: "):
+            return line.removeprefix("Version: ")
+    return "absent"
 
 
 def installed_version(package: str) -> str:
@@ -118,6 +142,8 @@ def input_key(recipe: Recipe, version: str, kernel: str, options: Sequence[str] 
         digest.update(part.encode() + b"\0")
     for package in HOST_PACKAGES.get(recipe.name, ()):
         digest.update(f"{package}={installed_version(package)}".encode() + b"\0")
+    for package in FOREIGN_PACKAGES.get(recipe.name, ()):
+        digest.update(f"{package}={candidate_version(package)}".encode() + b"\0")
     _tree_digest(digest, recipe.path)
     _tree_digest(digest, recipe.path.parent / COMMON)
     for shared in SHARED_INPUTS.get(recipe.name, ()):

@@ -277,7 +277,7 @@ class Lab:
         cpus: int = 1,
     ) -> Vm:
         """Start a VM on the lab network; it boots from the network at once."""
-        require("qemu-system-x86_64")
+        require(firmware.emulator)
         names.object_name(name, "VM name")
         if name in self.state.vms:
             raise LabError(f"lab {self.name} already has a VM {name!r}")

@@ -7,6 +7,8 @@ first-stage loader, which then does DHCP again and HTTP.
 UEFI with Secure Boot: the same, with Debian's Secure Boot build of OVMF and
 Microsoft's keys enrolled (enforced from the first boot); that build needs
 q35 with SMM and its code flash open to SMM only.
+UEFI ARM64: qemu-system-aarch64's virt machine with AAVMF (Debian's
+qemu-efi-aarch64), whose own virtio-net driver and PXE do what OVMF's do.
 
 The serial console goes to a file (the tests read it; `bootsvc lab boot`
 streams it); a monitor socket lets the lab reset or stop the machine.
@@ -28,6 +30,8 @@ OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
 OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
 OVMF_SECURE_BOOT_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.secboot.fd")
 OVMF_MS_KEYS_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.ms.fd")
+AAVMF_CODE = Path("/usr/share/AAVMF/AAVMF_CODE.fd")
+AAVMF_VARS = Path("/usr/share/AAVMF/AAVMF_VARS.fd")
 # sun_path holds 108 bytes with its terminating NUL.
 MAX_SOCKET_PATH = 107
 
@@ -36,6 +40,7 @@ class Firmware(StrEnum):
     BIOS = "bios"
     UEFI = "uefi"
     UEFI_SECURE_BOOT = "uefi-secureboot"
+    UEFI_ARM64 = "uefi-arm64"
 
     @property
     def ovmf(self) -> tuple[Path, Path] | None:
@@ -44,7 +49,18 @@ class Firmware(StrEnum):
             return OVMF_CODE, OVMF_VARS
         if self is Firmware.UEFI_SECURE_BOOT:
             return OVMF_SECURE_BOOT_CODE, OVMF_MS_KEYS_VARS
+        if self is Firmware.UEFI_ARM64:
+            return AAVMF_CODE, AAVMF_VARS
         return None
+
+    @property
+    def emulator(self) -> str:
+        return "qemu-system-aarch64" if self is Firmware.UEFI_ARM64 else "qemu-system-x86_64"
+
+    @property
+    def package(self) -> str:
+        """The Debian package of its firmware files."""
+        return "qemu-efi-aarch64" if self is Firmware.UEFI_ARM64 else "ovmf"
 
 
 @dataclass(frozen=True)
@@ -115,7 +131,7 @@ def prepare(spec: VmSpec, files: VmFiles) -> None:
     if spec.firmware.ovmf is not None:
         for needed in spec.firmware.ovmf:
             if not needed.exists():
-                raise LabError(f"{needed} is missing: apt-get install ovmf")
+                raise LabError(f"{needed} is missing: apt-get install {spec.firmware.package}")
         shutil.copyfile(spec.firmware.ovmf[1], files.uefi_vars)
     for index, size in enumerate(spec.disks_gib):
         disk = files.disk(index)
@@ -133,21 +149,27 @@ def swtpm_argv(files: VmFiles) -> list[str]:
     ]  # fmt: skip
 
 
+def _machine(firmware: Firmware) -> list[str]:
+    if firmware is Firmware.UEFI_ARM64:
+        # A plain ARMv8.0 core: TCG runs it faster than `max`, whose pointer
+        # authentication it emulates at length.
+        return ["-cpu", "cortex-a57", "-machine", "virt"]
+    secure_boot = firmware is Firmware.UEFI_SECURE_BOOT
+    # Every instruction set extension TCG emulates, as a server CPU has
+    # them: Ceph's erasure-code library dies of SIGILL on the default model.
+    return ["-cpu", "max", "-machine", "q35,graphics=off" + (",smm=on" if secure_boot else "")]
+
+
 def argv(spec: VmSpec, files: VmFiles) -> list[str]:
     nic = f"virtio-net-pci,netdev=net0,mac={spec.mac},bootindex=1"
     secure_boot = spec.firmware is Firmware.UEFI_SECURE_BOOT
     command = [
-        "qemu-system-x86_64",
+        spec.firmware.emulator,
         "-name",
         spec.name,
         "-accel",
         "tcg",
-        # Every instruction set extension TCG emulates, as a server CPU has
-        # them: Ceph's erasure-code library dies of SIGILL on the default model.
-        "-cpu",
-        "max",
-        "-machine",
-        "q35,graphics=off" + (",smm=on" if secure_boot else ""),
+        *_machine(spec.firmware),
         "-m",
         str(spec.memory_mb),
         "-smp",

@@ -45,6 +45,7 @@ LAB_PACKAGES = {
     "curl": "curl",
     "dnsmasq": "dnsmasq-base",
     "qemu-system-x86_64": "qemu-system-x86",
+    "qemu-system-aarch64": "qemu-system-arm",
 }
 
 

@@ -71,6 +71,8 @@ OVERLAY_CACHE = Counter(
 for _stage in ("script", "kernel-loaded", "up", "failed"):
     for _outcome in ("booting", "up", "unhealthy", "failed", "abandoned", "unknown"):
         BOOT_REPORTS.labels(_stage, _outcome)
+# bootsvc's own report of a boot it refused closes that boot at once.
+BOOT_REPORTS.labels("refused", "refused")
 for _result in ("hit", "miss"):
     OVERLAY_CACHE.labels(_result)
 for _ended in ("sent", "refused", "aborted", "failed"):

@@ -464,7 +464,8 @@ class RolloutMember(Base):
 
 class NodeBoot(Base):
     """One boot of one node, opened when its script is served and closed by
-    its `up` or `failed` report, or abandoned by the next script fetch."""
+    its `up` or `failed` report, or abandoned by the next script fetch; a
+    boot bootsvc refused is closed as it opens."""
 
     __tablename__ = "node_boot"
     __table_args__ = (Index("ix_node_boot_node_id_id", "node_id", "id"),)
@@ -475,7 +476,7 @@ class NodeBoot(Base):
     )
     mac: Mapped[str | None] = mapped_column(String(17))
     ip: Mapped[str | None] = mapped_column(String(45))
-    # booting, up, unhealthy, failed, abandoned
+    # booting, up, unhealthy, failed, abandoned, refused
     outcome: Mapped[str] = mapped_column(String(16))
     script_at: Mapped[datetime | None] = mapped_column()
     kernel_at: Mapped[datetime | None] = mapped_column()

@@ -54,7 +54,8 @@ def node_script() -> Response:
 def grub_node_config(mac: str) -> Response:
     """The HTTP twin of the TFTP name the signed GRUB fetches; a malformed
     or group MAC is a 400."""
-    machine = machine_from_query({"mac": unicast_mac(mac)}, request.remote_addr)
+    query = {"mac": unicast_mac(mac), "arch": request.args.get("arch", "")}
+    machine = machine_from_query(query, request.remote_addr)
     return _node_script(machine, bootscript.GRUB)
 
 

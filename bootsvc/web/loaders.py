@@ -9,6 +9,7 @@ own directory."""
 from __future__ import annotations
 
 import logging
+from pathlib import PurePosixPath
 from typing import Any
 
 from flask import Blueprint, Response, request
@@ -58,7 +59,8 @@ def loader(name: str) -> Response:
         raise NotFound("no such loader") from None
     headers = {
         "Content-Length": str(size),
-        "Content-Type": _TYPES.get(path.suffix, "application/octet-stream"),
+        # By the served name: a signed loader's file is NAME.efi.signed.
+        "Content-Type": _TYPES.get(PurePosixPath(name).suffix, "application/octet-stream"),
         "Cache-Control": "no-cache",
     }
     _logged(name, 200, bytes=size, method=request.method)

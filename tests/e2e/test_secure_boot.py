@@ -7,6 +7,7 @@ node: its GRUB prints why and the kernel is not sent."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import time
@@ -114,7 +115,7 @@ def test_enforcing_firmware_boots_the_signed_chain(secure_boot_lab: Lab, tmp_pat
     sent = _sent_by_tftp(lab, mac)
     assert sent[:2] == [secureboot.SHIM, secureboot.GRUB], sent
     assert secureboot.GRUB_CONFIG in sent
-    assert secureboot.GRUB_NODE_CONFIG.format(mac=mac) in sent
+    assert secureboot.GRUB_NODE_CONFIG.format(mac=mac) + "?arch=x86_64" in sent
     assert any(name.endswith("/vmlinuz") for name in sent), sent
     assert any(name.startswith("boot/nodes/sb-signed/") for name in sent), sent
     reports = [line for line in server_log(lab) if line.get("event") == "boot.report"]
@@ -139,7 +140,7 @@ def test_enforcing_firmware_is_never_handed_an_unsigned_kernel(
     print(f"refusal on the console {time.monotonic() - started:.1f} s after power-on")
     assert "a Secure Boot node boots only a signed kernel" in console
     sent = _sent_by_tftp(lab, mac)
-    assert secureboot.GRUB_NODE_CONFIG.format(mac=mac) in sent, sent
+    assert secureboot.GRUB_NODE_CONFIG.format(mac=mac) + "?arch=x86_64" in sent, sent
     assert not any(name.startswith("artifacts/") for name in sent), sent
     (noboot,) = {
         line["reason"]
@@ -147,3 +148,7 @@ def test_enforcing_firmware_is_never_handed_an_unsigned_kernel(
         if line.get("event") == "boot.noboot" and line.get("mac") == mac
     }
     assert reason in noboot
+    # bootsvc told the node's status why, too.
+    shown = lab.cli("node", "show", "sb-unsigned")
+    assert re.search(r"^status: +refused$", shown, re.M), shown
+    assert re.search(rf"^refused: +{re.escape(noboot)}$", shown, re.M), shown

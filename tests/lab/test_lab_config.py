@@ -84,6 +84,20 @@ def test_secure_boot_machines_get_the_enforcing_ovmf_with_smm(tmp_path: Path) ->
     assert "smm=on" not in plain and "secure,value=on" not in plain
 
 
+def test_arm64_machines_are_aarch64_virt_machines_with_aavmf(tmp_path: Path) -> None:
+    files = qemu.VmFiles(tmp_path)
+    spec = qemu.VmSpec("a", qemu.Firmware.UEFI_ARM64, vm_mac("a"), "tap-a")
+    qemu.prepare(spec, files)
+    command = qemu.argv(spec, files)
+    assert command[0] == "qemu-system-aarch64"
+    assert command[command.index("-machine") + 1] == "virt"
+    assert command[command.index("-cpu") + 1] == "cortex-a57"
+    assert f"if=pflash,format=raw,unit=0,readonly=on,file={qemu.AAVMF_CODE}" in command
+    # AAVMF's own virtio-net driver and PXE, no iPXE ROM.
+    assert command[-1].startswith("virtio-net-pci,") and command[-1].endswith(",romfile=")
+    assert files.uefi_vars.read_bytes() == qemu.AAVMF_VARS.read_bytes()
+
+
 def test_a_vm_with_a_tpm_talks_to_its_own_swtpm(tmp_path: Path) -> None:
     files = qemu.VmFiles(tmp_path / "vm")
     spec = qemu.VmSpec("t", qemu.Firmware.BIOS, vm_mac("t"), "tap-t", tpm=True)

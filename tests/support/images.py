@@ -21,6 +21,7 @@ from tests.support import systemd_container
 SUITE_IMAGES = (
     (recipes.SAMPLE_IMAGE, "1"),
     (recipes.SAMPLE_IMAGE, "2"),
+    (recipes.SAMPLE_IMAGE_ARM64, "1"),
     ("debian-dracut", "1"),
     ("debian-hypervisor", "1"),
     ("debian-hypervisor", "2"),

@@ -61,3 +61,25 @@ def test_missing_directory_and_escaping_symlink_are_404(client: FlaskClient, nam
     response = client.get(f"/ipxe/{name}")
     assert response.status_code == 404
     assert b"secret" not in response.data
+
+
+def test_the_arm64_shim_and_grub_for_http_boot(data_dir: Path, tmp_path: Path) -> None:
+    """Where an ARM64 HTTP Boot reply points: the files Debian's arm64
+    packages install, by the names shim and the DHCP reply use."""
+    shim_dir, grub_dir = tmp_path / "shim", tmp_path / "grub"
+    shim_dir.mkdir()
+    grub_dir.mkdir()
+    (shim_dir / "shimaa64.efi.signed").write_bytes(b"MZ arm64 shim")
+    (grub_dir / "grubnetaa64.efi.signed").write_bytes(b"MZ arm64 grub")
+    settings = Settings(
+        data_dir=data_dir,
+        advertise_url="http://192.0.2.1:8080",
+        loader_dir=tmp_path,
+        arm64_shim_dir=shim_dir,
+        arm64_grub_dir=grub_dir,
+    )
+    client = create_app(settings).test_client()
+    for name, body in (("shimaa64.efi", b"MZ arm64 shim"), ("grubaa64.efi", b"MZ arm64 grub")):
+        reply = client.get(f"/ipxe/{name}")
+        assert reply.status_code == 200 and reply.data == body, name
+        assert reply.headers["Content-Type"] == "application/efi"

@@ -17,7 +17,7 @@ from here; none re-derives it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -62,9 +62,11 @@ class BootPlan:
 
 @dataclass(frozen=True)
 class NoBoot:
-    """The node exits to its next boot device; `reason` says why."""
+    """The node exits to its next boot device; `reason` says why, and
+    `version_id` names the version it was refused, if one was chosen."""
 
     reason: str
+    version_id: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

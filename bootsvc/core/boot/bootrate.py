@@ -12,8 +12,6 @@ from sqlalchemy.orm import Session
 from bootsvc.core.boot import boots
 from bootsvc.store.models import Node, NodeBoot
 
-FAILED = (boots.FAILED, boots.UNHEALTHY, boots.ABANDONED)
-
 
 @dataclass(frozen=True)
 class BootRate:
@@ -35,6 +33,6 @@ def per_minute(
         minute = int((at - start).total_seconds() // 60) if at else -1
         if 0 <= minute <= minutes:
             started[minute] += 1
-            if outcome in FAILED:
+            if outcome in boots.BAD_OUTCOMES:
                 failed[minute] += 1
     return BootRate(start, started, failed)

@@ -1,7 +1,8 @@
 """Each boot of each node, from its reports: opened when its script is
 served, marked when iPXE has loaded the kernel, closed by the system's `up`
 (healthy or not) or `failed` report, and abandoned when the next script is
-served first. The rows are kept: after a power cut they say which version
+served first. A boot bootsvc refused (a script that boots nothing, and why)
+is opened closed. The rows are kept: after a power cut they say which version
 every node came back on, how long it took, and which did not come back.
 
 Also when each node was last heard from, by a report or its agent's poll."""
@@ -18,6 +19,9 @@ from bootsvc.store.models import BootReport, NodeBoot, NodeSeen
 from bootsvc.store.upsert import upsert
 
 BOOTING, UP, UNHEALTHY, FAILED, ABANDONED = "booting", "up", "unhealthy", "failed", "abandoned"
+REFUSED = "refused"
+# The outcomes of a boot that did not bring the node up well.
+BAD_OUTCOMES = (FAILED, UNHEALTHY, ABANDONED, REFUSED)
 # An agent polling more often than this does not move its "last seen" time:
 # a poll is a read, and most polls should stay one.
 SEEN_RESOLUTION = timedelta(seconds=60)
@@ -89,10 +93,13 @@ def track(session: Session, report: BootReport, now: datetime) -> NodeBoot | Non
         return None
     seen(session, node_id, "report", now)
     current = latest(session, node_id, lock=True)
-    if report.stage == "script":
+    if report.stage in ("script", REFUSED):
         if current is not None and current.outcome == BOOTING:
             current.outcome, current.ended_at = ABANDONED, now
-        return _open(session, node_id, report, now, from_script=True)
+        boot = _open(session, node_id, report, now, from_script=True)
+        if report.stage == REFUSED:
+            boot.outcome, boot.ended_at, boot.details = REFUSED, now, dict(report.details)
+        return boot
     closed_long_ago = current is not None and current.outcome in {FAILED, ABANDONED}
     if current is None or closed_long_ago:
         # A boot whose script bootsvc did not serve: another server's, or one

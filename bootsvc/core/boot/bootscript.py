@@ -109,6 +109,8 @@ class BootSite:
     # Secrets and boot tokens for a node whose address bootsvc cannot know
     # go to whoever fetches its script (bootsvc.core.access.nodeaccess).
     secrets_without_address_check: bool = False
+    # Whether a machine the CMDB says nothing of has Secure Boot on.
+    secure_boot: bool = False
     # The node agent's settings, for its files in the overlay.
     agent: Mapping[str, Any] = field(default_factory=agent_values, hash=False, compare=False)
     # The limits on enlisting unknown machines, with this process's rate buckets.
@@ -133,6 +135,7 @@ class BootSite:
             http_url=settings.base_url if scripts_url else "",
             secret_token_ttl_s=settings.secret_token_ttl_s,
             secrets_without_address_check=settings.secrets_without_address_check,
+            secure_boot=settings.secure_boot,
             agent=agent_values(settings),
             enlistment=Enlistment.from_settings(settings),
         )
@@ -186,15 +189,22 @@ def first_script(site: BootSite) -> str:
     return render.render(site.template_dir, "ipxe/boot.ipxe.j2", context)
 
 
+# What GRUB passes when it asks for the machine's own config: its CPU
+# (x86_64, arm64), for the architecture check.
+_GRUB_NODE_QUERY = "?arch=${grub_cpu}"
+
+
 def first_grub_config(site: BootSite) -> str:
     node_config = "/" + secureboot.GRUB_NODE_CONFIG.format(mac="${net_default_mac}")
+    node_config += _GRUB_NODE_QUERY
     return render.render(site.template_dir, "grub/boot.cfg.j2", {"node_config": node_config})
 
 
-def script_url(site: BootSite, loader: ScriptFormat, mac: str | None) -> str:
+def script_url(site: BootSite, loader: ScriptFormat, machine: Machine) -> str:
     """Where the node's script is fetched again (retries, a fresh token)."""
     if loader is GRUB:
-        return "/" + secureboot.GRUB_NODE_CONFIG.format(mac=mac or "${net_default_mac}")
+        url = "/" + secureboot.GRUB_NODE_CONFIG.format(mac=machine.mac or "${net_default_mac}")
+        return f"{url}?{urlencode({'arch': machine.arch})}" if machine.arch else url
     return node_script_url(site)
 
 
@@ -298,7 +308,9 @@ def deliver_node_script(
         "node": script.hostname,
     }
     if isinstance(plan, NoBoot):
-        event(log, "boot.noboot", reason=plan.reason, **where)
+        where["stage"] = reports.REFUSED
+        unrecorded = _record_refusal(db, site, machine, script.node_id, plan)
+        event(log, "boot.noboot", reason=plan.reason, unrecorded=unrecorded, **where)
         return script
     details: dict[str, Any] = {"reason": plan.reason}
     if isinstance(script.config, ConfigError):
@@ -342,6 +354,35 @@ def deliver_node_script(
             if config.boot_token is not None:
                 nodeaccess.store_boot_token(session, node_id, config.boot_token, ip)
     return script
+
+
+def _record_refusal(
+    db: Database, site: BootSite, machine: Machine, node_id: int | None, plan: NoBoot
+) -> str | None:
+    """Record a script that boots nothing as the node's boot report, so that
+    its status says why it did not boot; only when the script went to the
+    node's own address, since anyone can name a MAC. Why not, when not."""
+    if node_id is None:
+        return "node unknown"
+    with db.write() as session:
+        node = session.get(Node, node_id)
+        if node is None:
+            return "node unknown"
+        verdict = nodeaccess.verify(
+            session, node, machine.mac, machine.ip, site.secrets_without_address_check
+        )
+        if not verdict.verified:
+            return verdict.reason
+        reports.record(
+            session,
+            reports.REFUSED,
+            machine.mac,
+            machine.ip,
+            node_id=node_id,
+            version_id=plan.version_id,
+            details={"reason": plan.reason},
+        )
+    return None
 
 
 def artifact_url(base_url: str, file: BootFile, mac: str | None = None) -> str:
@@ -423,7 +464,7 @@ def _rescue(
         # iPXE would expand ${...} and split at || in an echoed message.
         "reason": _IPXE_UNSAFE.sub(" ", failure.message)[:400],
         "retry_delay": RESCUE_RETRY_SECONDS,
-        "script_url": script_url(site, loader, machine.mac),
+        "script_url": script_url(site, loader, machine),
         "quoted": grub_quoted,
     }
     text = render.render(site.template_dir, loader.template("rescue"), context)
@@ -447,7 +488,11 @@ def node_script(
     plan = bootplan.resolve(session, node, site.default_image)
     if not isinstance(plan, NoBoot):
         plan = machinearch.wrong_architecture(plan, machine.arch) or plan
-    if not isinstance(plan, NoBoot) and loader is GRUB:
+    if (
+        not isinstance(plan, NoBoot)
+        and loader is GRUB
+        and secureboot.needs_signed_kernel(node, machine.arch, site.secure_boot)
+    ):
         plan = secureboot.unsigned_kernel(plan) or plan
     if isinstance(plan, NoBoot):
         return _noboot(site, node, machine, plan, loader)
@@ -503,7 +548,7 @@ def node_script(
             attest=sealed is not None,
         ),
         "config": config,
-        "script_url": script_url(site, loader, machine.mac),
+        "script_url": script_url(site, loader, machine),
         "report_url": f"{site.api_url}/boot/report?{urlencode(report, safe=':')}",
         "withheld": _IPXE_UNSAFE.sub(" ", config.withheld)[:200],
         "retry_delay": RETRY_DELAY_SECONDS,

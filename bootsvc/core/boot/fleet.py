@@ -38,7 +38,6 @@ from bootsvc.store.models import (
 from bootsvc.store.types import utcnow
 
 CAME_UP = (boots.UP, boots.UNHEALTHY)
-_BAD = (boots.FAILED, boots.UNHEALTHY, boots.ABANDONED)
 
 
 class _Boot(NamedTuple):
@@ -92,6 +91,23 @@ def _latest(session: Session, scope: Scope, outcomes: tuple[str, ...] | None) ->
     return {row.node_id: _Boot(*row) for row in rows}
 
 
+def _refusals(session: Session, last: dict[int, _Boot]) -> dict[int, str]:
+    """Why each node whose last boot bootsvc refused was refused: only
+    those boots' details are read."""
+    refused = [node_id for node_id, boot in last.items() if boot.outcome == boots.REFUSED]
+    if not refused:
+        return {}
+    newest = (
+        select(func.max(NodeBoot.id))
+        .where(NodeBoot.node_id.in_(refused))
+        .group_by(NodeBoot.node_id)
+    )
+    rows = session.execute(
+        select(NodeBoot.node_id, NodeBoot.details).where(NodeBoot.id.in_(newest))
+    )
+    return {node_id: str(details.get("reason", "")) for node_id, details in rows}
+
+
 def label(ref: VersionRef | None) -> str | None:
     return ref.label if ref is not None else None
 
@@ -118,7 +134,7 @@ def stuck_limit(settings: Settings) -> timedelta:
 
 
 def in_trouble(status: str, source: str | None) -> bool:
-    return status in {"failed", "unhealthy", "stuck"} or source == "fallback"
+    return status in {"failed", "unhealthy", "stuck", boots.REFUSED} or source == "fallback"
 
 
 def silent_since(settings: Settings, now: datetime) -> datetime:
@@ -155,7 +171,7 @@ def node_statuses(
     failures: dict[int, int] = dict(
         session.execute(
             select(NodeBoot.node_id, func.count())
-            .where(NodeBoot.outcome.in_(_BAD), NodeBoot.node_id.in_(scope))
+            .where(NodeBoot.outcome.in_(boots.BAD_OUTCOMES), NodeBoot.node_id.in_(scope))
             .group_by(NodeBoot.node_id)
         ).all()
     )
@@ -164,6 +180,7 @@ def node_statuses(
             select(NodeSeen.node_id, NodeSeen.at).where(NodeSeen.node_id.in_(scope))
         ).all()
     )
+    refusals = _refusals(session, last)
     stuck = stuck_limit(settings)
     views = []
     for node in nodes:
@@ -192,6 +209,7 @@ def node_statuses(
                     now,
                     stuck,
                 ),
+                refused=refusals.get(node.id),
                 failures=failures.get(node.id, 0),
                 last_seen=seen.get(node.id),
                 reset=node.reset_id,

@@ -20,5 +20,6 @@ def wrong_architecture(plan: BootPlan, buildarch: str | None) -> NoBoot | None:
         return None
     return NoBoot(
         f"{plan.image} {plan.version} is built for {plan.architecture}, "
-        f"and this machine is {machine}"
+        f"and this machine is {machine}",
+        plan.version_id,
     )

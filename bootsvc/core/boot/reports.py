@@ -15,7 +15,11 @@ from bootsvc.metrics import families
 from bootsvc.store.models import BootReport, Image, ImageVersion, Node
 from bootsvc.store.types import utcnow
 
+# The stages a node reports.
 STAGES = ("script", "kernel-loaded", "up", "failed")
+# bootsvc's own report of a script that boots nothing, with the reason: a
+# node cannot send it.
+REFUSED = boots.REFUSED
 
 
 def record(

@@ -1,7 +1,8 @@
 """The Secure Boot path (x86-64 UEFI): Debian's signed shim, then its signed
 network GRUB, then a signed kernel. The firmware does not say whether Secure
 Boot is on, so the CMDB does: `secure_boot` in the node's facts, else in its
-cluster's settings, else the site's `secure_boot` setting."""
+cluster's settings, else the site's `secure_boot` setting. ARM64 UEFI always
+boots through the arm64 shim and GRUB, Secure Boot on or off."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from bootsvc.core.boot.bootplan import BootPlan, NoBoot
+from bootsvc.core.catalog.kernelarch import ARM64
 from bootsvc.core.cmdb.records import SECURE_BOOT
 from bootsvc.settings import Settings
 from bootsvc.store.models import Node
@@ -22,6 +24,9 @@ GRUB = "grubx64.efi"
 # if that exists, else $prefix/grub.cfg. No module can be added under Secure Boot.
 GRUB_CONFIG = "grub/grub.cfg"
 GRUB_NODE_CONFIG = "grub/node/{mac}.cfg"
+# The arm64 twins; grubnetaa64.efi.signed has the same built-in prefix.
+SHIM_ARM64 = "shimaa64.efi"
+GRUB_ARM64 = "grubaa64.efi"
 
 
 def signed_loaders(settings: Settings) -> dict[str, Path]:
@@ -29,6 +34,8 @@ def signed_loaders(settings: Settings) -> dict[str, Path]:
     return {
         SHIM: settings.shim_dir / "shimx64.efi.signed",
         GRUB: settings.grub_dir / "grubnetx64.efi.signed",
+        SHIM_ARM64: settings.arm64_shim_dir / "shimaa64.efi.signed",
+        GRUB_ARM64: settings.arm64_grub_dir / "grubnetaa64.efi.signed",
     }
 
 
@@ -56,6 +63,13 @@ def node_takes_secure_boot(node: Node | None, site_default: bool) -> bool:
     return takes_secure_boot(node.facts, cluster, site_default)
 
 
+def needs_signed_kernel(node: Node, arch: str | None, site_default: bool) -> bool:
+    """Whether a machine that GRUB boots must get a signed kernel: an x86-64
+    one reaches GRUB only on the Secure Boot path; an arm64 one always boots
+    through GRUB, and needs a signed kernel only with Secure Boot on."""
+    return arch != ARM64 or node_takes_secure_boot(node, site_default)
+
+
 def unsigned_kernel(plan: BootPlan) -> NoBoot | None:
     """Why a Secure Boot node must not get this version, if it must not:
     its firmware would refuse the kernel after the whole download."""
@@ -64,5 +78,6 @@ def unsigned_kernel(plan: BootPlan) -> NoBoot | None:
     state = "is not signed" if plan.kernel_signed is False else "was never checked for a signature"
     return NoBoot(
         f"{plan.image} {plan.version}: its kernel {state}, and a Secure Boot node "
-        "boots only a signed kernel"
+        "boots only a signed kernel",
+        plan.version_id,
     )

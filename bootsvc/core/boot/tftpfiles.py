@@ -9,7 +9,8 @@ bootsvc.net.tftp (which knows nothing of nodes) and the domain.
   and boot reports, for the signed GRUB (bootsvc.core.boot.tftpnodefiles);
 - `shimx64.efi`, `grubx64.efi`: the signed loaders of the Secure Boot path;
 - `grub/grub.cfg`: the first config that signed GRUB reads, and
-  `grub/node/<mac>.cfg` that machine's own, the GRUB twin of its iPXE script;
+  `grub/node/<mac>.cfg?arch=<cpu>` that machine's own, the GRUB twin of its
+  iPXE script;
 - anything else: a file below `loader_dir` (the iPXE loaders).
 """
 
@@ -19,6 +20,7 @@ import logging
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 from bootsvc.core.boot import bootscript, secureboot
 from bootsvc.core.boot.bootscript import BootSite, Machine
@@ -47,6 +49,7 @@ _GRUB_NODE_CONFIG = re.compile(
     re.escape(secureboot.GRUB_NODE_CONFIG).replace(re.escape("{mac}"), "([^/]+)")
 )
 _ARTIFACT = re.compile(r"artifacts/([^/]+)/([^/]+)")
+_ARCH = re.compile(r"[A-Za-z0-9_]{1,32}")
 
 
 class BootFiles:
@@ -74,8 +77,10 @@ class BootFiles:
             return in_memory(bootscript.first_grub_config(self.site).encode())
         if found := _NODE_SCRIPT.fullmatch(name):
             return self._node_script(found[1], request.ip)
-        if found := _GRUB_NODE_CONFIG.fullmatch(name):
-            return self._node_script(found[1], request.ip, bootscript.GRUB)
+        parts = urlsplit(name)
+        if found := _GRUB_NODE_CONFIG.fullmatch(parts.path):
+            arch = dict(parse_qsl(parts.query)).get("arch")
+            return self._node_script(found[1], request.ip, bootscript.GRUB, arch)
         if found := _ARTIFACT.fullmatch(name):
             return self._artifact(found[1], found[2])
         if self.node_files and (opened := self.node_files.open(name, request.ip)):
@@ -85,13 +90,18 @@ class BootFiles:
         return self.loaders.open(request)
 
     def _node_script(
-        self, raw_mac: str, ip: str, loader: bootscript.ScriptFormat = bootscript.IPXE
+        self,
+        raw_mac: str,
+        ip: str,
+        loader: bootscript.ScriptFormat = bootscript.IPXE,
+        arch: str | None = None,
     ) -> OpenedFile:
         try:
             mac = names.mac(raw_mac)
         except InvalidInput:
             raise FileMissing("not a MAC address") from None
-        machine = Machine(mac=mac, ip=ip)
+        # As over HTTP: an architecture that is no word is not heard.
+        machine = Machine(mac=mac, ip=ip, arch=arch if arch and _ARCH.fullmatch(arch) else None)
         script = bootscript.deliver_node_script(self.db, self.site, machine, log, loader)
         return in_memory(script.text.encode(), mac)
 

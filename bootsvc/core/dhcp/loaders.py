@@ -4,17 +4,18 @@ BIOS gets undionly.kpxe and UEFI x86 the configured EFI loader, both over
 TFTP; UEFI HTTP Boot gets the loader's HTTP URL and option 60 "HTTPClient"
 (edk2 ignores an offer without it); iPXE gets /boot.ipxe over HTTP, which is
 what ends the chainload loop. A UEFI machine on the Secure Boot path gets the
-signed shim instead of iPXE, by TFTP or HTTP alike. ARM and unknown
-architectures get no boot file.
+signed shim instead of iPXE, by TFTP or HTTP alike. ARM64 UEFI gets Debian's
+signed arm64 shim, by TFTP or HTTP: Debian ships no arm64 iPXE. 32-bit ARM
+and unknown architectures get no boot file.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bootsvc.core.boot.secureboot import SHIM
+from bootsvc.core.boot.secureboot import SHIM, SHIM_ARM64
 from bootsvc.net.dhcp import options as opt
-from bootsvc.net.dhcp.classify import Client, Firmware
+from bootsvc.net.dhcp.classify import ARCH_ARM64, ARCH_ARM64_HTTP, Client, Firmware
 from bootsvc.settings import Settings
 
 BIOS_LOADER = "undionly.kpxe"
@@ -63,6 +64,10 @@ def loader_for(
         return FirstStageLoader(uefi_loader, firmware)
     if firmware is Firmware.BIOS:
         return FirstStageLoader(BIOS_LOADER, firmware)
+    if firmware is Firmware.UEFI_ARM and client.arch == ARCH_ARM64:
+        return FirstStageLoader(SHIM_ARM64, firmware)
+    if firmware is Firmware.UEFI_ARM and client.arch == ARCH_ARM64_HTTP:
+        return FirstStageLoader(f"{loaders.base_url}/ipxe/{SHIM_ARM64}", firmware, b"HTTPClient")
     return None
 
 

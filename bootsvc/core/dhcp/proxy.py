@@ -74,7 +74,7 @@ class ProxyResponder:
         note = None
         if client.firmware in (Firmware.BIOS, Firmware.IPXE):
             options[opt.VENDOR_SPECIFIC] = SKIP_DISCOVERY
-        elif client.firmware is Firmware.UEFI_X86:
+        elif client.firmware in (Firmware.UEFI_X86, Firmware.UEFI_ARM) and not boot.vendor_class:
             style = self.styles.for_client(client.vendor_class, client.arch)
             note = f"uefi-style={style}"
             if style is ProxyStyle.SMEE:

@@ -39,7 +39,7 @@ log = logging.getLogger("bootsvc.fleetlock")
 DEFAULT_GROUP = "default"
 # Boots that leave a node out of its cluster. A node bootsvc never saw boot
 # (booted before bootsvc ran the site) counts as up while it is heard from.
-_DOWN = {boots.BOOTING, "stuck", boots.FAILED, boots.UNHEALTHY, boots.ABANDONED}
+_DOWN = {boots.BOOTING, "stuck", *boots.BAD_OUTCOMES}
 
 
 def group_of(node: Node) -> str:

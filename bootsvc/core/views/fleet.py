@@ -78,6 +78,8 @@ class NodeStatusView(BaseModel):
     booted_at: datetime | None
     boot_s: float | None
     status: str
+    # Why bootsvc refused its last boot, when it did.
+    refused: str | None = None
     failures: int
     last_seen: datetime | None
     # The audit id of a factory reset its next boot carries out.

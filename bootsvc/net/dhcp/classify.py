@@ -20,6 +20,8 @@ ARCHES_UEFI_ARM = frozenset({10, 11})
 # 16 is x64 UEFI HTTP Boot, 15 its 32-bit twin; ARM HTTP (18, 19) counts as ARM.
 ARCHES_UEFI_HTTP = frozenset({15, 16})
 ARCHES_ARM_HTTP = frozenset({18, 19})
+# The 64-bit ones, which bootsvc has a loader for.
+ARCH_ARM64, ARCH_ARM64_HTTP = 11, 19
 
 
 class Firmware(StrEnum):

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from bootsvc.core.boot import boots
+from bootsvc.core.boot import boots, reports
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
 from bootsvc.store.models import Node, NodeBoot, NodeSeen
@@ -26,12 +26,31 @@ def _boots(db: Database) -> list[tuple[str, bool, bool]]:
         ]
 
 
+def _one_node(db: Database, store: ArtifactStore) -> str:
+    """A node of cluster c1 following hv@stable; its MAC."""
+    factory.version(db, store, "hv", "1")
+    factory.promote(db, store, "hv", "1")
+    return make_cluster(db, "c1", size=1)["c1n0"]
+
+
+def test_a_refused_boot_ends_a_hanging_one_and_is_closed_at_once(
+    db: Database, store: ArtifactStore
+) -> None:
+    mac = _one_node(db, store)
+    boot(db, mac, outcome=None)
+    with db.write() as session:
+        reports.record(session, reports.REFUSED, mac, None, details={"reason": "why"})
+    assert _boots(db) == [("abandoned", True, False), ("refused", True, False)]
+    with db.read() as session:
+        refused = session.scalars(select(NodeBoot).order_by(NodeBoot.id.desc())).first()
+        assert refused is not None and refused.ended_at is not None
+        assert refused.details == {"reason": "why"}
+
+
 def test_a_boot_from_script_to_up_and_the_ones_that_went_wrong(
     db: Database, store: ArtifactStore
 ) -> None:
-    factory.version(db, store, "hv", "1")
-    factory.promote(db, store, "hv", "1")
-    mac = make_cluster(db, "c1", size=1)["c1n0"]
+    mac = _one_node(db, store)
     plan = boot(db, mac, outcome=None)
     report(db, mac, "kernel-loaded", plan.version_id)
     report(db, mac, "up", plan.version_id)

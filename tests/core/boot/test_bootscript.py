@@ -198,7 +198,7 @@ def test_grub_config_for_a_machine_that_boots_nothing_says_why(db: Database) -> 
 
 def test_first_grub_config_loads_the_machines_own() -> None:
     text = grub_checked(bootscript.first_grub_config(SITE))
-    assert 'configfile "/grub/node/${net_default_mac}.cfg"' in text
+    assert 'configfile "/grub/node/${net_default_mac}.cfg?arch=${grub_cpu}"' in text
 
 
 def test_a_machine_is_refused_a_version_of_another_architecture(

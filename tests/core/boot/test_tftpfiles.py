@@ -146,7 +146,15 @@ def grub_files(db: Database, store: ArtifactStore, tmp_path: Path) -> BootFiles:
         None,
     )
     node_files = NodeFilesOverTftp(db, SITE, secrets)
-    signed = {"shimx64.efi": shim, "grubx64.efi": grub}
+    shim_arm64, grub_arm64 = tmp_path / "shimaa64.efi.signed", tmp_path / "grubnetaa64.efi.signed"
+    shim_arm64.write_bytes(b"signed arm64 shim")
+    grub_arm64.write_bytes(b"signed arm64 grub")
+    signed = {
+        "shimx64.efi": shim,
+        "grubx64.efi": grub,
+        "shimaa64.efi": shim_arm64,
+        "grubaa64.efi": grub_arm64,
+    }
     return BootFiles(db, store, SITE, tmp_path, signed, node_files)
 
 
@@ -164,7 +172,7 @@ def test_the_signed_grub_walks_its_whole_boot_over_tftp(
     assert fetch(grub_files, "shimx64.efi")[0] == b"signed shim"
     assert fetch(grub_files, "/grubx64.efi")[0] == b"signed grub"
     first = fetch(grub_files, "/grub/grub.cfg")[0].decode()
-    assert 'configfile "/grub/node/${net_default_mac}.cfg"' in first
+    assert 'configfile "/grub/node/${net_default_mac}.cfg?arch=${grub_cpu}"' in first
     config = fetch(grub_files, f"/grub/node/{MAC}.cfg")[0].decode()
     kernel, initrd, overlay, secrets, report = grub_fetches(config)
     assert fetch(grub_files, kernel)[0] == b"kernel hv 1"
@@ -181,3 +189,27 @@ def test_the_signed_grub_walks_its_whole_boot_over_tftp(
         fetch(grub_files, report.replace("token=", "token=x"))
     with pytest.raises(FileMissing):
         fetch(grub_files, "/boot/nodes/hv1/bootsvc-overlay.cpio.gz?mac=nonsense")
+
+
+def test_an_arm64_grub_is_refused_an_x86_version_and_boots_an_arm64_one(
+    grub_files: BootFiles, db: Database, store: ArtifactStore
+) -> None:
+    """The arm64 GRUB names its CPU (${grub_cpu}) when it asks for its config:
+    a version of another architecture is refused with the reason, and that
+    refusal is the node's boot report."""
+    factory.version(db, store, "hv", "1", architecture="x86_64")
+    factory.version(db, store, "hv", "2", architecture="arm64")
+    factory.node(db, hostname="hv1", interfaces=[{"mac": MAC, "ip": IP}], image="hv=1")
+    assert fetch(grub_files, "shimaa64.efi")[0] == b"signed arm64 shim"
+    assert fetch(grub_files, "/grubaa64.efi")[0] == b"signed arm64 grub"
+    refused = fetch(grub_files, f"/grub/node/{MAC}.cfg?arch=arm64")[0].decode()
+    reason = "hv 1 is built for x86_64, and this machine is arm64"
+    assert f"bootsvc: hv1: {reason}" in refused and "linux " not in refused
+    with db.read() as session:
+        (report,) = reports.recent(session, "hv1")
+    assert (report.stage, report.details, report.version) == ("refused", {"reason": reason}, "1")
+    factory.node(db, hostname="hv1", interfaces=[{"mac": MAC, "ip": IP}], image="hv=2")
+    config = fetch(grub_files, f"/grub/node/{MAC}.cfg?arch=arm64")[0].decode()
+    assert re.search(r"^  if linux '/artifacts/[0-9a-f]{64}/vmlinuz' ", config, re.M), config
+    # Its retries ask again as the same machine.
+    assert f"configfile '/grub/node/{MAC}.cfg?arch=arm64'" in config

@@ -1,7 +1,7 @@
-"""A kernel's architecture is read from its own header: Debian's x86-64
-kernel as the busybox-test build unpacked it, and arm64 Images laid out as
-the kernel's booting documentation gives them, bare and gzip-compressed
-(Debian's arm64 vmlinuz is the latter)."""
+"""A kernel's architecture is read from its own header: Debian's x86-64 and
+arm64 kernels as the busybox-test builds unpacked them, and arm64 Images laid
+out as the kernel's booting documentation gives them, bare and
+gzip-compressed (as an arm64 vmlinuz without an EFI stub may be)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bootsvc.core.catalog import kernelarch
+from bootsvc.core.catalog import imports, kernelarch
+from bootsvc.store.artifacts import ArtifactStore
+from bootsvc.store.db import Database
 
 
 def _arm64_image(efi_stub: bool) -> bytes:
@@ -32,6 +34,22 @@ def test_debians_x86_64_kernel(busybox_test_v1: Path) -> None:
     manifest = yaml.safe_load(busybox_test_v1.read_text())
     kernel = busybox_test_v1.parent / manifest["kernel"]["path"]
     assert kernelarch.architecture(kernel) == "x86_64"
+
+
+def test_debians_arm64_kernel_is_recorded_at_import(
+    busybox_test_arm64: Path, db: Database, store: ArtifactStore
+) -> None:
+    """Debian 12's arm64 vmlinuz: a signed EFI-stub Image ("ARM\\x64" at 0x38)."""
+    manifest = yaml.safe_load(busybox_test_arm64.read_text())
+    kernel = busybox_test_arm64.parent / manifest["kernel"]["path"]
+    assert kernel.read_bytes()[0x38:0x3C] == b"ARM\x64"
+    assert kernelarch.architecture(kernel) == "arm64"
+    view = imports.import_version(db, store, imports.read_manifest(busybox_test_arm64), "t")
+    assert (view.image, view.architecture, view.kernel_signed) == (
+        "busybox-test-arm64",
+        "arm64",
+        True,
+    )
 
 
 @pytest.mark.parametrize("efi_stub", [True, False])

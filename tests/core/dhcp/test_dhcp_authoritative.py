@@ -16,6 +16,7 @@ from bootsvc.net.dhcp import options as opt
 from bootsvc.net.dhcp.options import MessageType
 from bootsvc.net.dhcp.responder import Reply, Silence
 from bootsvc.store.db import Database
+from tests.support import factory
 from tests.support.dhcpstack import (
     SERVER_IP,
     Clock,
@@ -189,6 +190,16 @@ def test_release_decline_and_inform(dhcp_stack: Stack) -> None:
             b"HTTPClient",
         ),
         ({"arch": b"\x00\x00", "user": b"iPXE"}, "http://10.0.0.1:8080/boot.ipxe", None),
+        (
+            {"arch": b"\x00\x0b", "vendor": b"PXEClient:Arch:00011:UNDI:003000"},
+            "shimaa64.efi",
+            None,
+        ),
+        (
+            {"arch": b"\x00\x13", "vendor": b"HTTPClient:Arch:00019:UNDI:003000"},
+            "http://10.0.0.1:8080/ipxe/shimaa64.efi",
+            b"HTTPClient",
+        ),
     ],
 )
 def test_boot_file_per_firmware(
@@ -201,9 +212,25 @@ def test_boot_file_per_firmware(
     assert offer.options.get(opt.VENDOR_CLASS) == vendor
 
 
-def test_arm_gets_an_address_but_no_boot_file(dhcp_stack: Stack) -> None:
-    offer = reply(dhcp_stack.ask(request(MessageType.DISCOVER, arch=b"\x00\x0b")))
+@pytest.mark.parametrize("arch", [b"\x00\x0a", b"\x00\x12"])
+def test_32_bit_arm_gets_an_address_but_no_boot_file(dhcp_stack: Stack, arch: bytes) -> None:
+    offer = reply(dhcp_stack.ask(request(MessageType.DISCOVER, arch=arch)))
     assert offer.yiaddr != "0.0.0.0" and offer.file == "" and opt.BOOTFILE not in offer.options
+
+
+ARM64_HTTP: Options = {"arch": b"\x00\x13", "vendor": b"HTTPClient:Arch:00019:UNDI:003000"}
+
+
+def test_arm64_takes_the_arm64_shim_secure_boot_or_not(dhcp_stack: Stack, db: Database) -> None:
+    """Debian has no arm64 iPXE: every arm64 machine boots shim and GRUB."""
+    factory.node(db, hostname="hv1", interfaces=[{"mac": MAC}], facts={"secure_boot": True})
+    dhcp_stack.directory.refresh()
+    for mac in (MAC, OTHER):
+        pxe = reply(dhcp_stack.ask(request(MessageType.DISCOVER, mac, arch=b"\x00\x0b")))
+        http = reply(dhcp_stack.ask(request(MessageType.DISCOVER, mac, **ARM64_HTTP)))
+        assert (pxe.file, pxe.siaddr) == ("shimaa64.efi", SERVER_IP), mac
+        assert http.file == "http://10.0.0.1:8080/ipxe/shimaa64.efi", mac
+        assert http.options[opt.VENDOR_CLASS] == b"HTTPClient"
 
 
 def test_cluster_network_serves_relayed_clients(dhcp_stack: Stack, db: Database) -> None:

@@ -78,6 +78,26 @@ def test_http_boot_and_ipxe() -> None:
     assert ipxe.options[opt.BOOTFILE] == b"http://10.0.0.1:8080/boot.ipxe"
 
 
+def test_arm64_gets_the_arm64_shim_in_its_uefi_style() -> None:
+    arm64: Options = {"arch": b"\x00\x0b", "vendor": b"PXEClient:Arch:00011:UNDI:003000"}
+    responder = proxy("pixiecore,11=smee")
+    answer = offer(responder, **arm64)
+    assert (answer.file, answer.siaddr, answer.note) == (
+        "shimaa64.efi",
+        SERVER_IP,
+        "uefi-style=smee",
+    )
+    assert answer.options[opt.VENDOR_SPECIFIC] == SKIP_DISCOVERY
+    plain = offer(proxy(), **arm64)
+    assert opt.VENDOR_SPECIFIC not in plain.options and plain.note == "uefi-style=pixiecore"
+    ack = ask(proxy(), request(MessageType.REQUEST, port=4011, ciaddr="10.0.0.77", **arm64))
+    assert isinstance(ack, Reply) and ack.file == "shimaa64.efi"
+    http = offer(proxy(), arch=b"\x00\x13", vendor=b"HTTPClient:Arch:00019:UNDI:003000")
+    assert http.file == "http://10.0.0.1:8080/ipxe/shimaa64.efi"
+    assert (http.options[opt.VENDOR_CLASS], http.note) == (b"HTTPClient", None)
+    assert opt.VENDOR_SPECIFIC not in http.options
+
+
 def test_what_a_proxy_leaves_alone() -> None:
     responder = proxy()
     to_site: Options = {**UEFI, "server": opt.ip("10.0.0.254")}
@@ -88,8 +108,8 @@ def test_what_a_proxy_leaves_alone() -> None:
     assert ask(responder, request(MessageType.DISCOVER)) == Silence(
         "not a network boot request", "not-network-boot"
     )
-    assert ask(responder, request(MessageType.DISCOVER, arch=b"\x00\x0b")) == Silence(
-        "no loader for architecture 11", "no-loader"
+    assert ask(responder, request(MessageType.DISCOVER, arch=b"\x00\x0a")) == Silence(
+        "no loader for architecture 10", "no-loader"
     )
     release = ask(responder, request(MessageType.RELEASE, ciaddr="10.0.0.77", **UEFI))
     assert release == Silence("proxy mode does not answer release", "not-served")
