@@ -70,17 +70,19 @@ class SystemdContainer:
         self._wait_until_running()
 
     def _leader(self) -> int:
-        """The container's PID 1, as the host sees it."""
+        """The container's PID 1, as the host sees it: the child of nspawn
+        that became systemd (before its exec it is a copy of nspawn)."""
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             found = subprocess.run(
-                ["ps", "--ppid", str(self.process.pid), "-o", "pid="],
+                ["ps", "--ppid", str(self.process.pid), "-o", "pid=,comm="],
                 capture_output=True,
                 text=True,
                 check=False,
-            ).stdout.split()
-            if found:
-                return int(found[0])
+            ).stdout.splitlines()
+            for pid, comm in (line.split(maxsplit=1) for line in found if line.strip()):
+                if comm.strip() == "systemd":
+                    return int(pid)
             assert self.process.poll() is None, self.log.read_text()
             time.sleep(0.2)
         raise AssertionError(f"systemd-nspawn started no PID 1: {self.log.read_text()}")
