@@ -20,20 +20,20 @@ from bootsvc.core.dhcp.writer import LeaseWriter
 from bootsvc.logs import event
 from bootsvc.net.dhcp.responder import Responder
 from bootsvc.net.dhcp.server import PXE_PORT, SERVER_PORT, DhcpServer
-from bootsvc.serve.housekeeping import KeptService, run_until_terminated
+from bootsvc.serve.housekeeping import (
+    SYNC_OVERLAP_SECONDS,
+    KeptService,
+    reclaim_leases,
+    run_until_terminated,
+)
 from bootsvc.settings import DhcpMode, Settings, parse_styles
 from bootsvc.store.db import Database
 
 log = logging.getLogger("bootsvc.dhcp")
 
-# Leases that ended longer ago than this are deleted; until then a returning
-# client gets its old address back.
-RETAIN_SECONDS = 24 * 3600
-# Also how often the whole CMDB is read again (in between, only what changed).
+# How often old leases go, and the whole CMDB is read again (in between,
+# only what changed).
 RECLAIM_EVERY_SECONDS = 60.0
-# Other servers' clocks may lag ours a little, and a transaction may commit
-# a while after it took its time stamp: re-read a bit before the last sync.
-SYNC_OVERLAP_SECONDS = 10.0
 
 
 class DhcpService(KeptService):
@@ -90,14 +90,7 @@ class DhcpService(KeptService):
             self.book.sync(self.db, since)
 
     def reclaim(self, now: float) -> int:
-        """Forget leases that ended more than RETAIN_SECONDS ago, in the
-        database and in memory; returns how many rows went."""
-        if self.book is None:
-            return 0
-        with self.db.write() as session:
-            removed = leases.reclaim(session, now - RETAIN_SECONDS)
-        self.book.sweep(now - RETAIN_SECONDS)
-        return removed
+        return reclaim_leases(self.db, leases.reclaim, self.book, now)
 
     def keep(self, now: float) -> None:
         full = now - self._last_reclaim >= RECLAIM_EVERY_SECONDS

@@ -17,8 +17,12 @@ from bootsvc.core.dhcp6.reservations import Reservations6
 from bootsvc.logs import event
 from bootsvc.net.dhcp6.responder import Dhcp6Responder
 from bootsvc.net.dhcp6.server import Dhcp6Server
-from bootsvc.serve.dhcp import RETAIN_SECONDS, SYNC_OVERLAP_SECONDS
-from bootsvc.serve.housekeeping import KeptService, run_until_terminated
+from bootsvc.serve.housekeeping import (
+    SYNC_OVERLAP_SECONDS,
+    KeptService,
+    reclaim_leases,
+    run_until_terminated,
+)
 from bootsvc.settings import DhcpMode, Settings
 from bootsvc.store.db import Database
 
@@ -64,12 +68,7 @@ class Dhcp6Service(KeptService):
             self.book.sync(since)
 
     def reclaim(self, now: float) -> int:
-        if self.book is None:
-            return 0
-        with self.db.write() as session:
-            removed = leases.reclaim(session, now - RETAIN_SECONDS)
-        self.book.sweep(now - RETAIN_SECONDS)
-        return removed
+        return reclaim_leases(self.db, leases.reclaim, self.book, now)
 
     def keep(self, now: float) -> None:
         self._refresh(self._last_sync - SYNC_OVERLAP_SECONDS)

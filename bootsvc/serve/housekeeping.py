@@ -9,15 +9,46 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
+
+from sqlalchemy.orm import Session
 
 from bootsvc.logs import event
 from bootsvc.serve.gcpolicy import quiet_garbage_collector
 from bootsvc.store.db import Database
 
+# Leases that ended longer ago than this are deleted; until then a returning
+# client gets its old address back.
+RETAIN_SECONDS = 24 * 3600
+# Other servers' clocks may lag ours a little, and a transaction may commit
+# a while after it took its time stamp: re-read a bit before the last sync.
+SYNC_OVERLAP_SECONDS = 10.0
+
 
 class Serving(Protocol):
     def serve(self, stop: threading.Event) -> None: ...
+
+
+class Sweeping(Protocol):
+    def sweep(self, forget_before: float) -> None: ...
+
+
+def reclaim_leases(
+    db: Database,
+    delete_ended: Callable[[Session, float], int],
+    book: Sweeping | None,
+    now: float,
+) -> int:
+    """Forget leases that ended more than RETAIN_SECONDS ago, in the database
+    and in the server's memory (`book`, None in proxy mode); returns how many
+    rows went."""
+    if book is None:
+        return 0
+    with db.write() as session:
+        removed = delete_ended(session, now - RETAIN_SECONDS)
+    book.sweep(now - RETAIN_SECONDS)
+    return removed
 
 
 class KeptService:

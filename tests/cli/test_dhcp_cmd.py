@@ -10,10 +10,11 @@ from click.testing import CliRunner
 
 from bootsvc.cli import cli
 from bootsvc.core.dhcp import leases
-from bootsvc.core.dhcp.leases import BOUND, Lease
+from bootsvc.core.dhcp.leases import Lease
 from bootsvc.core.dhcp6 import leases as leases6
 from bootsvc.core.dhcp6.leases import Lease6
 from bootsvc.store.db import Database
+from bootsvc.store.leasetables import BOUND
 
 ENV = {
     "BOOTSVC_DHCP_SUBNET": "10.0.0.0/24",

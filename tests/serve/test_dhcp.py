@@ -6,9 +6,11 @@ import time
 from pathlib import Path
 
 from bootsvc.core.dhcp import leases
-from bootsvc.core.dhcp.leases import BOUND, Lease
-from bootsvc.serve.dhcp import RETAIN_SECONDS, DhcpService
+from bootsvc.core.dhcp.leases import Lease
+from bootsvc.serve.dhcp import DhcpService
+from bootsvc.serve.housekeeping import RETAIN_SECONDS
 from bootsvc.store.db import Database
+from bootsvc.store.leasetables import BOUND
 from tests.support.dhcpstack import dhcp_settings
 
 

@@ -14,6 +14,7 @@ from bootsvc.core.cmdb.records import NodeRecord
 from bootsvc.core.dhcp import leases
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
+from bootsvc.store.leasetables import BOUND
 
 ACTOR = "test"
 
@@ -74,7 +75,7 @@ def lease(db: Database, ip: str, mac: str, subnet: str = "127.0.0.0/8") -> None:
     address from now on."""
     now = time.time()
     with db.write() as session:
-        leases.claim(session, [leases.Lease(ip, mac, subnet, leases.BOUND, now + 600, now)], now)
+        leases.claim(session, [leases.Lease(ip, mac, subnet, BOUND, now + 600, now)], now)
 
 
 def kernel_arguments(script: str) -> str:

@@ -16,9 +16,9 @@ from bootsvc.core.boot.bootplan import BootPlan
 from bootsvc.core.boot.bootscript import BootSite, Machine
 from bootsvc.core.cmdb import cmdb
 from bootsvc.core.cmdb.records import ClusterRecord
-from bootsvc.core.dhcp import leases
 from bootsvc.settings import Settings
 from bootsvc.store.db import Database
+from bootsvc.store.leasetables import BOUND
 from bootsvc.store.models import AuditEntry, DhcpLease, Interface
 from tests.support import factory
 
@@ -67,7 +67,7 @@ def own_address(session: Session, mac_address: str) -> str | None:
     leased = session.scalar(
         select(DhcpLease.ip).where(
             DhcpLease.mac == mac_address,
-            DhcpLease.state == leases.BOUND,
+            DhcpLease.state == BOUND,
             DhcpLease.expires > time.time(),
         )
     )

@@ -18,10 +18,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from bootsvc.core.dhcp.leases import BOUND
 from bootsvc.settings import Settings
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
+from bootsvc.store.leasetables import BOUND
 from bootsvc.store.models import BootReport, BootToken, DhcpLease, Node, SecretToken
 from bootsvc.web.app import create_app
 from tests.support import factory

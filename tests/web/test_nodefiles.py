@@ -23,6 +23,7 @@ from bootsvc.logs import LogfmtFormatter
 from bootsvc.settings import DhcpMode, Settings
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
+from bootsvc.store.leasetables import BOUND, RELEASED
 from bootsvc.store.models import SecretToken
 from bootsvc.store.types import utcnow
 from bootsvc.web.app import create_app
@@ -246,9 +247,7 @@ def test_with_bootsvc_dhcp_the_address_must_be_leased_to_the_node(
 
     def lease(ip: str, mac: str) -> None:
         with db.write() as session:
-            leases.claim(
-                session, [Lease(ip, mac, "10.1.0.0/24", leases.BOUND, now + 600, now)], now
-            )
+            leases.claim(session, [Lease(ip, mac, "10.1.0.0/24", BOUND, now + 600, now)], now)
 
     mine = boot_script(client, "pair1")["bootsvc-secrets.cpio.gz"]
     assert fetch(client, mine, "10.1.0.11").status_code == 403
@@ -256,6 +255,6 @@ def test_with_bootsvc_dhcp_the_address_must_be_leased_to_the_node(
     assert fetch(client, mine, "10.1.0.11").status_code == 403
     assert refusals(caplog) == ["address not leased to this node by bootsvc"] * 2
     with db.write() as session:
-        leases.end(session, [("10.1.0.11", NODES["pair2"][0])], leases.RELEASED, now, now)
+        leases.end(session, [("10.1.0.11", NODES["pair2"][0])], RELEASED, now, now)
     lease("10.1.0.11", NODES["pair1"][0])
     assert fetch(client, mine, "10.1.0.11").status_code == 200

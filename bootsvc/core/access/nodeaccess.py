@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, lazyload
 
-from bootsvc.core.dhcp.leases import BOUND
+from bootsvc.store.leasetables import BOUND
 from bootsvc.store.models import BootToken, DhcpLease, Interface, Node
 from bootsvc.store.types import utcnow
 

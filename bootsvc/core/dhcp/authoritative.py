@@ -13,13 +13,14 @@ from collections.abc import Callable
 from bootsvc.core.dhcp.book import LeaseBook
 from bootsvc.core.dhcp.directory import Directory, Known
 from bootsvc.core.dhcp.enlist import Enlister
-from bootsvc.core.dhcp.leases import OFFERED, Lease
+from bootsvc.core.dhcp.leases import Lease
 from bootsvc.core.dhcp.loaders import Loaders, loader_fields, loader_for
 from bootsvc.core.dhcp.networks import Network, select_network
 from bootsvc.net.dhcp import options as opt
 from bootsvc.net.dhcp.codec import ZERO_IP
 from bootsvc.net.dhcp.options import MessageType
 from bootsvc.net.dhcp.responder import Reply, Request, Respond, Silence
+from bootsvc.store.leasetables import OFFERED
 
 
 class AuthoritativeResponder:

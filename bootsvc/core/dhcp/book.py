@@ -18,10 +18,11 @@ from dataclasses import replace
 from ipaddress import IPv4Address
 
 from bootsvc.core.dhcp import leases
-from bootsvc.core.dhcp.leases import BOUND, DECLINED, OFFERED, RELEASED, Lease
+from bootsvc.core.dhcp.leases import Lease
 from bootsvc.core.dhcp.networks import Network, address_int, int_address
 from bootsvc.core.dhcp.writer import LeaseWriter
 from bootsvc.store.db import Database
+from bootsvc.store.leasetables import BOUND, DECLINED, OFFERED, RELEASED
 
 # Called once a change is committed: with the lease, None when there was
 # nothing to do (no free address, or not this client's), or the error.

@@ -14,19 +14,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, or_, select, text, update
+from sqlalchemy import Table, and_, bindparam, or_, text, update
 from sqlalchemy.orm import Session
 
+from bootsvc.store.leasetables import (
+    BOUND,
+    DECLINED,
+    RELEASED,
+    delete_ended,
+    expires_at,
+    lease_rows,
+)
 from bootsvc.store.models import DhcpLease
 from bootsvc.store.upsert import upsert
-
-OFFERED = "offered"
-BOUND = "bound"
-RELEASED = "released"
-DECLINED = "declined"
 
 TABLE = cast(Table, DhcpLease.__table__)
 COLUMNS = (
@@ -65,7 +67,7 @@ class Lease:
             "subnet": self.subnet,
             "state": self.state,
             "active": self.active(now),
-            "expires_at": datetime.fromtimestamp(self.expires, UTC).isoformat(timespec="seconds"),
+            "expires_at": expires_at(self.expires),
             "hostname": self.hostname,
         }
 
@@ -234,20 +236,11 @@ def rows(
     since: float | None = None,
     not_by: str | None = None,
 ) -> list[Lease]:
-    """Leases, or those of `ips`, or those changed since `since` by servers
-    other than `not_by`."""
-    query = select(*COLUMNS)
-    if not_by is not None:
-        query = query.where(TABLE.c.server != not_by)
-    if ips is not None:
-        query = query.where(TABLE.c.ip.in_(list(ips)))
-    if since is not None:
-        query = query.where(TABLE.c.updated >= since)
-    return [Lease.from_row(row) for row in session.execute(query)]
+    """Leases, or those of `ips`, or those changed since `since` by
+    servers other than `not_by`."""
+    found = lease_rows(session, TABLE, COLUMNS, ips, since, not_by)
+    return [Lease.from_row(row) for row in found]
 
 
 def reclaim(session: Session, before: float) -> int:
-    """Delete leases that ended before `before`; their addresses are free
-    anyway (a claim takes an expired row), this only keeps the table small."""
-    result = session.execute(delete(TABLE).where(TABLE.c.expires < before))
-    return int(getattr(result, "rowcount", 0) or 0)
+    return delete_ended(session, TABLE, before)

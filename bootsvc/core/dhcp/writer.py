@@ -23,9 +23,10 @@ from sqlalchemy.exc import DBAPIError
 
 from bootsvc.core.dhcp import leases
 from bootsvc.core.dhcp.batches import Batcher, IdleWork
-from bootsvc.core.dhcp.leases import DECLINED, RELEASED, Lease
+from bootsvc.core.dhcp.leases import Lease
 from bootsvc.logs import event
 from bootsvc.store.db import Database
+from bootsvc.store.leasetables import DECLINED, RELEASED
 
 log = logging.getLogger("bootsvc.dhcp")
 

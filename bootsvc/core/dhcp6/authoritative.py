@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from bootsvc.core.dhcp.loaders import Loaders
 from bootsvc.core.dhcp6.book import Dhcp6Book, Range6
 from bootsvc.core.dhcp6.bootfile import boot_options, http_base
-from bootsvc.core.dhcp6.leases import BOUND, Lease6
+from bootsvc.core.dhcp6.leases import Lease6
 from bootsvc.core.dhcp6.reservations import Known6, Reservations6
 from bootsvc.net.dhcp.responder import Silence
 from bootsvc.net.dhcp6 import codec
@@ -23,6 +23,7 @@ from bootsvc.net.dhcp6.codec import IaAddress, IdentityAssociation
 from bootsvc.net.dhcp6.options import MessageType, Status
 from bootsvc.net.dhcp6.responder import Dhcp6Reply, Dhcp6Request, Respond6
 from bootsvc.settings import Settings
+from bootsvc.store.leasetables import BOUND
 
 Option = tuple[int, bytes]
 BINDS = frozenset({MessageType.REQUEST, MessageType.RENEW, MessageType.REBIND})

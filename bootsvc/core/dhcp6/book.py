@@ -24,9 +24,10 @@ from sqlalchemy.orm import Session
 
 from bootsvc.core.dhcp.batches import Batcher
 from bootsvc.core.dhcp6 import leases
-from bootsvc.core.dhcp6.leases import BOUND, DECLINED, OFFERED, RELEASED, Lease6
+from bootsvc.core.dhcp6.leases import Lease6
 from bootsvc.logs import event
 from bootsvc.store.db import Database
+from bootsvc.store.leasetables import BOUND, DECLINED, OFFERED, RELEASED
 
 log = logging.getLogger("bootsvc.dhcp6")
 

@@ -13,19 +13,21 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, or_, select, update
+from sqlalchemy import Table, and_, bindparam, or_, update
 from sqlalchemy.orm import Session
 
+from bootsvc.store.leasetables import (
+    BOUND,
+    DECLINED,
+    RELEASED,
+    delete_ended,
+    expires_at,
+    lease_rows,
+)
 from bootsvc.store.models import Dhcp6Lease
 from bootsvc.store.upsert import upsert
-
-OFFERED = "offered"
-BOUND = "bound"
-RELEASED = "released"
-DECLINED = "declined"
 
 TABLE = cast(Table, Dhcp6Lease.__table__)
 COLUMNS = (
@@ -72,7 +74,7 @@ class Lease6:
             "subnet": self.subnet,
             "state": self.state,
             "active": self.active(now),
-            "expires_at": datetime.fromtimestamp(self.expires, UTC).isoformat(timespec="seconds"),
+            "expires_at": expires_at(self.expires),
             "hostname": self.hostname,
         }
 
@@ -191,17 +193,9 @@ def rows(
 ) -> list[Lease6]:
     """Leases, or those of `addresses`, or those changed since `since` by
     servers other than `not_by`."""
-    query = select(*COLUMNS)
-    if not_by is not None:
-        query = query.where(TABLE.c.server != not_by)
-    if addresses is not None:
-        query = query.where(TABLE.c.address.in_(list(addresses)))
-    if since is not None:
-        query = query.where(TABLE.c.updated >= since)
-    return [Lease6.from_row(row) for row in session.execute(query)]
+    found = lease_rows(session, TABLE, COLUMNS, addresses, since, not_by)
+    return [Lease6.from_row(row) for row in found]
 
 
 def reclaim(session: Session, before: float) -> int:
-    """Delete leases that ended before `before`."""
-    result = session.execute(delete(TABLE).where(TABLE.c.expires < before))
-    return int(getattr(result, "rowcount", 0) or 0)
+    return delete_ended(session, TABLE, before)

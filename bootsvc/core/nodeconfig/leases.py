@@ -9,7 +9,7 @@ import time
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bootsvc.core.dhcp.leases import BOUND
+from bootsvc.store.leasetables import BOUND
 from bootsvc.store.models import DhcpLease, Interface
 
 

@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bootsvc.core.dhcp.directory import cmdb_networks
-from bootsvc.core.dhcp.leases import BOUND
 from bootsvc.core.dhcp.networks import from_cmdb, from_settings
 from bootsvc.core.rollout.rollouts import ABORTED, DONE, HALTED, PAUSED, RUNNING
 from bootsvc.settings import Settings
+from bootsvc.store.leasetables import BOUND
 from bootsvc.store.models import Cluster, DhcpLease, RebootSlot, Rollout
 
 ROLLOUT_STATES = (RUNNING, PAUSED, HALTED, DONE, ABORTED)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import select
-import selectors
 import socket
 import threading
 import time
@@ -21,6 +20,7 @@ from collections.abc import Sequence
 
 from bootsvc.logs import event
 from bootsvc.metrics import families
+from bootsvc.net.datagram import receive_until
 from bootsvc.net.dhcp import arp
 from bootsvc.net.dhcp import options as opt
 from bootsvc.net.dhcp.classify import classify
@@ -48,7 +48,6 @@ CLIENT_PORT = 68
 PXE_PORT = 4011
 BROADCAST = ("255.255.255.255", CLIENT_PORT)
 SOCKET_BUFFER = 8 * 2**20
-MAX_DATAGRAM = 65535
 SO_SNDBUFFORCE = 32
 SO_RCVBUFFORCE = 33
 # How long a reply may wait for room in a full send buffer.
@@ -201,15 +200,11 @@ class DhcpServer:
 
     def serve(self, stop: threading.Event) -> None:
         """Answer until `stop` is set, then close the sockets."""
-        selector = selectors.DefaultSelector()
-        for port, sock in self.sockets.items():
-            selector.register(sock, selectors.EVENT_READ, port)
         try:
-            while not stop.is_set():
-                for key, _ in selector.select(0.25):
-                    self._drain(key.fileobj, key.data)  # type: ignore[arg-type]
+            receive_until(
+                stop, {sock: port for port, sock in self.sockets.items()}, self._handle, log, "dhcp"
+            )
         finally:
-            selector.close()
             self.close()
 
     @property
@@ -217,17 +212,6 @@ class DhcpServer:
         """Messages received, dropped, answered (by reply type), left
         unanswered (silent) and failed."""
         return self._tally.total()
-
-    def _drain(self, sock: socket.socket, port: int) -> None:
-        while True:
-            try:
-                data, source = sock.recvfrom(MAX_DATAGRAM)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:
-                event(log, "dhcp.receive-failed", level=logging.WARNING, error=str(exc))
-                return
-            self._handle(data, source, port)
 
     def _dropped(
         self, cause: str, reason: str, source: tuple[str, int], mac: str | None = None

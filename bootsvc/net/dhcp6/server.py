@@ -11,7 +11,6 @@ stop the server.
 from __future__ import annotations
 
 import logging
-import selectors
 import socket
 import struct
 import threading
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 
 from bootsvc.logs import event
 from bootsvc.metrics import families
+from bootsvc.net.datagram import receive_until
 from bootsvc.net.dhcp.responder import Silence
 from bootsvc.net.dhcp6 import options as opt
 from bootsvc.net.dhcp6.classify import classify
@@ -41,7 +41,6 @@ log = logging.getLogger("bootsvc.dhcp6")
 SERVER_PORT = 547
 CLIENT_PORT = 546
 ALL_SERVERS_AND_RELAYS = "ff02::1:2"
-MAX_DATAGRAM = 65535
 SOCKET_BUFFER = 4 * 2**20
 SO_RCVBUFFORCE = 33
 CLIENT_MESSAGES = frozenset(
@@ -183,14 +182,9 @@ class Dhcp6Server:
         """Answer until `stop` is set, then close the socket."""
         if self.sock is None:
             raise RuntimeError("open() the server first")
-        selector = selectors.DefaultSelector()
-        selector.register(self.sock, selectors.EVENT_READ)
         try:
-            while not stop.is_set():
-                if selector.select(0.25):
-                    self._drain(self.sock)
+            receive_until(stop, {self.sock: None}, self._handle, log, "dhcp6")
         finally:
-            selector.close()
             self.close()
 
     @property
@@ -198,17 +192,6 @@ class Dhcp6Server:
         """Messages received, dropped, answered (by reply type), left
         unanswered (silent) and failed."""
         return self._tally.total()
-
-    def _drain(self, sock: socket.socket) -> None:
-        while True:
-            try:
-                data, source = sock.recvfrom(MAX_DATAGRAM)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:
-                event(log, "dhcp6.receive-failed", level=logging.WARNING, error=str(exc))
-                return
-            self._handle(data, source)
 
     def _dropped(
         self, cause: str, reason: str, source: tuple[str, int], mac: str | None = None
@@ -225,7 +208,7 @@ class Dhcp6Server:
             stage="dhcp6",
         )
 
-    def _handle(self, data: bytes, source: tuple[str, int]) -> None:
+    def _handle(self, data: bytes, source: tuple[str, int], _tag: None) -> None:
         self._tally.add("received")
         try:
             unwrapped = unwrap(parse(data))

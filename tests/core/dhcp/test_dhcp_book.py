@@ -6,9 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from bootsvc.core.dhcp.book import LeaseBook
-from bootsvc.core.dhcp.leases import BOUND, Lease
+from bootsvc.core.dhcp.leases import Lease
 from bootsvc.core.dhcp.networks import Network, select_network
 from bootsvc.store.db import Database
+from bootsvc.store.leasetables import BOUND
 from tests.support.dhcpstack import Clock, Stack, dhcp_settings, make_stack, settle
 
 MACS = [f"02:00:00:00:01:{n:02x}" for n in range(16)]

@@ -6,8 +6,9 @@ from __future__ import annotations
 import threading
 
 from bootsvc.core.dhcp import leases
-from bootsvc.core.dhcp.leases import BOUND, DECLINED, OFFERED, RELEASED, Lease
+from bootsvc.core.dhcp.leases import Lease
 from bootsvc.store.db import Database
+from bootsvc.store.leasetables import BOUND, DECLINED, OFFERED, RELEASED
 
 NOW = 1_800_000_000.0
 SUBNET = "10.0.0.0/24"

@@ -30,7 +30,6 @@ from bootsvc.core.dhcp.loaders import Loaders
 from bootsvc.core.dhcp6 import leases
 from bootsvc.core.dhcp6.authoritative import AuthoritativeResponder6
 from bootsvc.core.dhcp6.book import Dhcp6Book
-from bootsvc.core.dhcp6.leases import BOUND, DECLINED, RELEASED
 from bootsvc.core.dhcp6.reservations import Reservations6
 from bootsvc.net.dhcp.responder import Silence
 from bootsvc.net.dhcp6 import codec
@@ -41,6 +40,7 @@ from bootsvc.net.dhcp6.options import MessageType, Status
 from bootsvc.net.dhcp6.responder import Dhcp6Reply, Dhcp6Request
 from bootsvc.settings import DhcpMode, Settings
 from bootsvc.store.db import Database
+from bootsvc.store.leasetables import BOUND, DECLINED, RELEASED
 from tests.net.dhcp6.test_dhcp6_server import PXE, solicit
 from tests.support.dhcpstack import Clock, wait_for
 

@@ -5,8 +5,9 @@ one to nobody, and a client that binds a new address gives up its old one."""
 from __future__ import annotations
 
 from bootsvc.core.dhcp6 import leases
-from bootsvc.core.dhcp6.leases import BOUND, DECLINED, RELEASED, Lease6
+from bootsvc.core.dhcp6.leases import Lease6
 from bootsvc.store.db import Database
+from bootsvc.store.leasetables import BOUND, DECLINED, RELEASED
 
 NOW = 1_800_000_000.0
 SUBNET = "fd00:77::/64"

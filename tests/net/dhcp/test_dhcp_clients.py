@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from bootsvc.core.dhcp import leases
-from bootsvc.core.dhcp.leases import BOUND, RELEASED
 from bootsvc.store.db import Database
+from bootsvc.store.leasetables import BOUND, RELEASED
 from tests.support.dhcpstack import Lab
 
 pytestmark = pytest.mark.netns

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from bootsvc.core.dhcp import leases
-from bootsvc.core.dhcp.leases import BOUND, DECLINED, OFFERED, RELEASED
 from bootsvc.net.dhcp import options as opt
 from bootsvc.net.dhcp.codec import FLAG_BROADCAST, Packet, build, parse
 from bootsvc.settings import DhcpMode, Settings
+from bootsvc.store.leasetables import BOUND, DECLINED, OFFERED, RELEASED
 from tests.support.dhcpstack import LAB_SETTINGS, Lab, running_service
 from tests.support.fuzzing import (
     Mutation,

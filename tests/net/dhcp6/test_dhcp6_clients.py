@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 
 from bootsvc.core.dhcp6 import leases
-from bootsvc.core.dhcp6.leases import BOUND, RELEASED
 from bootsvc.settings import DhcpMode, Settings
 from bootsvc.store.db import Database
+from bootsvc.store.leasetables import BOUND, RELEASED
 from tests.net.dhcp.test_dhcp_clients import script, wait_line
 from tests.support.dhcp6stack import LAB6_SETTINGS, RANGE, SERVER_ADDRESS, Lab6, running_service6
 

@@ -31,8 +31,8 @@ from scapy.layers.dhcp6 import (
 )
 
 from bootsvc.core.dhcp6 import leases
-from bootsvc.core.dhcp6.leases import BOUND, DECLINED, OFFERED, RELEASED
 from bootsvc.settings import DhcpMode, Settings
+from bootsvc.store.leasetables import BOUND, DECLINED, OFFERED, RELEASED
 from tests.net.dhcp6.test_dhcp6_server import HTTP, PXE, solicit
 from tests.support.dhcp6stack import (
     LAB6_SETTINGS,

@@ -38,9 +38,9 @@ from scapy.layers.dhcp6 import (
 )
 
 from bootsvc.core.dhcp6 import leases
-from bootsvc.core.dhcp6.leases import BOUND
 from bootsvc.settings import DhcpMode, Settings
 from bootsvc.store.db import Database
+from bootsvc.store.leasetables import BOUND
 from tests.support.dhcp6stack import (
     LAB6_SETTINGS,
     RANGE,
