@@ -76,9 +76,10 @@ class DhcpService(KeptService):
         return self.writer is not None and self.writer.busy(within)
 
     def open(self) -> None:
-        """Read the CMDB and the leases, then bind the sockets."""
-        self.load()
+        """Bind first, then read the CMDB and the leases: what clients send
+        meanwhile waits in the socket's buffer and is answered, not lost."""
         self.server.open()
+        self.load()
 
     def load(self) -> None:
         """Read the CMDB and the leases."""

@@ -55,9 +55,10 @@ class Dhcp6Service(KeptService):
         self._last_sync = time.time()
 
     def open(self) -> None:
-        """Read the CMDB and the leases, then bind the socket."""
-        self.load()
+        """Bind first, then read the CMDB and the leases: what clients send
+        meanwhile waits in the socket's buffer and is answered, not lost."""
         self.server.open()
+        self.load()
 
     def load(self) -> None:
         self._refresh(None)

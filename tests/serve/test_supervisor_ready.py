@@ -3,6 +3,7 @@ once every enabled network service answers, and STOPPING=1 on SIGTERM."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -49,12 +50,15 @@ def serving(
         env=environment,
         stdout=log,
         stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     try:
         yield process
     finally:
-        if process.poll() is None:
-            process.kill()
+        # The whole group, as systemd stops the unit's cgroup: a killed
+        # supervisor leaves its services behind otherwise.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
         process.wait()
         log.close()
 
