@@ -348,13 +348,6 @@ class Settings(BaseModel):
             parse_host_port(value)
         return value
 
-    @field_validator("tftp_listen")
-    @classmethod
-    def _tftp_over_ipv4(cls, value: str) -> str:
-        if value and ":" in parse_host_port(value)[0]:
-            raise ValueError("TFTP is served over IPv4 only")
-        return value
-
     @field_validator("dns_upstreams", "dns_forward_clients", mode="before")
     @classmethod
     def _split(cls, value: Any) -> Any:
