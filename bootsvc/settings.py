@@ -16,6 +16,7 @@ from enum import StrEnum
 from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -169,6 +170,10 @@ class Settings(BaseModel):
     database_url: str = ""
     http_listen: str = "0.0.0.0:8080"
     advertise_url: str = ""
+    # The URL nodes booting over IPv6 reach this server at: found from
+    # dhcp6_interface when HTTP listens on ::, or advertise_url when that
+    # names an IPv6 host. Scripts for a node asking over IPv6 use it.
+    advertise_url6: str = ""
     http_workers: int = Field(default=2, ge=1, le=1024)
     http_threads: int = Field(default=64, ge=1, le=4096)
 
@@ -379,7 +384,7 @@ class Settings(BaseModel):
             raise ValueError("must be 0 or more")
         return value
 
-    @field_validator("advertise_url")
+    @field_validator("advertise_url", "advertise_url6")
     @classmethod
     def _url(cls, value: str) -> str:
         if value and not value.startswith(("http://", "https://")):
@@ -512,6 +517,22 @@ class Settings(BaseModel):
         if ":" in host:
             host = f"[{host}]"
         return f"http://{host}:{port}"
+
+    @property
+    def base_url6(self) -> str:
+        """The URL nodes booting over IPv6 reach this server at; "" when
+        none is known (they get `base_url`)."""
+        if self.advertise_url6:
+            return self.advertise_url6
+        host = urlsplit(self.advertise_url).hostname or ""
+        return self.advertise_url if ":" in host else ""
+
+    @property
+    def ipv6_prefix_length(self) -> int:
+        """The on-link prefix a node booted over IPv6 configures its address
+        with: dhcp6_subnet's (DHCPv6 gives a /128; the prefix is the router
+        advertisement's), 64 without one."""
+        return ipaddress.IPv6Network(self.dhcp6_subnet).prefixlen if self.dhcp6_subnet else 64
 
 
 def _fields() -> set[str]:

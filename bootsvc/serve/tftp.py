@@ -18,7 +18,7 @@ from bootsvc.core.nodeconfig.vault import Vault
 from bootsvc.logs import event
 from bootsvc.net.tftp import TftpServer
 from bootsvc.safepath import OutsideRoot, resolve_within
-from bootsvc.settings import LOADERS, WILDCARD_HOSTS, DhcpMode, Settings, parse_host_port
+from bootsvc.settings import LOADERS, WILDCARD_HOSTS, Settings, parse_host_port
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
 
@@ -58,13 +58,12 @@ def _check_loaders(settings: Settings) -> None:
 def _secret_fetch(settings: Settings, db: Database, site: BootSite) -> SecretFetch:
     """As over HTTP (bootsvc.web.nodefiles): with bootsvc's own DHCP, the
     address must also be one it leased to the node."""
-    leased = leases.leased_to_node if settings.dhcp_mode is DhcpMode.AUTHORITATIVE else None
     return SecretFetch(
         delivery.overlays(db, site.template_dir, site.agent),
         SecretStore(db, Vault.from_file(settings.effective_secrets_key_file)),
         site.api_url,
         site.agent,
-        leased,
+        leases.lease_check(settings),
     )
 
 

@@ -42,6 +42,7 @@ from tftpy.TftpShared import TftpException
 from bootsvc.logs import event
 from bootsvc.metrics import families
 from bootsvc.net import link
+from bootsvc.net.family import V4_MAPPED, unmapped
 from bootsvc.net.tftp import options
 from bootsvc.net.tftp.files import (
     ACCESS_VIOLATION,
@@ -73,7 +74,6 @@ SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
 _PKTINFO = struct.Struct("=i4s4s")
 _PKTINFO6 = struct.Struct("=16sI")
 _CONTROL_SPACE = socket.CMSG_SPACE(max(_PKTINFO.size, _PKTINFO6.size))
-V4_MAPPED = "::ffff:"
 TICK_SECONDS = 0.1
 RECEIVE_BUFFER = 4 << 20
 # Requests read from the listening socket per wake-up, so that a burst of new
@@ -186,7 +186,7 @@ class TftpServer:
                 event(log, "tftp.receive-failed", level=logging.WARNING, error=str(exc))
                 return
             index, local_ip = _destination(ancillary)
-            client, local_ip = unmapped(source, local_ip)
+            client, local_ip = transfer_addresses(source, local_ip)
             try:
                 self._request(data, client, index, local_ip)
             except Exception as exc:
@@ -428,14 +428,14 @@ def _destination(ancillary: list[tuple[int, int, bytes]]) -> tuple[int, str]:
     return 0, ""
 
 
-def unmapped(source: tuple[Any, ...], local_ip: str) -> tuple[tuple[str, int], str]:
+def transfer_addresses(source: tuple[Any, ...], local_ip: str) -> tuple[tuple[str, int], str]:
     """The client and our local address as the transfer uses them: an IPv4
     client of a dual-stack socket (::ffff:a.b.c.d) as IPv4, so that its
     transfer socket, ARP lookup and log line are IPv4's; an IPv6 client keeps
     its scope (a link-local address needs it)."""
     host, port = source[0], source[1]
-    if host.startswith(V4_MAPPED) and "." in host:
-        return (host.removeprefix(V4_MAPPED), port), local_ip.removeprefix(V4_MAPPED)
+    if unmapped(host) != host:
+        return (unmapped(host), port), unmapped(local_ip)
     scope = source[3] if len(source) > 3 else 0
     if scope:
         return (f"{host.partition('%')[0]}%{socket.if_indextoname(scope)}", port), local_ip
