@@ -13,7 +13,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from ipaddress import IPv4Network
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -48,11 +48,22 @@ MAX_FACTS_BYTES = 64 * 2**10
 
 class LabDhcpTftp(StrEnum):
     """Who answers DHCP and TFTP in a lab: bootsvc alone (authoritative), dnsmasq
-    handing out addresses beside bootsvc's ProxyDHCP, or dnsmasq alone."""
+    handing out addresses beside bootsvc's ProxyDHCP, or dnsmasq alone; or an
+    IPv6-only lab network, with radvd's router advertisements and bootsvc's
+    authoritative DHCPv6 and TFTP over IPv6."""
 
     BOOTSVC = "bootsvc"
     PROXY = "proxy"
     DNSMASQ = "dnsmasq"
+    BOOTSVC_IPV6 = "bootsvc-ipv6"
+
+    @property
+    def ipv6_only(self) -> bool:
+        return self is LabDhcpTftp.BOOTSVC_IPV6
+
+    @property
+    def with_dnsmasq(self) -> bool:
+        return self in {LabDhcpTftp.PROXY, LabDhcpTftp.DNSMASQ}
 
 
 class DhcpMode(StrEnum):
@@ -273,6 +284,8 @@ class Settings(BaseModel):
     # itself), and settings added to the lab's own bootsvc.
     lab_dir: Path | None = None
     lab_subnet: IPv4Network = IPv4Network("10.77.0.0/24")
+    # The prefix of an IPv6-only lab (lab_dhcp_tftp = "bootsvc-ipv6").
+    lab_subnet6: IPv6Network = IPv6Network("fd00:77::/64")
     lab_dhcp_tftp: LabDhcpTftp = LabDhcpTftp.BOOTSVC
     lab_server_settings: dict[str, Any] = {}
 
