@@ -13,9 +13,10 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from ipaddress import IPv4Network
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -47,11 +48,22 @@ MAX_FACTS_BYTES = 64 * 2**10
 
 class LabDhcpTftp(StrEnum):
     """Who answers DHCP and TFTP in a lab: bootsvc alone (authoritative), dnsmasq
-    handing out addresses beside bootsvc's ProxyDHCP, or dnsmasq alone."""
+    handing out addresses beside bootsvc's ProxyDHCP, or dnsmasq alone; or an
+    IPv6-only lab network, with radvd's router advertisements and bootsvc's
+    authoritative DHCPv6 and TFTP over IPv6."""
 
     BOOTSVC = "bootsvc"
     PROXY = "proxy"
     DNSMASQ = "dnsmasq"
+    BOOTSVC_IPV6 = "bootsvc-ipv6"
+
+    @property
+    def ipv6_only(self) -> bool:
+        return self is LabDhcpTftp.BOOTSVC_IPV6
+
+    @property
+    def with_dnsmasq(self) -> bool:
+        return self in {LabDhcpTftp.PROXY, LabDhcpTftp.DNSMASQ}
 
 
 class DhcpMode(StrEnum):
@@ -169,6 +181,10 @@ class Settings(BaseModel):
     database_url: str = ""
     http_listen: str = "0.0.0.0:8080"
     advertise_url: str = ""
+    # The URL nodes booting over IPv6 reach this server at: found from
+    # dhcp6_interface when HTTP listens on ::, or advertise_url when that
+    # names an IPv6 host. Scripts for a node asking over IPv6 use it.
+    advertise_url6: str = ""
     http_workers: int = Field(default=2, ge=1, le=1024)
     http_threads: int = Field(default=64, ge=1, le=4096)
 
@@ -268,6 +284,8 @@ class Settings(BaseModel):
     # itself), and settings added to the lab's own bootsvc.
     lab_dir: Path | None = None
     lab_subnet: IPv4Network = IPv4Network("10.77.0.0/24")
+    # The prefix of an IPv6-only lab (lab_dhcp_tftp = "bootsvc-ipv6").
+    lab_subnet6: IPv6Network = IPv6Network("fd00:77::/64")
     lab_dhcp_tftp: LabDhcpTftp = LabDhcpTftp.BOOTSVC
     lab_server_settings: dict[str, Any] = {}
 
@@ -348,13 +366,6 @@ class Settings(BaseModel):
             parse_host_port(value)
         return value
 
-    @field_validator("tftp_listen")
-    @classmethod
-    def _tftp_over_ipv4(cls, value: str) -> str:
-        if value and ":" in parse_host_port(value)[0]:
-            raise ValueError("TFTP is served over IPv4 only")
-        return value
-
     @field_validator("dns_upstreams", "dns_forward_clients", mode="before")
     @classmethod
     def _split(cls, value: Any) -> Any:
@@ -386,7 +397,7 @@ class Settings(BaseModel):
             raise ValueError("must be 0 or more")
         return value
 
-    @field_validator("advertise_url")
+    @field_validator("advertise_url", "advertise_url6")
     @classmethod
     def _url(cls, value: str) -> str:
         if value and not value.startswith(("http://", "https://")):
@@ -519,6 +530,22 @@ class Settings(BaseModel):
         if ":" in host:
             host = f"[{host}]"
         return f"http://{host}:{port}"
+
+    @property
+    def base_url6(self) -> str:
+        """The URL nodes booting over IPv6 reach this server at; "" when
+        none is known (they get `base_url`)."""
+        if self.advertise_url6:
+            return self.advertise_url6
+        host = urlsplit(self.advertise_url).hostname or ""
+        return self.advertise_url if ":" in host else ""
+
+    @property
+    def ipv6_prefix_length(self) -> int:
+        """The on-link prefix a node booted over IPv6 configures its address
+        with: dhcp6_subnet's (DHCPv6 gives a /128; the prefix is the router
+        advertisement's), 64 without one."""
+        return ipaddress.IPv6Network(self.dhcp6_subnet).prefixlen if self.dhcp6_subnet else 64
 
 
 def _fields() -> set[str]:

@@ -1,5 +1,6 @@
 """A lab: its network, its bootsvc (answering DHCP and TFTP itself, or
-beside dnsmasq: setting lab_dhcp_tftp), and its virtual machines, with the state that lets
+beside dnsmasq, or DHCPv6 and TFTP on an IPv6-only network beside radvd:
+setting lab_dhcp_tftp), and its virtual machines, with the state that lets
 `bootsvc lab down` remove all of it, also after a crash.
 
 A lab lives in DIR = lab_dir/NAME: state.json, bootsvc.toml (the settings of
@@ -22,12 +23,12 @@ from pydantic import BaseModel, ValidationError
 
 from bootsvc.core.catalog import imports
 from bootsvc.core.cmdb import names
-from bootsvc.lab import dnsmasq, processes, qemu, server
+from bootsvc.lab import dnsmasq, processes, qemu, radvd, server
 from bootsvc.lab.console import Boot, Follower, wait_for_boots
 from bootsvc.lab.network import BRIDGE, LabNetwork, namespaces, netns_name, tap_name, vm_mac
 from bootsvc.lab.system import LabError, require, require_root, run
 from bootsvc.logs import event
-from bootsvc.net.iface import interface_ipv4
+from bootsvc.net.iface import interface_ipv4, interface_ipv6
 from bootsvc.settings import LabDhcpTftp, Settings
 
 log = logging.getLogger("bootsvc.lab")
@@ -96,7 +97,7 @@ class Lab:
         self.state = state
         self.dir = lab_dir(settings, state.name)
         self.network = LabNetwork(
-            state.netns, state.interface, ipaddress.IPv4Interface(state.server)
+            state.netns, state.interface, ipaddress.ip_interface(state.server)
         )
         # Processes this object started, kept so that they are reaped when they end.
         self.children: dict[str, subprocess.Popen[bytes]] = {}
@@ -145,18 +146,21 @@ class Lab:
             raise LabError(f"lab {name!r} is already up: run `bootsvc lab down --lab {name}`")
         if fresh:
             shutil.rmtree(directory, ignore_errors=True)
-        if settings.lab_dhcp_tftp is not LabDhcpTftp.BOOTSVC:
+        mode = settings.lab_dhcp_tftp
+        if mode.with_dnsmasq:
             require("dnsmasq")
+        if mode.ipv6_only:
+            require("radvd")
+        subnet = settings.lab_subnet6 if mode.ipv6_only else settings.lab_subnet
         if interface is None:
             require_root()
-            subnet = settings.lab_subnet
-            address = ipaddress.IPv4Interface(f"{next(subnet.hosts())}/{subnet.prefixlen}")
+            address = ipaddress.ip_interface(f"{next(subnet.hosts())}/{subnet.prefixlen}")
             netns: str | None = netns_name(name)
         else:
-            ip = interface_ipv4(interface)
+            ip = interface_ipv6(interface) if mode.ipv6_only else interface_ipv4(interface)
             if ip is None:
-                raise LabError(f"interface {interface} has no IPv4 address")
-            address = ipaddress.IPv4Interface(f"{ip}/{settings.lab_subnet.prefixlen}")
+                raise LabError(f"interface {interface} has no IPv{subnet.version} address")
+            address = ipaddress.ip_interface(f"{ip}/{subnet.prefixlen}")
             netns = None
         state = LabState(
             name=name,
@@ -183,7 +187,9 @@ class Lab:
         bootsvc_log = self.log_path("bootsvc")
         serve = server.start(self.config_file, self.network, bootsvc_log)
         self._track("bootsvc", serve)
-        if self.state.dhcp_tftp is not LabDhcpTftp.BOOTSVC:
+        if self.state.dhcp_tftp.ipv6_only:
+            self._start_radvd()
+        if self.state.dhcp_tftp.with_dnsmasq:
             boot_files = self.state.dhcp_tftp is LabDhcpTftp.DNSMASQ
             if boot_files:
                 dnsmasq.check_loaders(self.settings.loader_dir, self.settings.uefi_loader)
@@ -210,6 +216,14 @@ class Lab:
             )
         server.wait_ready(self.network, serve, bootsvc_log)
         event(log, "lab.up", lab=self.name, base_url=self.base_url, netns=self.network.netns)
+
+    def _start_radvd(self) -> None:
+        """Router advertisements with the M flag: firmware and iPXE then ask
+        bootsvc's DHCPv6 for their address and boot file."""
+        config_file = self.dir / "radvd.conf"
+        config_file.write_text(radvd.config(self.name, self.network, self.settings.template_dir))
+        argv = radvd.argv(config_file, self.dir / "radvd.pid")
+        self._track("radvd", processes.start(argv, self.network.netns, self.log_path("radvd")))
 
     def _track(self, service: str, process: subprocess.Popen[bytes]) -> None:
         self.children[service] = process
@@ -241,8 +255,8 @@ class Lab:
         way a node there would; `echo` is shown the curl command and reply."""
         url = f"{self.base_url}{path}"
         if echo is not None:
-            echo(f"$ curl -s '{url}'")
-        output = run(["curl", "-sf", url], self.network.netns)
+            echo(f"$ curl -gs '{url}'")
+        output = run(["curl", "-gsf", url], self.network.netns)
         if echo is not None:
             echo(output.rstrip("\n"))
         return output
@@ -290,6 +304,7 @@ class Lab:
             cpus,
             disks_gib,
             tpm,
+            ipv4_pxe=not self.state.dhcp_tftp.ipv6_only,
         )
         files = self.vm_files(name)
         qemu.prepare(spec, files)

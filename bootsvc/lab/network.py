@@ -48,21 +48,43 @@ def namespaces() -> set[str]:
     return {line.split()[0] for line in run(["ip", "netns", "list"]).splitlines() if line.strip()}
 
 
+# An IPv6 lab's DHCPv6 range: offsets in its prefix, clear of the server
+# (::1) and of the low addresses a test gives its nodes in the CMDB.
+RANGE6 = (0x1000, 0x1FFF)
+
+
 @dataclass(frozen=True)
 class LabNetwork:
     netns: str | None
     interface: str
-    server: ipaddress.IPv4Interface
+    # The server's address: IPv4, or IPv6 for an IPv6-only lab.
+    server: ipaddress.IPv4Interface | ipaddress.IPv6Interface
 
     @property
     def server_ip(self) -> str:
         return str(self.server.ip)
 
+    @property
+    def url_host(self) -> str:
+        """The server's address as a URL names it."""
+        return f"[{self.server.ip}]" if self.server.version == 6 else self.server_ip
+
     def pool(self) -> tuple[str, str]:
-        """The DHCP pool: the upper half of the subnet, clear of the server."""
+        """The DHCP pool: the upper half of the subnet, clear of the server;
+        over IPv6, the DHCPv6 range."""
+        if self.server.version == 6:
+            base = self.server.network.network_address
+            return str(base + RANGE6[0]), str(base + RANGE6[1])
         hosts = list(self.server.network.hosts())
         upper = [host for host in hosts[len(hosts) // 2 :] if host != self.server.ip]
         return str(upper[0]), str(upper[-1])
+
+    def _address_argv(self) -> list[str]:
+        """The server's address on the bridge. IPv6 without duplicate address
+        detection: the bridge has no carrier until a VM's tap joins, and a
+        tentative address is one bootsvc cannot bind or name in URLs."""
+        argv = ["ip", "addr", "add", str(self.server), "dev", self.interface]
+        return [*argv, "nodad"] if self.server.version == 6 else argv
 
     def create(self) -> None:
         if self.netns is None:
@@ -74,7 +96,7 @@ class LabNetwork:
             for argv in (
                 ["ip", "link", "set", "lo", "up"],
                 ["ip", "link", "add", self.interface, "address", BRIDGE_MAC, "type", "bridge"],
-                ["ip", "addr", "add", str(self.server), "dev", self.interface],
+                self._address_argv(),
                 ["ip", "link", "set", self.interface, "up"],
             ):
                 run(argv, self.netns)

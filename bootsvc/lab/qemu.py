@@ -9,6 +9,8 @@ Microsoft's keys enrolled (enforced from the first boot); that build needs
 q35 with SMM and its code flash open to SMM only.
 UEFI ARM64: qemu-system-aarch64's virt machine with AAVMF (Debian's
 qemu-efi-aarch64), whose own virtio-net driver and PXE do what OVMF's do.
+On an IPv6-only lab network, UEFI firmware has PXE over IPv4 turned off
+(fw_cfg), so that it goes to PXE over IPv6 at once.
 
 The serial console goes to a file (the tests read it; `bootsvc lab boot`
 streams it); a monitor socket lets the lab reset or stop the machine.
@@ -32,6 +34,8 @@ OVMF_SECURE_BOOT_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.secboot.fd")
 OVMF_MS_KEYS_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.ms.fd")
 AAVMF_CODE = Path("/usr/share/AAVMF/AAVMF_CODE.fd")
 AAVMF_VARS = Path("/usr/share/AAVMF/AAVMF_VARS.fd")
+# edk2's switch for PXE over IPv4 (NetworkPkg's PcdIPv4PXESupport), read from fw_cfg.
+IPV4_PXE_KNOB = "opt/org.tianocore/IPv4PXESupport"
 # sun_path holds 108 bytes with its terminating NUL.
 MAX_SOCKET_PATH = 107
 
@@ -75,6 +79,9 @@ class VmSpec:
     # Local disks by size, attached as virtio disks (/dev/vda, /dev/vdb, ...).
     disks_gib: tuple[int, ...] = ()
     tpm: bool = False
+    # UEFI PXE over IPv4; off on an IPv6-only network, where it would only
+    # wait out its DHCP timeouts before PXE over IPv6 starts.
+    ipv4_pxe: bool = True
 
 
 @dataclass(frozen=True)
@@ -195,6 +202,8 @@ def argv(spec: VmSpec, files: VmFiles) -> list[str]:
             f"if=pflash,format=raw,unit=1,file={files.uefi_vars}",
         ]
         nic += ",romfile="
+        if not spec.ipv4_pxe:
+            command += ["-fw_cfg", f"name={IPV4_PXE_KNOB},string=n"]
     for index in range(len(spec.disks_gib)):
         command += [
             "-drive",

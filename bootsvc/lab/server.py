@@ -22,17 +22,18 @@ READY_TIMEOUT_SECONDS = 60.0
 
 
 def base_url(network: LabNetwork) -> str:
-    return f"http://{network.server_ip}:{HTTP_PORT}"
+    return f"http://{network.url_host}:{HTTP_PORT}"
 
 
 def settings_values(
     lab_dir: Path, network: LabNetwork, host: Settings, extra: dict[str, Any]
 ) -> dict[str, Any]:
     """The lab server's settings: HTTP on the lab network, and DHCP and TFTP
-    too when bootsvc answers them (host.lab_dhcp_tftp); `extra` last."""
+    too when bootsvc answers them (host.lab_dhcp_tftp), or DHCPv6 and TFTP
+    and HTTP on every IPv6 address of an IPv6-only lab; `extra` last."""
     values: dict[str, Any] = {
         "data_dir": str(lab_dir / "data"),
-        "http_listen": f"{network.server_ip}:{HTTP_PORT}",
+        "http_listen": f"{network.url_host}:{HTTP_PORT}",
         "advertise_url": base_url(network),
         "http_workers": 1,
         "http_threads": 16,
@@ -47,6 +48,16 @@ def settings_values(
             dhcp_subnet=str(network.server.network),
             dhcp_pool=f"{first}-{last}",
             tftp_listen=f"{network.server_ip}:69",
+        )
+    elif host.lab_dhcp_tftp is LabDhcpTftp.BOOTSVC_IPV6:
+        first, last = network.pool()
+        values.update(
+            http_listen=f"[::]:{HTTP_PORT}",
+            dhcp6_mode="authoritative",
+            dhcp6_interface=network.interface,
+            dhcp6_subnet=str(network.server.network),
+            dhcp6_range=f"{first}-{last}",
+            tftp_listen="[::]:69",
         )
     elif host.lab_dhcp_tftp is LabDhcpTftp.PROXY:
         values.update(
@@ -93,7 +104,8 @@ def http(
 ) -> tuple[int, str]:
     """(status, body) of a request to the lab server; status 0 when nothing
     answered. The token goes to curl on stdin, never on a command line."""
-    argv = ["curl", "-sS", "-o", "-", "-w", "\n%{http_code}", "-X", method, "--max-time", "10"]
+    # -g: an IPv6 lab's URL has brackets, which curl would take for a glob.
+    argv = ["curl", "-gsS", "-o", "-", "-w", "\n%{http_code}", "-X", method, "--max-time", "10"]
     header = ""
     if token:
         argv += ["-H", "@-"]

@@ -44,6 +44,7 @@ LAB_PACKAGES = {
     "ip": "iproute2",
     "curl": "curl",
     "dnsmasq": "dnsmasq-base",
+    "radvd": "radvd",
     "qemu-system-x86_64": "qemu-system-x86",
     "qemu-system-aarch64": "qemu-system-arm",
 }

@@ -18,7 +18,7 @@ from bootsvc.core.nodeconfig.vault import Vault
 from bootsvc.logs import event
 from bootsvc.net.tftp import TftpServer
 from bootsvc.safepath import OutsideRoot, resolve_within
-from bootsvc.settings import LOADERS, DhcpMode, Settings, parse_host_port
+from bootsvc.settings import LOADERS, WILDCARD_HOSTS, Settings, parse_host_port
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
 
@@ -31,8 +31,10 @@ def tftp_url(settings: Settings) -> str:
     """What scripts served over TFTP start their own URLs with: the TFTP
     address, or the HTTP host when TFTP listens on every address."""
     host, port = parse_host_port(settings.tftp_listen)
-    if host == "0.0.0.0":
+    if host in WILDCARD_HOSTS:
         host = urlsplit(settings.base_url).hostname or host
+    if ":" in host:
+        host = f"[{host}]"
     return f"tftp://{host}" if port == TFTP_PORT else f"tftp://{host}:{port}"
 
 
@@ -56,13 +58,12 @@ def _check_loaders(settings: Settings) -> None:
 def _secret_fetch(settings: Settings, db: Database, site: BootSite) -> SecretFetch:
     """As over HTTP (bootsvc.web.nodefiles): with bootsvc's own DHCP, the
     address must also be one it leased to the node."""
-    leased = leases.leased_to_node if settings.dhcp_mode is DhcpMode.AUTHORITATIVE else None
     return SecretFetch(
         delivery.overlays(db, site.template_dir, site.agent),
         SecretStore(db, Vault.from_file(settings.effective_secrets_key_file)),
         site.api_url,
         site.agent,
-        leased,
+        leases.lease_check(settings),
     )
 
 
@@ -82,7 +83,8 @@ def run(settings: Settings) -> None:
     server = TftpServer(files, (host, port), max_sessions=settings.tftp_max_sessions)
     signal.signal(signal.SIGTERM, lambda _signum, _frame: server.stop())
     _check_loaders(settings)
-    event(log, "tftp.listening", address=f"{host}:{server.address[1]}", scripts=site.base_url)
+    shown = f"[{host}]" if ":" in host else host
+    event(log, "tftp.listening", address=f"{shown}:{server.address[1]}", scripts=site.base_url)
     try:
         server.serve_forever()
     finally:

@@ -29,6 +29,7 @@ from bootsvc.web import (
     nodefiles,
     ui,
 )
+from bootsvc.web.clientaddr import UnmappedClients
 from bootsvc.web.context import Services
 
 log = logging.getLogger("bootsvc.http")
@@ -51,6 +52,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Flask:
         store=ArtifactStore(settings.data_dir),
         site=BootSite.from_settings(settings),
     )
+    app.wsgi_app = UnmappedClients(app.wsgi_app)  # type: ignore[method-assign]
     metrics.install(app)
     app.register_blueprint(api.register_all())
     app.register_blueprint(boot.blueprint)

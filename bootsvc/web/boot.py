@@ -32,7 +32,7 @@ def _script(text: str) -> Response:
 @blueprint.get("/boot.ipxe")
 def first_script() -> Response:
     event(log, "boot.first-script", ip=request.remote_addr, stage="boot.ipxe")
-    return _script(bootscript.first_script(services().site))
+    return _script(bootscript.first_script(services().site.for_client(request.remote_addr)))
 
 
 def _node_script(machine: Machine, loader: ScriptFormat) -> Response:

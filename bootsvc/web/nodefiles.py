@@ -38,7 +38,7 @@ from bootsvc.core.nodeconfig.vault import Vault
 from bootsvc.errors import Forbidden, NotFound, SettingsError, Unavailable
 from bootsvc.logs import event
 from bootsvc.net.link import neighbour_mac
-from bootsvc.settings import DhcpMode, Settings
+from bootsvc.settings import Settings
 from bootsvc.store.db import Database
 from bootsvc.web.context import services
 
@@ -66,11 +66,9 @@ class NodeFiles:
 
     @property
     def leased(self) -> onetime.LeaseCheck | None:
-        """With bootsvc's own DHCP, a secrets request must also come from an
-        address bootsvc leased to the node."""
-        if self.settings.dhcp_mode is DhcpMode.AUTHORITATIVE:
-            return leases.leased_to_node
-        return None
+        """With bootsvc's own DHCP or DHCPv6, a secrets request must also
+        come from an address bootsvc leased to the node."""
+        return leases.lease_check(self.settings)
 
     @cached_property
     def secrets(self) -> secretfiles.SecretStore:
@@ -81,7 +79,7 @@ class NodeFiles:
 
     @property
     def fetch(self) -> bootfetch.SecretFetch:
-        site = services().site
+        site = services().site.for_client(request.remote_addr)
         return bootfetch.SecretFetch(
             self.overlays, self.secrets, site.api_url, site.agent, self.leased
         )
@@ -98,7 +96,8 @@ def _nodefiles() -> NodeFiles:
 
 
 def _boot_info() -> BootInfo:
-    return bootfetch.boot_info(services().site.api_url, request.args)
+    site = services().site.for_client(request.remote_addr)
+    return bootfetch.boot_info(site.api_url, request.args)
 
 
 def _gzip(body: bytes, **headers: str) -> Response:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from bootsvc.lab import dnsmasq, qemu, server
+from bootsvc.lab import dnsmasq, qemu, radvd, server
 from bootsvc.lab.network import LabNetwork, tap_name, vm_mac
 from bootsvc.settings import LabDhcpTftp, Settings, load_settings
 
@@ -33,7 +33,7 @@ def test_vm_macs_are_stable_and_qemu_local() -> None:
 def test_pool_is_in_the_subnet_and_clear_of_the_server() -> None:
     start, end = NETWORK.pool()
     first, last = ipaddress.IPv4Address(start), ipaddress.IPv4Address(end)
-    assert NETWORK.server.ip < first <= last
+    assert ipaddress.IPv4Address(NETWORK.server_ip) < first <= last
     assert last in NETWORK.server.network and last != NETWORK.server.network.broadcast_address
 
 
@@ -147,3 +147,46 @@ def test_lab_server_settings_for_each_dhcp_and_tftp_choice(tmp_path: Path) -> No
 def test_lab_server_settings_refuse_an_unknown_setting(tmp_path: Path) -> None:
     with pytest.raises(ValidationError):
         server.settings_values(tmp_path, NETWORK, Settings(data_dir=tmp_path), {"dhcp_pool": 1})
+
+
+NETWORK6 = LabNetwork("ns", "br0", ipaddress.IPv6Interface("fd00:77::1/64"))
+
+
+def test_an_ipv6_lab_serves_dhcpv6_tftp_and_http_on_every_ipv6_address(tmp_path: Path) -> None:
+    """No DHCPv4 at all; the URLs name the server's IPv6 address."""
+    ipv6_lab = Settings(data_dir=tmp_path, lab_dhcp_tftp=LabDhcpTftp.BOOTSVC_IPV6)
+    values = server.settings_values(tmp_path, NETWORK6, ipv6_lab, {})
+    assert "dhcp_mode" not in values
+    assert (values["dhcp6_mode"], values["dhcp6_interface"]) == ("authoritative", "br0")
+    assert (values["dhcp6_subnet"], values["dhcp6_range"]) == (
+        "fd00:77::/64",
+        "fd00:77::1000-fd00:77::1fff",
+    )
+    assert (values["http_listen"], values["tftp_listen"]) == ("[::]:8080", "[::]:69")
+    assert values["advertise_url"] == "http://[fd00:77::1]:8080"
+    assert Settings.model_validate(values).base_url6 == "http://[fd00:77::1]:8080"
+
+
+def test_radvd_accepts_the_lab_config_with_the_m_flag(tmp_path: Path) -> None:
+    text = radvd.config("t", NETWORK6)
+    config = tmp_path / "radvd.conf"
+    config.write_text(text)
+    config.chmod(0o644)
+    check = subprocess.run(
+        ["radvd", "--configtest", f"--config={config}", "--logmethod=stderr"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert check.returncode == 0, check.stderr
+    assert "AdvManagedFlag on;" in text and "AdvOtherConfigFlag on;" in text
+    assert "prefix fd00:77::/64 { AdvOnLink on; AdvAutonomous off; };" in text
+
+
+def test_uefi_machines_of_an_ipv6_lab_skip_pxe_over_ipv4(tmp_path: Path) -> None:
+    files = qemu.VmFiles(tmp_path)
+    spec = qemu.VmSpec("u", qemu.Firmware.UEFI, vm_mac("u"), "tap-u", ipv4_pxe=False)
+    command = " ".join(qemu.argv(spec, files))
+    assert "-fw_cfg name=opt/org.tianocore/IPv4PXESupport,string=n" in command
+    default = qemu.VmSpec("u", qemu.Firmware.UEFI, vm_mac("u"), "tap-u")
+    assert "-fw_cfg" not in qemu.argv(default, files)

@@ -20,10 +20,11 @@ from bootsvc.lab.network import namespaces, netns_name
 pytestmark = pytest.mark.netns
 
 
-def _bootsvc(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """A lab with two processes to lose: bootsvc as ProxyDHCP beside dnsmasq."""
+def _bootsvc(data_dir: Path, *args: str, mode: str = "proxy") -> subprocess.CompletedProcess[str]:
+    """By default a lab with two processes to lose: bootsvc as ProxyDHCP
+    beside dnsmasq."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("BOOTSVC_")}
-    env["BOOTSVC_LAB_DHCP_TFTP"] = "proxy"
+    env["BOOTSVC_LAB_DHCP_TFTP"] = mode
     return subprocess.run(
         [sys.executable, "-m", "bootsvc", "--data-dir", str(data_dir), "lab", *args],
         capture_output=True,
@@ -79,6 +80,36 @@ def test_up_then_down_after_a_crash_leaves_nothing(tmp_path: Path, lab_name: str
     assert netns not in namespaces()
     assert not [pid for pid in started if processes.alive(pid)]
     assert "was not up" in _bootsvc(tmp_path, "down", "--lab", lab_name).stdout
+
+
+def test_an_ipv6_lab_serves_over_ipv6_only_and_goes_away(tmp_path: Path, lab_name: str) -> None:
+    """radvd beside bootsvc; no IPv4 on the lab network; the first script
+    and the loader over TFTP come from the IPv6 address."""
+    up = _bootsvc(tmp_path, "up", "--lab", lab_name, mode="bootsvc-ipv6")
+    assert up.returncode == 0, up.stderr
+    assert "bootsvc at http://[fd00:77::1]:8080" in up.stdout
+    netns = netns_name(lab_name)
+
+    def inside(*argv: str) -> str:
+        return subprocess.run(
+            ["ip", "netns", "exec", netns, *argv], capture_output=True, text=True, check=True
+        ).stdout
+
+    assert "inet6 fd00:77::1/64" in inside("ip", "addr", "show", "br0")
+    assert "inet " not in inside("ip", "addr", "show", "br0")
+    state = LabState.model_validate_json((tmp_path / "lab" / lab_name / STATE).read_text())
+    assert set(state.pids) == {"bootsvc", "radvd"}
+    first = inside("curl", "-gsf", "http://[fd00:77::1]:8080/boot.ipxe")
+    assert "chain --autofree http://[fd00:77::1]:8080/boot/node.ipxe?" in first
+    loader = tmp_path / "snponly.efi"
+    inside("curl", "-gsf", "-o", str(loader), "tftp://[fd00:77::1]/snponly.efi")
+    assert loader.read_bytes() == Path("/usr/lib/ipxe/snponly.efi").read_bytes()
+    started = processes.netns_pids(netns)
+
+    down = _bootsvc(tmp_path, "down", "--lab", lab_name, mode="bootsvc-ipv6")
+    assert down.returncode == 0, down.stderr
+    assert netns not in namespaces()
+    assert not [pid for pid in started if processes.alive(pid)]
 
 
 @pytest.fixture

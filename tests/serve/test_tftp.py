@@ -32,8 +32,9 @@ def _free_udp_port() -> int:
 def test_tftp_runs_only_when_configured(tmp_path: Path) -> None:
     assert "tftp" not in services_for(Settings(data_dir=tmp_path))
     assert "tftp" in services_for(Settings(data_dir=tmp_path, tftp_listen="127.0.0.1:6969"))
-    with pytest.raises(ValidationError, match="IPv4 only"):
-        Settings(data_dir=tmp_path, tftp_listen="[::]:69")
+    assert "tftp" in services_for(Settings(data_dir=tmp_path, tftp_listen="[::]:69"))
+    with pytest.raises(ValidationError, match="host:port"):
+        Settings(data_dir=tmp_path, tftp_listen="[::]")
 
 
 @pytest.mark.parametrize(
@@ -42,6 +43,8 @@ def test_tftp_runs_only_when_configured(tmp_path: Path) -> None:
         ("10.0.0.1:69", "tftp://10.0.0.1"),
         ("0.0.0.0:69", "tftp://192.0.2.1"),
         ("0.0.0.0:6969", "tftp://192.0.2.1:6969"),
+        ("[fd00:77::1]:69", "tftp://[fd00:77::1]"),
+        ("[::]:69", "tftp://192.0.2.1"),
     ],
 )
 def test_scripts_point_at_the_tftp_address(tmp_path: Path, tftp_listen: str, url: str) -> None:

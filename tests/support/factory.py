@@ -12,6 +12,7 @@ from bootsvc.core.catalog.catalog import FileRef
 from bootsvc.core.cmdb import cmdb
 from bootsvc.core.cmdb.records import NodeRecord
 from bootsvc.core.dhcp import leases
+from bootsvc.core.dhcp6 import leases as leases6
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
 from bootsvc.store.leasetables import BOUND
@@ -76,6 +77,15 @@ def lease(db: Database, ip: str, mac: str, subnet: str = "127.0.0.0/8") -> None:
     now = time.time()
     with db.write() as session:
         leases.claim(session, [leases.Lease(ip, mac, subnet, BOUND, now + 600, now)], now)
+
+
+def lease6(db: Database, address: str, mac: str, duid: str = "00040000", iaid: int = 1) -> None:
+    """Lease `address` to `mac` as bootsvc's DHCPv6 server does (here to a
+    DUID-UUID, whose MAC came from the client's link-local EUI-64)."""
+    now = time.time()
+    claim = leases6.Lease6(address, duid, iaid, mac, "fd00:77::/64", BOUND, now + 600, now)
+    with db.write() as session:
+        leases6.claim(session, [claim], now, "test")
 
 
 def kernel_arguments(script: str) -> str:

@@ -1,7 +1,8 @@
 """Is a request really from the node it names? A MAC, serial or UUID finds a
 node but proves nothing: anyone can send them. What bootsvc trusts is the
 node's own address, the one it leased to one of the node's MACs or, without
-such a lease, an IP on the node's CMDB interfaces. Secrets and the boot token
+such a lease, an IP on the node's CMDB interfaces, of the family (IPv4 or
+IPv6) the request came over. Secrets and the boot token
 only go to a script fetched from there, and the boot token then answers for
 that boot's reports, agent and FleetLock requests from that address.
 
@@ -17,8 +18,9 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, lazyload
 
+from bootsvc.net.family import is_ipv6
 from bootsvc.store.leasetables import BOUND
-from bootsvc.store.models import BootToken, DhcpLease, Interface, Node
+from bootsvc.store.models import BootToken, Dhcp6Lease, DhcpLease, Interface, Node
 from bootsvc.store.types import utcnow
 
 # The setting that lets a node whose address bootsvc cannot know get its
@@ -44,15 +46,23 @@ class Verdict:
 
 
 def _leased(session: Session, macs: list[str]) -> set[str]:
-    return set(
-        session.scalars(
-            select(DhcpLease.ip).where(
-                DhcpLease.mac.in_(macs),
-                DhcpLease.state == BOUND,
-                DhcpLease.expires > time.time(),
-            )
-        )
+    """The addresses bootsvc leases to these MACs now, by DHCP and DHCPv6."""
+    now = time.time()
+    v4 = select(DhcpLease.ip).where(
+        DhcpLease.mac.in_(macs), DhcpLease.state == BOUND, DhcpLease.expires > now
     )
+    v6 = select(Dhcp6Lease.address).where(
+        Dhcp6Lease.mac.in_(macs), Dhcp6Lease.state == BOUND, Dhcp6Lease.expires > now
+    )
+    return set(session.scalars(v4)) | set(session.scalars(v6))
+
+
+def _own_addresses(leased: set[str], listed: set[str], ip: str) -> set[str]:
+    """The node's addresses of the family `ip` is of: its leases, or
+    without one its CMDB addresses. A node booting over IPv6 is not held
+    to its IPv4 lease, nor the other way round."""
+    v6 = is_ipv6(ip)
+    return {a for a in leased if is_ipv6(a) == v6} or {a for a in listed if is_ipv6(a) == v6}
 
 
 def verify(
@@ -67,11 +77,14 @@ def verify(
         return Verdict(None, "found by serial or UUID, not by one of the node's MACs")
     if ip is None:
         return Verdict(None, "request address unknown")
-    addresses = _leased(session, macs) or {row.ip for row in interfaces if row.ip}
+    leased = _leased(session, macs)
+    listed = {row.ip for row in interfaces if row.ip}
+    addresses = _own_addresses(leased, listed, ip)
     if ip in addresses:
         return Verdict(ip, "request from the node's own address")
-    if addresses:
-        return Verdict(None, f"request from {ip}, the node's address is {min(addresses)}")
+    known = addresses or leased or listed
+    if known:
+        return Verdict(None, f"request from {ip}, the node's address is {min(known)}")
     if allow_unknown:
         return Verdict(ip, f"no address known for the node; {UNVERIFIED_SETTING} is on")
     return Verdict(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -29,12 +29,16 @@ from bootsvc.core.nodeconfig.context import BootInfo, agent_values
 from bootsvc.core.nodeconfig.problems import ConfigError
 from bootsvc.errors import NotFound
 from bootsvc.logs import event
+from bootsvc.net.family import is_ipv6
 from bootsvc.settings import Settings
 from bootsvc.store.db import Database
 from bootsvc.store.models import Node
 
 # The kernel argument that hands a booted node its boot token.
 BOOT_TOKEN_ARGUMENT = "bootsvc.token"  # noqa: S105 (a name, not a secret)
+# The kernel argument that gives a node booted over IPv6 its address/prefix:
+# its initramfs configures it instead of asking DHCP (IPv4) again.
+IPV6_ARGUMENT = "bootsvc.ip6"
 RETRY_DELAY_SECONDS = 5
 MAX_ATTEMPTS = 10
 # A node whose configuration does not render asks again this often.
@@ -115,10 +119,22 @@ class BootSite:
     agent: Mapping[str, Any] = field(default_factory=agent_values, hash=False, compare=False)
     # The limits on enlisting unknown machines, with this process's rate buckets.
     enlistment: Enlistment = field(default_factory=Enlistment, hash=False, compare=False)
+    # Where machines booting over IPv6 reach this server over HTTP ("" when
+    # unknown: they get `base_url`), and the on-link prefix length they
+    # configure their address with.
+    base_url6: str = ""
+    ipv6_prefix_length: int = 64
 
     @property
     def api_url(self) -> str:
         return self.http_url or self.base_url
+
+    def for_client(self, ip: str | None) -> BootSite:
+        """The site as the machine at `ip` reaches it: over IPv6 (not an
+        IPv4-mapped address), every URL of its scripts names the IPv6 URL."""
+        if not self.base_url6 or self.over_tftp or not is_ipv6(ip):
+            return self
+        return replace(self, base_url=self.base_url6, http_url="")
 
     @property
     def over_tftp(self) -> bool:
@@ -138,6 +154,8 @@ class BootSite:
             secure_boot=settings.secure_boot,
             agent=agent_values(settings),
             enlistment=Enlistment.from_settings(settings),
+            base_url6=settings.base_url6,
+            ipv6_prefix_length=settings.ipv6_prefix_length,
         )
 
 
@@ -424,6 +442,8 @@ def kernel_cmdline(
     parts.append(f"bootsvc.url={site.api_url}")
     if boot_token:
         parts.append(f"{BOOT_TOKEN_ARGUMENT}={boot_token}")
+    if ip and is_ipv6(ip):
+        parts.append(f"{IPV6_ARGUMENT}={ip}/{site.ipv6_prefix_length}")
     if attest:
         parts.append(f"{tpm_registry.ARGUMENT}=1")
     return " ".join(part for part in parts if part)
@@ -481,7 +501,8 @@ def node_script(
     loader: ScriptFormat = IPXE,
 ) -> NodeScript:
     """An admin's `preview` shows the script as the node would get it from
-    its own address."""
+    its own address; a machine asking over IPv6 gets IPv6 URLs."""
+    site = site.for_client(machine.ip)
     if node is None:
         unknown = NoBoot("machine is unknown and sent no MAC address")
         return _noboot(site, None, machine, unknown, loader)

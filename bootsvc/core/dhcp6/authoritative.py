@@ -1,7 +1,9 @@
 """Authoritative DHCPv6: bootsvc hands out the addresses of `dhcp6_range`.
 
-A node the CMDB knows (by the MAC in its DUID, or its `dhcp6_duid` fact)
-gets its IPv6 interface address; any other client gets one from the range.
+A node the CMDB knows (by the MAC in its DUID or in the EUI-64 of its
+link-local address, or by its `dhcp6_duid` fact) gets its IPv6 interface
+address, whichever of its clients asks (firmware, then iPXE, each with its
+own DUID or IAID); any other client gets one from the range.
 An ADVERTISE only holds an address in memory; REQUEST, RENEW, REBIND and a
 SOLICIT with Rapid Commit take it in the database before the REPLY goes.
 Every network-booting client also gets its boot file URL."""
@@ -131,6 +133,7 @@ class AuthoritativeResponder6:
                 duid,
                 ia.iaid,
                 lambda a: self.reservations.reserved_for_another(a, hostname),
+                hostname,
             ):
                 return item.address
         return None
@@ -152,6 +155,7 @@ class AuthoritativeResponder6:
             request.mac,
             [wanted] if wanted else [],
             lambda a: self.reservations.reserved_for_another(a, hostname),
+            hostname,
         )
 
     def _advertise(self, request: Dhcp6Request, node: Known6 | None, respond: Respond6) -> None:

@@ -142,11 +142,18 @@ class Dhcp6Book:
         lease = self.by_address.get(address) if address else None
         return lease if lease is not None and lease.held_by(duid, iaid, self.clock()) else None
 
-    def usable(self, address: str, duid: str, iaid: int, blocked: Callable[[str], bool]) -> bool:
-        now = self.clock()
+    def usable(
+        self,
+        address: str,
+        duid: str,
+        iaid: int,
+        blocked: Callable[[str], bool],
+        hostname: str | None = None,
+    ) -> bool:
+        """Whether this IA (of node `hostname`, if a node) may have `address`."""
         lease = self.by_address.get(address)
-        taken = lease is not None and lease.active(now) and not lease.held_by(duid, iaid, now)
-        return not taken and not blocked(address)
+        free = lease is None or lease.movable_to(duid, iaid, hostname, self.clock())
+        return free and not blocked(address)
 
     def offer(
         self,
@@ -156,19 +163,22 @@ class Dhcp6Book:
         mac: str | None,
         wanted: list[str],
         blocked: Callable[[str], bool],
+        hostname: str | None = None,
     ) -> Lease6 | None:
-        """Hold an address for this IA for the offer time: the first of
-        `wanted` that is free, else its previous one, else one from the
-        range. None when nothing is free."""
+        """Hold an address for this IA (of node `hostname`, if a node) for the
+        offer time: the first of `wanted` that is free or the node's, else
+        its previous one, else one from the range. None when nothing is free."""
         previous = self.by_client.get((duid, iaid))
         candidates = [*wanted, *([previous] if previous and previous in pool else [])]
         with self._lock:
-            chosen = next((a for a in candidates if self.usable(a, duid, iaid, blocked)), None)
+            chosen = next(
+                (a for a in candidates if self.usable(a, duid, iaid, blocked, hostname)), None
+            )
             if chosen is None:
                 start = zlib.crc32(f"{duid}/{iaid}".encode())
                 for step in range(min(pool.size, MAX_PROBES)):
                     address = pool.at(start + step)
-                    if self.usable(address, duid, iaid, blocked):
+                    if self.usable(address, duid, iaid, blocked, hostname):
                         chosen = address
                         break
             if chosen is None:
@@ -178,7 +188,15 @@ class Dhcp6Book:
             if held is not None and held.held_by(duid, iaid, now) and held.state == BOUND:
                 return held
             offer = Lease6(
-                chosen, duid, iaid, mac, pool.subnet, OFFERED, now + self.offer_seconds, now
+                chosen,
+                duid,
+                iaid,
+                mac,
+                pool.subnet,
+                OFFERED,
+                now + self.offer_seconds,
+                now,
+                hostname,
             )
             self._apply(offer, force=True)
         return offer

@@ -3,8 +3,8 @@ reclaim addresses, as bootsvc.core.dhcp.leases does for IPv4.
 
 A client is its DUID and the IAID of its IA_NA. Taking an address is a
 conditional upsert on the address: the row is inserted, or updated only if
-it is already this client's (and not declined) or has expired, so that two
-clients, or two servers, never both win one address. Claims are written in
+it is already this client's or the same node's (and not declined) or has
+expired, so that two nodes, or two servers, never both win one address. Claims are written in
 address order, so that two servers lock rows in the same order.
 """
 
@@ -64,6 +64,16 @@ class Lease6:
             (self.duid, self.iaid) == (duid, iaid) and self.state != DECLINED and self.expires > now
         )
 
+    def movable_to(self, duid: str, iaid: int, hostname: str | None, now: float) -> bool:
+        """Whether this client's IA may take the address now: it is free, or
+        its own, or held by another client of the same node. Firmware and the
+        loader it starts (OVMF's PXE, then iPXE) ask with different DUIDs or
+        IAIDs for the one address the node is to have."""
+        if self.state == DECLINED and self.expires > now:
+            return False
+        same_node = hostname is not None and self.hostname == hostname
+        return self.expires <= now or (self.duid, self.iaid) == (duid, iaid) or same_node
+
     def view(self, now: float) -> dict[str, Any]:
         """As `bootsvc dhcp leases --json` shows it."""
         return {
@@ -111,6 +121,7 @@ def _upsert_statement(dialect: str) -> Any:
         },
         where=lambda new: or_(
             and_(TABLE.c.duid == new.duid, TABLE.c.iaid == new.iaid, TABLE.c.state != DECLINED),
+            and_(TABLE.c.hostname == new.hostname, TABLE.c.state != DECLINED),
             TABLE.c.expires <= bindparam("b_now"),
         ),
     ).returning(*COLUMNS)

@@ -1,6 +1,7 @@
-"""The address check of secrets requests when bootsvc runs DHCP: the
-request must come from an address bootsvc has leased, and still leases, to
-one of the node's MACs."""
+"""The address check of secrets requests when bootsvc runs DHCP or DHCPv6:
+the request must come from an address bootsvc has leased, and still leases,
+to one of the node's MACs, by the protocol of the request's family. A family
+whose addresses bootsvc does not hand out is not checked."""
 
 from __future__ import annotations
 
@@ -9,11 +10,15 @@ import time
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bootsvc.core.nodeconfig.onetime import LeaseCheck
+from bootsvc.net.family import is_ipv6
+from bootsvc.settings import DhcpMode, Settings
 from bootsvc.store.leasetables import BOUND
-from bootsvc.store.models import DhcpLease, Interface
+from bootsvc.store.models import Dhcp6Lease, DhcpLease, Interface
 
 
 def leased_to_node(session: Session, node_id: int, ip: str) -> bool:
+    """Whether bootsvc's DHCP leases `ip` to one of the node's MACs now."""
     node_macs = select(Interface.mac).where(Interface.node_id == node_id)
     held = session.scalar(
         select(DhcpLease.ip).where(
@@ -24,3 +29,34 @@ def leased_to_node(session: Session, node_id: int, ip: str) -> bool:
         )
     )
     return held is not None
+
+
+def leased6_to_node(session: Session, node_id: int, ip: str) -> bool:
+    """Whether bootsvc's DHCPv6 leases `ip` to one of the node's MACs now."""
+    node_macs = select(Interface.mac).where(Interface.node_id == node_id)
+    held = session.scalar(
+        select(Dhcp6Lease.address).where(
+            Dhcp6Lease.address == ip,
+            Dhcp6Lease.mac.in_(node_macs),
+            Dhcp6Lease.state == BOUND,
+            Dhcp6Lease.expires > time.time(),
+        )
+    )
+    return held is not None
+
+
+def lease_check(settings: Settings) -> LeaseCheck | None:
+    """The check for these settings: by DHCP for IPv4 requests when bootsvc
+    is the authoritative DHCP server, by DHCPv6 for IPv6 requests when it is
+    the authoritative DHCPv6 server; None when it is neither."""
+    v4 = settings.dhcp_mode is DhcpMode.AUTHORITATIVE
+    v6 = settings.dhcp6_mode is DhcpMode.AUTHORITATIVE
+    if not (v4 or v6):
+        return None
+
+    def check(session: Session, node_id: int, ip: str) -> bool:
+        if is_ipv6(ip):
+            return not v6 or leased6_to_node(session, node_id, ip)
+        return not v4 or leased_to_node(session, node_id, ip)
+
+    return check

@@ -4,6 +4,7 @@ code the client sent; the ones bootsvc uses have names here."""
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import struct
 from enum import IntEnum
@@ -31,6 +32,8 @@ CLIENT_NDI = 62
 
 # (fewest bytes, most bytes, multiple of) for options whose value has a fixed
 # shape; a value outside it is a malformed message, never a guess.
+# fe80::/64, the prefix of link-local addresses.
+LINK_LOCAL_PREFIX = bytes([0xFE, 0x80]) + bytes(6)
 _ANY = 0xFFFF
 LENGTHS: dict[int, tuple[int, int, int]] = {
     CLIENT_ID: (3, 130, 1),  # a DUID: 2-byte type and at most 128 bytes
@@ -144,6 +147,22 @@ def duid_link_address(duid: bytes) -> str | None:
     if hardware != 1 or len(address) != 6:
         return None
     return address.hex(":")
+
+
+def eui64_mac(address: str) -> str | None:
+    """The Ethernet address in the EUI-64 interface identifier of a
+    link-local address (RFC 4291 appendix A: ff:fe in the middle, the
+    universal/local bit flipped), which is how DHCPv6 clients send; None
+    for any other address. iPXE's DUID may be a DUID-UUID of all zeros:
+    then the source address is what names the NIC."""
+    try:
+        packed = ipaddress.IPv6Address(address.partition("%")[0]).packed
+    except ValueError:
+        return None
+    if packed[:8] != LINK_LOCAL_PREFIX or packed[11:13] != b"\xff\xfe":
+        return None
+    mac = bytes([packed[8] ^ 0x02, *packed[9:11], *packed[13:16]])
+    return mac.hex(":")
 
 
 def duid_ll(mac: str) -> bytes:

@@ -29,6 +29,9 @@ class Dhcp6Request:
     link_address: str
     # Where it came from: the client's link-local address, or the relay's.
     source: tuple[str, int]
+    # The client's own (link-local) address: the source, or the innermost
+    # relay's peer address; "" when not known.
+    peer_address: str = ""
 
     @property
     def label(self) -> str:
@@ -42,7 +45,9 @@ class Dhcp6Request:
 
     @property
     def mac(self) -> str | None:
-        return opt.duid_link_address(self.duid)
+        """The MAC its DUID carries, else the one in the EUI-64 of its
+        link-local address (DUID-UUID and DUID-EN carry none)."""
+        return opt.duid_link_address(self.duid) or opt.eui64_mac(self.peer_address)
 
     @property
     def server_duid(self) -> bytes | None:

@@ -219,11 +219,13 @@ class Dhcp6Server:
         except DecodeError as exc:
             self._dropped("malformed", str(exc), source)
             return
-        mac = opt.duid_link_address(message.client_duid or b"")
+        relays = unwrapped.relays
+        peer = relays[-1].peer_address if relays else source[0]
+        mac = opt.duid_link_address(message.client_duid or b"") or opt.eui64_mac(peer)
         if why is not None:
             self._dropped(*why, source, mac)
             return
-        link = unwrapped.relays[-1].link_address if unwrapped.relays else self.server_address
+        link = relays[-1].link_address if relays else self.server_address
         request = Dhcp6Request(
             message,
             MessageType(message.kind),
@@ -231,6 +233,7 @@ class Dhcp6Server:
             self.server_address,
             link,
             source,
+            peer,
         )
         named = request.server_duid
         if named is not None and named != self.server_duid:

@@ -14,8 +14,10 @@ loop instead of tftpy's `listen()`, which cannot serve a boot storm:
 - on stop it takes no new request but lets running transfers finish, for a
   bounded time: a PXE ROM cannot resume a transfer, so a restart would lose it.
 
-Each reply goes out from the address the request was sent to (IP_PKTINFO), so
-a server listening on 0.0.0.0 of a multi-homed host answers from the right one.
+Each reply goes out from the address the request was sent to (IP_PKTINFO,
+IPV6_PKTINFO), so a server listening on 0.0.0.0 or :: of a multi-homed host
+answers from the right one. Listening on :: serves IPv4 too (dual stack); an
+IPv4 client seen as ::ffff:a.b.c.d is served and logged as the IPv4 client it is.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 from tftpy.TftpPacketFactory import TftpPacketFactory
 from tftpy.TftpPacketTypes import TftpPacketRRQ
@@ -39,6 +42,7 @@ from tftpy.TftpShared import TftpException
 from bootsvc.logs import event
 from bootsvc.metrics import families
 from bootsvc.net import link
+from bootsvc.net.family import V4_MAPPED, unmapped
 from bootsvc.net.tftp import options
 from bootsvc.net.tftp.files import (
     ACCESS_VIOLATION,
@@ -64,8 +68,12 @@ log = logging.getLogger("bootsvc.tftp")
 OPCODE_RRQ, OPCODE_WRQ = 1, 2
 # Python 3.11 lacks these names; the values are Linux's.
 IP_PKTINFO = getattr(socket, "IP_PKTINFO", 8)
+IPV6_RECVPKTINFO = getattr(socket, "IPV6_RECVPKTINFO", 49)
+IPV6_PKTINFO = getattr(socket, "IPV6_PKTINFO", 50)
 SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
 _PKTINFO = struct.Struct("=i4s4s")
+_PKTINFO6 = struct.Struct("=16sI")
+_CONTROL_SPACE = socket.CMSG_SPACE(max(_PKTINFO.size, _PKTINFO6.size))
 TICK_SECONDS = 0.1
 RECEIVE_BUFFER = 4 << 20
 # Requests read from the listening socket per wake-up, so that a burst of new
@@ -171,15 +179,14 @@ class TftpServer:
     def _accept(self) -> None:
         for _ in range(ACCEPT_BATCH):
             try:
-                data, ancillary, _flags, client = self.sock.recvmsg(
-                    MAX_DATAGRAM, socket.CMSG_SPACE(_PKTINFO.size)
-                )
+                data, ancillary, _flags, source = self.sock.recvmsg(MAX_DATAGRAM, _CONTROL_SPACE)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
                 event(log, "tftp.receive-failed", level=logging.WARNING, error=str(exc))
                 return
             index, local_ip = _destination(ancillary)
+            client, local_ip = transfer_addresses(source, local_ip)
             try:
                 self._request(data, client, index, local_ip)
             except Exception as exc:
@@ -259,8 +266,14 @@ class TftpServer:
     ) -> None:
         families.tftp_refused(code)
         with contextlib.suppress(OSError):
-            self.sock.sendto(error_packet(code, message), client)
+            self.sock.sendto(error_packet(code, message), self._on_listener(client))
         _warn("tftp.refused", client, filename, code=code, reason=reason)
+
+    def _on_listener(self, client: tuple[str, int]) -> tuple[str, int]:
+        """The client's address as the listening socket's family writes it."""
+        if self.sock.family == socket.AF_INET6 and "." in client[0]:
+            return (V4_MAPPED + client[0], client[1])
+        return client
 
     # Names resolved by the FileSource, in worker threads.
 
@@ -381,9 +394,16 @@ class TftpServer:
 
 def _listen(address: tuple[str, int]) -> socket.socket:
     """The listening socket; a large receive buffer holds the requests of a
-    whole rack powering on at once (SO_RCVBUFFORCE lifts the sysctl cap as root)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
+    whole rack powering on at once (SO_RCVBUFFORCE lifts the sysctl cap as root).
+    An IPv6 host gives an IPv6 socket, dual stack on `::`."""
+    host = address[0]
+    if ":" in host:
+        sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0 if host == "::" else 1)
+        sock.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVPKTINFO, 1)
+    else:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
     with contextlib.suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RECEIVE_BUFFER)
@@ -402,7 +422,24 @@ def _destination(ancillary: list[tuple[int, int, bytes]]) -> tuple[int, str]:
         if level == socket.IPPROTO_IP and kind == IP_PKTINFO and len(data) >= _PKTINFO.size:
             index, _spec, address = _PKTINFO.unpack_from(data)
             return index, socket.inet_ntoa(address)
+        if level == socket.IPPROTO_IPV6 and kind == IPV6_PKTINFO and len(data) >= _PKTINFO6.size:
+            address, index = _PKTINFO6.unpack_from(data)
+            return index, socket.inet_ntop(socket.AF_INET6, address)
     return 0, ""
+
+
+def transfer_addresses(source: tuple[Any, ...], local_ip: str) -> tuple[tuple[str, int], str]:
+    """The client and our local address as the transfer uses them: an IPv4
+    client of a dual-stack socket (::ffff:a.b.c.d) as IPv4, so that its
+    transfer socket, ARP lookup and log line are IPv4's; an IPv6 client keeps
+    its scope (a link-local address needs it)."""
+    host, port = source[0], source[1]
+    if unmapped(host) != host:
+        return (unmapped(host), port), unmapped(local_ip)
+    scope = source[3] if len(source) > 3 else 0
+    if scope:
+        return (f"{host.partition('%')[0]}%{socket.if_indextoname(scope)}", port), local_ip
+    return (host, port), local_ip
 
 
 def _warn(name: str, client: tuple[str, int], filename: str | None, **fields: object) -> None:

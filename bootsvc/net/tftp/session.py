@@ -8,12 +8,15 @@ comes from a FileSource instead of tftpy opening paths itself (no locking, so
 a BytesIO is fine: upstream #155); the socket is connected to the client, so
 the kernel drops datagrams from any other transfer ID (tftpy handles them as
 if they were the client's), reports an unreachable client, and sends without
-a route lookup per block; and it never blocks.
+a route lookup per block; and it never blocks. tftpy knows IPv4 only (its
+context resolves the host with gethostbyname): a transfer makes its own
+socket of the client's family.
 """
 
 from __future__ import annotations
 
 import contextlib
+import socket
 import struct
 import time
 from typing import Any
@@ -70,6 +73,8 @@ class SendFile(TftpStateExpectACK):  # type: ignore[misc]
 class Session(TftpContext):  # type: ignore[misc]
     """One read transfer, from its request to the ACK of its last block."""
 
+    sock: socket.socket
+
     def __init__(
         self,
         client: tuple[str, int],
@@ -81,9 +86,18 @@ class Session(TftpContext):  # type: ignore[misc]
         resend_seconds: float,
         now: float,
     ) -> None:
-        super().__init__(client[0], client[1], resend_seconds, localip=local_ip, flock=False)
-        self.sock.setblocking(False)
-        self.sock.connect(client)
+        super().__init__(client[0], client[1], resend_seconds, flock=False)
+        self.sock.close()
+        family = socket.AF_INET6 if ":" in client[0] else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            if local_ip:
+                self.sock.bind((local_ip, 0))
+            self.sock.setblocking(False)
+            self.sock.connect(client)
+        except OSError:
+            self.sock.close()
+            raise
         self.tidport = client[1]
         self.request = request
         self.file_to_transfer = filename
@@ -97,6 +111,15 @@ class Session(TftpContext):  # type: ignore[misc]
         self.resolving = True
         self.started = self.sent_at = self.progress_at = now
         self.resends = 0
+
+    @property
+    def host(self) -> str:
+        return self._peer
+
+    @host.setter
+    def host(self, value: str) -> None:
+        """tftpy's setter would resolve the host with gethostbyname, IPv4's only."""
+        self._peer = self.address = value
 
     @property
     def client(self) -> tuple[str, int]:

@@ -73,17 +73,22 @@ class Stack6:
     def refresh(self) -> None:
         self.reservations.refresh()
 
-    def ask(self, wire: Any) -> Dhcp6Reply | Silence:
+    def request(self, wire: Any, peer: str = "fe80::1") -> Dhcp6Request:
+        """`peer`: the client's link-local source address."""
         message = codec.parse(bytes(wire))
         assert isinstance(message, Message)
-        request = Dhcp6Request(
+        return Dhcp6Request(
             message,
             MessageType(message.kind),
             classify(message),
             SERVER,
             SERVER,
-            ("fe80::1", 546),
+            (peer, 546),
+            peer,
         )
+
+    def ask(self, wire: Any, peer: str = "fe80::1") -> Dhcp6Reply | Silence:
+        request = self.request(wire, peer)
 
         def start(respond: Callable[[Dhcp6Reply | Silence], None]) -> None:
             self.responder.answer(request, respond)
@@ -242,3 +247,82 @@ def test_confirm_says_whether_the_addresses_are_on_link(stack6: Stack6) -> None:
 
     assert confirm("fd00:77::100") == opt.status(Status.SUCCESS, "on link")
     assert confirm("fd00:99::100") == opt.status(Status.NOT_ON_LINK, "not on fd00:77::/64")
+
+
+# iPXE in QEMU sends a DUID-UUID of the SMBIOS UUID, all zeros there: no MAC.
+ZERO_UUID_DUID = DUID_UUID(uuid="00000000-0000-0000-0000-000000000000")
+# The link-local address of 52:54:00:00:00:15 (EUI-64: U/L bit flipped, ff:fe).
+LINK_LOCAL_15 = "fe80::5054:ff:fe00:15"
+
+
+def _as(message: Any, duid: Any, iaid: int) -> Any:
+    message[DHCP6OptClientId].duid = duid
+    message[DHCP6OptIA_NA].iaid = iaid
+    return message
+
+
+def test_a_node_is_found_by_the_eui64_of_its_link_local_address(
+    stack6: Stack6, db: Database
+) -> None:
+    add_node(db, "hv5", [InterfaceRecord(mac="52:54:00:00:00:15", ip="fd00:77::15")])
+    stack6.refresh()
+    wire = _as(solicit(5, 7, PXE), ZERO_UUID_DUID, 1)
+    assert stack6.request(wire, LINK_LOCAL_15 + "%br0").mac == "52:54:00:00:00:15"
+    assert addresses(stack6.ask(wire, LINK_LOCAL_15)) == ["fd00:77::15"]
+    # Not an EUI-64 (no ff:fe in the middle): nobody's, an address of the range.
+    other = _as(solicit(6, 7, PXE), ZERO_UUID_DUID, 2)
+    assert stack6.request(other, "fe80::1234:5678:9abc:def0").mac is None
+    (stranger,) = addresses(stack6.ask(other, "fe80::1234:5678:9abc:def0"))
+    assert stranger in stack6.responder.pool
+
+
+def _bind(stack6: Stack6, duid: Any, iaid: int, address: str, peer: str) -> list[str]:
+    message = (
+        DHCP6_Request(trid=iaid)
+        / DHCP6OptClientId(duid=duid)
+        / DHCP6OptServerId(duid=SERVER_DUID)
+        / DHCP6OptIA_NA(iaid=iaid, ianaopts=[DHCP6OptIAAddress(addr=address)])
+    )
+    return addresses(stack6.ask(message, peer))
+
+
+def test_the_node_address_moves_between_its_own_clients(stack6: Stack6, db: Database) -> None:
+    """OVMF's PXE binds the node's address with one IAID; the iPXE it loads
+    asks again with another DUID and IAID, and gets the same address, not
+    "held by another client"; the lease is then iPXE's."""
+    mac = "52:54:00:00:00:15"
+    add_node(db, "hv6", [InterfaceRecord(mac=mac, ip="fd00:77::15")])
+    stack6.refresh()
+    assert _bind(stack6, ZERO_UUID_DUID, 1, "fd00:77::15", LINK_LOCAL_15) == ["fd00:77::15"]
+    ipxe = DUID_LL(lladdr=mac)
+    advertise = stack6.ask(_as(solicit(6, 7, PXE, ipxe=True), ipxe, 0x2B), LINK_LOCAL_15)
+    assert addresses(advertise) == ["fd00:77::15"]
+    assert _bind(stack6, ipxe, 0x2B, "fd00:77::15", LINK_LOCAL_15) == ["fd00:77::15"]
+    with db.read() as session:
+        (lease,) = leases.rows(session)
+    assert (lease.duid, lease.iaid, lease.state, lease.hostname, lease.mac) == (
+        bytes(ipxe).hex(),
+        0x2B,
+        BOUND,
+        "hv6",
+        mac,
+    )
+
+
+def test_another_node_cannot_take_a_bound_address(stack6: Stack6, db: Database) -> None:
+    """Only the node's own clients move its address: a lease of the range
+    stays with the node holding it, in memory and in the database."""
+    add_node(db, "hv7", [InterfaceRecord(mac="52:54:00:00:00:17")])
+    add_node(db, "hv8", [InterfaceRecord(mac="52:54:00:00:00:18")])
+    stack6.refresh()
+    first = DUID_LL(lladdr="52:54:00:00:00:17")
+    (address,) = _bind(stack6, first, 1, "fd00:77::100", "fe80::5054:ff:fe00:17")
+    assert address == "fd00:77::100"
+    second = DUID_LL(lladdr="52:54:00:00:00:18")
+    assert _bind(stack6, second, 1, address, "fe80::5054:ff:fe00:18") != [address]
+    with db.write() as session:
+        taken = leases.Lease6(
+            address, bytes(second).hex(), 1, None, "fd00:77::/64", BOUND, 1e12, 0.0, "hv8"
+        )
+        (row,) = leases.claim(session, [taken], stack6.clock(), "other-server")
+    assert row.hostname == "hv7"

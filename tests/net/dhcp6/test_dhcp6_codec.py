@@ -317,3 +317,19 @@ def test_scapy_reads_a_relay_reply_bootsvc_builds() -> None:
     assert (seen.hopcount, seen.linkaddr, seen.peeraddr) == (1, "fd00:77::2", "fe80::1")
     assert seen[DHCP6OptIfaceId].ifaceid == b"port-7"
     assert seen[DHCP6OptBootFileUrl].optdata == b"http://[fd00::1]/x"
+
+
+@pytest.mark.parametrize(
+    ("address", "mac"),
+    [
+        ("fe80::5054:ff:fe12:3456", "52:54:00:12:34:56"),
+        ("fe80::5054:ff:fe12:3456%br0", "52:54:00:12:34:56"),
+        ("fe80::200:ff:fe00:1", "00:00:00:00:00:01"),
+        # Not link-local, no ff:fe in the middle, not an address at all.
+        ("fd00:77::5054:ff:fe12:3456", None),
+        ("fe80::1234:5678:9abc:def0", None),
+        ("", None),
+    ],
+)
+def test_the_mac_in_a_link_local_eui64(address: str, mac: str | None) -> None:
+    assert opt.eui64_mac(address) == mac

@@ -1,4 +1,4 @@
-"""A TFTP server on 127.0.0.1, an ephemeral port, serving a directory, run in
+"""A TFTP server on 127.0.0.1 (or another address), an ephemeral port, serving a directory, run in
 a thread of the test process; and its log lines, as (event, fields)."""
 
 from __future__ import annotations
@@ -41,10 +41,12 @@ def tftp_root(tmp_path: Path) -> Path:
 
 
 @contextmanager
-def running(source: FileSource, **tuning: Any) -> Iterator[TftpServer]:
+def running(
+    source: FileSource, address: tuple[str, int] = ("127.0.0.1", 0), **tuning: Any
+) -> Iterator[TftpServer]:
     """The server in a thread; on exit, checks that it was still running
     (nothing a test sent stopped it) and that it stops cleanly."""
-    server = TftpServer(source, ("127.0.0.1", 0), **tuning)
+    server = TftpServer(source, address, **tuning)
     thread = threading.Thread(target=server.serve_forever, name="tftp-test", daemon=True)
     thread.start()
     try:
