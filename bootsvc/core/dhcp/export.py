@@ -11,6 +11,7 @@ from ipaddress import IPv4Address
 from urllib.parse import urlsplit
 
 from bootsvc.core import render
+from bootsvc.core.boot.secureboot import SHIM_ARM64
 from bootsvc.core.dhcp.directory import Directory
 from bootsvc.core.dhcp.loaders import BIOS_LOADER
 from bootsvc.core.dhcp.networks import Network
@@ -71,5 +72,7 @@ def export(directory: Directory, settings: Settings, fmt: str) -> str:
         "uefi_loader": settings.uefi_loader,
         "ipxe_url": f"{base_url}/boot.ipxe",
         "http_url": f"{base_url}/ipxe/{settings.uefi_loader}",
+        "arm64_loader": SHIM_ARM64,
+        "arm64_http_url": f"{base_url}/ipxe/{SHIM_ARM64}",
     }
     return render.render(settings.template_dir, TEMPLATES[fmt], context)
