@@ -74,15 +74,25 @@ def own_address(session: Session, mac_address: str) -> str | None:
     return leased or session.scalar(select(Interface.ip).where(Interface.mac == mac_address))
 
 
-def boot(
-    db: Database, mac_address: str, outcome: str | None = "up", healthy: bool = True
-) -> BootPlan:
-    """Serve the node its script (as iPXE would fetch it from the node's own
-    address: leased by bootsvc, or in the CMDB), then report the system
-    `outcome` ("up" or "failed"; None: the boot hangs)."""
+def deliver(db: Database, mac_address: str, arch: str | None = None) -> bootscript.NodeScript:
+    """Serve the node its script as iPXE would fetch it from the node's own
+    address (leased by bootsvc, or in the CMDB), naming its `arch`."""
     with db.read() as session:
         address = own_address(session, mac_address)
-    script = bootscript.deliver_node_script(db, SITE, Machine(mac=mac_address, ip=address), log)
+    machine = Machine(mac=mac_address, ip=address, arch=arch)
+    return bootscript.deliver_node_script(db, SITE, machine, log)
+
+
+def boot(
+    db: Database,
+    mac_address: str,
+    outcome: str | None = "up",
+    healthy: bool = True,
+    arch: str | None = None,
+) -> BootPlan:
+    """Serve the node its script, then report the system `outcome` ("up" or
+    "failed"; None: the boot hangs)."""
+    script = deliver(db, mac_address, arch)
     plan = script.plan
     assert isinstance(plan, BootPlan), plan
     assert script.verdict is not None and script.verdict.verified, script.verdict

@@ -392,8 +392,10 @@ def _fail(
 
 
 def observe(session: Session, stage: str, boot: NodeBoot, now: datetime) -> None:
-    """A boot report of a node that a rollout is moving."""
-    if stage not in {"script", "up", "failed"}:
+    """A boot report of a node that a rollout is moving; bootsvc's own
+    refusal to boot the new version on it (its architecture, or an unsigned
+    kernel for Secure Boot) fails the node as a failed boot would."""
+    if stage not in {"script", "up", "failed", boots.REFUSED}:
         return
     # A healthy member still listens while its rollout is under way: a later
     # report may find the system unhealthy after all.
@@ -445,7 +447,13 @@ def observe(session: Session, stage: str, boot: NodeBoot, now: datetime) -> None
         if rollout.state == RUNNING:
             advance(session, rollout, now)
     else:
-        _fail(session, rollout, member, f"reported {boot.outcome} on the new version", now)
+        _fail(session, rollout, member, _why_failed(boot.outcome), now)
+
+
+def _why_failed(outcome: str) -> str:
+    if outcome == boots.REFUSED:
+        return "bootsvc refused to boot the new version"
+    return f"reported {outcome} on the new version"
 
 
 def _depart(session: Session, rollout: Rollout, now: datetime, default_image: str) -> None:

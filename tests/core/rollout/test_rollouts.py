@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bootsvc.core.boot import bootplan, reports
-from bootsvc.core.boot.bootplan import SessionFacts, Target
+from bootsvc.core.boot.bootplan import NoBoot, SessionFacts, Target
 from bootsvc.core.catalog import catalog
 from bootsvc.core.cmdb import assignments
 from bootsvc.core.rollout import rollouts
@@ -21,7 +21,7 @@ from bootsvc.store.db import Database
 from bootsvc.store.models import AuditEntry, Node, Rollout
 from bootsvc.store.types import utcnow
 from tests.support import factory
-from tests.support.rolloutkit import boot, make_cluster
+from tests.support.rolloutkit import boot, deliver, make_cluster
 
 
 @pytest.fixture
@@ -160,6 +160,30 @@ def test_an_unhealthy_or_failed_report_stops_at_once(
         rollout = session.get(Rollout, rollout_id)
         assert rollout is not None and rollout.state == "halted"
         assert rollout.reason == "c1n0: reported failed on the new version"
+
+
+def test_a_version_bootsvc_refuses_to_boot_stops_at_once_and_falls_back(
+    db: Database, store: ArtifactStore, settings: Settings
+) -> None:
+    """A version built for another architecture boots nothing on these
+    nodes: the canary's refusal halts the rollout at once, and its next
+    boot takes the version it had."""
+    factory.version(db, store, "hv", "1", architecture="x86_64")
+    factory.version(db, store, "hv", "2", architecture="arm64")
+    factory.promote(db, store, "hv", "1")
+    hosts = make_cluster(db, "c1", size=3)
+    for mac in hosts.values():
+        assert boot(db, mac, arch="x86_64").version == "1"
+    rollout_id = _start(db, store, settings, canary=1, max_unavailable=1)
+    assert _wants(db)["c1n0"] == "2:rollout"
+    refused = deliver(db, hosts["c1n0"], arch="x86_64").plan
+    assert isinstance(refused, NoBoot) and "built for arm64" in refused.reason
+    with db.read() as session:
+        rollout = session.get(Rollout, rollout_id)
+        assert rollout is not None and rollout.state == "halted"
+        assert rollout.reason == "c1n0: bootsvc refused to boot the new version"
+        assert [m.state for m in rollout.members] == ["failed", "pending", "pending"]
+    assert boot(db, hosts["c1n0"], arch="x86_64").version == "1"
 
 
 def test_pause_resume_and_abort(
