@@ -187,6 +187,10 @@ class Settings(BaseModel):
     advertise_url6: str = ""
     http_workers: int = Field(default=2, ge=1, le=1024)
     http_threads: int = Field(default=64, ge=1, le=4096)
+    # PostgreSQL connections each process keeps (as many again when busy): a
+    # thread beyond waits for one. The CPU, not the pool, bounds the work, and
+    # PostgreSQL admits 100 connections for every server of a site together.
+    database_pool_size: int = Field(default=8, ge=1, le=1000)
 
     tftp_listen: str = ""
     # Transfers at once; a request beyond waits for the client's resend.

@@ -45,7 +45,7 @@ class DhcpService(KeptService):
         if settings.dhcp_mode not in {DhcpMode.AUTHORITATIVE, DhcpMode.PROXY}:
             raise ValueError("the DHCP service needs dhcp_mode authoritative or proxy")
         self.settings = settings
-        self.db = db or Database(settings.effective_database_url)
+        self.db = db or Database(settings.effective_database_url, settings.database_pool_size)
         loaders = Loaders.from_settings(settings)
         self.writer: LeaseWriter | None = None
         self.book: LeaseBook | None = None

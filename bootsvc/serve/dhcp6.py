@@ -38,7 +38,7 @@ class Dhcp6Service(KeptService):
         if settings.dhcp6_mode not in {DhcpMode.AUTHORITATIVE, DhcpMode.PROXY}:
             raise ValueError("the DHCPv6 service needs dhcp6_mode authoritative or proxy")
         self.settings = settings
-        self.db = db or Database(settings.effective_database_url)
+        self.db = db or Database(settings.effective_database_url, settings.database_pool_size)
         loaders = Loaders.from_settings(settings)
         self.book: Dhcp6Book | None = None
         self.reservations: Reservations6 | None = None

@@ -69,7 +69,7 @@ def _secret_fetch(settings: Settings, db: Database, site: BootSite) -> SecretFet
 
 def run(settings: Settings) -> None:
     host, port = parse_host_port(settings.tftp_listen)
-    db = Database(settings.effective_database_url)
+    db = Database(settings.effective_database_url, settings.database_pool_size)
     site = BootSite.from_settings(settings, tftp_url(settings))
 
     files = BootFiles(

@@ -7,6 +7,7 @@ PostgreSQL writers lock the rows they decide on (SELECT ... FOR UPDATE).
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -48,6 +49,12 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
+def _named_connection() -> dict[str, str]:
+    """pg_stat_activity names the bootsvc process holding each connection
+    (bootsvc-http, bootsvc-dhcp...), so an operator sees whose they are."""
+    return {"application_name": f"bootsvc {multiprocessing.current_process().name}"[:63]}
+
+
 def make_engine(url: str, pool_size: int = 10) -> Engine:
     try:
         backend = make_url(url).get_backend_name()
@@ -58,7 +65,11 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
     if backend == "postgresql":
         try:
             return create_engine(
-                url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+                url,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_pre_ping=True,
+                connect_args=_named_connection(),
             )
         except ModuleNotFoundError as exc:
             raise SettingsError(f"database URL {url!r}: driver missing ({exc.name})") from None
@@ -77,7 +88,13 @@ class Database:
         self._statement_engine = (
             self.engine
             if self.is_sqlite
-            else create_engine(url, pool_size=pool_size, isolation_level="AUTOCOMMIT")
+            else create_engine(
+                url,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                isolation_level="AUTOCOMMIT",
+                connect_args=_named_connection(),
+            )
         )
         writer_bind = (
             self.engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})

@@ -45,7 +45,7 @@ def create_app(settings: Settings, db: Database | None = None) -> Flask:
 
     # Larger bodies are refused before they are read (uploads set their own).
     app.config["MAX_CONTENT_LENGTH"] = settings.http_max_body_bytes
-    database = db or Database(settings.effective_database_url, pool_size=settings.http_threads)
+    database = db or Database(settings.effective_database_url, settings.database_pool_size)
     app.extensions["bootsvc"] = Services(
         settings=settings,
         db=database,
