@@ -15,17 +15,21 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, and_, delete, or_, select
 from sqlalchemy.orm import Session, lazyload
 
 from bootsvc.net.family import is_ipv6
-from bootsvc.store.leasetables import BOUND
+from bootsvc.store.leasetables import BOUND, RELEASED
 from bootsvc.store.models import BootToken, Dhcp6Lease, DhcpLease, Interface, Node
 from bootsvc.store.types import utcnow
 
 # The setting that lets a node whose address bootsvc cannot know get its
 # secrets from wherever its script is fetched.
 UNVERIFIED_SETTING = "secrets_without_address_check"
+# edk2's DHCPv6 driver sends RELEASE when a loader (shim's GRUB) takes the
+# NIC, and the loader goes on with the address from the firmware's cached
+# reply: for this long after, a released address still counts as the node's.
+RELEASED6_GRACE_SECONDS = 600.0
 
 
 class Refused(Exception):
@@ -45,15 +49,22 @@ class Verdict:
         return self.ip is not None
 
 
+def held6(now: float) -> ColumnElement[bool]:
+    """A DHCPv6 lease its client holds: bound and unexpired, or released
+    within RELEASED6_GRACE_SECONDS (one row per address: nobody took it since)."""
+    return or_(
+        and_(Dhcp6Lease.state == BOUND, Dhcp6Lease.expires > now),
+        and_(Dhcp6Lease.state == RELEASED, Dhcp6Lease.updated > now - RELEASED6_GRACE_SECONDS),
+    )
+
+
 def _leased(session: Session, macs: list[str]) -> set[str]:
     """The addresses bootsvc leases to these MACs now, by DHCP and DHCPv6."""
     now = time.time()
     v4 = select(DhcpLease.ip).where(
         DhcpLease.mac.in_(macs), DhcpLease.state == BOUND, DhcpLease.expires > now
     )
-    v6 = select(Dhcp6Lease.address).where(
-        Dhcp6Lease.mac.in_(macs), Dhcp6Lease.state == BOUND, Dhcp6Lease.expires > now
-    )
+    v6 = select(Dhcp6Lease.address).where(Dhcp6Lease.mac.in_(macs), held6(now))
     return set(session.scalars(v4)) | set(session.scalars(v6))
 
 

@@ -10,6 +10,7 @@ import time
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bootsvc.core.access.nodeaccess import held6
 from bootsvc.core.nodeconfig.onetime import LeaseCheck
 from bootsvc.net.family import is_ipv6
 from bootsvc.settings import DhcpMode, Settings
@@ -32,14 +33,12 @@ def leased_to_node(session: Session, node_id: int, ip: str) -> bool:
 
 
 def leased6_to_node(session: Session, node_id: int, ip: str) -> bool:
-    """Whether bootsvc's DHCPv6 leases `ip` to one of the node's MACs now."""
+    """Whether bootsvc's DHCPv6 leases `ip` to one of the node's MACs now,
+    or did until the firmware released it as its loader took the NIC."""
     node_macs = select(Interface.mac).where(Interface.node_id == node_id)
     held = session.scalar(
         select(Dhcp6Lease.address).where(
-            Dhcp6Lease.address == ip,
-            Dhcp6Lease.mac.in_(node_macs),
-            Dhcp6Lease.state == BOUND,
-            Dhcp6Lease.expires > time.time(),
+            Dhcp6Lease.address == ip, Dhcp6Lease.mac.in_(node_macs), held6(time.time())
         )
     )
     return held is not None
