@@ -126,10 +126,9 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[int]:
-    """dnsmasq on loopback as the site's resolver, knowing one name."""
-    port = _free_port()
+def _start_dnsmasq(port: int) -> subprocess.Popen[bytes] | None:
+    """dnsmasq answering on `port`, or None if it could not bind it: a port
+    free for UDP may be a TCP client's at that moment (the other worker's)."""
     process = subprocess.Popen(
         [
             "dnsmasq",
@@ -146,12 +145,29 @@ def upstream() -> Iterator[int]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    deadline = time.monotonic() + 10
+    while not records(dig(port, UPSTREAM_NAME, "A")):
+        if process.poll() is not None:
+            return None
+        if time.monotonic() > deadline:
+            process.terminate()
+            process.wait(10)
+            raise AssertionError("dnsmasq did not answer")
+        time.sleep(0.1)
+    return process
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[int]:
+    """dnsmasq on loopback as the site's resolver, knowing one name."""
+    for _ in range(5):
+        port = _free_port()
+        process = _start_dnsmasq(port)
+        if process is not None:
+            break
+    else:
+        raise AssertionError("dnsmasq could not bind a free port in five tries")
     try:
-        deadline = time.monotonic() + 10
-        while not records(dig(port, UPSTREAM_NAME, "A")):
-            assert process.poll() is None, "dnsmasq exited"
-            assert time.monotonic() < deadline, "dnsmasq did not answer"
-            time.sleep(0.1)
         yield port
     finally:
         process.terminate()
