@@ -10,6 +10,7 @@ import statistics
 import tempfile
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ class Summary:
     p50_s: float
     p99_s: float
     server_cpu_s: float
+    server_cpu_by_process: dict[str, float]
     simulator_cpu_s: float
     dhcp_resends: int
     tftp_resends: int
@@ -68,7 +70,9 @@ class Summary:
             f"dhcp_resends={self.dhcp_resends} tftp_resends={self.tftp_resends} "
             f"http_failures={self.http_failures} reboots={self.reboots} "
             f"GB={self.gigabytes:.1f} load={self.load_average:.2f}\n"
-            f"          stages (median s): "
+            "          server CPU by process: "
+            + " ".join(f"{name}={s:.1f}s" for name, s in self.server_cpu_by_process.items())
+            + "\n          stages (median s): "
             + " ".join(f"{name}={at}" for name, at in self.stages.items())
             + (f"\n          restart: {self.restart.line()}" if self.restart else "")
             + (f"\n          records: {self.records.line()}" if self.records else "")
@@ -111,7 +115,7 @@ class Records:
         )
 
 
-def summarise(stack: str, result: StormResult, cpu: float, load: float) -> Summary:
+def summarise(stack: str, result: StormResult, cpu: Counter[str], load: float) -> Summary:
     up = [outcome for outcome in result.outcomes if not outcome.lost]
     times = [outcome.seconds for outcome in up] or [0.0, 0.0]
     cuts = percentiles(times if len(times) > 1 else times * 2)
@@ -133,7 +137,8 @@ def summarise(stack: str, result: StormResult, cpu: float, load: float) -> Summa
         wall_s=end - begin,
         p50_s=cuts["p50"],
         p99_s=cuts["p99"],
-        server_cpu_s=cpu,
+        server_cpu_s=sum(cpu.values()),
+        server_cpu_by_process={name: seconds for name, seconds in cpu.most_common() if seconds},
         simulator_cpu_s=result.cpu_seconds,
         dhcp_resends=totals.dhcp_resends,
         tftp_resends=totals.tftp_resends,
@@ -292,7 +297,8 @@ def run_stack(
         result = client.call(
             storm, "cli0", fleet, spread, timers, restart.progress if restart else no_progress
         )
-        spent = running.cpu_seconds() - before
+        spent = running.cpu_seconds()
+        spent.subtract(before)
         summary = summarise(stack, result, spent, load)
         if restart is not None:
             summary.restart = restart.result(result.outcomes)

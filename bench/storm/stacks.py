@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -103,10 +104,11 @@ class RunningStack:
         self.http_port = http_port
         self.database_url = database_url
         self.processes = [start() for start in starts]
-        # CPU seconds of the processes a restart stopped.
-        self.stopped_cpu_s = 0.0
+        # CPU seconds of the processes a restart stopped, by process name.
+        self.stopped_cpu_s: Counter[str] = Counter()
 
-    def cpu_seconds(self) -> float:
+    def cpu_seconds(self) -> Counter[str]:
+        """CPU seconds so far by process name (bootsvc-http, nginx...)."""
         return self.stopped_cpu_s + session_cpu_seconds([p.pid for p in self.processes])
 
     def stop(self) -> None:
@@ -137,20 +139,21 @@ def _accepts(host: str, port: int) -> bool:
         return False
 
 
-def session_cpu_seconds(leaders: list[int]) -> float:
+def session_cpu_seconds(leaders: list[int]) -> Counter[str]:
     """CPU time of every process in the sessions these processes lead,
-    children they waited for included."""
-    total = 0
+    children they waited for included, by process name."""
+    ticks: Counter[str] = Counter()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            name, stat = (entry / "stat").read_text().split(" (", 1)[1].rsplit(")", 1)
         except OSError:
             continue
+        fields = stat.split()
         if int(fields[3]) in leaders:  # session id
-            total += sum(int(value) for value in fields[11:15])
-    return total / os.sysconf("SC_CLK_TCK")
+            ticks[name] += sum(int(value) for value in fields[11:15])
+    return Counter({name: count / os.sysconf("SC_CLK_TCK") for name, count in ticks.items()})
 
 
 @contextmanager

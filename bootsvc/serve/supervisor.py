@@ -11,6 +11,7 @@ service answers, the supervisor says so to systemd (Type=notify).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import multiprocessing.forkserver
@@ -19,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -118,6 +120,9 @@ def _child(name: str, settings_data: dict[str, Any]) -> None:
     # The fork server ignores SIGTERM (see _start_fork_server); a service does not.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # ps, top and the storm benchmark tell the services apart by this name.
+    with contextlib.suppress(OSError):
+        Path("/proc/self/comm").write_text(f"bootsvc-{name}"[:15])
     settings = Settings.model_validate(settings_data)
     setup_logging(settings.log_level)
     services_for(settings)[name](settings)

@@ -63,6 +63,17 @@ def serving(
         log.close()
 
 
+def names_in_session(leader: int) -> set[str]:
+    """The names `ps` and `top` show for the processes of this session."""
+    names = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            name, rest = stat.read_text().split(" (", 1)[1].rsplit(") ", 1)
+            if int(rest.split()[3]) == leader:
+                names.add(name)
+    return names
+
+
 def receive(sock: socket.socket, seconds: float) -> bytes | None:
     sock.settimeout(seconds)
     try:
@@ -94,6 +105,8 @@ def test_ready_once_http_and_tftp_answer(
         )
         # 68: curl's "TFTP: file not found", an answer from the server.
         assert done.stdout == "68"
+        # An operator tells the services apart in ps and top.
+        assert {"bootsvc-http", "bootsvc-rollout", "bootsvc-tftp"} <= names_in_session(process.pid)
         process.send_signal(signal.SIGTERM)
         assert receive(sock, 20) == b"STOPPING=1"
         assert process.wait(30) == 0
