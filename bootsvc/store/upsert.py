@@ -42,3 +42,16 @@ def upsert_row(
     """Insert `row`, or update the row it conflicts with, in `session`."""
     dialect = session.get_bind().dialect.name
     session.execute(upsert(dialect, table, keys, update, values=row))
+
+
+class BuiltUpsert:
+    """An upsert built once for each dialect, for statements every boot
+    runs: building one cost more than running it."""
+
+    def __init__(self, table: Any, keys: Sequence[Any], update: Update) -> None:
+        self._by_dialect = {
+            dialect: upsert(dialect, table, keys, update) for dialect in ("postgresql", "sqlite")
+        }
+
+    def run(self, session: Session, row: Mapping[str, Any]) -> None:
+        session.execute(self._by_dialect[session.get_bind().dialect.name], row)

@@ -17,9 +17,9 @@ from bootsvc.core.boot import bootplan, boots
 from bootsvc.core.boot.bootplan import SessionFacts, Target
 from bootsvc.core.cmdb.names import mac as normal_mac
 from bootsvc.core.rollout.fleetlock import group_of
-from bootsvc.errors import InvalidInput
+from bootsvc.errors import InvalidInput, NotFound
 from bootsvc.logs import event
-from bootsvc.store.models import NodeSeen
+from bootsvc.store.models import Node, NodeSeen
 from bootsvc.store.types import utcnow
 from bootsvc.web.context import services
 from bootsvc.web.fleetlock import PREFIX as FLEETLOCK_PREFIX
@@ -43,7 +43,9 @@ def desired() -> Response:
     mac = normal_mac(raw)
     now = utcnow()
     with ctx.db.read() as session:
-        node = booted_node(session, "agent", mac)
+        node = session.get(Node, booted_node(session, "agent", mac).node_id)
+        if node is None:
+            raise NotFound("the node was removed from the CMDB")
         decided = bootplan.decide(node, SessionFacts(session), ctx.settings.default_image)
         target = decided if isinstance(decided, Target) else None
         node_id, hostname, group = node.id, node.hostname, group_of(node)

@@ -98,7 +98,7 @@ def report() -> Response:
         raise
     image, version = fields.get("image"), fields.get("version")
     with ctx.db.write() as session:
-        node = booted_node(session, stage, mac)
+        caller = booted_node(session, stage, mac)
         version_id = (
             reports.version_id_of(session, str(image), str(version)) if image and version else None
         )
@@ -107,11 +107,11 @@ def report() -> Response:
             stage,
             mac,
             request.remote_addr,
-            node_id=node.id,
+            node_id=caller.node_id,
             version_id=version_id,
             details=details,
         )
-        hostname = node.hostname
+        hostname = caller.hostname
     event(
         log,
         "boot.report",

@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 from bootsvc.core.access import nodeaccess
 from bootsvc.errors import Forbidden
 from bootsvc.logs import event
-from bootsvc.store.models import Node
 
 log = logging.getLogger("bootsvc.http")
 
@@ -25,7 +24,7 @@ def presented_token() -> str:
     return request.args.get("token", "")
 
 
-def booted_node(session: Session, stage: str, mac: str | None = None) -> Node:
+def booted_node(session: Session, stage: str, mac: str | None = None) -> nodeaccess.Caller:
     """The node making this request; Forbidden, logged, for anyone else."""
     try:
         return nodeaccess.boot_caller(session, presented_token(), request.remote_addr, mac)

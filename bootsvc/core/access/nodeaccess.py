@@ -14,14 +14,16 @@ import hashlib
 import secrets
 import time
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import ColumnElement, and_, delete, or_, select
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy import BindParameter, Float, Table, and_, bindparam, or_, select
+from sqlalchemy.orm import Session
 
 from bootsvc.net.family import is_ipv6
 from bootsvc.store.leasetables import BOUND, RELEASED
 from bootsvc.store.models import BootToken, Dhcp6Lease, DhcpLease, Interface, Node
 from bootsvc.store.types import utcnow
+from bootsvc.store.upsert import BuiltUpsert
 
 # The setting that lets a node whose address bootsvc cannot know get its
 # secrets from wherever its script is fetched.
@@ -49,23 +51,28 @@ class Verdict:
         return self.ip is not None
 
 
-def held6(now: float) -> ColumnElement[bool]:
-    """A DHCPv6 lease its client holds: bound and unexpired, or released
-    within RELEASED6_GRACE_SECONDS (one row per address: nobody took it since)."""
-    return or_(
-        and_(Dhcp6Lease.state == BOUND, Dhcp6Lease.expires > now),
-        and_(Dhcp6Lease.state == RELEASED, Dhcp6Lease.updated > now - RELEASED6_GRACE_SECONDS),
-    )
+# Statements with these predicates take the time (seconds since the epoch)
+# as their `now` parameter. Built once, as every statement of a boot is:
+# building one costs several times what SQLite takes to run it.
+_NOW = bindparam("now", type_=Float)
+# A DHCP lease its client holds: bound and unexpired.
+HELD4 = and_(DhcpLease.state == BOUND, DhcpLease.expires > _NOW)
+# A DHCPv6 lease its client holds: bound and unexpired, or released within
+# RELEASED6_GRACE_SECONDS (one row per address: nobody took it since).
+HELD6 = or_(
+    and_(Dhcp6Lease.state == BOUND, Dhcp6Lease.expires > _NOW),
+    and_(Dhcp6Lease.state == RELEASED, Dhcp6Lease.updated > _NOW - RELEASED6_GRACE_SECONDS),
+)
+_MACS: BindParameter[list[str]] = bindparam("macs", expanding=True)
+_LEASED4 = select(DhcpLease.ip).where(DhcpLease.mac.in_(_MACS), HELD4)
+_LEASED6 = select(Dhcp6Lease.address).where(Dhcp6Lease.mac.in_(_MACS), HELD6)
+_INTERFACES = select(Interface.mac, Interface.ip).where(Interface.node_id == bindparam("node_id"))
 
 
 def _leased(session: Session, macs: list[str]) -> set[str]:
     """The addresses bootsvc leases to these MACs now, by DHCP and DHCPv6."""
-    now = time.time()
-    v4 = select(DhcpLease.ip).where(
-        DhcpLease.mac.in_(macs), DhcpLease.state == BOUND, DhcpLease.expires > now
-    )
-    v6 = select(Dhcp6Lease.address).where(Dhcp6Lease.mac.in_(macs), held6(now))
-    return set(session.scalars(v4)) | set(session.scalars(v6))
+    held = {"macs": macs, "now": time.time()}
+    return set(session.scalars(_LEASED4, held)) | set(session.scalars(_LEASED6, held))
 
 
 def _own_addresses(leased: set[str], listed: set[str], ip: str) -> set[str]:
@@ -80,9 +87,7 @@ def verify(
     session: Session, node: Node, mac: str | None, ip: str | None, allow_unknown: bool
 ) -> Verdict:
     """Whether the machine at `ip`, asking with `mac`, is `node` booting."""
-    interfaces = session.execute(
-        select(Interface.mac, Interface.ip).where(Interface.node_id == node.id)
-    ).all()
+    interfaces = session.execute(_INTERFACES, {"node_id": node.id}).all()
     macs = [row.mac for row in interfaces]
     if mac not in macs:
         return Verdict(None, "found by serial or UUID, not by one of the node's MACs")
@@ -112,33 +117,50 @@ def new_boot_token() -> str:
     return secrets.token_urlsafe(24)
 
 
+_TOKENS = cast(Table, BootToken.__table__)
+# Built once, as the statements of every boot are: building one costs
+# several times what SQLite takes to run it.
+_KEEP_TOKEN = BuiltUpsert(
+    _TOKENS,
+    [_TOKENS.c.node_id],
+    lambda new: {"digest": new.digest, "ip": new.ip, "created_at": new.created_at},
+)
+_CALLER = (
+    select(Node.id, Node.hostname, BootToken.ip)
+    .join(BootToken, BootToken.node_id == Node.id)
+    .where(BootToken.digest == bindparam("digest"))
+)
+_OWNS_MAC = select(Interface.id).where(
+    Interface.node_id == bindparam("node_id"), Interface.mac == bindparam("mac")
+)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The node a request with its boot token comes from."""
+
+    node_id: int
+    hostname: str
+
+
 def store_boot_token(session: Session, node_id: int, secret: str, ip: str) -> None:
     """Keep `secret` as the node's boot token, bound to `ip`; the previous one dies."""
-    session.execute(delete(BootToken).where(BootToken.node_id == node_id))
-    session.add(BootToken(node_id=node_id, digest=_digest(secret), ip=ip, created_at=utcnow()))
+    values = {"node_id": node_id, "digest": _digest(secret), "ip": ip, "created_at": utcnow()}
+    _KEEP_TOKEN.run(session, values)
 
 
-def boot_caller(session: Session, secret: str, ip: str | None, mac: str | None = None) -> Node:
+def boot_caller(session: Session, secret: str, ip: str | None, mac: str | None = None) -> Caller:
     """The node whose current boot token `secret` is, when the request comes
     from the address it is bound to (and names one of its MACs, if any);
     Refused otherwise."""
     if not secret:
         raise Refused("no boot token")
-    # Every report asks this: the token and its node in one query, the
-    # node's interfaces only if a MAC is to be checked.
-    found = session.execute(
-        select(Node, BootToken.ip)
-        .join(BootToken, BootToken.node_id == Node.id)
-        .where(BootToken.digest == _digest(secret))
-        .options(lazyload(Node.interfaces))
-    ).first()
+    found = session.execute(_CALLER, {"digest": _digest(secret)}).first()
     if found is None:
         raise Refused("unknown or replaced boot token")
-    node, bound_ip = found
+    node_id, hostname, bound_ip = found
     if ip is None or bound_ip != ip:
         raise Refused(f"boot token of another address than {ip}")
-    if mac is not None:
-        owned = select(Interface.id).where(Interface.node_id == node.id, Interface.mac == mac)
-        if session.scalar(owned) is None:
-            raise Refused(f"MAC {mac} is not one of {node.hostname}'s")
-    return node
+    if mac is not None and session.scalar(_OWNS_MAC, {"node_id": node_id, "mac": mac}) is None:
+        raise Refused(f"MAC {mac} is not one of {hostname}'s")
+    return Caller(node_id, hostname)

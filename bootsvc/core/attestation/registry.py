@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from cryptography.hazmat.primitives.asymmetric import rsa
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from bootsvc.core import audit
@@ -46,11 +47,14 @@ def expects_tpm(node: Node) -> bool:
     return node.facts.get(FACT) is True
 
 
+# Built once: every node script asks it.
+_TPM_STATE = select(NodeTpm.state).where(NodeTpm.node_id == bindparam("node_id"))
+
+
 def sealed_reason(session: Session, node: Node) -> str | None:
     """Why the node's secrets go only sealed to its TPM (and its initramfs
     attests), or None when they go by the one-time token as usual."""
-    tpm = session.get(NodeTpm, node.id)
-    if tpm is not None and tpm.state == ACCEPTED:
+    if session.scalar(_TPM_STATE, {"node_id": node.id}) == ACCEPTED:
         return "sealed to the node's TPM"
     if expects_tpm(node):
         return "sealed to the node's TPM, once an admin accepts its key"

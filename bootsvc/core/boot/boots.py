@@ -9,14 +9,15 @@ Also when each node was last heard from, by a report or its agent's poll."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from bootsvc.store.models import BootReport, NodeBoot, NodeSeen
-from bootsvc.store.upsert import upsert
+from bootsvc.store.models import NodeBoot, NodeSeen
+from bootsvc.store.upsert import BuiltUpsert
 
 BOOTING, UP, UNHEALTHY, FAILED, ABANDONED = "booting", "up", "unhealthy", "failed", "abandoned"
 REFUSED = "refused"
@@ -41,70 +42,110 @@ def is_healthy(details: dict[str, Any]) -> bool:
 
 
 _SEEN_TABLE = cast(Table, NodeSeen.__table__)
-# Built once: every boot report runs it, and building it cost more than running it.
-_SEEN = {
-    dialect: upsert(
-        dialect,
-        _SEEN_TABLE,
-        [_SEEN_TABLE.c.node_id],
-        lambda new: {"at": new.at, "via": new.via},
-    )
-    for dialect in ("postgresql", "sqlite")
-}
+_SEEN = BuiltUpsert(
+    _SEEN_TABLE, [_SEEN_TABLE.c.node_id], lambda new: {"at": new.at, "via": new.via}
+)
 
 
 def seen(session: Session, node_id: int, via: str, now: datetime) -> None:
     """Upsert: two reports of one node at once must both be recorded."""
-    statement = _SEEN[session.get_bind().dialect.name]
-    session.execute(statement, {"node_id": node_id, "at": now, "via": via})
+    _SEEN.run(session, {"node_id": node_id, "at": now, "via": via})
 
 
 def needs_seen(last: datetime | None, now: datetime) -> bool:
     return last is None or now - last >= SEEN_RESOLUTION
 
 
-def latest(session: Session, node_id: int, lock: bool = False) -> NodeBoot | None:
-    query = select(NodeBoot).where(NodeBoot.node_id == node_id).order_by(NodeBoot.id.desc())
-    if lock:
-        query = query.with_for_update()
-    return session.scalar(query.limit(1))
+_BOOTS = cast(Table, NodeBoot.__table__)
+# Built once, as _SEEN: every script and report runs them.
+_CURRENT = (
+    select(_BOOTS)
+    .where(_BOOTS.c.node_id == bindparam("node_id"))
+    .order_by(_BOOTS.c.id.desc())
+    .limit(1)
+    .with_for_update()
+)
+_OPEN = insert(_BOOTS)
+_CHANGE = update(_BOOTS).where(_BOOTS.c.id == bindparam("boot_id"))
 
 
-def _open(
-    session: Session, node_id: int, report: BootReport, now: datetime, from_script: bool
-) -> NodeBoot:
-    boot = NodeBoot(
-        node_id=node_id,
-        version_id=report.version_id,
-        mac=report.mac,
-        ip=report.ip,
-        outcome=BOOTING,
-        script_at=now if from_script else None,
-        details={},
-    )
-    session.add(boot)
-    return boot
+@dataclass(frozen=True)
+class StageReport:
+    """One boot report, as the node's boots take it."""
+
+    node_id: int | None
+    stage: str
+    mac: str | None
+    ip: str | None
+    version_id: int | None
+    details: dict[str, Any]
 
 
-def track(session: Session, report: BootReport, now: datetime) -> NodeBoot | None:
+@dataclass
+class Boot:
+    """A node's boot (its node_boot row) as a report leaves it; `id` is None
+    for a boot the report opens."""
+
+    node_id: int
+    version_id: int | None
+    mac: str | None
+    ip: str | None
+    outcome: str
+    script_at: datetime | None = None
+    kernel_at: datetime | None = None
+    up_at: datetime | None = None
+    ended_at: datetime | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    id: int | None = None
+
+    @classmethod
+    def opened(cls, node_id: int, report: StageReport, script_at: datetime | None) -> Boot:
+        return cls(node_id, report.version_id, report.mac, report.ip, BOOTING, script_at)
+
+
+def _current(session: Session, node_id: int) -> Boot | None:
+    """The node's newest boot, locked until the transaction ends."""
+    row = session.execute(_CURRENT, {"node_id": node_id}).mappings().first()
+    return Boot(**row) if row is not None else None
+
+
+def _store(session: Session, boot: Boot) -> None:
+    changed = {
+        "version_id": boot.version_id,
+        "outcome": boot.outcome,
+        "kernel_at": boot.kernel_at,
+        "up_at": boot.up_at,
+        "ended_at": boot.ended_at,
+        "details": boot.details,
+    }
+    if boot.id is None:
+        values = {"node_id": boot.node_id, "mac": boot.mac, "ip": boot.ip}
+        session.execute(_OPEN, {**values, "script_at": boot.script_at, **changed})
+    else:
+        session.execute(_CHANGE, {"boot_id": boot.id, **changed})
+
+
+def track(session: Session, report: StageReport, now: datetime) -> Boot | None:
     """Apply one report to the node's boots; None for an unknown machine."""
     node_id = report.node_id
     if node_id is None:
         return None
     seen(session, node_id, "report", now)
-    current = latest(session, node_id, lock=True)
+    current = _current(session, node_id)
     if report.stage in ("script", REFUSED):
         if current is not None and current.outcome == BOOTING:
             current.outcome, current.ended_at = ABANDONED, now
-        boot = _open(session, node_id, report, now, from_script=True)
+            _store(session, current)
+        boot = Boot.opened(node_id, report, script_at=now)
         if report.stage == REFUSED:
             boot.outcome, boot.ended_at, boot.details = REFUSED, now, dict(report.details)
+        _store(session, boot)
         return boot
     closed_long_ago = current is not None and current.outcome in {FAILED, ABANDONED}
     if current is None or closed_long_ago:
         # A boot whose script bootsvc did not serve: another server's, or one
         # from before bootsvc's database was reset.
-        current = _open(session, node_id, report, now, from_script=False)
+        current = Boot.opened(node_id, report, script_at=None)
     if report.version_id is not None:
         current.version_id = report.version_id
     if report.stage == "kernel-loaded":
@@ -118,6 +159,7 @@ def track(session: Session, report: BootReport, now: datetime) -> NodeBoot | Non
     elif report.stage == "failed":
         current.outcome, current.ended_at = FAILED, now
         current.details = {**current.details, **report.details}
+    _store(session, current)
     return current
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from bootsvc.core.boot import boots
@@ -22,6 +22,16 @@ STAGES = ("script", "kernel-loaded", "up", "failed")
 REFUSED = boots.REFUSED
 
 
+_REPORTS = cast(Table, BootReport.__table__)
+# Built once: every script and report runs them.
+_ADD = insert(_REPORTS)
+_VERSION_ID = (
+    select(ImageVersion.id)
+    .join(Image)
+    .where(Image.name == bindparam("image"), ImageVersion.version == bindparam("version"))
+)
+
+
 def record(
     session: Session,
     stage: str,
@@ -30,36 +40,34 @@ def record(
     node_id: int | None = None,
     version_id: int | None = None,
     details: dict[str, Any] | None = None,
-) -> BootReport:
+) -> None:
     if node_id is None and mac:
         node = cmdb.find_by_mac(session, mac)
         node_id = node.id if node else None
     now = utcnow()
-    report = BootReport(
-        node_id=node_id,
-        mac=mac,
-        ip=ip,
-        stage=stage,
-        version_id=version_id,
-        at=now,
-        details=details or {},
+    report = boots.StageReport(node_id, stage, mac, ip, version_id, details or {})
+    session.execute(
+        _ADD,
+        {
+            "node_id": node_id,
+            "mac": mac,
+            "ip": ip,
+            "stage": stage,
+            "version_id": version_id,
+            "at": now,
+            "details": report.details,
+        },
     )
-    session.add(report)
     boot = boots.track(session, report, now)
     families.boot_report(stage, boot.outcome if boot is not None else "unknown")
     if boot is not None:
         rollouts.observe(session, stage, boot, now)
     if stage == "up" and node_id is not None:
         disks.observe(session, node_id, report.details)
-    return report
 
 
 def version_id_of(session: Session, image: str, version: str) -> int | None:
-    return session.scalar(
-        select(ImageVersion.id)
-        .join(Image)
-        .where(Image.name == image, ImageVersion.version == version)
-    )
+    return session.scalar(_VERSION_ID, {"image": image, "version": version})
 
 
 def recent(session: Session, hostname: str | None = None, limit: int = 100) -> list[BootReportView]:

@@ -85,13 +85,13 @@ class NodeFilesOverTftp:
                 raise InvalidInput(f"stage must be one of {', '.join(reports.STAGES)}")
             mac = unicast_mac(query.get("mac", ""))
             with self.db.write() as session:
-                node = nodeaccess.boot_caller(session, query.get("token", ""), ip, mac)
+                caller = nodeaccess.boot_caller(session, query.get("token", ""), ip, mac)
                 image, version = query.get("image"), query.get("version")
                 version_id = (
                     reports.version_id_of(session, image, version) if image and version else None
                 )
-                reports.record(session, stage, mac, ip, node_id=node.id, version_id=version_id)
-                hostname = node.hostname
+                reports.record(session, stage, mac, ip, caller.node_id, version_id)
+                hostname = caller.hostname
         except (InvalidInput, nodeaccess.Refused) as exc:
             reason = exc.message if isinstance(exc, InvalidInput) else str(exc)
             event(log, "boot.report_refused", logging.WARNING, error=reason[:200], **where)

@@ -7,41 +7,35 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from bootsvc.core.access.nodeaccess import held6
+from bootsvc.core.access.nodeaccess import HELD4, HELD6
 from bootsvc.core.nodeconfig.onetime import LeaseCheck
 from bootsvc.net.family import is_ipv6
 from bootsvc.settings import DhcpMode, Settings
-from bootsvc.store.leasetables import BOUND
 from bootsvc.store.models import Dhcp6Lease, DhcpLease, Interface
+
+_NODE_MACS = select(Interface.mac).where(Interface.node_id == bindparam("node_id"))
+_LEASED4 = select(DhcpLease.ip).where(
+    DhcpLease.ip == bindparam("ip"), DhcpLease.mac.in_(_NODE_MACS), HELD4
+)
+_LEASED6 = select(Dhcp6Lease.address).where(
+    Dhcp6Lease.address == bindparam("ip"), Dhcp6Lease.mac.in_(_NODE_MACS), HELD6
+)
 
 
 def leased_to_node(session: Session, node_id: int, ip: str) -> bool:
     """Whether bootsvc's DHCP leases `ip` to one of the node's MACs now."""
-    node_macs = select(Interface.mac).where(Interface.node_id == node_id)
-    held = session.scalar(
-        select(DhcpLease.ip).where(
-            DhcpLease.ip == ip,
-            DhcpLease.mac.in_(node_macs),
-            DhcpLease.state == BOUND,
-            DhcpLease.expires > time.time(),
-        )
-    )
-    return held is not None
+    held = {"node_id": node_id, "ip": ip, "now": time.time()}
+    return session.scalar(_LEASED4, held) is not None
 
 
 def leased6_to_node(session: Session, node_id: int, ip: str) -> bool:
     """Whether bootsvc's DHCPv6 leases `ip` to one of the node's MACs now,
     or did until the firmware released it as its loader took the NIC."""
-    node_macs = select(Interface.mac).where(Interface.node_id == node_id)
-    held = session.scalar(
-        select(Dhcp6Lease.address).where(
-            Dhcp6Lease.address == ip, Dhcp6Lease.mac.in_(node_macs), held6(time.time())
-        )
-    )
-    return held is not None
+    held = {"node_id": node_id, "ip": ip, "now": time.time()}
+    return session.scalar(_LEASED6, held) is not None
 
 
 def lease_check(settings: Settings) -> LeaseCheck | None:

@@ -13,8 +13,9 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, bindparam, delete, insert, select
 from sqlalchemy.orm import Session
 
 from bootsvc.core.access.nodeaccess import Refused
@@ -45,23 +46,31 @@ def mint(node_id: int, mac: str | None, ip: str | None, ttl_s: int) -> Minted:
     return Minted(secrets.token_urlsafe(32), node_id, mac, ip, utcnow() + timedelta(seconds=ttl_s))
 
 
+_TOKENS = cast(Table, SecretToken.__table__)
+# Built once: every script and secrets request runs them.
+_REVOKE = delete(_TOKENS).where(
+    (_TOKENS.c.node_id == bindparam("node_id")) | (_TOKENS.c.expires_at <= bindparam("now"))
+)
+_KEEP = insert(_TOKENS)
+_TOKEN = select(_TOKENS).where(_TOKENS.c.digest == bindparam("digest")).with_for_update()
+_NODE_ID = select(Node.id).where(Node.hostname == bindparam("hostname"))
+_SPEND = delete(_TOKENS).where(_TOKENS.c.digest == bindparam("digest"))
+
+
 def store(session: Session, minted: Minted) -> None:
     """Keep `minted` as the node's one live token."""
     now = utcnow()
+    session.execute(_REVOKE, {"node_id": minted.node_id, "now": now})
     session.execute(
-        delete(SecretToken).where(
-            (SecretToken.node_id == minted.node_id) | (SecretToken.expires_at <= now)
-        )
-    )
-    session.add(
-        SecretToken(
-            digest=minted.digest,
-            node_id=minted.node_id,
-            mac=minted.mac,
-            ip=minted.ip,
-            created_at=now,
-            expires_at=minted.expires_at,
-        )
+        _KEEP,
+        {
+            "digest": minted.digest,
+            "node_id": minted.node_id,
+            "mac": minted.mac,
+            "ip": minted.ip,
+            "created_at": now,
+            "expires_at": minted.expires_at,
+        },
     )
 
 
@@ -77,13 +86,11 @@ def spend(
     """The token's node and MAC once it is checked and spent; Refused otherwise."""
     if not secret:
         raise Refused("no token")
-    token = session.scalar(
-        select(SecretToken).where(SecretToken.digest == digest(secret)).with_for_update()
-    )
+    token = session.execute(_TOKEN, {"digest": digest(secret)}).first()
     if token is None:
         raise Refused("unknown, spent or replaced token")
-    node_id = session.scalar(select(Node.id).where(Node.hostname == hostname))
-    if node_id != token.node_id:
+    node_id = session.scalar(_NODE_ID, {"hostname": hostname})
+    if node_id is None or node_id != token.node_id:
         raise Refused("token of another node")
     if token.expires_at <= utcnow():
         raise Refused("token expired")
@@ -91,7 +98,7 @@ def spend(
         raise Refused("request from another address than the one the script went to")
     if leased is not None and (ip is None or not leased(session, node_id, ip)):
         raise Refused("address not leased to this node by bootsvc")
-    spent = session.execute(delete(SecretToken).where(SecretToken.digest == token.digest))
+    spent = session.execute(_SPEND, {"digest": token.digest})
     if spent.rowcount != 1:  # type: ignore[attr-defined]
         raise Refused("unknown, spent or replaced token")
     return Spent(node_id, token.mac)

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from bootsvc.core.nodeconfig import keys
@@ -102,6 +102,15 @@ def secret_files(ctx: NodeContext) -> list[SecretFile]:
     return found
 
 
+# Built once: every secrets request reads them.
+_NODE_SECRETS = select(NodeSecret.name, NodeSecret.sealed).where(
+    NodeSecret.node_id == bindparam("node_id")
+)
+_CLUSTER_SECRETS = select(ClusterSecret.name, ClusterSecret.sealed).where(
+    ClusterSecret.cluster_id == bindparam("cluster_id")
+)
+
+
 class SecretStore:
     def __init__(self, db: Database, vault: Vault) -> None:
         self.db = db
@@ -114,14 +123,10 @@ class SecretStore:
         return f"cluster/{cluster_id}/{name}"
 
     def _stored(self, session: Session, cluster_id: int | None, node_id: int) -> dict[str, bytes]:
-        found = {
-            row.name: row.sealed
-            for row in session.scalars(select(NodeSecret).where(NodeSecret.node_id == node_id))
-        }
+        rows = list(session.execute(_NODE_SECRETS, {"node_id": node_id}))
         if cluster_id is not None:
-            query = select(ClusterSecret).where(ClusterSecret.cluster_id == cluster_id)
-            found.update({row.name: row.sealed for row in session.scalars(query)})
-        return found
+            rows += session.execute(_CLUSTER_SECRETS, {"cluster_id": cluster_id})
+        return {name: sealed for name, sealed in rows}
 
     def key_problem(self) -> str | None:
         """Why this server's key cannot open the secrets other servers sealed

@@ -8,7 +8,7 @@ import difflib
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from bootsvc.core.nodeconfig import cpio
@@ -19,13 +19,14 @@ from bootsvc.store.db import Database
 from bootsvc.store.models import ServedOverlay
 from bootsvc.store.types import utcnow
 
+# Built once: every overlay request asks it.
+_HELD = select(ServedOverlay.digest).where(ServedOverlay.node_id == bindparam("node_id"))
+
 
 def record(db: Database, overlay: Overlay, boot: BootInfo) -> bool:
     """Keep `overlay` as the node's last served one; False if it already was."""
     with db.read() as session:
-        held = session.scalar(
-            select(ServedOverlay.digest).where(ServedOverlay.node_id == overlay.node_id)
-        )
+        held = session.scalar(_HELD, {"node_id": overlay.node_id})
     if held == overlay.sha256:
         return False
     with db.write() as session:

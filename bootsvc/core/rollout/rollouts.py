@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from bootsvc.core import audit
@@ -41,7 +41,6 @@ from bootsvc.store.models import (
     Cluster,
     ImageVersion,
     Node,
-    NodeBoot,
     Rollout,
     RolloutMember,
 )
@@ -391,7 +390,19 @@ def _fail(
     _halt(session, rollout, f"{hostname}: {reason}")
 
 
-def observe(session: Session, stage: str, boot: NodeBoot, now: datetime) -> None:
+# Built once: every script and `up` report asks it.
+_WATCHING = (
+    select(RolloutMember.id, RolloutMember.rollout_id)
+    .join(Rollout)
+    .where(
+        RolloutMember.node_id == bindparam("node_id"),
+        RolloutMember.state.in_(bindparam("watched", expanding=True)),
+        Rollout.state.in_(ROLLOUT_ACTIVE_STATES),
+    )
+)
+
+
+def observe(session: Session, stage: str, boot: boots.Boot, now: datetime) -> None:
     """A boot report of a node that a rollout is moving; bootsvc's own
     refusal to boot the new version on it (its architecture, or an unsigned
     kernel for Secure Boot) fails the node as a failed boot would."""
@@ -400,15 +411,7 @@ def observe(session: Session, stage: str, boot: NodeBoot, now: datetime) -> None
     # A healthy member still listens while its rollout is under way: a later
     # report may find the system unhealthy after all.
     watched = (STARTED, HEALTHY) if stage == "up" else (STARTED,)
-    row = session.execute(
-        select(RolloutMember.id, RolloutMember.rollout_id)
-        .join(Rollout)
-        .where(
-            RolloutMember.node_id == boot.node_id,
-            RolloutMember.state.in_(watched),
-            Rollout.state.in_(ROLLOUT_ACTIVE_STATES),
-        )
-    ).first()
+    row = session.execute(_WATCHING, {"node_id": boot.node_id, "watched": watched}).first()
     if row is None:
         return
     rollout = _lock(session, row.rollout_id)
