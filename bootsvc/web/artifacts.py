@@ -31,8 +31,7 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 
 
 def _registered(sha256: str) -> bool:
-    with services().db.read() as session:
-        return catalog.is_published(session, sha256)
+    return services().db.read_statements(lambda reading: catalog.is_published(reading, sha256))
 
 
 def _single_range(size: int) -> tuple[int, int] | None:

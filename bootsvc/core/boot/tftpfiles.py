@@ -111,8 +111,7 @@ class BootFiles:
             names.file_name(name)
         except InvalidInput:
             raise FileMissing("no such artifact") from None
-        with self.db.read() as session:
-            published = catalog.is_published(session, digest)
+        published = self.db.read_statements(lambda reading: catalog.is_published(reading, digest))
         path = self.store.path(digest)
         if not published or not path.is_file():
             raise FileMissing("no such artifact")

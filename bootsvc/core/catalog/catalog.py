@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from bootsvc.core import audit
@@ -191,11 +191,14 @@ def register_artifact(session: Session, sha256: str, size: int) -> None:
         session.add(Artifact(sha256=sha256, size=size))
 
 
-def is_published(session: Session, sha256: str) -> bool:
+# Built once: every artifact download asks it.
+_USED = select(VersionFile.sha256).where(VersionFile.sha256 == bindparam("sha256")).limit(1)
+
+
+def is_published(reading: Connection, sha256: str) -> bool:
     """Whether some image version uses this artifact: only those are served
     to nodes, never an upload no version refers to."""
-    used = select(VersionFile.sha256).where(VersionFile.sha256 == sha256).limit(1)
-    return session.scalar(used) is not None
+    return reading.scalar(_USED, {"sha256": sha256}) is not None
 
 
 def uploaded_ref(session: Session, store: ArtifactStore, sha256: str, name: str) -> FileRef:

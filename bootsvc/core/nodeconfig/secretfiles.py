@@ -126,7 +126,7 @@ class SecretStore:
         rows = list(session.execute(_NODE_SECRETS, {"node_id": node_id}))
         if cluster_id is not None:
             rows += session.execute(_CLUSTER_SECRETS, {"cluster_id": cluster_id})
-        return {name: sealed for name, sealed in rows}
+        return dict(rows)
 
     def key_problem(self) -> str | None:
         """Why this server's key cannot open the secrets other servers sealed
