@@ -28,7 +28,7 @@ _ESCAPES = {code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0)
 
 def _quote(value: Any) -> str:
     text = "" if value is None else str(value)
-    if text and all(ch in _BARE for ch in text):
+    if text and _BARE.issuperset(text):
         return text
     return f'"{text.translate(_ESCAPES)}"'
 

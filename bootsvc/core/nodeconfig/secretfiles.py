@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from bootsvc.core.nodeconfig import keys
@@ -122,10 +122,12 @@ class SecretStore:
             return f"node/{node_id}/{name}"
         return f"cluster/{cluster_id}/{name}"
 
-    def _stored(self, session: Session, cluster_id: int | None, node_id: int) -> dict[str, bytes]:
-        rows = list(session.execute(_NODE_SECRETS, {"node_id": node_id}))
+    def _stored(
+        self, reading: Session | Connection, cluster_id: int | None, node_id: int
+    ) -> dict[str, bytes]:
+        rows = list(reading.execute(_NODE_SECRETS, {"node_id": node_id}))
         if cluster_id is not None:
-            rows += session.execute(_CLUSTER_SECRETS, {"cluster_id": cluster_id})
+            rows += reading.execute(_CLUSTER_SECRETS, {"cluster_id": cluster_id})
         return dict(rows)
 
     def key_problem(self) -> str | None:
@@ -153,8 +155,7 @@ class SecretStore:
 
     def load(self, cluster_id: int | None, node_id: int, names: set[str]) -> dict[str, bytes]:
         """The named secrets in the clear, made first if they do not exist."""
-        with self.db.read() as session:
-            sealed = self._stored(session, cluster_id, node_id)
+        sealed = self.db.read_statements(lambda reading: self._stored(reading, cluster_id, node_id))
         missing = names - set(sealed)
         if missing:
             fresh = {name: GENERATORS[name]() for name in sorted(missing)}

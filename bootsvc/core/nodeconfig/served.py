@@ -25,8 +25,7 @@ _HELD = select(ServedOverlay.digest).where(ServedOverlay.node_id == bindparam("n
 
 def record(db: Database, overlay: Overlay, boot: BootInfo) -> bool:
     """Keep `overlay` as the node's last served one; False if it already was."""
-    with db.read() as session:
-        held = session.scalar(_HELD, {"node_id": overlay.node_id})
+    held = db.read_statements(lambda reading: reading.scalar(_HELD, {"node_id": overlay.node_id}))
     if held == overlay.sha256:
         return False
     with db.write() as session:
