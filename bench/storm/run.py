@@ -137,8 +137,10 @@ def summarise(stack: str, result: StormResult, cpu: Counter[str], load: float) -
         wall_s=end - begin,
         p50_s=cuts["p50"],
         p99_s=cuts["p99"],
-        server_cpu_s=sum(cpu.values()),
-        server_cpu_by_process={name: seconds for name, seconds in cpu.most_common() if seconds},
+        server_cpu_s=cpu.total() / stacks.CLOCK_TICK,
+        server_cpu_by_process={
+            name: ticks / stacks.CLOCK_TICK for name, ticks in cpu.most_common() if ticks
+        },
         simulator_cpu_s=result.cpu_seconds,
         dhcp_resends=totals.dhcp_resends,
         tftp_resends=totals.tftp_resends,
@@ -290,14 +292,14 @@ def run_stack(
         if not first_boot:
             client.call(asyncio.run, _previous_boots(first_url, fleet, 4))
         load = os.getloadavg()[0]
-        before = running.cpu_seconds()
+        before = running.cpu_ticks()
         restart = None
         if restart_share is not None:
             restart = _RestartAtShare(running, len(fleet), restart_share)
         result = client.call(
             storm, "cli0", fleet, spread, timers, restart.progress if restart else no_progress
         )
-        spent = running.cpu_seconds()
+        spent = running.cpu_ticks()
         spent.subtract(before)
         summary = summarise(stack, result, spent, load)
         if restart is not None:

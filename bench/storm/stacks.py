@@ -104,16 +104,21 @@ class RunningStack:
         self.http_port = http_port
         self.database_url = database_url
         self.processes = [start() for start in starts]
-        # CPU seconds of the processes a restart stopped, by process name.
-        self.stopped_cpu_s: Counter[str] = Counter()
+        # CPU ticks of the processes a restart stopped, by process name.
+        self.stopped_cpu: Counter[str] = Counter()
 
-    def cpu_seconds(self) -> Counter[str]:
-        """CPU seconds so far by process name (bootsvc-http, nginx...)."""
-        return self.stopped_cpu_s + session_cpu_seconds([p.pid for p in self.processes])
+    def cpu_ticks(self) -> Counter[str]:
+        """CPU time so far in clock ticks (CLOCK_TICK), by process name
+        (bootsvc-http, nginx...), and PostgreSQL's when the stack keeps its
+        state there."""
+        found = self.stopped_cpu + session_cpu_ticks([p.pid for p in self.processes])
+        if self.database_url and self.database_url.startswith("postgresql"):
+            found["postgres"] = postgres_cpu_ticks()
+        return found
 
     def stop(self) -> None:
         """As systemd stops bootsvc's unit (TimeoutStopSec=30s)."""
-        self.stopped_cpu_s = self.cpu_seconds()
+        self.stopped_cpu += session_cpu_ticks([p.pid for p in self.processes])
         for process in self.processes:
             nslab.stop_process(process, grace=30.0)
 
@@ -139,21 +144,46 @@ def _accepts(host: str, port: int) -> bool:
         return False
 
 
-def session_cpu_seconds(leaders: list[int]) -> Counter[str]:
+def session_cpu_ticks(leaders: list[int]) -> Counter[str]:
     """CPU time of every process in the sessions these processes lead,
     children they waited for included, by process name."""
     ticks: Counter[str] = Counter()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            name, stat = (entry / "stat").read_text().split(" (", 1)[1].rsplit(")", 1)
-        except OSError:
-            continue
-        fields = stat.split()
+    for name, fields in _processes():
         if int(fields[3]) in leaders:  # session id
-            ticks[name] += sum(int(value) for value in fields[11:15])
-    return Counter({name: count / os.sysconf("SC_CLK_TCK") for name, count in ticks.items()})
+            ticks[name] += _cpu_ticks(fields)
+    return ticks
+
+
+def _stat(pid: str) -> tuple[str, list[str]] | None:
+    """A process's name and the fields of /proc/PID/stat after it."""
+    try:
+        name, rest = (Path("/proc") / pid / "stat").read_text().split(" (", 1)[1].rsplit(")", 1)
+    except OSError:
+        return None
+    return name, rest.split()
+
+
+# Clock ticks a second, the unit of /proc/PID/stat's CPU times.
+CLOCK_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_ticks(fields: list[str]) -> int:
+    """utime, stime, and those of the children it waited for."""
+    return sum(int(value) for value in fields[11:15])
+
+
+def _processes() -> Iterator[tuple[str, list[str]]]:
+    for entry in Path("/proc").iterdir():
+        found = _stat(entry.name) if entry.name.isdigit() else None
+        if found is not None:
+            yield found
+
+
+def postgres_cpu_ticks() -> int:
+    """CPU time of the PostgreSQL cluster: its live processes, and through
+    the postmaster's children's time the backends that ended. Only the
+    benchmark's databases are busy on this machine."""
+    return sum(_cpu_ticks(fields) for name, fields in _processes() if name == "postgres")
 
 
 @contextmanager
