@@ -118,8 +118,7 @@ def new_boot_token() -> str:
 
 
 _TOKENS = cast(Table, BootToken.__table__)
-# Built once, as the statements of every boot are: building one costs
-# several times what SQLite takes to run it.
+# Built once, as the lease statements above.
 _KEEP_TOKEN = BuiltUpsert(
     _TOKENS,
     [_TOKENS.c.node_id],
