@@ -3,6 +3,10 @@
 Writes are serialised where the database needs it: SQLite takes its write lock
 at BEGIN (BEGIN IMMEDIATE), so two writers never both decide on stale reads;
 PostgreSQL writers lock the rows they decide on (SELECT ... FOR UPDATE).
+
+The statements every boot runs are built once and run on the transaction's
+connection, `session.connection()`, not through `Session.execute`: the ORM's
+execute path cost more than the statements. They flush no pending ORM change.
 """
 
 from __future__ import annotations
@@ -44,7 +48,9 @@ def _sqlite_engine(url: str) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
         mode = connection.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
-        connection.exec_driver_sql(f"BEGIN {mode}")
+        # Straight to the driver: every transaction begins here, and SQLAlchemy's
+        # statement path would add its compile cache and events to each.
+        connection.connection.cursor().execute(f"BEGIN {mode}")
 
     return engine
 

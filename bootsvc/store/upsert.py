@@ -54,4 +54,5 @@ class BuiltUpsert:
         }
 
     def run(self, session: Session, row: Mapping[str, Any]) -> None:
-        session.execute(self._by_dialect[session.get_bind().dialect.name], row)
+        connection = session.connection()
+        connection.execute(self._by_dialect[connection.dialect.name], row)

@@ -39,7 +39,7 @@ def test_render_diff_against_what_was_served(run: Run, db: Database, env: dict[s
     boot = BootInfo(
         with_advertise_url(load_settings(environ=env)).base_url, nodeclusters.mac(0x12, 0)
     )
-    served.record(db, Overlays(db, Templates(None)).get("pair2", boot), boot)
+    served.keep(db, Overlays(db, Templates(None)).get("pair2", boot), boot)
     assert run("node", "render", "pair2", "--diff").output == "# pair2: no change\n"
     run("cluster", "set", "pair", "--setting", "corosync={token_ms: 7000}")
     diff = run("node", "render", "pair2", "--diff").output

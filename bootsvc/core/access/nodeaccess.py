@@ -16,7 +16,17 @@ import time
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import BindParameter, Float, Table, and_, bindparam, or_, select
+from sqlalchemy import (
+    BindParameter,
+    Float,
+    Table,
+    and_,
+    bindparam,
+    exists,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from bootsvc.net.family import is_ipv6
@@ -64,15 +74,17 @@ HELD6 = or_(
     and_(Dhcp6Lease.state == RELEASED, Dhcp6Lease.updated > _NOW - RELEASED6_GRACE_SECONDS),
 )
 _MACS: BindParameter[list[str]] = bindparam("macs", expanding=True)
-_LEASED4 = select(DhcpLease.ip).where(DhcpLease.mac.in_(_MACS), HELD4)
-_LEASED6 = select(Dhcp6Lease.address).where(Dhcp6Lease.mac.in_(_MACS), HELD6)
+_LEASED = union_all(
+    select(DhcpLease.ip).where(DhcpLease.mac.in_(_MACS), HELD4),
+    select(Dhcp6Lease.address).where(Dhcp6Lease.mac.in_(_MACS), HELD6),
+)
 _INTERFACES = select(Interface.mac, Interface.ip).where(Interface.node_id == bindparam("node_id"))
 
 
 def _leased(session: Session, macs: list[str]) -> set[str]:
     """The addresses bootsvc leases to these MACs now, by DHCP and DHCPv6."""
     held = {"macs": macs, "now": time.time()}
-    return set(session.scalars(_LEASED4, held)) | set(session.scalars(_LEASED6, held))
+    return set(session.connection().scalars(_LEASED, held))
 
 
 def _own_addresses(leased: set[str], listed: set[str], ip: str) -> set[str]:
@@ -87,7 +99,7 @@ def verify(
     session: Session, node: Node, mac: str | None, ip: str | None, allow_unknown: bool
 ) -> Verdict:
     """Whether the machine at `ip`, asking with `mac`, is `node` booting."""
-    interfaces = session.execute(_INTERFACES, {"node_id": node.id}).all()
+    interfaces = session.connection().execute(_INTERFACES, {"node_id": node.id}).all()
     macs = [row.mac for row in interfaces]
     if mac not in macs:
         return Verdict(None, "found by serial or UUID, not by one of the node's MACs")
@@ -124,13 +136,18 @@ _KEEP_TOKEN = BuiltUpsert(
     [_TOKENS.c.node_id],
     lambda new: {"digest": new.digest, "ip": new.ip, "created_at": new.created_at},
 )
+# The token's node, and whether the MAC a request names is one of its own.
 _CALLER = (
-    select(Node.id, Node.hostname, BootToken.ip)
+    select(
+        Node.id,
+        Node.hostname,
+        BootToken.ip,
+        exists()
+        .where(Interface.node_id == Node.id, Interface.mac == bindparam("mac"))
+        .label("owns_mac"),
+    )
     .join(BootToken, BootToken.node_id == Node.id)
     .where(BootToken.digest == bindparam("digest"))
-)
-_OWNS_MAC = select(Interface.id).where(
-    Interface.node_id == bindparam("node_id"), Interface.mac == bindparam("mac")
 )
 
 
@@ -154,12 +171,13 @@ def boot_caller(session: Session, secret: str, ip: str | None, mac: str | None =
     Refused otherwise."""
     if not secret:
         raise Refused("no boot token")
-    found = session.execute(_CALLER, {"digest": _digest(secret)}).first()
+    asked = {"digest": _digest(secret), "mac": mac}
+    found = session.connection().execute(_CALLER, asked).first()
     if found is None:
         raise Refused("unknown or replaced boot token")
-    node_id, hostname, bound_ip = found
+    node_id, hostname, bound_ip, owns_mac = found
     if ip is None or bound_ip != ip:
         raise Refused(f"boot token of another address than {ip}")
-    if mac is not None and session.scalar(_OWNS_MAC, {"node_id": node_id, "mac": mac}) is None:
+    if mac is not None and not owns_mac:
         raise Refused(f"MAC {mac} is not one of {hostname}'s")
     return Caller(node_id, hostname)

@@ -54,7 +54,7 @@ _TPM_STATE = select(NodeTpm.state).where(NodeTpm.node_id == bindparam("node_id")
 def sealed_reason(session: Session, node: Node) -> str | None:
     """Why the node's secrets go only sealed to its TPM (and its initramfs
     attests), or None when they go by the one-time token as usual."""
-    if session.scalar(_TPM_STATE, {"node_id": node.id}) == ACCEPTED:
+    if session.connection().scalar(_TPM_STATE, {"node_id": node.id}) == ACCEPTED:
         return "sealed to the node's TPM"
     if expects_tpm(node):
         return "sealed to the node's TPM, once an admin accepts its key"

@@ -338,13 +338,15 @@ _MEMBERSHIP = membership_query().where(RolloutMember.node_id == bindparam("node"
 
 
 class SessionFacts:
-    """Facts for one node, a query each, as its boot needs them."""
+    """Facts for one node, a query each, as its boot needs them: prebuilt
+    statements, run on the session's connection (they read, so nothing
+    pending need be flushed first)."""
 
     def __init__(self, session: Session) -> None:
-        self.session = session
+        self.reading = session.connection()
 
     def _one(self, query: Select[*tuple[Any, ...]], **params: Any) -> VersionRef | None:
-        row = self.session.execute(query, params).first()
+        row = self.reading.execute(query, params).first()
         return version_ref(row) if row is not None else None
 
     def version(self, version_id: int) -> VersionRef | None:
@@ -357,14 +359,14 @@ class SessionFacts:
     def image_name(self, image: ImageKey) -> str:
         if isinstance(image, str):
             return image
-        return self.session.scalar(_IMAGE_NAME, {"image": image}) or str(image)
+        return self.reading.scalar(_IMAGE_NAME, {"image": image}) or str(image)
 
     def assignments(self, cluster_id: int) -> Assignments:
-        rows = self.session.execute(_ASSIGNMENTS, {"cluster": cluster_id})
+        rows = self.reading.execute(_ASSIGNMENTS, {"cluster": cluster_id})
         return {role: (image_id, channel) for role, image_id, channel in rows}
 
     def membership(self, node_id: int) -> Membership | None:
-        row = self.session.execute(_MEMBERSHIP, {"node": node_id}).first()
+        row = self.reading.execute(_MEMBERSHIP, {"node": node_id}).first()
         return membership(row) if row is not None else None
 
 

@@ -105,7 +105,7 @@ class Boot:
 
 def _current(session: Session, node_id: int) -> Boot | None:
     """The node's newest boot, locked until the transaction ends."""
-    row = session.execute(_CURRENT, {"node_id": node_id}).mappings().first()
+    row = session.connection().execute(_CURRENT, {"node_id": node_id}).mappings().first()
     return Boot(**row) if row is not None else None
 
 
@@ -120,9 +120,9 @@ def _store(session: Session, boot: Boot) -> None:
     }
     if boot.id is None:
         values = {"node_id": boot.node_id, "mac": boot.mac, "ip": boot.ip}
-        session.execute(_OPEN, {**values, "script_at": boot.script_at, **changed})
+        session.connection().execute(_OPEN, {**values, "script_at": boot.script_at, **changed})
     else:
-        session.execute(_CHANGE, {"boot_id": boot.id, **changed})
+        session.connection().execute(_CHANGE, {"boot_id": boot.id, **changed})
 
 
 def track(session: Session, report: StageReport, now: datetime) -> Boot | None:

@@ -46,7 +46,7 @@ def record(
         node_id = node.id if node else None
     now = utcnow()
     report = boots.StageReport(node_id, stage, mac, ip, version_id, details or {})
-    session.execute(
+    session.connection().execute(
         _ADD,
         {
             "node_id": node_id,
@@ -67,7 +67,7 @@ def record(
 
 
 def version_id_of(session: Session, image: str, version: str) -> int | None:
-    return session.scalar(_VERSION_ID, {"image": image, "version": version})
+    return session.connection().scalar(_VERSION_ID, {"image": image, "version": version})
 
 
 def recent(session: Session, hostname: str | None = None, limit: int = 100) -> list[BootReportView]:

@@ -9,6 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Connection
+
 from bootsvc.core.cmdb import names
 from bootsvc.core.nodeconfig import delivery, onetime, secretfiles, served
 from bootsvc.core.nodeconfig.context import BootInfo, NodeContext
@@ -34,9 +36,16 @@ def overlay(
     db: Database, template_dir: Any, agent: Mapping[str, Any], hostname: str, boot: BootInfo
 ) -> Overlay:
     """The node's overlay, kept as the one it was last served; ConfigError
-    when it does not render."""
-    found = delivery.overlays(db, template_dir, agent).get(hostname, boot)
-    served.record(db, found, boot)
+    when it does not render. Found and checked on one connection."""
+    overlays = delivery.overlays(db, template_dir, agent)
+
+    def read(reading: Connection) -> tuple[Overlay, bool]:
+        found = overlays.get(hostname, boot, reading)
+        return found, served.is_served(reading, found)
+
+    found, was_served = db.read_statements(read)
+    if not was_served:
+        served.keep(db, found, boot)
     return found
 
 

@@ -91,7 +91,7 @@ def prepare(
     the node's own address, mint its tokens; ConfigError when the overlay
     does not render. `sealed` says why the node's secrets go only sealed to
     its TPM (bootsvc.core.attestation): then no secrets token is minted."""
-    overlays(db, template_dir, agent).get(hostname, boot, session)
+    overlays(db, template_dir, agent).get(hostname, boot, session.connection())
     url = overlay_url(boot, hostname)
     if verdict.ip is None:
         return Delivery(url, None, None, None, withheld=verdict.reason)

@@ -28,14 +28,14 @@ _LEASED6 = select(Dhcp6Lease.address).where(
 def leased_to_node(session: Session, node_id: int, ip: str) -> bool:
     """Whether bootsvc's DHCP leases `ip` to one of the node's MACs now."""
     held = {"node_id": node_id, "ip": ip, "now": time.time()}
-    return session.scalar(_LEASED4, held) is not None
+    return session.connection().scalar(_LEASED4, held) is not None
 
 
 def leased6_to_node(session: Session, node_id: int, ip: str) -> bool:
     """Whether bootsvc's DHCPv6 leases `ip` to one of the node's MACs now,
     or did until the firmware released it as its loader took the NIC."""
     held = {"node_id": node_id, "ip": ip, "now": time.time()}
-    return session.scalar(_LEASED6, held) is not None
+    return session.connection().scalar(_LEASED6, held) is not None
 
 
 def lease_check(settings: Settings) -> LeaseCheck | None:

@@ -60,8 +60,9 @@ _SPEND = delete(_TOKENS).where(_TOKENS.c.digest == bindparam("digest"))
 def store(session: Session, minted: Minted) -> None:
     """Keep `minted` as the node's one live token."""
     now = utcnow()
-    session.execute(_REVOKE, {"node_id": minted.node_id, "now": now})
-    session.execute(
+    connection = session.connection()
+    connection.execute(_REVOKE, {"node_id": minted.node_id, "now": now})
+    connection.execute(
         _KEEP,
         {
             "digest": minted.digest,
@@ -86,10 +87,11 @@ def spend(
     """The token's node and MAC once it is checked and spent; Refused otherwise."""
     if not secret:
         raise Refused("no token")
-    token = session.execute(_TOKEN, {"digest": digest(secret)}).first()
+    connection = session.connection()
+    token = connection.execute(_TOKEN, {"digest": digest(secret)}).first()
     if token is None:
         raise Refused("unknown, spent or replaced token")
-    node_id = session.scalar(_NODE_ID, {"hostname": hostname})
+    node_id = connection.scalar(_NODE_ID, {"hostname": hostname})
     if node_id is None or node_id != token.node_id:
         raise Refused("token of another node")
     if token.expires_at <= utcnow():
@@ -98,7 +100,7 @@ def spend(
         raise Refused("request from another address than the one the script went to")
     if leased is not None and (ip is None or not leased(session, node_id, ip)):
         raise Refused("address not leased to this node by bootsvc")
-    spent = session.execute(_SPEND, {"digest": token.digest})
-    if spent.rowcount != 1:  # type: ignore[attr-defined]
+    spent = connection.execute(_SPEND, {"digest": token.digest})
+    if spent.rowcount != 1:
         raise Refused("unknown, spent or replaced token")
     return Spent(node_id, token.mac)

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection
-from sqlalchemy.orm import Session
 
 from bootsvc.core.nodeconfig import changes, cpio, files, inputs
 from bootsvc.core.nodeconfig.context import BootInfo, NodeContext, agent_values
@@ -105,12 +104,12 @@ class Overlays:
         # Every node read since the revision, by hostname.
         self._snapshots: dict[str, inputs.Snapshot] = {}
 
-    def get(self, hostname: str, boot: BootInfo, session: Session | None = None) -> Overlay:
+    def get(self, hostname: str, boot: BootInfo, reading: Connection | None = None) -> Overlay:
         """The node's overlay; ConfigError when its configuration does not
-        render, NotFound for an unknown node. A caller inside a read
-        transaction passes its session, which saves opening another."""
-        if session is not None:
-            return self._get(hostname, boot, session.connection())
+        render, NotFound for an unknown node. A caller that holds a
+        connection passes it, which saves opening another."""
+        if reading is not None:
+            return self._get(hostname, boot, reading)
         return self.db.read_statements(lambda reading: self._get(hostname, boot, reading))
 
     def _snapshot(self, hostname: str, revision: Revision, reading: Connection) -> inputs.Snapshot:

@@ -8,7 +8,7 @@ import difflib
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from bootsvc.core.nodeconfig import cpio
@@ -23,11 +23,13 @@ from bootsvc.store.types import utcnow
 _HELD = select(ServedOverlay.digest).where(ServedOverlay.node_id == bindparam("node_id"))
 
 
-def record(db: Database, overlay: Overlay, boot: BootInfo) -> bool:
-    """Keep `overlay` as the node's last served one; False if it already was."""
-    held = db.read_statements(lambda reading: reading.scalar(_HELD, {"node_id": overlay.node_id}))
-    if held == overlay.sha256:
-        return False
+def is_served(reading: Connection, overlay: Overlay) -> bool:
+    """Whether `overlay` is the one the node was last served."""
+    return reading.scalar(_HELD, {"node_id": overlay.node_id}) == overlay.sha256
+
+
+def keep(db: Database, overlay: Overlay, boot: BootInfo) -> None:
+    """Keep `overlay` as the node's last served one."""
     with db.write() as session:
         row = session.get(ServedOverlay, overlay.node_id, with_for_update=True)
         if row is None:
@@ -37,7 +39,6 @@ def record(db: Database, overlay: Overlay, boot: BootInfo) -> bool:
         row.archive = overlay.archive
         row.mac, row.image, row.version = boot.mac, boot.image, boot.version
         row.served_at = utcnow()
-    return True
 
 
 @dataclass(frozen=True)

@@ -411,7 +411,11 @@ def observe(session: Session, stage: str, boot: boots.Boot, now: datetime) -> No
     # A healthy member still listens while its rollout is under way: a later
     # report may find the system unhealthy after all.
     watched = (STARTED, HEALTHY) if stage == "up" else (STARTED,)
-    row = session.execute(_WATCHING, {"node_id": boot.node_id, "watched": watched}).first()
+    row = (
+        session.connection()
+        .execute(_WATCHING, {"node_id": boot.node_id, "watched": watched})
+        .first()
+    )
     if row is None:
         return
     rollout = _lock(session, row.rollout_id)
