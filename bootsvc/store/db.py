@@ -48,9 +48,7 @@ def _sqlite_engine(url: str) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
         mode = connection.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
-        # Straight to the driver: every transaction begins here, and SQLAlchemy's
-        # statement path would add its compile cache and events to each.
-        connection.connection.cursor().execute(f"BEGIN {mode}")
+        connection.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
 
