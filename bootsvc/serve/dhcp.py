@@ -111,5 +111,5 @@ class DhcpService(KeptService):
 def run(settings: Settings) -> None:
     """`bootsvc serve`'s DHCP child: runs until SIGTERM."""
     run_until_terminated(
-        DhcpService(settings), mode=settings.dhcp_mode, interface=settings.dhcp_interface
+        lambda: DhcpService(settings), mode=settings.dhcp_mode, interface=settings.dhcp_interface
     )

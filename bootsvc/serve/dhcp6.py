@@ -86,5 +86,5 @@ class Dhcp6Service(KeptService):
 def run(settings: Settings) -> None:
     """`bootsvc serve`'s DHCPv6 child: runs until SIGTERM."""
     run_until_terminated(
-        Dhcp6Service(settings), mode=settings.dhcp6_mode, interface=settings.dhcp6_interface
+        lambda: Dhcp6Service(settings), mode=settings.dhcp6_mode, interface=settings.dhcp6_interface
     )

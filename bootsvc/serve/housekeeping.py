@@ -6,7 +6,6 @@ at the next turn, and `finish` once the server has stopped."""
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 import time
 from collections.abc import Callable
@@ -15,6 +14,7 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session
 
 from bootsvc.logs import event
+from bootsvc.serve import signals
 from bootsvc.serve.gcpolicy import quiet_garbage_collector
 from bootsvc.store.db import Database
 
@@ -93,10 +93,11 @@ class KeptService:
             self.finish()
 
 
-def run_until_terminated(service: KeptService, **started: Any) -> None:
-    """A `bootsvc serve` child: `service` runs until SIGTERM."""
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+def run_until_terminated(make: Callable[[], KeptService], **started: Any) -> None:
+    """A `bootsvc serve` child: the service `make` returns runs until SIGTERM.
+    Made once SIGTERM is taken care of: its threads must not receive it."""
+    stop = signals.stop_event()
+    service = make()
     service.open()
     quiet_garbage_collector()
     event(service.log, f"{service.name}.started", **started)

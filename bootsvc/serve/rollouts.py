@@ -10,14 +10,13 @@ holds (bootsvc.core.peers.registry)."""
 from __future__ import annotations
 
 import logging
-import signal
 import threading
-from types import FrameType
 
 from bootsvc.core.cmdb import enlistment
 from bootsvc.core.peers import registry
 from bootsvc.core.rollout import rollouts
 from bootsvc.logs import event
+from bootsvc.serve import signals
 from bootsvc.serve.leadership import Leadership
 from bootsvc.settings import Settings
 from bootsvc.store.artifacts import ArtifactStore
@@ -28,13 +27,7 @@ log = logging.getLogger("bootsvc.rollout")
 
 def run(settings: Settings, stop: threading.Event | None = None) -> None:
     """Tick until SIGTERM (or until `stop` is set)."""
-    stopping = stop or threading.Event()
-
-    def _on_term(_signum: int, _frame: FrameType | None) -> None:
-        stopping.set()
-
-    if stop is None:
-        signal.signal(signal.SIGTERM, _on_term)
+    stopping = stop or signals.stop_event()
     db = Database(settings.effective_database_url, pool_size=1)
     leadership = Leadership(db)
     store = ArtifactStore(settings.data_dir)

@@ -27,6 +27,7 @@ from sqlalchemy import select
 
 from bootsvc.logs import event, setup_logging
 from bootsvc.metrics import processes
+from bootsvc.serve import signals
 from bootsvc.serve.notify import Notifier
 from bootsvc.serve.probes import Probe, probes_for
 from bootsvc.settings import DhcpMode, Settings
@@ -117,7 +118,9 @@ def services_for(settings: Settings) -> dict[str, ServiceMain]:
 
 
 def _child(name: str, settings_data: dict[str, Any]) -> None:
-    # The fork server ignores SIGTERM (see _start_fork_server); a service does not.
+    # The fork server ignores SIGTERM (see _start_fork_server), and one the
+    # supervisor started again would block it as the supervisor does; a service does neither.
+    signals.unblock()
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # ps, top and the storm benchmark tell the services apart by this name.
@@ -168,16 +171,15 @@ class Supervisor:
         self.children[name] = process
         event(log, "service.started", service=name, pid=process.pid)
 
-    def _on_signal(self, signum: int, _frame: Any) -> None:
-        event(log, "serve.stopping", signal=signal.Signals(signum).name)
+    def _on_signal(self, signum: signal.Signals) -> None:
+        event(log, "serve.stopping", signal=signum.name)
         self.stopping.set()
 
     def run(self) -> int:
         # Before any child starts: each reads where to count when it starts.
         processes.share_between_processes(self.settings.data_dir / METRICS_DIRECTORY)
         _start_fork_server()
-        signal.signal(signal.SIGTERM, self._on_signal)
-        signal.signal(signal.SIGINT, self._on_signal)
+        signals.when_signalled(self._on_signal, signal.SIGTERM, signal.SIGINT)
         for name in services_for(self.settings):
             self._start(name)
         status = 0

@@ -18,6 +18,7 @@ from bootsvc.core.nodeconfig.vault import Vault
 from bootsvc.logs import event
 from bootsvc.net.tftp import TftpServer
 from bootsvc.safepath import OutsideRoot, resolve_within
+from bootsvc.serve import signals
 from bootsvc.settings import LOADERS, WILDCARD_HOSTS, Settings, parse_host_port
 from bootsvc.store.artifacts import ArtifactStore
 from bootsvc.store.db import Database
@@ -81,7 +82,8 @@ def run(settings: Settings) -> None:
         NodeFilesOverTftp(db, site, _secret_fetch(settings, db, site)),
     )
     server = TftpServer(files, (host, port), max_sessions=settings.tftp_max_sessions)
-    signal.signal(signal.SIGTERM, lambda _signum, _frame: server.stop())
+    # Its worker threads start with the first request, after this.
+    signals.when_signalled(lambda _signum: server.stop(), signal.SIGTERM)
     _check_loaders(settings)
     shown = f"[{host}]" if ":" in host else host
     event(log, "tftp.listening", address=f"{shown}:{server.address[1]}", scripts=site.base_url)
