@@ -10,11 +10,12 @@ from flask import Flask
 
 from bootsvc.settings import Settings
 from bootsvc.web.ui.blueprint import PREFIX, blueprint
-from bootsvc.web.ui.login import session_key
+from bootsvc.web.ui.login import CookieSessions, session_key
 
 
 def install(app: Flask, settings: Settings) -> None:
     app.secret_key = session_key(settings)
+    app.session_interface = CookieSessions()
     app.config.update(
         SESSION_COOKIE_NAME="bootsvc_ui",
         SESSION_COOKIE_PATH=PREFIX,

@@ -11,7 +11,9 @@ import logging
 import secrets
 from dataclasses import dataclass
 
-from flask import Response, current_app, g, request, session, url_for
+from flask import Flask, Response, current_app, g, request, session, url_for
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask.wrappers import Request
 
 from bootsvc.core.access import tokens
 from bootsvc.core.cmdb.records import refuse_unstorable
@@ -48,6 +50,17 @@ def session_key(settings: Settings) -> bytes:
     path = settings.effective_secrets_key_file
     Vault.from_file(path)
     return hmac.new(path.read_bytes(), b"bootsvc admin pages", hashlib.sha256).digest()
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed cookie, read only from a request that sends one: Flask
+    builds its signing serializer for every request otherwise, and no
+    machine's boot request carries a cookie."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if app.secret_key and self.get_cookie_name(app) not in request.cookies:
+            return self.session_class()
+        return super().open_session(app, request)
 
 
 def viewer() -> Viewer:
