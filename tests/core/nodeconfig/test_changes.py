@@ -3,6 +3,7 @@ and moved by a change, including one that commits after a newer entry."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import delete, insert
 
 from bootsvc.core.nodeconfig import changes
@@ -33,7 +34,10 @@ def test_a_long_log_keeps_its_revision_until_a_change(db: Database) -> None:
 
 def test_a_late_commit_below_the_newest_moves_the_revision(db: Database) -> None:
     """Stands in for a transaction that took its id first and committed
-    last: the entry below the newest id appears after the newest did."""
+    last: the entry below the newest id appears after the newest did.
+    SQLite, one writer at a time, commits its ids in order."""
+    if db.is_sqlite:
+        pytest.skip("SQLite commits audit entries in the order of their ids")
     with db.write() as session:
         session.execute(insert(AuditEntry), [ENTRY] * 5)
     with db.write() as session:
