@@ -96,10 +96,10 @@ def _own_addresses(leased: set[str], listed: set[str], ip: str) -> set[str]:
 
 
 def verify(
-    session: Session, node: Node, mac: str | None, ip: str | None, allow_unknown: bool
+    session: Session, node_id: int, mac: str | None, ip: str | None, allow_unknown: bool
 ) -> Verdict:
-    """Whether the machine at `ip`, asking with `mac`, is `node` booting."""
-    interfaces = session.connection().execute(_INTERFACES, {"node_id": node.id}).all()
+    """Whether the machine at `ip`, asking with `mac`, is that node booting."""
+    interfaces = session.connection().execute(_INTERFACES, {"node_id": node_id}).all()
     macs = [row.mac for row in interfaces]
     if mac not in macs:
         return Verdict(None, "found by serial or UUID, not by one of the node's MACs")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import bindparam, select
@@ -43,20 +44,20 @@ def ek_fingerprint(tpm: NodeTpm) -> str:
     return credential.fingerprint(credential.load_ek(tpm.ek_public))
 
 
-def expects_tpm(node: Node) -> bool:
-    return node.facts.get(FACT) is True
+def expects_tpm(facts: dict[str, Any]) -> bool:
+    return facts.get(FACT) is True
 
 
 # Built once: every node script asks it.
 _TPM_STATE = select(NodeTpm.state).where(NodeTpm.node_id == bindparam("node_id"))
 
 
-def sealed_reason(session: Session, node: Node) -> str | None:
+def sealed_reason(session: Session, node_id: int, facts: dict[str, Any]) -> str | None:
     """Why the node's secrets go only sealed to its TPM (and its initramfs
     attests), or None when they go by the one-time token as usual."""
-    if session.connection().scalar(_TPM_STATE, {"node_id": node.id}) == ACCEPTED:
+    if session.connection().scalar(_TPM_STATE, {"node_id": node_id}) == ACCEPTED:
         return "sealed to the node's TPM"
-    if expects_tpm(node):
+    if expects_tpm(facts):
         return "sealed to the node's TPM, once an admin accepts its key"
     return None
 
@@ -150,7 +151,7 @@ def attest(session: Session, hostname: str, key: rsa.RSAPublicKey) -> Attestatio
     tpm = session.get(NodeTpm, node.id)
     fingerprint = credential.fingerprint(key)
     if tpm is None:
-        if not expects_tpm(node):
+        if not expects_tpm(node.facts):
             return Attestation(Outcome.NOT_EXPECTED, fingerprint)
         session.add(
             NodeTpm(node_id=node.id, ek_public=credential.canonical_pem(key), state=PENDING)

@@ -30,7 +30,6 @@ from bootsvc.store.models import (
     Image,
     ImageAssignment,
     ImageVersion,
-    Node,
     Rollout,
     RolloutMember,
 )
@@ -386,7 +385,7 @@ def membership(row: Sequence[Any]) -> Membership:
     )
 
 
-def resolve(session: Session, node: Node, default_image: str) -> BootPlan | NoBoot:
+def resolve(session: Session, node: PlannedNode, default_image: str) -> BootPlan | NoBoot:
     target = decide(node, SessionFacts(session), default_image)
     if isinstance(target, NoBoot):
         return target

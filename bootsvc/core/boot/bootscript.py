@@ -19,10 +19,11 @@ from bootsvc.core import render
 from bootsvc.core.access import nodeaccess
 from bootsvc.core.access.nodeaccess import Verdict
 from bootsvc.core.attestation import registry as tpm_registry
-from bootsvc.core.boot import bootplan, machinearch, reports, secureboot
+from bootsvc.core.boot import bootingnode, bootplan, machinearch, reports, secureboot
+from bootsvc.core.boot.bootingnode import BootingNode
 from bootsvc.core.boot.bootplan import BootFile, BootPlan, NoBoot
 from bootsvc.core.catalog import cmdline
-from bootsvc.core.cmdb import cmdb, disks, enlistment
+from bootsvc.core.cmdb import disks, enlistment
 from bootsvc.core.cmdb.enlistment import Enlistment
 from bootsvc.core.nodeconfig import delivery, onetime
 from bootsvc.core.nodeconfig.context import BootInfo, agent_values
@@ -226,18 +227,8 @@ def script_url(site: BootSite, loader: ScriptFormat, machine: Machine) -> str:
     return node_script_url(site)
 
 
-def identify(session: Session, machine: Machine) -> Node | None:
-    if machine.mac:
-        node = cmdb.find_by_mac(session, machine.mac)
-        if node is not None:
-            return node
-    if machine.uuid:
-        node = cmdb.find_by_uuid(session, machine.uuid)
-        if node is not None:
-            return node
-    if machine.serial:
-        return cmdb.find_by_serial(session, machine.serial)
-    return None
+def identify(session: Session, machine: Machine) -> BootingNode | None:
+    return bootingnode.identify(session.connection(), machine.mac, machine.uuid, machine.serial)
 
 
 def _enlist(db: Database, site: BootSite, machine: Machine, mac: str) -> str | None:
@@ -268,7 +259,8 @@ def serve_node_script(
     with db.read() as session:
         node = identify(session, machine)
         if node is not None or not machine.mac:
-            enlistment.heard(db, session, node)
+            if node is not None:
+                enlistment.heard(db, session, node.id, node.state)
             return node_script(db, site, session, node, machine, loader=loader)
     refused = _enlist(db, site, machine, machine.mac)
     if refused:
@@ -383,11 +375,10 @@ def _record_refusal(
     if node_id is None:
         return "node unknown"
     with db.write() as session:
-        node = session.get(Node, node_id)
-        if node is None:
+        if session.get(Node, node_id) is None:
             return "node unknown"
         verdict = nodeaccess.verify(
-            session, node, machine.mac, machine.ip, site.secrets_without_address_check
+            session, node_id, machine.mac, machine.ip, site.secrets_without_address_check
         )
         if not verdict.verified:
             return verdict.reason
@@ -414,7 +405,7 @@ def artifact_url(base_url: str, file: BootFile, mac: str | None = None) -> str:
 def kernel_cmdline(
     site: BootSite,
     plan: BootPlan,
-    node: Node,
+    node: BootingNode,
     mac: str | None,
     ip: str | None,
     extra_initrds: tuple[str, ...] = (),
@@ -429,7 +420,7 @@ def kernel_cmdline(
         "hostname": node.hostname,
         "mac": mac or "",
         "ip": ip or "",
-        "cluster": node.cluster.name if node.cluster else "",
+        "cluster": node.cluster_name or "",
     }
     if plan.rootfs is not None:
         values["rootfs_url"] = artifact_url(site.api_url, plan.rootfs)
@@ -438,7 +429,7 @@ def kernel_cmdline(
     parts += [f"initrd={name}" for name in (*(i.name for i in plan.initrds), *extra_initrds)]
     if mac:
         parts.append("BOOTIF=01-" + mac.replace(":", "-"))
-    parts.append(f"{disks.ARGUMENT}={disks.consent(node)}")
+    parts.append(f"{disks.ARGUMENT}={disks.consent(node.reset_id, node.disks)}")
     parts.append(f"bootsvc.url={site.api_url}")
     if boot_token:
         parts.append(f"{BOOT_TOKEN_ARGUMENT}={boot_token}")
@@ -451,7 +442,7 @@ def kernel_cmdline(
 
 def _noboot(
     site: BootSite,
-    node: Node | None,
+    node: BootingNode | None,
     machine: Machine,
     plan: NoBoot,
     loader: ScriptFormat = IPXE,
@@ -469,7 +460,7 @@ _IPXE_UNSAFE = re.compile(r"[^A-Za-z0-9 .,:;/_=()'+@-]")
 
 def _rescue(
     site: BootSite,
-    node: Node,
+    node: BootingNode,
     machine: Machine,
     plan: BootPlan,
     failure: ConfigError,
@@ -495,7 +486,7 @@ def node_script(
     db: Database,
     site: BootSite,
     session: Session,
-    node: Node | None,
+    node: BootingNode | None,
     machine: Machine,
     preview: bool = False,
     loader: ScriptFormat = IPXE,
@@ -522,9 +513,9 @@ def node_script(
         verdict = Verdict(machine.ip or "preview", "preview")
     else:
         verdict = nodeaccess.verify(
-            session, node, machine.mac, machine.ip, site.secrets_without_address_check
+            session, node.id, machine.mac, machine.ip, site.secrets_without_address_check
         )
-    sealed = tpm_registry.sealed_reason(session, node)
+    sealed = tpm_registry.sealed_reason(session, node.id, node.facts)
     try:
         config = delivery.prepare(
             db,

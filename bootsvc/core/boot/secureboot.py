@@ -10,11 +10,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from bootsvc.core.boot.bootingnode import BootingNode
 from bootsvc.core.boot.bootplan import BootPlan, NoBoot
 from bootsvc.core.catalog.kernelarch import ARM64
 from bootsvc.core.cmdb.records import SECURE_BOOT
 from bootsvc.settings import Settings
-from bootsvc.store.models import Node
 
 SHIM = "shimx64.efi"
 # shim loads this name from the directory it was loaded from.
@@ -56,18 +56,11 @@ def takes_secure_boot(
     return site_default
 
 
-def node_takes_secure_boot(node: Node | None, site_default: bool) -> bool:
-    if node is None:
-        return site_default
-    cluster = node.cluster.settings if node.cluster is not None else None
-    return takes_secure_boot(node.facts, cluster, site_default)
-
-
-def needs_signed_kernel(node: Node, arch: str | None, site_default: bool) -> bool:
+def needs_signed_kernel(node: BootingNode, arch: str | None, site_default: bool) -> bool:
     """Whether a machine that GRUB boots must get a signed kernel: an x86-64
     one reaches GRUB only on the Secure Boot path; an arm64 one always boots
     through GRUB, and needs a signed kernel only with Secure Boot on."""
-    return arch != ARM64 or node_takes_secure_boot(node, site_default)
+    return arch != ARM64 or takes_secure_boot(node.facts, node.cluster_settings, site_default)
 
 
 def unsigned_kernel(plan: BootPlan) -> NoBoot | None:

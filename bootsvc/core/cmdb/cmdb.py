@@ -73,7 +73,7 @@ def get_node(session: Session, hostname: str, lock: bool = False) -> Node:
     return node
 
 
-# On the boot path: the node and its cluster in one query, interfaces only
+# DHCP enlistment and reports ask it: the node and its cluster in one query, interfaces only
 # if asked for; built once, since building it cost more than running it.
 _BY_MAC = (
     select(Node)

@@ -28,13 +28,13 @@ ARGUMENT = "bootsvc.disks"
 NEW, IN_USE = "new", "in-use"
 
 
-def consent(node: Node) -> str:
+def consent(reset_id: int | None, disks: str) -> str:
     """The node's `bootsvc.disks=` value: `reset-ID` wipes its state partition
     and OSD devices (ID names the audit entry that asked), `first-use` lets it
     make its state partition on a blank device, `keep` formats nothing."""
-    if node.reset_id is not None:
-        return f"reset-{node.reset_id}"
-    return "first-use" if node.disks == NEW else "keep"
+    if reset_id is not None:
+        return f"reset-{reset_id}"
+    return "first-use" if disks == NEW else "keep"
 
 
 def _fact(facts: dict[str, Any], *path: str) -> Any:

@@ -164,19 +164,19 @@ def _tally(
     )
 
 
-def heard(db: Database, session: Session, node: Node | None) -> None:
+def heard(db: Database, session: Session, node_id: int, state: str) -> None:
     """A `new` node asking for its script again is heard from, so it does
     not expire; at most one write per boots.SEEN_RESOLUTION. `session` is
     the caller's read."""
-    if node is None or node.state != "new":
+    if state != "new":
         return
     now = utcnow()
-    last = session.scalar(select(NodeSeen.at).where(NodeSeen.node_id == node.id))
+    last = session.scalar(select(NodeSeen.at).where(NodeSeen.node_id == node_id))
     if not boots.needs_seen(last, now):
         return
     try:
         with db.write() as writer:
-            boots.seen(writer, node.id, "script", now)
+            boots.seen(writer, node_id, "script", now)
     except Conflict:
         # Expired a moment ago: its next request enlists it again.
         return

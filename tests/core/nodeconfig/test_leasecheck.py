@@ -35,7 +35,7 @@ def _checks(db: Database, settings: Settings) -> tuple[bool, str | None]:
     assert check is not None
     with db.read() as session:
         node = session.scalars(select(Node).where(Node.hostname == "sb6")).one()
-        verdict = nodeaccess.verify(session, node, MAC, ADDRESS, False)
+        verdict = nodeaccess.verify(session, node.id, MAC, ADDRESS, False)
         return check(session, node.id, ADDRESS), verdict.ip
 
 
