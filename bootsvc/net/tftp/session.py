@@ -22,7 +22,7 @@ import time
 from typing import Any
 
 from tftpy.TftpContexts import TftpContext
-from tftpy.TftpPacketTypes import TftpPacketACK, TftpPacketERR, TftpPacketOACK
+from tftpy.TftpPacketTypes import TftpPacketACK, TftpPacketOACK
 from tftpy.TftpShared import TftpException, TftpTimeoutExpectACK
 from tftpy.TftpStates import TftpStateExpectACK
 
@@ -155,10 +155,10 @@ class Session(TftpContext):  # type: ignore[misc]
             return False
         except ConnectionRefusedError:
             raise Aborted("client port unreachable") from None
+        refusal = _client_error(data)
+        if refusal is not None:
+            raise Aborted(refusal)
         packet = _ack(data) or self._parse(data)
-        if isinstance(packet, TftpPacketERR):
-            message = (packet.errmsg or b"").decode("ascii", "replace")
-            raise Aborted(f"client error {packet.errorcode}: {message}")
         if self.resolving:
             return False
         block, last = self.next_block, self.last_sent
@@ -198,6 +198,15 @@ class Session(TftpContext):  # type: ignore[misc]
         families.tftp_error(code)
         with contextlib.suppress(OSError):
             self.sock.send(error_packet(code, message))
+
+
+def _client_error(data: bytes) -> str | None:
+    """What the client's ERROR says, decoded here: tftpy's parser logs every
+    one as an error of its own, and legacy PXE ROMs end each size probe so."""
+    if len(data) < 4 or data[0] != 0 or data[1] != OPCODE_ERROR:
+        return None
+    message = data[4:].split(b"\0", 1)[0].decode("ascii", "replace")
+    return f"client error {_HEADER.unpack_from(data)[1]}: {message}"
 
 
 def _ack(data: bytes) -> TftpPacketACK | None:
