@@ -4,8 +4,10 @@
     sudo .venv/bin/python -m bench.storm --nodes 100 [--scale 1.0]
 
 Needs root (network namespaces), dnsmasq, nginx and iPXE's loaders in
-/usr/lib/ipxe. --scale shrinks the 8 MB kernel, 42 MB initrd and 260 MB
-root of the debian-hypervisor image; the summary says which was used.
+/usr/lib/ipxe, and room for N neighbours in the kernel's table (past
+net.ipv4.neigh.default.gc_thresh3, 1024 by default, both stacks lose
+boots). --scale shrinks the 8 MB kernel, 42 MB initrd and 260 MB root of
+the debian-hypervisor image; the summary says which was used.
 """
 
 from __future__ import annotations
@@ -17,6 +19,11 @@ from dataclasses import asdict
 
 from bench.storm import stacks
 from bench.storm.run import Storm, run
+from bootsvc.net.link import neighbour_limit
+
+# The server's neighbours besides the machines: the simulator's own address,
+# and entries of other namespaces on this host, which count against the same limit.
+NEIGHBOUR_MARGIN = 16
 
 
 def main() -> None:
@@ -45,6 +52,12 @@ def main() -> None:
         raise SystemExit("needs root (network namespaces)")
     if missing := stacks.needed_tools():
         raise SystemExit(f"missing: {', '.join(missing)}")
+    limit = neighbour_limit()
+    if limit is not None and args.nodes + NEIGHBOUR_MARGIN > limit:
+        raise SystemExit(
+            f"{args.nodes} machines need more neighbour entries than the kernel keeps"
+            f" ({limit}): sysctl -w net.ipv4.neigh.default.gc_thresh3={args.nodes * 2}"
+        )
     sizes = stacks.Sizes.scaled(args.scale)
     print(
         f"storm: {args.nodes} nodes, kernel {sizes.kernel >> 20} MiB, initrd "

@@ -24,6 +24,7 @@ UNIT = Path("etc/systemd/system/bootsvc.service")
 CONFIG = Path("etc/bootsvc/bootsvc.toml")
 SYSUSERS = Path("etc/sysusers.d/bootsvc.conf")
 TMPFILES = Path("etc/tmpfiles.d/bootsvc.conf")
+SYSCTL = Path("etc/sysctl.d/60-bootsvc.conf")
 DATA_DIR = Path("/var/lib/bootsvc")
 
 
@@ -95,10 +96,22 @@ def install(where: Installation) -> list[str]:
     _run(["systemd-tmpfiles", "--create", f"--root={where.root}", str(where.at(TMPFILES))])
     lines.append(f"directories /etc/bootsvc and {DATA_DIR} owned and moded")
     lines.append(f"{_write(where.at(UNIT), where.render('bootsvc.service'), 0o644)} /{UNIT}")
+    lines.append(f"{_write(where.at(SYSCTL), where.render('sysctl.conf'), 0o644)} /{SYSCTL}")
     if where.root == Path("/") and Path("/run/systemd/system").is_dir():
         _run(["systemctl", "daemon-reload"])
         lines.append("systemd reloaded")
+        lines.append(_apply_sysctl(where.at(SYSCTL)))
     return lines
+
+
+def _apply_sysctl(path: Path) -> str:
+    """Applied now if the kernel lets us (not in a container); systemd
+    applies it at every boot either way."""
+    try:
+        _run(["systemd-sysctl", str(path)])
+    except InstallFailed as exc:
+        return f"neighbour table sizes not applied now ({exc.message}); applied at next boot"
+    return "neighbour table sizes applied"
 
 
 def may_install(root: Path | None) -> bool:

@@ -20,6 +20,9 @@ from pathlib import Path
 
 SIOCGIFMTU = 0x8921
 _ARP_TABLE = Path("/proc/net/arp")
+# The most neighbours the kernel keeps, for all namespaces together; absent
+# inside a network namespace other than the host's.
+NEIGHBOUR_LIMIT = Path("/proc/sys/net/ipv4/neigh/default/gc_thresh3")
 _COMPLETE = 0x2
 _INCOMPLETE_MAC = "00:00:00:00:00:00"
 
@@ -80,6 +83,14 @@ _NEIGHBOURS = NeighbourTable()
 def neighbour_mac(ip: str) -> str | None:
     """The MAC address the kernel resolved for `ip`, or None."""
     return _NEIGHBOURS.mac_of(ip)
+
+
+def neighbour_limit(path: Path = NEIGHBOUR_LIMIT) -> int | None:
+    """How many neighbours the kernel keeps at most, or None where unreadable."""
+    try:
+        return int(path.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def interface_mtu(index: int) -> int | None:

@@ -18,6 +18,7 @@ from bootsvc.core.dhcp.loaders import Loaders
 from bootsvc.core.dhcp.proxy import ProxyResponder
 from bootsvc.core.dhcp.writer import LeaseWriter
 from bootsvc.logs import event
+from bootsvc.net import link
 from bootsvc.net.dhcp.responder import Responder
 from bootsvc.net.dhcp.server import PXE_PORT, SERVER_PORT, DhcpServer
 from bootsvc.serve.housekeeping import (
@@ -80,6 +81,8 @@ class DhcpService(KeptService):
         meanwhile waits in the socket's buffer and is answered, not lost."""
         self.server.open()
         self.load()
+        if self.directory is not None:
+            warn_if_neighbours_overflow(len(self.directory.nodes), link.neighbour_limit())
 
     def load(self) -> None:
         """Read the CMDB and the leases."""
@@ -106,6 +109,20 @@ class DhcpService(KeptService):
     def finish(self) -> None:
         if self.writer is not None:
             self.writer.stop()
+
+
+def warn_if_neighbours_overflow(machines: int, limit: int | None) -> None:
+    """Past the kernel's neighbour limit, replies to the next machines of a
+    storm are dropped: say so once, at start, rather than lose boots quietly."""
+    if limit is not None and machines > limit:
+        event(
+            log,
+            "dhcp.neighbour_limit",
+            logging.WARNING,
+            machines=machines,
+            limit=limit,
+            fix="raise net.ipv4.neigh.default.gc_thresh3 (bootsvc install does)",
+        )
 
 
 def run(settings: Settings) -> None:

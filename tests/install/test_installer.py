@@ -102,3 +102,15 @@ def test_non_root_without_root_dir_is_one_line(monkeypatch: pytest.MonkeyPatch) 
     result = CliRunner().invoke(cli, ["install"])
     assert result.exit_code == 1
     assert result.output == "Error: bootsvc install must run as root (or give --root DIR)\n"
+
+
+def test_neighbour_tables_hold_a_large_fleet(root: Path) -> None:
+    """Each key is a sysctl this kernel has, and the hard limit leaves room
+    for ten thousand machines booting at once."""
+    lines = (root / "etc/sysctl.d/60-bootsvc.conf").read_text().splitlines()
+    values = dict(line.split(" = ") for line in lines if line and not line.startswith("#"))
+    for key in values:
+        assert (Path("/proc/sys") / key.replace(".", "/")).is_file(), key
+    for family in ("ipv4", "ipv6"):
+        limits = [int(values[f"net.{family}.neigh.default.gc_thresh{n}"]) for n in (1, 2, 3)]
+        assert limits == sorted(limits) and limits[2] >= 10_000

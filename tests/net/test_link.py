@@ -3,7 +3,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from bootsvc.net.link import NeighbourTable, interface_mtu
+from bootsvc.net.link import NeighbourTable, interface_mtu, neighbour_limit
 
 TABLE = """\
 IP address       HW type     Flags       HW address            Mask     Device
@@ -51,6 +51,13 @@ def test_neighbour_table_keeps_a_known_address_until_refresh(tmp_path: Path) -> 
     assert neighbours.mac_of("10.0.0.7") == "52:54:00:aa:bb:07"
     clock.now += 0.6
     assert neighbours.mac_of("10.0.0.7") == "52:54:00:aa:bb:77"
+
+
+def test_neighbour_limit(tmp_path: Path) -> None:
+    assert neighbour_limit(Path("/proc/sys/net/ipv4/neigh/default/gc_thresh3")) is not None
+    (tmp_path / "gc_thresh3").write_text("1024\n")
+    assert neighbour_limit(tmp_path / "gc_thresh3") == 1024
+    assert neighbour_limit(tmp_path / "missing") is None
 
 
 def test_interface_mtu_of_loopback() -> None:

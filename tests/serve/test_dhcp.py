@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
+import pytest
+
 from bootsvc.core.dhcp import leases
 from bootsvc.core.dhcp.leases import Lease
-from bootsvc.serve.dhcp import DhcpService
+from bootsvc.serve.dhcp import DhcpService, warn_if_neighbours_overflow
 from bootsvc.serve.housekeeping import RETAIN_SECONDS
 from bootsvc.store.db import Database
 from bootsvc.store.leasetables import BOUND
@@ -39,3 +42,17 @@ def test_reclaim_forgets_leases_long_ended(db: Database, data_dir: Path) -> None
     finally:
         assert service.writer is not None
         service.writer.stop()
+
+
+def test_more_machines_than_the_kernel_keeps_neighbours_is_said_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="bootsvc.dhcp"):
+        warn_if_neighbours_overflow(1024, 1024)
+        warn_if_neighbours_overflow(10, None)
+        assert caplog.records == []
+        warn_if_neighbours_overflow(1300, 1024)
+    [record] = caplog.records
+    assert record.getMessage() == "dhcp.neighbour_limit"
+    fields = record.fields  # type: ignore[attr-defined]
+    assert (fields["machines"], fields["limit"]) == (1300, 1024)
