@@ -4,6 +4,7 @@ import socket
 from pathlib import Path
 
 from bootsvc.net.link import NeighbourTable, interface_mtu, neighbour_limit
+from tests.support.clock import Clock
 
 TABLE = """\
 IP address       HW type     Flags       HW address            Mask     Device
@@ -11,14 +12,6 @@ IP address       HW type     Flags       HW address            Mask     Device
 10.0.0.8         0x1         0x0         00:00:00:00:00:00     *        br0
 """
 RESOLVED = TABLE.replace("0x0         00:00:00:00:00:00", "0x2         52:54:00:aa:bb:08")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_neighbour_table_reads_complete_entries(tmp_path: Path) -> None:

@@ -37,21 +37,10 @@ from bootsvc.serve.dhcp6 import Dhcp6Service
 from bootsvc.settings import DhcpMode, Settings
 from bootsvc.store.db import Database
 from tests.support import nslab
+from tests.support.clock import Clock
 
 T = TypeVar("T")
 SERVER_IP = "10.0.0.1"
-START = 1_800_000_000.0
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def wait_for(start: Callable[[Callable[[T], None]], None], timeout: float = 10.0) -> T:

@@ -23,16 +23,9 @@ from bootsvc.store.db import Database
 from bootsvc.store.models import Interface, Node
 from bootsvc.store.types import utcnow
 from tests.support import factory
+from tests.support.clock import Clock
 
 DAY = 86_400
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def site(limits: Enlistment) -> BootSite:

@@ -17,9 +17,9 @@ from bootsvc.net.dhcp.options import MessageType
 from bootsvc.net.dhcp.responder import Reply, Silence
 from bootsvc.store.db import Database
 from tests.support import factory
+from tests.support.clock import Clock
 from tests.support.dhcpstack import (
     SERVER_IP,
-    Clock,
     Options,
     Stack,
     add_cluster_network,

@@ -10,7 +10,8 @@ from bootsvc.core.dhcp.leases import Lease
 from bootsvc.core.dhcp.networks import Network, select_network
 from bootsvc.store.db import Database
 from bootsvc.store.leasetables import BOUND
-from tests.support.dhcpstack import Clock, Stack, dhcp_settings, make_stack, settle
+from tests.support.clock import Clock
+from tests.support.dhcpstack import Stack, dhcp_settings, make_stack, settle
 
 MACS = [f"02:00:00:00:01:{n:02x}" for n in range(16)]
 

@@ -29,7 +29,8 @@ from bootsvc.core.dhcp.leases import Lease
 from bootsvc.core.dhcp.networks import Network, select_network
 from bootsvc.store.db import Database
 from bootsvc.store.models import DhcpLease
-from tests.support.dhcpstack import Clock, Stack, dhcp_settings, make_stack, settle
+from tests.support.clock import Clock
+from tests.support.dhcpstack import Stack, dhcp_settings, make_stack, settle
 
 POOL = "10.0.0.100-10.0.0.105"
 ACTIONS = ("dora", "renew", "release", "decline", "reboot")

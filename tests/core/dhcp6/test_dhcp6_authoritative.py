@@ -42,7 +42,8 @@ from bootsvc.settings import DhcpMode, Settings
 from bootsvc.store.db import Database
 from bootsvc.store.leasetables import BOUND, DECLINED, RELEASED
 from tests.net.dhcp6.test_dhcp6_server import PXE, solicit
-from tests.support.dhcpstack import Clock, wait_for
+from tests.support.clock import Clock
+from tests.support.dhcpstack import wait_for
 
 SERVER = "fd00:77::1"
 SERVER_DUID = DUID_LL(lladdr="02:00:00:00:00:01")

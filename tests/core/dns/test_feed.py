@@ -13,16 +13,9 @@ from bootsvc.core.dns.feed import CmdbZones
 from bootsvc.core.dns.records import DnsSite
 from bootsvc.net.dns import ZoneSet, name_key
 from bootsvc.store.db import Database
+from tests.support.clock import Clock
 
 SITE = DnsSite(server="10.20.0.1", http_port=8080)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def rcode(zones: ZoneSet, name: str) -> int:
