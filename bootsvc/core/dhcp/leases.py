@@ -1,22 +1,23 @@
 """Leases in the database: the statements that take, give back and reclaim
 addresses, each for a whole batch of clients in one transaction.
 
-Taking an address is one conditional upsert per batch: the row for the
-address is inserted, or updated only if it is already this MAC's (and not
-declined) or has expired. The database decides under its row lock
-(PostgreSQL) or write lock (SQLite), so two threads or two servers can never
-both win one address; RETURNING tells each claim whether it won. Rows are
-written in address order so that two servers' batches lock rows in the same
-order and cannot deadlock.
+Taking an address is one conditional upsert per batch, which also ends the
+other addresses the MAC held: the row for the address is inserted, or
+updated only if it is already this MAC's (and not declined) or has expired.
+The database decides under its row lock (PostgreSQL) or write lock (SQLite),
+so two threads or two servers can never both win one address; RETURNING
+tells each claim whether it won. Rows are written in address order so that
+two servers' batches lock rows in the same order and cannot deadlock.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, or_, text, update
+from sqlalchemy import Table, bindparam, text, update
 from sqlalchemy.orm import Session
 
 from bootsvc.store.leasetables import (
@@ -28,7 +29,6 @@ from bootsvc.store.leasetables import (
     lease_rows,
 )
 from bootsvc.store.models import DhcpLease
-from bootsvc.store.upsert import upsert
 
 TABLE = cast(Table, DhcpLease.__table__)
 COLUMNS = (
@@ -85,76 +85,116 @@ class Lease:
 
 
 def _rounds(claims: Sequence[Lease]) -> list[list[Lease]]:
-    """Split claims so that no statement touches one address twice (PostgreSQL
-    refuses that in one upsert); the later claim for an address goes later."""
-    rounds: list[dict[str, Lease]] = []
+    """Split claims so that no statement touches one address, or binds one
+    MAC, twice (PostgreSQL refuses the first in one upsert, and a statement
+    does not see its own rows); a later claim goes in a later round."""
+    rounds: list[tuple[set[str], set[tuple[str, str]], list[Lease]]] = []
     for claim in claims:
-        for batch in rounds:
-            if claim.ip not in batch:
-                batch[claim.ip] = claim
-                break
-        else:
-            rounds.append({claim.ip: claim})
-    return [
-        sorted(batch.values(), key=lambda c: tuple(map(int, c.ip.split(".")))) for batch in rounds
-    ]
+        mac = (claim.subnet, claim.mac)
+        room = next((r for r in rounds if claim.ip not in r[0] and mac not in r[1]), None)
+        if room is None:
+            room = (set(), set(), [])
+            rounds.append(room)
+        room[0].add(claim.ip)
+        room[1].add(mac)
+        room[2].append(claim)
+    return [batch for _ips, _macs, batch in rounds]
 
 
-def _upsert_statement(dialect: str) -> Any:
-    return upsert(
-        dialect,
-        TABLE,
-        [TABLE.c.ip],
-        lambda new: {
-            "mac": new.mac,
-            "subnet": new.subnet,
-            "state": new.state,
-            "expires": new.expires,
-            "updated": new.updated,
-            "hostname": new.hostname,
-            "server": new.server,
-        },
-        where=lambda new: or_(
-            and_(TABLE.c.mac == new.mac, TABLE.c.state != DECLINED),
-            TABLE.c.expires <= bindparam("b_now"),
-        ),
-    ).returning(*COLUMNS)
+# A round of claims goes to the database as one JSON document, so that a
+# statement's text is the same for every batch: the server parses and plans
+# it once, and on PostgreSQL a round is a single statement. The statements
+# are put together here from constants only (hence the noqa).
+_TAKE = """
+    INSERT INTO dhcp_lease AS held (ip, mac, subnet, state, expires, updated, hostname, server)
+    SELECT ip, mac, subnet, state, expires, :now, hostname, :server FROM {claims}
+    ON CONFLICT (ip) DO UPDATE SET
+        mac = excluded.mac, subnet = excluded.subnet, state = excluded.state,
+        expires = excluded.expires, updated = excluded.updated,
+        hostname = excluded.hostname, server = excluded.server
+    WHERE (held.mac = excluded.mac AND held.state <> :declined) OR held.expires <= :now
+    RETURNING ip, mac, subnet, state, expires, updated, hostname
+"""
+# The addresses a MAC held bound besides the one it just won end.
+_END_OTHERS = """
+    UPDATE dhcp_lease AS other
+    SET state = :released, expires = :now, updated = :now, server = :server
+    FROM {won} AS won
+    WHERE won.state = :bound AND other.subnet = won.subnet AND other.mac = won.mac
+        AND other.ip <> won.ip AND other.state = :bound AND other.expires > :now
+"""
+_POSTGRESQL_ROUND = text(
+    """
+    WITH claim AS (
+        SELECT * FROM json_to_recordset(CAST(:claims AS json)) AS claim(
+            ip text, mac text, subnet text, state text, expires float8, hostname text)
+    ), won AS ({take}), ended AS ({end_others})
+    SELECT * FROM won
+    """.format(  # noqa: S608
+        take=_TAKE.format(claims="claim ORDER BY CAST(ip AS inet)"),
+        end_others=_END_OTHERS.format(won="won"),
+    )
+)
 
 
-_UPSERTS = {name: _upsert_statement(name) for name in ("postgresql", "sqlite")}
+def _sqlite_rows(parameter: str) -> str:
+    """The rows of the JSON document in `parameter`, for SQLite."""
+    columns = ", ".join(
+        f"json_extract(value, '$.{name}') AS {name}"
+        for name in ("ip", "mac", "subnet", "state", "expires", "hostname")
+    )
+    return f"(SELECT {columns} FROM json_each(:{parameter}))"  # noqa: S608
 
 
-def _upsert(session: Session, claims: list[Lease], now: float, server: str) -> list[Lease]:
-    """One statement, run for many claims at once (SQLAlchemy sends them as
-    multi-row VALUES batches and gathers what RETURNING gives back)."""
-    statement = _UPSERTS[session.get_bind().dialect.name]
-    params = [
-        {
-            "ip": c.ip,
-            "mac": c.mac,
-            "subnet": c.subnet,
-            "state": c.state,
-            "expires": c.expires,
-            "updated": now,
-            "hostname": c.hostname,
-            "server": server,
-            "b_now": now,
-        }
-        for c in claims
-    ]
-    return [Lease.from_row(row) for row in session.execute(statement, params)]
+# "WHERE true" tells SQLite's parser that ON CONFLICT belongs to the upsert.
+_SQLITE_TAKE = text(_TAKE.format(claims=_sqlite_rows("claims") + " WHERE true"))
+_SQLITE_END_OTHERS = text(_END_OTHERS.format(won=_sqlite_rows("won")))
+
+
+def _document(claims: Iterable[Lease]) -> str:
+    return json.dumps(
+        [
+            {
+                "ip": c.ip,
+                "mac": c.mac,
+                "subnet": c.subnet,
+                "state": c.state,
+                "expires": c.expires,
+                "hostname": c.hostname,
+            }
+            for c in claims
+        ]
+    )
+
+
+def _claim_round(session: Session, claims: list[Lease], now: float, server: str) -> list[Lease]:
+    """Run one round of claims; returns the rows that won."""
+    connection = session.connection()
+    params = {
+        "claims": _document(claims),
+        "now": now,
+        "server": server,
+        "bound": BOUND,
+        "released": RELEASED,
+        "declined": DECLINED,
+    }
+    if connection.dialect.name == "postgresql":
+        return [Lease.from_row(row) for row in connection.execute(_POSTGRESQL_ROUND, params)]
+    won = [Lease.from_row(row) for row in connection.execute(_SQLITE_TAKE, params)]
+    connection.execute(_SQLITE_END_OTHERS, {**params, "won": _document(won)})
+    return won
 
 
 def claim(session: Session, claims: Sequence[Lease], now: float, server: str = "") -> list[Lease]:
     """Try to take each claim's address for its MAC, as `server`. Returns,
     per claim, the row as it now stands: the claim's MAC when it won, the
-    holder's when not."""
+    holder's when not. A MAC that wins an address gives up the others it
+    held bound in that subnet, in the same transaction."""
     won: dict[tuple[str, str], Lease] = {}
     _lock_macs(session, claims)
     for batch in _rounds(claims):
-        for lease in _upsert(session, batch, now, server):
+        for lease in _claim_round(session, batch, now, server):
             won[(lease.ip, lease.mac)] = lease
-    _end_others(session, won.values(), now, server)
     lost = {c.ip for c in claims if (c.ip, c.mac) not in won}
     holders = {lease.ip: lease for lease in rows(session, ips=lost)} if lost else {}
     return [won.get((c.ip, c.mac)) or holders[c.ip] for c in claims]
@@ -163,13 +203,15 @@ def claim(session: Session, claims: Sequence[Lease], now: float, server: str = "
 def _lock_macs(session: Session, claims: Sequence[Lease]) -> None:
     """On PostgreSQL, one transaction at a time binds a given MAC in a subnet:
     two servers binding it to two addresses at once would each miss the
-    other's uncommitted lease in `_end_others`. (SQLite has one writer.)
-    Keys are taken in sorted order, before any row lock, so none deadlock."""
+    other's uncommitted lease when ending its others. (SQLite has one writer.)
+    Keys are taken in sorted order, before any row lock, so none deadlock; and
+    in a statement of their own, so that the claims' statement, which starts
+    after the wait, sees what the other transaction committed."""
     if session.get_bind().dialect.name != "postgresql":
         return
     keys = sorted({f"{c.subnet} {c.mac}" for c in claims if c.state == BOUND})
     if keys:
-        session.execute(_MAC_LOCKS, {"space": MAC_LOCK_SPACE, "keys": keys})
+        session.connection().execute(_MAC_LOCKS, {"space": MAC_LOCK_SPACE, "keys": keys})
 
 
 # The two-key advisory locks of PostgreSQL are a key space apart from the
@@ -179,25 +221,6 @@ _MAC_LOCKS = text(
     "SELECT pg_advisory_xact_lock(:space, hashtext(mac_key))"
     " FROM unnest(CAST(:keys AS text[])) AS mac_key"
 )
-
-
-def _end_others(session: Session, won: Iterable[Lease], now: float, server: str) -> None:
-    """A MAC holds one address per subnet: the address it is bound to now ends
-    the others it holds there (one another server gave it, say), in the same
-    transaction. An offer ends nothing: the client may yet keep its address."""
-    latest = {(lease.subnet, lease.mac): lease.ip for lease in won if lease.state == BOUND}
-    _set_state(
-        session,
-        [{"b_subnet": s, "b_mac": m, "b_ip": ip} for (s, m), ip in latest.items()],
-        [
-            TABLE.c.subnet == bindparam("b_subnet"),
-            TABLE.c.mac == bindparam("b_mac"),
-            TABLE.c.ip != bindparam("b_ip"),
-            TABLE.c.state == BOUND,
-            TABLE.c.expires > now,
-        ],
-        {"state": RELEASED, "expires": now, "updated": now, "server": server},
-    )
 
 
 def _set_state(

@@ -84,6 +84,32 @@ def test_a_mac_taking_an_address_gives_up_its_other(db: Database) -> None:
     assert taken.mac == B
 
 
+def test_a_mac_binding_twice_in_one_batch_keeps_the_later_address(db: Database) -> None:
+    """Two REQUESTs of one client land in one group commit: the later wins,
+    and the earlier address is free again, as if they had come apart."""
+    first, second = claim(db, lease("10.0.0.5", A, NOW + 600), lease("10.0.0.6", A, NOW + 600))
+    assert (first.ip, second.ip) == ("10.0.0.5", "10.0.0.6")
+    assert stored(db) == {"10.0.0.5": (A, RELEASED), "10.0.0.6": (A, BOUND)}
+
+
+def test_a_lost_claim_leaves_the_macs_address_alone(db: Database) -> None:
+    """A client that asks for an address another holds keeps the one it has."""
+    claim(db, lease("10.0.0.5", A, NOW + 600), lease("10.0.0.6", B, NOW + 600))
+    (lost,) = claim(db, lease("10.0.0.6", A, NOW + 600), now=NOW + 10)
+    assert lost.mac == B
+    assert stored(db) == {"10.0.0.5": (A, BOUND), "10.0.0.6": (B, BOUND)}
+
+
+def test_a_claim_keeps_its_hostname_and_exact_times(db: Database) -> None:
+    """The batch travels as one document: nothing is rounded or lost on the way."""
+    expires = NOW + 600.123456789
+    (won,) = claim(db, Lease("10.0.0.5", A, SUBNET, BOUND, expires, NOW, "node-1.example"))
+    with db.read() as session:
+        (row,) = leases.rows(session)
+    assert row == won
+    assert (row.hostname, row.expires, row.updated) == ("node-1.example", expires, NOW)
+
+
 def test_an_offer_leaves_the_macs_bound_address_alone(db: Database) -> None:
     """A server not yet aware of .5 offers .6: the client may still keep .5."""
     claim(db, lease("10.0.0.5", A, NOW + 600))
