@@ -6,8 +6,10 @@ other addresses the MAC held: the row for the address is inserted, or
 updated only if it is already this MAC's (and not declined) or has expired.
 The database decides under its row lock (PostgreSQL) or write lock (SQLite),
 so two threads or two servers can never both win one address; RETURNING
-tells each claim whether it won. Rows are written in address order so that
-two servers' batches lock rows in the same order and cannot deadlock.
+tells each claim whether it won. The upsert writes rows in address order,
+so that two servers' batches mostly lock rows in the same order; ending a
+MAC's other addresses locks rows outside that order, and the rare deadlock
+between two servers is detected by PostgreSQL and retried by the writer.
 """
 
 from __future__ import annotations
@@ -87,17 +89,22 @@ class Lease:
 def _rounds(claims: Sequence[Lease]) -> list[list[Lease]]:
     """Split claims so that no statement touches one address, or binds one
     MAC, twice (PostgreSQL refuses the first in one upsert, and a statement
-    does not see its own rows); a later claim goes in a later round."""
+    does not see its own rows). A claim goes in the round after the last one
+    holding its address or its MAC, so that for each address and each MAC
+    the claims run in the order they came."""
     rounds: list[tuple[set[str], set[tuple[str, str]], list[Lease]]] = []
     for claim in claims:
         mac = (claim.subnet, claim.mac)
-        room = next((r for r in rounds if claim.ip not in r[0] and mac not in r[1]), None)
-        if room is None:
-            room = (set(), set(), [])
-            rounds.append(room)
-        room[0].add(claim.ip)
-        room[1].add(mac)
-        room[2].append(claim)
+        after = max(
+            (n for n, (ips, macs, _) in enumerate(rounds) if claim.ip in ips or mac in macs),
+            default=-1,
+        )
+        if after + 1 == len(rounds):
+            rounds.append((set(), set(), []))
+        ips, macs, batch = rounds[after + 1]
+        ips.add(claim.ip)
+        macs.add(mac)
+        batch.append(claim)
     return [batch for _ips, _macs, batch in rounds]
 
 

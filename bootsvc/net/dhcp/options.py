@@ -119,7 +119,10 @@ def to_u16s(data: bytes) -> tuple[int, ...]:
 
 
 def to_text(data: bytes) -> str:
-    return data.decode("ascii", "replace").rstrip("\x00")
+    """A text option as ASCII; some clients end it with NULs. A NUL inside is
+    replaced like any byte that is not ASCII: no database column takes it,
+    and one client's lease would fail the commit of a whole batch."""
+    return data.decode("ascii", "replace").rstrip("\x00").replace("\x00", "\ufffd")
 
 
 class SubOptionError(ValueError):

@@ -11,6 +11,7 @@ import pytest
 
 from bootsvc.core.cmdb import cmdb, enlistment
 from bootsvc.core.cmdb.records import ClusterRecord, InterfaceRecord, NodeRecord
+from bootsvc.core.dhcp import leases
 from bootsvc.core.views.fleet import TallyView
 from bootsvc.net.dhcp import options as opt
 from bootsvc.net.dhcp.options import MessageType
@@ -126,6 +127,24 @@ def test_cmdb_reservation_and_host_name(dhcp_stack: Stack, db: Database) -> None
     # The node is NAKed for any other address, so it moves to its own.
     moved = reply(dhcp_stack.ask(request(MessageType.REQUEST, MAC, requested=opt.ip("10.0.0.101"))))
     assert (moved.kind, moved.note) == (MessageType.NAK, "this client's address is 10.0.0.20")
+
+
+def test_a_client_host_name_with_a_nul_inside_is_bound_and_recorded(
+    dhcp_stack: Stack, db: Database
+) -> None:
+    """Option 12 with a NUL inside (no database column takes one) must not
+    fail the commit that this client's REQUEST shares with others."""
+    name = b"pc\x00x\x00"
+    offer = reply(dhcp_stack.ask(request(MessageType.DISCOVER, MAC, hostname=name)))
+    chosen: Options = {
+        "requested": opt.ip(offer.yiaddr),
+        "server": opt.ip(SERVER_IP),
+        "hostname": name,
+    }
+    ack = reply(dhcp_stack.ask(request(MessageType.REQUEST, MAC, **chosen)))
+    assert (ack.kind, ack.yiaddr) == (MessageType.ACK, offer.yiaddr)
+    with db.read() as session:
+        assert [row.hostname for row in leases.rows(session)] == ["pc\ufffdx"]
 
 
 def test_requests_for_the_wrong_subnet_or_outside_the_pool_are_naked(dhcp_stack: Stack) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from bootsvc.core.dhcp import leases
 from bootsvc.core.dhcp.leases import Lease
 from bootsvc.store.db import Database
@@ -84,12 +86,30 @@ def test_a_mac_taking_an_address_gives_up_its_other(db: Database) -> None:
     assert taken.mac == B
 
 
-def test_a_mac_binding_twice_in_one_batch_keeps_the_later_address(db: Database) -> None:
+@pytest.mark.parametrize("first, later", [("10.0.0.5", "10.0.0.6"), ("10.0.0.6", "10.0.0.5")])
+def test_a_mac_binding_twice_in_one_batch_keeps_the_later_address(
+    db: Database, first: str, later: str
+) -> None:
     """Two REQUESTs of one client land in one group commit: the later wins,
     and the earlier address is free again, as if they had come apart."""
-    first, second = claim(db, lease("10.0.0.5", A, NOW + 600), lease("10.0.0.6", A, NOW + 600))
-    assert (first.ip, second.ip) == ("10.0.0.5", "10.0.0.6")
-    assert stored(db) == {"10.0.0.5": (A, RELEASED), "10.0.0.6": (A, BOUND)}
+    results = claim(db, lease(first, A, NOW + 600), lease(later, A, NOW + 600))
+    assert [r.ip for r in results] == [first, later]
+    assert stored(db) == {first: (A, RELEASED), later: (A, BOUND)}
+
+
+def test_claims_keep_their_order_per_mac_when_an_address_is_contended(db: Database) -> None:
+    """B holds .5; A asks for .5, then B renews .5 and moves to .6 in the same
+    batch: B ends on .6, as its last claim says, and .5 is free."""
+    claim(db, lease("10.0.0.5", B, NOW + 600))
+    lost, renewed, moved = claim(
+        db,
+        lease("10.0.0.5", A, NOW + 600),
+        lease("10.0.0.5", B, NOW + 600),
+        lease("10.0.0.6", B, NOW + 600),
+        now=NOW + 10,
+    )
+    assert (lost.mac, renewed.mac, moved.mac, moved.state) == (B, B, B, BOUND)
+    assert stored(db) == {"10.0.0.5": (B, RELEASED), "10.0.0.6": (B, BOUND)}
 
 
 def test_a_lost_claim_leaves_the_macs_address_alone(db: Database) -> None:
